@@ -1,0 +1,46 @@
+// `npm run cluster -- up|down|status|env`: a local control plane for people (the tests start their own).
+//   up      build (first time) and start etcd + kube-apiserver; print the kubeconfig path
+//   down    stop it (process groups recorded at start)
+//   status  say whether it runs and where
+//   env     print `export KUBECONFIG=...` for eval
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { readCluster, startCluster, stopCluster } from "./control-plane/cluster.ts";
+
+export const defaultClusterDir =
+  process.env.ARRAYCOPY_CLUSTER_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "arraycopy", "cluster");
+
+async function main(cmd: string | undefined): Promise<number> {
+  const dir = defaultClusterDir;
+  switch (cmd) {
+    case "up": {
+      const info = await startCluster({ dir });
+      console.log(`kube-apiserver: ${info.server}`);
+      console.log(`kubeconfig:     ${info.kubeconfig}`);
+      console.log(`kubectl:        ${info.kubectl}`);
+      console.log(`\nexport KUBECONFIG=${info.kubeconfig}`);
+      return 0;
+    }
+    case "down": {
+      const n = await stopCluster(dir);
+      console.log(n > 0 ? `stopped ${n} processes` : "no local control plane was running");
+      return 0;
+    }
+    case "status": {
+      const info = readCluster(dir);
+      console.log(info === undefined ? "not running" : `${info.server} (kubeconfig ${info.kubeconfig})`);
+      return 0;
+    }
+    case "env": {
+      const info = readCluster(dir);
+      if (info === undefined) return 1;
+      console.log(`export KUBECONFIG=${info.kubeconfig}`);
+      return 0;
+    }
+    default:
+      console.error("usage: npm run cluster -- up|down|status|env");
+      return 2;
+  }
+}
+
+process.exitCode = await main(process.argv[2]);

@@ -1,0 +1,18 @@
+// Locates (building on first use) the pinned kube-apiserver, kubectl, etcd and optionally helm: build-control-plane.sh
+// caches them outside the repository keyed by version and prints its progress on stderr.
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const script = join(dirname(fileURLToPath(import.meta.url)), "..", "build-control-plane.sh");
+
+export function ensureBinaries(opts: { helm?: boolean; log?: (line: string) => void } = {}): string {
+  const res = spawnSync("bash", [script, ...(opts.helm === true ? ["helm"] : [])], {
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+  });
+  if (res.status !== 0) throw new Error(`building the control plane failed (exit ${res.status ?? res.signal ?? "?"})`);
+  const dir = res.stdout.trim().split("\n").pop();
+  if (dir === undefined || dir === "") throw new Error("build-control-plane.sh printed no binary directory");
+  return dir;
+}

@@ -1,0 +1,233 @@
+// A real control plane on 127.0.0.1: etcd + kube-apiserver with RBAC, token users and a kubeconfig, started
+// from binaries built by build-control-plane.sh (the envtest pattern, without Docker).
+//
+// Invariants:
+// - every process runs in its own process group and is recorded in <dir>/pids.json with its start time, so a
+//   later run stops exactly what an earlier (possibly crashed) run started — never anything chosen by name;
+// - `owner` mode adds a watchdog that tears the cluster down when the owning process dies (a crashed test run
+//   leaves no orphan);
+// - start() first reaps whatever a previous run left in the same directory.
+import { spawn, spawnSync } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ensureBinaries } from "./binaries.ts";
+import { killRecorded, recordProcess, type Recorded } from "./processes.ts";
+
+export interface TokenUser {
+  readonly name: string;
+  readonly token: string;
+  readonly groups: readonly string[];
+}
+
+export interface ClusterInfo {
+  readonly dir: string;
+  readonly server: string;
+  readonly caFile: string;
+  /** kubeconfig of the admin user (system:masters). */
+  readonly kubeconfig: string;
+  /** kubectl of the apiserver's own version. */
+  readonly kubectl: string;
+  readonly binDir: string;
+  /** Token users: `admin` (system:masters) and unprivileged `alice` and `bob` for RBAC tests. */
+  readonly users: readonly TokenUser[];
+  readonly etcdUrl: string;
+}
+
+export interface StartOptions {
+  readonly dir: string;
+  /** Tear the cluster down when this PID exits (test runs). Omit for a cluster that outlives its starter. */
+  readonly ownerPid?: number;
+  readonly log?: (line: string) => void;
+}
+
+const pidsFile = (dir: string) => join(dir, "pids.json");
+const infoFile = (dir: string) => join(dir, "cluster.json");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      srv.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+function writePki(pki: string, users: readonly TokenUser[]): { caFile: string } {
+  mkdirSync(pki, { recursive: true });
+  const crt = join(pki, "apiserver.crt");
+  const key = join(pki, "apiserver.key");
+  const res = spawnSync("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    "-keyout", key, "-out", crt,
+  ], { encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`cannot create the serving certificate: ${res.stderr}`);
+  const sa = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  writeFileSync(join(pki, "sa.pub"), sa.publicKey);
+  writeFileSync(join(pki, "sa.key"), sa.privateKey, { mode: 0o600 });
+  const lines = users.map((u, i) => `${u.token},${u.name},uid-${i},"${u.groups.join(",")}"`);
+  writeFileSync(join(pki, "tokens.csv"), lines.join("\n") + "\n", { mode: 0o600 });
+  return { caFile: crt };
+}
+
+export function kubeconfigYaml(server: string, caFile: string, user: string, token: string): string {
+  const ca = readFileSync(caFile).toString("base64");
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: arraycopy-local",
+    "  cluster:",
+    `    server: ${server}`,
+    `    certificate-authority-data: ${ca}`,
+    "users:",
+    `- name: ${user}`,
+    "  user:",
+    `    token: ${token}`,
+    "contexts:",
+    "- name: arraycopy-local",
+    "  context:",
+    "    cluster: arraycopy-local",
+    `    user: ${user}`,
+    "current-context: arraycopy-local",
+    "",
+  ].join("\n");
+}
+
+function launch(dir: string, name: string, bin: string, args: readonly string[]): Recorded {
+  const out = openSync(join(dir, `${name}.log`), "a");
+  const child = spawn(bin, args, { detached: true, stdio: ["ignore", out, out] });
+  closeSync(out);
+  child.unref();
+  if (child.pid === undefined) throw new Error(`cannot start ${name}`);
+  return recordProcess(pidsFile(dir), name, child.pid);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function logTail(dir: string, name: string): string {
+  const file = join(dir, `${name}.log`);
+  if (!existsSync(file)) return "";
+  return readFileSync(file, "utf8").split("\n").slice(-25).join("\n");
+}
+
+async function waitFor(what: string, dir: string, proc: Recorded, probe: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive(proc.pid)) throw new Error(`${what} exited while starting:\n${logTail(dir, proc.name)}`);
+    if (await probe().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms:\n${logTail(dir, proc.name)}`);
+}
+
+async function httpsOk(url: string, caFile: string, token: string, body?: string): Promise<boolean> {
+  const { request } = await import("node:https");
+  return new Promise((resolve) => {
+    const req = request(url, { ca: readFileSync(caFile), headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
+      let data = "";
+      res.on("data", (c: Buffer) => (data += c.toString()));
+      res.on("end", () => {
+        resolve(res.statusCode === 200 && (body === undefined || data.trim() === body));
+      });
+    });
+    req.on("error", () => {
+      resolve(false);
+    });
+    req.on("timeout", () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+/** A watchdog shell that stops the recorded process groups once `ownerPid` is gone. */
+function startWatchdog(dir: string, ownerPid: number, groups: readonly number[]): void {
+  const pg = groups.map((p) => `-${p}`).join(" ");
+  const script = `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; kill -TERM ${pg} 2>/dev/null; sleep 5; kill -KILL ${pg} 2>/dev/null; true`;
+  launch(dir, "watchdog", "/bin/sh", ["-c", script]);
+}
+
+export async function startCluster(opts: StartOptions): Promise<ClusterInfo> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const { dir } = opts;
+  await stopCluster(dir);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const binDir = ensureBinaries({ log });
+  const users: TokenUser[] = [
+    { name: "admin", token: randomBytes(24).toString("hex"), groups: ["system:masters"] },
+    { name: "alice", token: randomBytes(24).toString("hex"), groups: ["arraycopy:users"] },
+    { name: "bob", token: randomBytes(24).toString("hex"), groups: ["arraycopy:users"] },
+  ];
+  const { caFile } = writePki(join(dir, "pki"), users);
+  const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+  const started = Date.now();
+
+  const etcd = launch(dir, "etcd", join(binDir, "etcd"), [
+    "--name=arraycopy", `--data-dir=${join(dir, "etcd")}`,
+    `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
+    `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-cluster=arraycopy=http://127.0.0.1:${peerPort}`, "--watch-progress-notify-interval=5s",
+    "--unsafe-no-fsync=true", "--log-level=warn",
+  ]);
+  await waitFor("etcd", dir, etcd, async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000);
+
+  const pki = join(dir, "pki");
+  const server = `https://127.0.0.1:${apiPort}`;
+  const api = launch(dir, "kube-apiserver", join(binDir, "kube-apiserver"), [
+    `--etcd-servers=${etcdUrl}`, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+    `--secure-port=${apiPort}`, `--cert-dir=${pki}`,
+    `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
+    `--token-auth-file=${join(pki, "tokens.csv")}`, "--authorization-mode=RBAC",
+    "--service-cluster-ip-range=10.0.0.0/24", `--service-account-issuer=${server}/`,
+    `--service-account-key-file=${join(pki, "sa.pub")}`, `--service-account-signing-key-file=${join(pki, "sa.key")}`,
+    "--disable-admission-plugins=ServiceAccount", "--allow-privileged=true", "--v=0",
+  ]);
+  const admin = users[0];
+  if (admin === undefined) throw new Error("no admin user");
+  await waitFor("kube-apiserver", dir, api, () => httpsOk(`${server}/readyz`, caFile, admin.token, "ok"), 120_000);
+  await waitFor("kube-apiserver", dir, api, () => httpsOk(`${server}/api/v1/namespaces/default`, caFile, admin.token), 60_000);
+  if (opts.ownerPid !== undefined) startWatchdog(dir, opts.ownerPid, [etcd.pid, api.pid]);
+
+  const kubeconfig = join(dir, "kubeconfig");
+  writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, admin.name, admin.token), { mode: 0o600 });
+  for (const u of users) {
+    writeFileSync(join(dir, `kubeconfig-${u.name}`), kubeconfigYaml(server, caFile, u.name, u.token), { mode: 0o600 });
+  }
+  const info: ClusterInfo = { dir, server, caFile, kubeconfig, kubectl: join(binDir, "kubectl"), binDir, users, etcdUrl };
+  writeFileSync(infoFile(dir), JSON.stringify(info, null, 2), { mode: 0o600 });
+  log(`[control-plane] kube-apiserver ready at ${server} in ${Date.now() - started} ms`);
+  return info;
+}
+
+export function readCluster(dir: string): ClusterInfo | undefined {
+  if (!existsSync(infoFile(dir))) return undefined;
+  return JSON.parse(readFileSync(infoFile(dir), "utf8")) as ClusterInfo;
+}
+
+/** Stops every process group recorded in `dir`: SIGTERM, then SIGKILL after a grace period. */
+export async function stopCluster(dir: string, graceMs = 10_000): Promise<number> {
+  return killRecorded(pidsFile(dir), graceMs);
+}

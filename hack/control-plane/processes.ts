@@ -1,0 +1,58 @@
+// Process records for the local control plane: each started process group is written to a JSON file with the
+// process's start time (from /proc), so a stop — even by a later run after a crash — signals exactly the groups
+// we started and never a recycled PID.
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface Recorded {
+  readonly name: string;
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; identifies the process across PID reuse. */
+  readonly startTicks: string;
+}
+
+function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function read(file: string): Recorded[] {
+  if (!existsSync(file)) return [];
+  return JSON.parse(readFileSync(file, "utf8")) as Recorded[];
+}
+
+export function recordProcess(file: string, name: string, pid: number): Recorded {
+  const rec: Recorded = { name, pid, startTicks: startTicks(pid) ?? "" };
+  writeFileSync(file, JSON.stringify([...read(file), rec], null, 2));
+  return rec;
+}
+
+function isSame(rec: Recorded): boolean {
+  return rec.startTicks !== "" && startTicks(rec.pid) === rec.startTicks;
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Stops the recorded groups (SIGTERM, then SIGKILL after graceMs) and removes the record. Returns how many ran. */
+export async function killRecorded(file: string, graceMs: number): Promise<number> {
+  const running = read(file).filter(isSame);
+  for (const rec of running) signalGroup(rec.pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (running.some(isSame) && Date.now() < deadline) await sleep(50);
+  for (const rec of running.filter(isSame)) signalGroup(rec.pid, "SIGKILL");
+  while (running.some(isSame)) await sleep(20);
+  rmSync(file, { force: true });
+  return running.length;
+}

@@ -1,0 +1,109 @@
+// CopyClass (cluster-scoped): which array and driver copies use, with the driver's parameters, a Secret holding
+// credentials and the default deletion policy. One class may be marked default with the annotation
+// arraycopy.io/is-default-class: "true". Modelled on VolumeSnapshotClass, with typed per-driver parameters so
+// the apiserver validates them.
+import { z } from "zod";
+import { cel, conditions, deletionPolicy, objectName } from "./common.ts";
+
+export const defaultClassAnnotation = "arraycopy.io/is-default-class";
+
+const cpgName = z.string().min(1).max(31).regex(/^[A-Za-z0-9_.-]+$/);
+
+export const secretRef = z
+  .object({
+    name: objectName.describe("Name of the Secret."),
+    namespace: objectName.describe("Namespace of the Secret."),
+  })
+  .describe("A Secret with keys `username` and `password`.");
+
+export const embeddedParameters = z
+  .object({
+    dataDir: z
+      .string()
+      .max(4096)
+      .regex(/^\//)
+      .optional()
+      .describe("Directory the embedded engine keeps its volumes in. Defaults to <operator data dir>/<class name>."),
+    maxConcurrentCopies: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .default(2)
+      .describe("Physical copies running at once; more are queued (SyncState Initialized). The array runs two."),
+  })
+  .describe("Parameters of the embedded engine: a real copy engine over sparse files, for laptops, CI and demos.");
+
+export const wsapiParameters = z
+  .object({
+    endpoint: z
+      .string()
+      .max(2048)
+      .regex(/^https:\/\/[^\s/]+(:[0-9]+)?(\/.*)?$/)
+      .describe("WSAPI base URL, e.g. https://array.example.com:8080/api/v1 (port 443 on Primera and Alletra)."),
+    credentialsSecretRef: secretRef,
+    cpg: cpgName.describe("CPG in which online physical copies create their targets."),
+    snapCPG: cpgName.optional().describe("CPG for snapshot space of created targets."),
+    caBundle: z
+      .string()
+      .max(65_536)
+      .optional()
+      .describe("PEM CA bundle to verify the array's certificate. Defaults to the system's trust store."),
+    insecureSkipTLSVerify: z
+      .boolean()
+      .default(false)
+      .describe("Skip verification of the array's certificate. Never in production: the operator logs a warning."),
+  })
+  .describe("Parameters of the WSAPI driver for HPE 3PAR, Primera and Alletra arrays.");
+
+export const copyClassSpec = z
+  .object({
+    driver: z.enum(["embedded", "wsapi"]).describe("The engine driving the array: embedded or wsapi."),
+    embedded: embeddedParameters.optional(),
+    wsapi: wsapiParameters.optional(),
+    csiDriver: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
+      .default("csi.hpe.com")
+      .describe(
+        "CSI driver whose PersistentVolumes this class can copy: a PVC source resolves to its bound PV, which must " +
+          "be of this driver; the PV's volumeHandle names the array volume.",
+      ),
+    deletionPolicy: deletionPolicy
+      .default("Delete")
+      .describe("Default deletion policy of copies made with this class: Delete or Retain."),
+  })
+  .meta(
+    cel(
+      {
+        rule: "self.driver == 'wsapi' ? has(self.wsapi) : !has(self.wsapi)",
+        message: "wsapi parameters are required with driver wsapi, and only with it",
+        fieldPath: ".wsapi",
+      },
+      {
+        rule: "self.driver == 'embedded' || !has(self.embedded)",
+        message: "embedded parameters apply only to driver embedded",
+        fieldPath: ".embedded",
+      },
+      { rule: "self.driver == oldSelf.driver", message: "driver is immutable", fieldPath: ".driver" },
+    ),
+  )
+  .describe("Which array and driver copies of this class use.");
+
+export const copyClassStatus = z
+  .object({
+    observedGeneration: z.number().int().min(0).optional(),
+    conditions: conditions.optional(),
+  })
+  .describe("Whether the operator could build an engine for this class.");
+
+export const copyClass = z.object({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  metadata: z.object({}).loose().optional(),
+  spec: copyClassSpec,
+  status: copyClassStatus.optional(),
+});
+export type CopyClassSpec = z.infer<typeof copyClassSpec>;

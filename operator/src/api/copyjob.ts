@@ -1,0 +1,91 @@
+// CopyJob: one asynchronous array operation on a copy — the initial Copy, Resync, StartCopy, Restore (promote a
+// virtual copy onto its base) or Detach — modelled on CIM_ConcreteJob (a 3PAR task). Cancel by setting
+// requestedState to Terminate (CIM RequestStateChange). A finished job never changes again.
+import { z } from "zod";
+import { cel, conditions, immutable, jobState, objectName, operationalStatus, timestamp } from "./common.ts";
+
+export const copyOperation = z
+  .enum(["Copy", "Resync", "StartCopy", "Restore", "Detach"])
+  .describe(
+    "The operation (CIM ModifySynchronization): Copy runs a physical copy's initial copy; Resync (4) copies the " +
+      "blocks changed since the saved snapshot; StartCopy (12) recopies everything; Restore (5) writes a virtual " +
+      "copy back onto its base; Detach (2) ends a physical copy's association, leaving the target independent.",
+  );
+export type CopyOperation = z.infer<typeof copyOperation>;
+
+export const copyJobSpec = z
+  .object({
+    copyRef: z
+      .object({
+        kind: z.enum(["VirtualCopy", "PhysicalCopy"]).describe("Kind of the copy: VirtualCopy or PhysicalCopy."),
+        name: objectName.describe("Name of the copy, in the job's namespace."),
+      })
+      .meta(cel(immutable("spec.copyRef")))
+      .describe("The copy the job acts on. Immutable."),
+    operation: copyOperation.meta(cel(immutable("spec.operation"))),
+    priority: z
+      .enum(["High", "Medium", "Low"])
+      .optional()
+      .meta(cel(immutable("spec.priority")))
+      .describe("Priority of the array task (Resync and Restore). Immutable."),
+    requestedState: z
+      .enum(["Start", "Terminate"])
+      .default("Start")
+      .meta(cel({ rule: "oldSelf != 'Terminate' || self == 'Terminate'", message: "a terminated job cannot be started again" }))
+      .describe("CIM RequestStateChange: set to Terminate to cancel the job; the array halts the task."),
+    ttlSecondsAfterFinished: z
+      .number()
+      .int()
+      .min(0)
+      .max(31_536_000)
+      .optional()
+      .describe("Delete the job this many seconds after it finished (like batch Jobs). Unset keeps it."),
+  })
+  .meta(
+    cel(
+      {
+        rule: "self.copyRef.kind == 'VirtualCopy' ? self.operation == 'Restore' : self.operation != 'Restore'",
+        message: "Restore is the only operation on a VirtualCopy, and applies only to a VirtualCopy",
+        fieldPath: ".operation",
+      },
+      {
+        rule: "!has(self.priority) || self.operation != 'Detach'",
+        message: "priority does not apply to Detach",
+        fieldPath: ".priority",
+      },
+    ),
+  )
+  .describe("The desired job.");
+
+export const copyJobStatus = z
+  .object({
+    observedGeneration: z.number().int().min(0).optional().describe("The .metadata.generation last acted on."),
+    conditions: conditions.optional(),
+    jobState: jobState
+      .optional()
+      .describe("CIM JobState: New, Starting, Running, then Completed, Terminated (cancelled) or Exception."),
+    operationalStatus: z
+      .array(operationalStatus)
+      .max(4)
+      .optional()
+      .describe("CIM OperationalStatus: [Completed, OK] on success, [Completed, Error] on failure."),
+    percentComplete: z.number().int().min(0).max(100).optional().describe("CIM PercentComplete, 0 to 100."),
+    errorCode: z.number().int().optional().describe("CIM ErrorCode: the array's error code, 0 when none."),
+    errorDescription: z.string().max(4096).optional().describe("CIM ErrorDescription: the array's text for the error."),
+    arrayJobId: z.string().max(64).optional().describe("The array's task id."),
+    timeSubmitted: timestamp.optional().describe("CIM TimeSubmitted: when the operator submitted the task."),
+    startTime: timestamp.optional().describe("CIM StartTime: when the array started the task."),
+    completionTime: timestamp.optional().describe("When the job finished."),
+    elapsedSeconds: z.number().int().min(0).optional().describe("CIM ElapsedTime, in seconds."),
+  })
+  .describe("The observed state of the job, as a CIM_ConcreteJob.");
+
+export const copyJob = z.object({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  metadata: z.object({}).loose().optional(),
+  spec: copyJobSpec,
+  status: copyJobStatus.optional(),
+});
+export type CopyJobSpec = z.infer<typeof copyJobSpec>;
+export type CopyJobStatus = z.infer<typeof copyJobStatus>;
