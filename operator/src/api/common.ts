@@ -25,6 +25,35 @@ export interface CelRule {
 }
 export const cel = (...rules: CelRule[]) => ({ "x-kubernetes-validations": rules });
 
+/** A CEL rule with, unless it is a transition rule (oldSelf), the same check in TypeScript for zod. */
+export interface Rule<T> extends CelRule {
+  readonly check?: (value: T) => boolean;
+}
+
+/**
+ * Attaches rules to a schema once for both validators: the CEL text goes into the CRD, the check into zod, so
+ * the apiserver and the operator refuse the same objects. (`.meta()` replaces earlier metadata: pass every rule
+ * of a schema in one call.)
+ */
+export function withRules<S extends z.ZodType>(schema: S, ...rules: Rule<z.output<S>>[]): S {
+  const checked = rules.filter((r) => r.check !== undefined);
+  const refined =
+    checked.length === 0
+      ? schema
+      : schema.superRefine((value, ctx) => {
+          for (const r of checked) {
+            if (r.check?.(value) === false) {
+              ctx.addIssue({ code: "custom", message: r.message, path: r.fieldPath?.slice(1).split(".") ?? [] });
+            }
+          }
+        });
+  return refined.meta(cel(...rules.map(({ check: _check, ...celRule }) => celRule)));
+}
+
+const has = (v: unknown): boolean => v !== undefined;
+/** How many of the values are set. */
+export const countSet = (...values: unknown[]): number => values.filter(has).length;
+
 /** An immutable field: changing it after creation is refused. */
 export const immutable = (field: string): CelRule => ({ rule: "self == oldSelf", message: `${field} is immutable` });
 
@@ -65,8 +94,8 @@ export const copyPriority = z
  * replaces earlier metadata, so every rule of the object is passed in one call here.
  */
 export const volumeSource = (...rules: CelRule[]) =>
-  z
-    .object({
+  withRules(
+    z.object({
       persistentVolumeClaimName: objectName
         .optional()
         .describe(
@@ -74,16 +103,14 @@ export const volumeSource = (...rules: CelRule[]) =>
             "array volume.",
         ),
       volumeName: arrayVolumeName.optional().describe("An array volume (base volume or snapshot), by its name on the array."),
-    })
-    .meta(
-      cel(
-        {
-          rule: "has(self.persistentVolumeClaimName) != has(self.volumeName)",
-          message: "exactly one of persistentVolumeClaimName or volumeName must be set",
-        },
-        ...rules,
-      ),
-    );
+    }),
+    {
+      rule: "has(self.persistentVolumeClaimName) != has(self.volumeName)",
+      message: "exactly one of persistentVolumeClaimName or volumeName must be set",
+      check: (v) => countSet(v.persistentVolumeClaimName, v.volumeName) === 1,
+    },
+    ...rules,
+  );
 
 /** metav1.Condition, with the apiserver's own limits on each field. */
 export const condition = z.object({

@@ -3,7 +3,7 @@
 // arraycopy.io/is-default-class: "true". Modelled on VolumeSnapshotClass, with typed per-driver parameters so
 // the apiserver validates them.
 import { z } from "zod";
-import { cel, conditions, deletionPolicy, objectName } from "./common.ts";
+import { conditions, deletionPolicy, objectName, withRules } from "./common.ts";
 
 export const defaultClassAnnotation = "arraycopy.io/is-default-class";
 
@@ -56,8 +56,8 @@ export const wsapiParameters = z
   })
   .describe("Parameters of the WSAPI driver for HPE 3PAR, Primera and Alletra arrays.");
 
-export const copyClassSpec = z
-  .object({
+export const copyClassSpec = withRules(
+  z.object({
     driver: z.enum(["embedded", "wsapi"]).describe("The engine driving the array: embedded or wsapi."),
     embedded: embeddedParameters.optional(),
     wsapi: wsapiParameters.optional(),
@@ -74,23 +74,21 @@ export const copyClassSpec = z
     deletionPolicy: deletionPolicy
       .default("Delete")
       .describe("Default deletion policy of copies made with this class: Delete or Retain."),
-  })
-  .meta(
-    cel(
-      {
-        rule: "self.driver == 'wsapi' ? has(self.wsapi) : !has(self.wsapi)",
-        message: "wsapi parameters are required with driver wsapi, and only with it",
-        fieldPath: ".wsapi",
-      },
-      {
-        rule: "self.driver == 'embedded' || !has(self.embedded)",
-        message: "embedded parameters apply only to driver embedded",
-        fieldPath: ".embedded",
-      },
-      { rule: "self.driver == oldSelf.driver", message: "driver is immutable", fieldPath: ".driver" },
-    ),
-  )
-  .describe("Which array and driver copies of this class use.");
+  }),
+  {
+    rule: "self.driver == 'wsapi' ? has(self.wsapi) : !has(self.wsapi)",
+    message: "wsapi parameters are required with driver wsapi, and only with it",
+    fieldPath: ".wsapi",
+    check: (v) => (v.driver === "wsapi") === (v.wsapi !== undefined),
+  },
+  {
+    rule: "self.driver == 'embedded' || !has(self.embedded)",
+    message: "embedded parameters apply only to driver embedded",
+    fieldPath: ".embedded",
+    check: (v) => v.driver === "embedded" || v.embedded === undefined,
+  },
+  { rule: "self.driver == oldSelf.driver", message: "driver is immutable", fieldPath: ".driver" },
+).describe("Which array and driver copies of this class use.");
 
 export const copyClassStatus = z
   .object({

@@ -2,7 +2,7 @@
 // virtual copy onto its base) or Detach — modelled on CIM_ConcreteJob (a 3PAR task). Cancel by setting
 // requestedState to Terminate (CIM RequestStateChange). A finished job never changes again.
 import { z } from "zod";
-import { cel, conditions, immutable, jobState, objectName, operationalStatus, timestamp } from "./common.ts";
+import { cel, conditions, immutable, jobState, objectName, operationalStatus, timestamp, withRules } from "./common.ts";
 
 export const copyOperation = z
   .enum(["Copy", "Resync", "StartCopy", "Restore", "Detach"])
@@ -13,8 +13,8 @@ export const copyOperation = z
   );
 export type CopyOperation = z.infer<typeof copyOperation>;
 
-export const copyJobSpec = z
-  .object({
+export const copyJobSpec = withRules(
+  z.object({
     copyRef: z
       .object({
         kind: z.enum(["VirtualCopy", "PhysicalCopy"]).describe("Kind of the copy: VirtualCopy or PhysicalCopy."),
@@ -40,22 +40,20 @@ export const copyJobSpec = z
       .max(31_536_000)
       .optional()
       .describe("Delete the job this many seconds after it finished (like batch Jobs). Unset keeps it."),
-  })
-  .meta(
-    cel(
-      {
-        rule: "self.copyRef.kind == 'VirtualCopy' ? self.operation == 'Restore' : self.operation != 'Restore'",
-        message: "Restore is the only operation on a VirtualCopy, and applies only to a VirtualCopy",
-        fieldPath: ".operation",
-      },
-      {
-        rule: "!has(self.priority) || self.operation != 'Detach'",
-        message: "priority does not apply to Detach",
-        fieldPath: ".priority",
-      },
-    ),
-  )
-  .describe("The desired job.");
+  }),
+  {
+    rule: "self.copyRef.kind == 'VirtualCopy' ? self.operation == 'Restore' : self.operation != 'Restore'",
+    message: "Restore is the only operation on a VirtualCopy, and applies only to a VirtualCopy",
+    fieldPath: ".operation",
+    check: (v) => (v.copyRef.kind === "VirtualCopy") === (v.operation === "Restore"),
+  },
+  {
+    rule: "!has(self.priority) || self.operation != 'Detach'",
+    message: "priority does not apply to Detach",
+    fieldPath: ".priority",
+    check: (v) => v.priority === undefined || v.operation !== "Detach",
+  },
+).describe("The desired job.");
 
 export const copyJobStatus = z
   .object({

@@ -5,17 +5,18 @@
 import { z } from "zod";
 import {
   arrayVolumeName,
-  cel,
   copyPriority,
   copyStatusFields,
   deletionPolicy,
   immutable,
+  countSet,
   objectName,
   volumeSource,
+  withRules,
 } from "./common.ts";
 
-export const physicalCopyTarget = z
-  .object({
+export const physicalCopyTarget = withRules(
+  z.object({
     persistentVolumeClaimName: objectName
       .optional()
       .describe("An existing PersistentVolumeClaim in the same namespace to copy onto (offline copy)."),
@@ -36,19 +37,17 @@ export const physicalCopyTarget = z
       })
       .optional()
       .describe("Let the array create the target (online copy): it is usable at once while data copies in the background."),
-  })
-  .meta(
-    cel(
-      {
-        rule: "[has(self.persistentVolumeClaimName), has(self.volumeName), has(self.create)].filter(x, x).size() == 1",
-        message: "exactly one of persistentVolumeClaimName, volumeName or create must be set",
-      },
-      immutable("spec.target"),
-    ),
-  );
+  }),
+  {
+    rule: "[has(self.persistentVolumeClaimName), has(self.volumeName), has(self.create)].filter(x, x).size() == 1",
+    message: "exactly one of persistentVolumeClaimName, volumeName or create must be set",
+    check: (v) => countSet(v.persistentVolumeClaimName, v.volumeName, v.create) === 1,
+  },
+  immutable("spec.target"),
+);
 
-export const physicalCopySpec = z
-  .object({
+export const physicalCopySpec = withRules(
+  z.object({
     copyClassName: objectName
       .optional()
       .describe("The CopyClass naming the array and driver. Omit to use the class marked default."),
@@ -58,7 +57,7 @@ export const physicalCopySpec = z
     saveSnapshot: z
       .boolean()
       .default(false)
-      .meta(cel(immutable("spec.saveSnapshot")))
+      .meta({ "x-kubernetes-validations": [immutable("spec.saveSnapshot")] })
       .describe(
         "Keep a snapshot of the source taken at copy time, so the copy stays associated (CopyType UnSyncAssoc) and " +
           "a Resync CopyJob copies only the blocks changed since. Offline copies only. Immutable.",
@@ -70,27 +69,25 @@ export const physicalCopySpec = z
         "What happens on the array when the resource is deleted: Delete halts a running copy and deletes the target " +
           "and the saved snapshot; Retain ends the association and keeps the target. Defaults to the class's.",
       ),
-  })
-  .meta(
-    cel(
-      {
-        rule: "!(has(self.target.create) && self.saveSnapshot)",
-        message: "saveSnapshot applies to offline copies only: it cannot be combined with target.create",
-        fieldPath: ".saveSnapshot",
-      },
-      {
-        rule: "!(has(self.target.create) && has(self.priority))",
-        message: "priority applies to offline copies only: it cannot be combined with target.create",
-        fieldPath: ".priority",
-      },
-      {
-        rule: "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || self.copyClassName == oldSelf.copyClassName)",
-        message: "copyClassName is immutable",
-        fieldPath: ".copyClassName",
-      },
-    ),
-  )
-  .describe("The desired physical copy.");
+  }),
+  {
+    rule: "!(has(self.target.create) && self.saveSnapshot)",
+    message: "saveSnapshot applies to offline copies only: it cannot be combined with target.create",
+    fieldPath: ".saveSnapshot",
+    check: (v) => !(v.target.create !== undefined && v.saveSnapshot),
+  },
+  {
+    rule: "!(has(self.target.create) && has(self.priority))",
+    message: "priority applies to offline copies only: it cannot be combined with target.create",
+    fieldPath: ".priority",
+    check: (v) => !(v.target.create !== undefined && v.priority !== undefined),
+  },
+  {
+    rule: "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || self.copyClassName == oldSelf.copyClassName)",
+    message: "copyClassName is immutable",
+    fieldPath: ".copyClassName",
+  },
+).describe("The desired physical copy.");
 
 export const physicalCopyStatus = z
   .object({

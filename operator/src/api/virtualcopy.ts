@@ -12,10 +12,11 @@ import {
   objectName,
   timestamp,
   volumeSource,
+  withRules,
 } from "./common.ts";
 
-export const virtualCopySpec = z
-  .object({
+export const virtualCopySpec = withRules(
+  z.object({
     copyClassName: objectName
       .optional()
       .describe("The CopyClass naming the array and driver. Omit to use the class marked default."),
@@ -35,14 +36,13 @@ export const virtualCopySpec = z
           "expirationHours; needs the Virtual Lock license on a real array). Can be raised, never lowered or removed.",
       ),
     deletionPolicy: deletionPolicy.optional(),
-  })
-  .meta(
-    cel(
-      {
-        rule: "!has(self.retentionHours) || !has(self.expirationHours) || self.retentionHours <= self.expirationHours",
-        message: "retentionHours must not exceed expirationHours",
-        fieldPath: ".retentionHours",
-      },
+  }),
+  {
+    rule: "!has(self.retentionHours) || !has(self.expirationHours) || self.retentionHours <= self.expirationHours",
+    message: "retentionHours must not exceed expirationHours",
+    fieldPath: ".retentionHours",
+    check: (v) => v.retentionHours === undefined || v.expirationHours === undefined || v.retentionHours <= v.expirationHours,
+  },
       {
         rule: "!has(oldSelf.retentionHours) || (has(self.retentionHours) && self.retentionHours >= oldSelf.retentionHours)",
         message: "retentionHours can be raised but never lowered or removed",
@@ -53,9 +53,7 @@ export const virtualCopySpec = z
         message: "copyClassName is immutable",
         fieldPath: ".copyClassName",
       },
-    ),
-  )
-  .describe("The desired virtual copy.");
+).describe("The desired virtual copy.");
 
 export const virtualCopyStatus = z
   .object({
