@@ -7,6 +7,7 @@ import tseslint from "typescript-eslint";
 const kubeClient = { name: "@kubernetes/client-node", message: "this layer must not know Kubernetes" };
 const layer = (files, patterns, paths = []) => ({
   files,
+  ignores: ["**/*.test.ts"],
   rules: { "no-restricted-imports": ["error", { paths, patterns }] },
 });
 

@@ -12,7 +12,7 @@ export const defaultClusterDir =
 
 async function main(cmd: string | undefined): Promise<number> {
   const dir = defaultClusterDir;
-  switch (cmd) {
+  switch (cmd ?? "") {
     case "up": {
       const info = await startCluster({ dir });
       console.log(`kube-apiserver: ${info.server}`);

@@ -38,7 +38,7 @@ const set = (path: string, value: unknown): Mod => (spec) => {
     node[k] ??= {};
     node = node[k] as Record<string, unknown>;
   }
-  if (value === undefined) delete node[last];
+  if (value === undefined) Reflect.deleteProperty(node, last);
   else node[last] = value;
 };
 const unset = (path: string): Mod => set(path, undefined);

@@ -1,0 +1,15 @@
+// Array-side names and owner tags. Names derive from the resource's UID so a retry, a crash or a second operator
+// replica always asks for the same array object, and fit the array's 31-character limit.
+import type { OwnerTag } from "../../engine/port.ts";
+import type { Meta } from "./objects.ts";
+
+/** `<prefix>-` and the first 24 hex digits of the UID (96 bits): 27 characters, letters, digits and '-'. */
+export function arrayName(prefix: "vc" | "pc", uid: string): string {
+  const hex = uid.replace(/[^0-9a-fA-F]/g, "").toLowerCase();
+  if (hex.length < 24) throw new Error(`cannot derive an array name: uid ${uid} is too short`);
+  return `${prefix}-${hex.slice(0, 24)}`;
+}
+
+export function ownerTag(meta: Meta): OwnerTag {
+  return { namespace: meta.namespace ?? "", name: meta.name, uid: meta.uid };
+}
