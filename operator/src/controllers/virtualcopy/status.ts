@@ -1,0 +1,214 @@
+// VirtualCopy status: a pure function of what was gathered, the plan and the engine call's outcome. It yields
+// the status fields in the CIM vocabulary, the kstatus conditions (Ready, Reconciling, Stalled), the events of
+// this transition and what the reconciler does next.
+//
+// Ready is True while the copy exists and is usable (Idle, or being restored onto its base); Reconciling is True
+// while the operator is still working towards the spec; Stalled is True when it cannot get there without a change
+// (a missing source or class, a refusal, a Broken or lost copy). At most one of Reconciling and Stalled is True.
+import type { CopyObservation } from "../../engine/port.ts";
+import type { EngineError } from "../../engine/errors.ts";
+import type { ConditionInput } from "../../kube/conditions.ts";
+import { metaTime } from "../../kube/conditions.ts";
+import { isDeleting } from "../../kube/finalizers.ts";
+import { arrayNameOf, wasCreated, type Gathered, type Plan } from "./decide.ts";
+import type { VirtualCopyReason } from "./reasons.ts";
+
+export interface Outcome {
+  readonly created?: CopyObservation | undefined;
+  readonly deleted?: boolean | undefined;
+  readonly error?: EngineError | undefined;
+}
+
+export interface EventSpec {
+  readonly type: "Normal" | "Warning";
+  readonly reason: string;
+  readonly note: string;
+}
+
+export type Next =
+  | { readonly kind: "done" }
+  | { readonly kind: "after"; readonly ms: number }
+  /** Retry with the controller's exponential backoff. */
+  | { readonly kind: "retry"; readonly message: string };
+
+export interface Report {
+  readonly reason: VirtualCopyReason;
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+  readonly conditions: ConditionInput[];
+  readonly events: EventSpec[];
+  readonly next: Next;
+  /** False when the resource is about to go (finalizer removed): nothing to write. */
+  readonly write: boolean;
+}
+
+type Mood = "ready" | "working" | "stalled" | "resting";
+
+interface State {
+  readonly reason: VirtualCopyReason;
+  readonly message: string;
+  readonly mood: Mood;
+  readonly ready: boolean;
+  readonly error?: EngineError | undefined;
+}
+
+const pollMs = 1_000;
+const maxWaitMs = 60 * 60_000;
+
+export function report(g: Gathered, plan: Plan, outcome: Outcome): Report {
+  const copy = outcome.deleted === true ? undefined : (outcome.created ?? g.observed);
+  const state = isDeleting(g.vc.metadata) ? deletionState(g, plan, outcome) : lifeState(g, outcome, copy);
+  const fields = statusFields(g, copy, state);
+  const gen = g.vc.metadata.generation ?? 0;
+  const cond = (type: string, on: boolean): ConditionInput => ({
+    type,
+    status: on ? "True" : "False",
+    reason: state.reason,
+    message: state.message,
+    observedGeneration: gen,
+  });
+  return {
+    reason: state.reason,
+    message: state.message,
+    fields,
+    conditions: [cond("Ready", state.ready), cond("Reconciling", state.mood === "working"), cond("Stalled", state.mood === "stalled")],
+    events: events(g, state, outcome, copy),
+    next: nextStep(g, plan, state, copy),
+    write: !(plan.removeFinalizer && outcome.error === undefined),
+  };
+}
+
+function lifeState(g: Gathered, outcome: Outcome, copy: CopyObservation | undefined): State {
+  if (!g.cls.ok) return { reason: g.cls.reason, message: g.cls.message, mood: "stalled", ready: false };
+  if (g.engineError !== undefined) return { reason: "ClassUnusable", message: `CopyClass ${g.cls.cls.name}: ${g.engineError}`, mood: "stalled", ready: false };
+  if (g.observeError !== undefined) return unavailable(g.observeError);
+  if (outcome.error !== undefined) return createFailed(outcome.error);
+  if (copy !== undefined) return copyState(copy);
+  if (wasCreated(g.vc)) {
+    const expires = g.vc.status?.expirationTime;
+    if (expires !== undefined && Date.parse(expires) <= g.now) {
+      return { reason: "Expired", message: `the array deleted virtual copy ${arrayNameOf(g.vc)} at its expiration time ${expires}`, mood: "resting", ready: false };
+    }
+    return { reason: "Lost", message: `virtual copy ${arrayNameOf(g.vc)} is no longer on the array; it is not re-created, as a new copy would hold another point in time`, mood: "stalled", ready: false };
+  }
+  if (g.source !== undefined && !g.source.ok) return { reason: g.source.reason, message: g.source.message, mood: "stalled", ready: false };
+  return { reason: "Creating", message: `creating virtual copy ${arrayNameOf(g.vc)}`, mood: "working", ready: false };
+}
+
+function copyState(copy: CopyObservation): State {
+  const sync = copy.synchronization?.syncState ?? "Idle";
+  switch (sync) {
+    case "Idle":
+      return { reason: "Idle", message: `virtual copy ${copy.name} of ${copy.source} is ready`, mood: "ready", ready: true };
+    case "RestoreInProgress":
+      return { reason: "Restoring", message: `virtual copy ${copy.name} is being restored onto ${copy.source}`, mood: "working", ready: true };
+    case "Broken":
+      return { reason: "Broken", message: `virtual copy ${copy.name} is Broken on the array (a failed or halted restore); delete it, or restore again`, mood: "stalled", ready: false };
+    default:
+      return { reason: "Creating", message: `virtual copy ${copy.name} is ${sync}`, mood: "working", ready: false };
+  }
+}
+
+function createFailed(e: EngineError): State {
+  if (e.kind !== "final") return unavailable(e);
+  if (e.code === "AlreadyExists") return { reason: "NameTaken", message: `${e.message}: another owner holds the name`, mood: "stalled", ready: false, error: e };
+  if (e.code === "NotFound") return { reason: "SourceNotFound", message: e.message, mood: "stalled", ready: false, error: e };
+  return { reason: "ArrayRefused", message: e.message, mood: "stalled", ready: false, error: e };
+}
+
+function unavailable(e: EngineError): State {
+  return { reason: "ArrayUnavailable", message: e.message, mood: "working", ready: false, error: e };
+}
+
+function deletionState(g: Gathered, plan: Plan, outcome: Outcome): State {
+  const e = outcome.error;
+  if (e !== undefined) {
+    const refused = e.code === "HasChildren" || e.code === "Retained" || e.code === "InUse" || e.code === "Busy";
+    return refused
+      ? { reason: "DeletionRefused", message: `the array refuses to delete the copy: ${e.message}`, mood: "working", ready: false, error: e }
+      : { reason: "ArrayUnavailable", message: e.message, mood: "working", ready: false, error: e };
+  }
+  const blocked = !g.cls.ok ? g.cls.message : (g.engineError ?? g.observeError?.message);
+  if (blocked !== undefined && plan.engine === undefined && !plan.removeFinalizer && plan.waitMs === undefined) {
+    return {
+      reason: "DeletionBlocked",
+      message: `cannot reach the array to delete the copy (${blocked}); fix that, or remove the finalizer arraycopy.io/array-object to abandon the array object`,
+      mood: "stalled",
+      ready: false,
+    };
+  }
+  const waiting = plan.waitMs === undefined ? "" : `, waiting ${Math.ceil(plan.waitMs / 1000)} s for an unconfirmed create to settle`;
+  return { reason: "Deleting", message: `deleting virtual copy ${arrayNameOf(g.vc)}${waiting}`, mood: "working", ready: false };
+}
+
+function isoOrUndefined(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : metaTime(new Date(ms));
+}
+
+function statusFields(g: Gathered, copy: CopyObservation | undefined, state: State): Record<string, unknown> {
+  const prev = g.vc.status;
+  const f: Record<string, unknown> = { observedGeneration: g.vc.metadata.generation ?? 0 };
+  const className = g.cls.ok ? g.cls.cls.name : prev?.copyClassName;
+  if (className !== undefined) f.copyClassName = className;
+  if (copy !== undefined) {
+    const sync = copy.synchronization;
+    Object.assign(f, {
+      arrayName: copy.name,
+      sourceVolume: copy.source,
+      readOnly: copy.readOnly,
+      sizeBytes: copy.sizeBytes,
+      creationTime: isoOrUndefined(copy.createdAt),
+      expirationTime: isoOrUndefined(copy.expiresAt),
+      retentionTime: isoOrUndefined(copy.retainedUntil),
+      ...(sync === undefined
+        ? {}
+        : { copyType: sync.copyType, replicaType: sync.replicaType, syncState: sync.syncState, syncMaintained: sync.syncMaintained, whenSynced: isoOrUndefined(sync.whenSynced) }),
+    });
+  } else if (prev !== undefined && wasCreated(g.vc)) {
+    // The copy is gone: keep what identifies what it was, drop what describes a live association.
+    const { arrayName, sourceVolume, creationTime, whenSynced, expirationTime, retentionTime, readOnly, sizeBytes } = prev;
+    Object.assign(f, { arrayName, sourceVolume, creationTime, whenSynced, expirationTime, retentionTime, readOnly, sizeBytes });
+  } else if (g.source?.ok === true) {
+    f.sourceVolume = g.source.volume;
+  }
+  if (state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused") {
+    const same = prev?.lastError?.message === state.message;
+    f.lastError = {
+      ...(state.error?.arrayCode === undefined ? {} : { code: state.error.arrayCode }),
+      message: state.message,
+      time: same && prev.lastError !== undefined ? prev.lastError.time : metaTime(new Date(g.now)),
+    };
+  }
+  for (const k of Object.keys(f)) if (f[k] === undefined) Reflect.deleteProperty(f, k);
+  return f;
+}
+
+function events(g: Gathered, state: State, outcome: Outcome, copy: CopyObservation | undefined): EventSpec[] {
+  const prev = g.vc.status?.conditions?.find((c) => c.type === "Ready");
+  const out: EventSpec[] = [];
+  if (outcome.deleted === true) out.push({ type: "Normal", reason: "Deleted", note: `Deleted virtual copy ${arrayNameOf(g.vc)} from the array` });
+  if (outcome.created !== undefined && !state.ready) out.push({ type: "Normal", reason: "Created", note: `Created virtual copy ${outcome.created.name} of ${outcome.created.source}` });
+  const changed = prev?.reason !== state.reason || (prev.status === "True") !== state.ready;
+  if (!changed) return out;
+  if (state.ready && prev?.status !== "True") {
+    out.push({ type: "Normal", reason: "Ready", note: copy === undefined ? state.message : `Virtual copy ${copy.name} of ${copy.source} is ready` });
+  } else if (state.reason === "Expired") {
+    out.push({ type: "Normal", reason: "Expired", note: state.message });
+  } else if (state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused") {
+    out.push({ type: "Warning", reason: state.reason, note: state.message });
+  }
+  return out;
+}
+
+function nextStep(g: Gathered, plan: Plan, state: State, copy: CopyObservation | undefined): Next {
+  if (plan.waitMs !== undefined) return { kind: "after", ms: plan.waitMs };
+  if (state.reason === "DeletionRefused" && state.error?.code === "Retained" && copy?.retainedUntil !== undefined) {
+    return { kind: "after", ms: Math.min(maxWaitMs, Math.max(pollMs, copy.retainedUntil - g.now + pollMs)) };
+  }
+  if (state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused") {
+    return { kind: "retry", message: state.message };
+  }
+  if (state.mood === "working") return { kind: "after", ms: pollMs };
+  if (copy?.expiresAt !== undefined) return { kind: "after", ms: Math.min(maxWaitMs, Math.max(pollMs, copy.expiresAt - g.now + pollMs)) };
+  return { kind: "done" };
+}
