@@ -79,6 +79,7 @@ export function copyObservation(mods: Partial<CopyObservation> = {}): CopyObserv
     },
     contentComplete: true,
     activeJob: undefined,
+    lastJob: undefined,
     ...mods,
   };
 }

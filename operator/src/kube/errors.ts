@@ -81,13 +81,20 @@ export function isConflict(e: unknown): boolean {
   return s.reason === "Conflict" || (s.code === 409 && !knownReasons.has(s.reason));
 }
 
+/** The generic text apimachinery's NewGenericServerResponse gives a 422; a failed JSON Patch answers with it. */
+const genericInvalidMessage = "the server rejected our request due to an error in our request";
+
 /**
- * A JSON Patch `test` op failed: the guarded field changed under us. The apiserver answers 422 Invalid with
- * "Testing value … failed"; for our guarded patches it means the same as a conflict.
+ * A JSON Patch `test` op failed: the guarded field changed under us; for our guarded patches it means the same as
+ * a conflict. Checked on kube-apiserver 1.36: it answers 422 reason Invalid with only the generic message above
+ * and empty details (the patch library's "testing value … failed" text is dropped), whereas a schema or CEL
+ * rejection names the object ("… is invalid: spec.x …"). Any JSON Patch that could not be applied looks the same,
+ * which for our test-then-replace patches can only be the guard. The older wording is still accepted.
  */
 export function isPatchTestFailed(e: unknown): boolean {
   const s = apiStatus(e);
-  return s !== undefined && s.code === 422 && /testing value .* failed/i.test(s.message);
+  if (s?.code !== 422) return false;
+  return s.message === genericInvalidMessage || /testing value .* failed/i.test(s.message);
 }
 
 /** Socket-level failures worth retrying: the apiserver restarting, a network blip, a slow response. */

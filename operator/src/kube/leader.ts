@@ -108,8 +108,11 @@ export interface ElectorOptions {
   readonly store: LeaseStore;
   readonly clock: Clock;
   readonly timing?: ElectionTiming;
-  /** Leadership began; `signal` aborts when it ends. Start controllers here. */
-  readonly onStartedLeading: (signal: AbortSignal) => void;
+  /**
+   * Leadership began; `signal` aborts when it ends. Start controllers here. A returned promise is awaited after
+   * `signal` aborts and before the Lease is released, so in-flight work finishes before a standby can take over.
+   */
+  readonly onStartedLeading: (signal: AbortSignal) => void | Promise<void>;
   /** Leadership ended (lost or released). */
   readonly onStoppedLeading: () => void;
   readonly onNewLeader?: (identity: string) => void;
@@ -155,7 +158,7 @@ export class LeaderElector {
   async #lead(signal: AbortSignal): Promise<void> {
     const leadership = new AbortController();
     this.#leading = true;
-    this.#o.onStartedLeading(leadership.signal);
+    const work = this.#o.onStartedLeading(leadership.signal);
     let lastRenew = this.#o.clock.now();
     while (await this.#o.clock.sleep(this.#timing.retryPeriodMs, signal)) {
       if (await this.#tryAcquireOrRenew()) {
@@ -165,8 +168,9 @@ export class LeaderElector {
         break;
       }
     }
-    this.#leading = false;
     leadership.abort();
+    await work;
+    this.#leading = false;
     this.#o.onStoppedLeading();
     if (signal.aborted) await this.#release();
   }

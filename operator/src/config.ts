@@ -1,0 +1,72 @@
+// Operator configuration: command-line flags over environment variables over defaults, parsed once by a zod
+// schema; a bad value stops the operator at start with a message naming the flag.
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+export const configSchema = z.object({
+  kubeconfig: z.string().optional().describe("kubeconfig file; default: KUBECONFIG, then in-cluster"),
+  dataDir: z.string().min(1).describe("directory of the embedded engines' volumes (one subdirectory per CopyClass)"),
+  metricsPort: port.describe("port of /metrics, /healthz and /readyz (0 picks a free one)"),
+  workers: z.coerce.number().int().min(1).max(256).describe("concurrent reconciles per controller"),
+  qps: z.coerce.number().min(1).max(100_000).describe("API requests per second, sustained"),
+  burst: z.coerce.number().int().min(1).max(100_000).describe("API requests in a burst"),
+  leaderElect: z.enum(["true", "false"]).transform((v) => v === "true").describe("use Lease leader election"),
+  leaseNamespace: z.string().min(1).describe("namespace of the leader-election Lease"),
+  leaseName: z.string().min(1),
+  identity: z.string().min(1).describe("this replica's name in the Lease and in Events"),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error"]),
+});
+export type Config = z.infer<typeof configSchema>;
+
+const flags = {
+  kubeconfig: "KUBECONFIG",
+  "data-dir": "ARRAYCOPY_DATA_DIR",
+  "metrics-port": "ARRAYCOPY_METRICS_PORT",
+  workers: "ARRAYCOPY_WORKERS",
+  qps: "ARRAYCOPY_KUBE_QPS",
+  burst: "ARRAYCOPY_KUBE_BURST",
+  "leader-elect": "ARRAYCOPY_LEADER_ELECT",
+  "lease-namespace": "POD_NAMESPACE",
+  "lease-name": "ARRAYCOPY_LEASE_NAME",
+  identity: "POD_NAME",
+  "log-level": "ARRAYCOPY_LOG_LEVEL",
+} as const;
+
+const defaults: Record<keyof typeof flags, string | undefined> = {
+  kubeconfig: undefined,
+  "data-dir": "/var/lib/arraycopy",
+  "metrics-port": "8080",
+  workers: "16",
+  qps: "200",
+  burst: "400",
+  "leader-elect": "true",
+  "lease-namespace": "arraycopy-system",
+  "lease-name": "arraycopy-operator",
+  identity: `${hostname()}-${process.pid}`,
+  "log-level": "info",
+};
+
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+/** Parses argv and env; throws an Error whose message lists every bad flag. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(Object.keys(flags).map((f) => [f, { type: "string" as const }])),
+    strict: true,
+  });
+  const raw: Record<string, unknown> = {};
+  for (const [flag, envName] of Object.entries(flags) as [keyof typeof flags, string][]) {
+    const v = values[flag] ?? env[envName] ?? defaults[flag];
+    if (v !== undefined && v !== "") raw[camel(flag)] = v;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`);
+    throw new Error(`invalid configuration: ${problems.join("; ")}`);
+  }
+  return parsed.data;
+}
