@@ -155,6 +155,8 @@ export interface VolumeObservation {
   readonly readOnly: boolean;
   /** The volume this one is a virtual or physical copy of, if any. */
   readonly copyOf: string | undefined;
+  /** False while a copy or promote onto it is incomplete (the array's "copy failed" state after a halt). */
+  readonly contentComplete: boolean;
 }
 
 /** Optional capability "volumes": lets tests and demos put data in and verify copies byte for byte. */
