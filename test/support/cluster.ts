@@ -1,7 +1,7 @@
 // Test helpers for the real control plane started by test/setup/control-plane.ts: kubectl of the apiserver's
 // version, CRD installation, a fresh namespace per test (without kube-controller-manager namespaces never finish
 // deleting, so tests never share or delete them), and an `eventually` poll.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -32,6 +32,33 @@ export function kubectl(args: readonly string[], opts: { input?: string; user?: 
     timeout: 120_000,
   });
   return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
+}
+
+/**
+ * kubectl without blocking this process: required for anything that waits on an operator running in-process
+ * (kubectl wait, delete --wait), which spawnSync would freeze along with the whole event loop.
+ */
+export function kubectlAsync(args: readonly string[], opts: { input?: string; user?: string } = {}): Promise<KubectlResult> {
+  const c = cluster();
+  const kubeconfig = opts.user === undefined || opts.user === "admin" ? c.kubeconfig : join(c.dir, `kubeconfig-${opts.user}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(c.kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { cwd: repoRoot });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => {
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.end(opts.input);
+  });
+}
+
+export async function kubectlAsyncOk(args: readonly string[], opts: { input?: string; user?: string } = {}): Promise<string> {
+  const res = await kubectlAsync(args, opts);
+  if (res.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
+  return res.stdout;
 }
 
 /** kubectl that must succeed: returns stdout, or throws with stderr. */

@@ -1,0 +1,225 @@
+// The embedded engine: a real copy engine over sparse files in one data directory, behind the engine port.
+// open() takes the directory's lock, reads the catalog, rebuilds block maps from their logs, ends jobs a dead
+// process left running (Exception, copy Broken), removes files no node owns, and restarts the queue. Every call
+// runs under one mutex, expires due virtual copies first, honours its AbortSignal until it starts to change
+// anything, and reports failures as EngineError with the call's context ("cannot …: …").
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { EngineError, withContext } from "../errors.ts";
+import type {
+  CallOptions,
+  Capabilities,
+  Clock,
+  CopyObservation,
+  CreatePhysicalCopyRequest,
+  CreateVirtualCopyRequest,
+  Engine,
+  HaltTarget,
+  JobListener,
+  JobObservation,
+  StartJobRequest,
+  VolumeObservation,
+  VolumeOps,
+} from "../port.ts";
+import { emptyCatalog, parseCatalog, type Catalog } from "./catalog.ts";
+import { Copies } from "./copies.ts";
+import { Core, metaFile, observeJob } from "./core.ts";
+import { Jobs } from "./jobs.ts";
+import { lockDirectory } from "./lock.ts";
+import { Mutex } from "./mutex.ts";
+import { maxNameLength } from "./rules.ts";
+import { BlockStore } from "./store.ts";
+import { Volumes } from "./volumes.ts";
+
+export interface EmbeddedEngineOptions {
+  readonly dataDir: string;
+  readonly clock?: Clock;
+  /** The array runs two physical copies at once. */
+  readonly maxConcurrentCopies?: number;
+  /** How often expiration is checked besides on every call; 0 turns the timer off. */
+  readonly expiryIntervalMs?: number;
+}
+
+async function readCatalog(dir: string): Promise<Catalog> {
+  try {
+    return parseCatalog(await readFile(join(dir, metaFile), "utf8"));
+  } catch (e: unknown) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return emptyCatalog();
+    throw e;
+  }
+}
+
+export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promise<EmbeddedEngine> {
+  const dir = options.dataDir;
+  await mkdir(join(dir, "vols"), { recursive: true });
+  const unlock = await lockDirectory(dir);
+  try {
+    const catalog = await readCatalog(dir);
+    const store = await BlockStore.open(dir, catalog.nodes);
+    const owned = store.fileIds();
+    for (const file of await readdir(join(dir, "vols"))) {
+      const id = Number.parseInt(file, 10);
+      if (!owned.has(id)) await unlink(join(dir, "vols", file));
+    }
+    const core = new Core(dir, catalog, store, options.clock ?? { now: () => Date.now() }, options.maxConcurrentCopies ?? 2);
+    const engine = new EmbeddedEngine(core, unlock, options.expiryIntervalMs ?? 60_000);
+    await engine.start();
+    return engine;
+  } catch (e: unknown) {
+    await unlock();
+    throw withContext(`cannot open embedded engine in ${dir}`, e);
+  }
+}
+
+export class EmbeddedEngine implements Engine, VolumeOps {
+  readonly volumes: VolumeOps;
+  private readonly core: Core;
+  private readonly mutex = new Mutex();
+  private readonly jobs: Jobs;
+  private readonly copies: Copies;
+  private readonly volumeOps: Volumes;
+  private readonly unlock: () => Promise<void>;
+  private readonly expiryIntervalMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(core: Core, unlock: () => Promise<void>, expiryIntervalMs: number) {
+    this.core = core;
+    this.unlock = unlock;
+    this.expiryIntervalMs = expiryIntervalMs;
+    this.jobs = new Jobs(core, this.mutex);
+    this.copies = new Copies(core, this.jobs);
+    this.volumeOps = new Volumes(core, this.copies);
+    this.volumes = this;
+  }
+
+  /** Recovery and the first queue run; called once by openEmbeddedEngine. */
+  async start(): Promise<void> {
+    await this.mutex.run(async () => {
+      await this.jobs.recover();
+      await this.core.save();
+      await this.jobs.startDue();
+    });
+    if (this.expiryIntervalMs > 0) {
+      this.timer = setInterval(() => {
+        this.mutex.run(() => this.copies.expireDue()).catch(() => undefined);
+      }, this.expiryIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  capabilities(): Capabilities {
+    return {
+      virtualCopies: true,
+      physicalCopies: true,
+      onlinePhysicalCopies: true,
+      resync: true,
+      restore: true,
+      expiration: true,
+      retention: true,
+      maxConcurrentPhysicalCopies: this.core.maxConcurrentCopies,
+      maxNameLength,
+      indications: true,
+      volumes: true,
+    };
+  }
+
+  createVirtualCopy(request: CreateVirtualCopyRequest, options?: CallOptions): Promise<CopyObservation> {
+    return this.call(`cannot create virtual copy ${request.name}`, options, () => this.copies.createVirtual(request));
+  }
+
+  createPhysicalCopy(request: CreatePhysicalCopyRequest, options?: CallOptions): Promise<{ copy: CopyObservation; job: JobObservation }> {
+    return this.call(`cannot create physical copy ${request.name}`, options, () => this.copies.createPhysical(request));
+  }
+
+  startJob(request: StartJobRequest, options?: CallOptions): Promise<JobObservation> {
+    return this.call(`cannot start ${request.operation} on ${request.copy}`, options, () => this.copies.startJob(request));
+  }
+
+  halt(target: HaltTarget, options?: CallOptions): Promise<JobObservation | undefined> {
+    const what = "job" in target ? `job ${target.job}` : `copy ${target.copy}`;
+    return this.call(`cannot halt ${what}`, options, () => this.copies.halt(target));
+  }
+
+  observeCopy(name: string, options?: CallOptions): Promise<CopyObservation | undefined> {
+    return this.call(`cannot observe copy ${name}`, options, () => {
+      const record = this.core.copy(name);
+      return Promise.resolve(record === undefined ? undefined : this.core.observeCopy(record));
+    });
+  }
+
+  observeJob(id: string, options?: CallOptions): Promise<JobObservation | undefined> {
+    return this.call(`cannot observe job ${id}`, options, () => {
+      const job = this.core.job(id);
+      return Promise.resolve(job === undefined ? undefined : observeJob(job));
+    });
+  }
+
+  deleteCopy(name: string, options?: CallOptions): Promise<void> {
+    return this.call(`cannot delete copy ${name}`, options, () => this.copies.remove(name, false));
+  }
+
+  listCopies(options?: CallOptions): Promise<readonly CopyObservation[]> {
+    return this.call("cannot list copies", options, () =>
+      Promise.resolve(this.core.catalog.copies.flatMap((c) => this.core.observeCopy(c) ?? [])),
+    );
+  }
+
+  subscribe(listener: JobListener): () => void {
+    this.core.listeners.add(listener);
+    return () => {
+      this.core.listeners.delete(listener);
+    };
+  }
+
+  createVolume(name: string, sizeBytes: number, options?: CallOptions): Promise<VolumeObservation> {
+    return this.call(`cannot create volume ${name}`, options, () => this.volumeOps.create(name, sizeBytes));
+  }
+
+  resizeVolume(name: string, sizeBytes: number, options?: CallOptions): Promise<VolumeObservation> {
+    return this.call(`cannot resize volume ${name}`, options, () => this.volumeOps.resize(name, sizeBytes));
+  }
+
+  deleteVolume(name: string, options?: CallOptions): Promise<void> {
+    return this.call(`cannot delete volume ${name}`, options, () => this.volumeOps.remove(name));
+  }
+
+  readVolume(name: string, offset: number, length: number, options?: CallOptions): Promise<Buffer> {
+    return this.call(`cannot read volume ${name}`, options, () => this.volumeOps.read(name, offset, length));
+  }
+
+  writeVolume(name: string, offset: number, data: Uint8Array, options?: CallOptions): Promise<void> {
+    return this.call(`cannot write volume ${name}`, options, () => this.volumeOps.write(name, offset, data));
+  }
+
+  listVolumes(options?: CallOptions): Promise<readonly VolumeObservation[]> {
+    return this.call("cannot list volumes", options, () => Promise.resolve(this.volumeOps.list()));
+  }
+
+  /** Stops running jobs where they are (they end Exception and Broken at the next open) and releases the lock. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.jobs.close();
+    await this.mutex.run(() => this.core.store.close());
+    await this.unlock();
+  }
+
+  private async call<T>(context: string, options: CallOptions | undefined, work: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new EngineError(`${context}: engine is closed`, { code: "Unavailable", kind: "final" });
+    try {
+      return await this.mutex.run(
+        async () => {
+          await this.copies.expireDue();
+          return work();
+        },
+        options?.signal,
+        context,
+      );
+    } catch (e: unknown) {
+      if (e instanceof EngineError && e.code === "Aborted") throw e;
+      throw withContext(context, e);
+    }
+  }
+}

@@ -1,0 +1,281 @@
+// Jobs: the queue of physical copies (at most maxConcurrentCopies run; the rest wait in JobState New, their copy
+// in SyncState Initialized, highest priority first), the workers that run copies and restores, and how a job
+// ends. Every end goes through one function per outcome that sets the job and the copy's SyncState together
+// (transitions.ts) and is skipped when the job already ended, so a halt racing a worker's last chunk is harmless.
+// Crash recovery: a job that was running when the process died ends Exception and its copy Broken; queued jobs
+// simply run (their point-in-time snapshot is durable).
+import { finishedJobStates } from "../port.ts";
+import { Bitmap } from "./bitmap.ts";
+import { blockBytes, type JobRecord } from "./catalog.ts";
+import { copyBlocks } from "./copier.ts";
+import type { Core } from "./core.ts";
+import type { Mutex } from "./mutex.ts";
+import { priorityRank } from "./rules.ts";
+import { move } from "./transitions.ts";
+import { blocksOf, candidates, changedSince, resolve, type LiveNode } from "./view.ts";
+
+export const interruptedDescription = "interrupted: the engine stopped while the job ran";
+
+function isCopyJob(job: JobRecord): boolean {
+  return job.operation === "Copy" || job.operation === "Resync" || job.operation === "StartCopy";
+}
+
+export function isFinished(job: JobRecord): boolean {
+  return finishedJobStates.includes(job.jobState);
+}
+
+export class Jobs {
+  private readonly core: Core;
+  private readonly mutex: Mutex;
+  private readonly running = new Set<Promise<void>>();
+  private closing = false;
+
+  constructor(core: Core, mutex: Mutex) {
+    this.core = core;
+    this.mutex = mutex;
+  }
+
+  /** Starts what may start. Call under the mutex. */
+  async startDue(): Promise<void> {
+    if (this.closing) return;
+    const jobs = this.core.catalog.jobs;
+    for (const job of jobs) if (job.operation === "Restore" && job.jobState === "New") await this.start(job);
+    const busy = () => jobs.filter((j) => isCopyJob(j) && (j.jobState === "Starting" || j.jobState === "Running")).length;
+    const queued = jobs
+      .filter((j) => isCopyJob(j) && j.jobState === "New")
+      .sort((a, b) => priorityRank(a.priority) - priorityRank(b.priority) || Number(a.id) - Number(b.id));
+    for (const job of queued) {
+      if (busy() >= this.core.maxConcurrentCopies) break;
+      await this.start(job);
+    }
+  }
+
+  /** Ends what a dead process left running. Call once at open, before anything starts. */
+  async recover(): Promise<void> {
+    for (const job of this.core.catalog.jobs) {
+      if (job.jobState === "Starting" || job.jobState === "Running") await this.fail(job, 1, interruptedDescription);
+    }
+  }
+
+  /** Halts a queued or running job (call under the mutex); the worker notices at its next chunk. */
+  async halt(job: JobRecord): Promise<void> {
+    if (isFinished(job)) return;
+    this.end(job, "Terminated", 0, "");
+    const record = this.core.copy(job.copy);
+    const target = this.core.store.get(job.copy);
+    if (isCopyJob(job)) {
+      if (record?.sync !== undefined) move("Physical", record.sync.syncState, "gone");
+      if (record !== undefined) record.sync = undefined;
+      if (target !== undefined) target.record.contentComplete = false;
+      await this.dropSnapshots(job);
+    } else if (record?.sync !== undefined) {
+      record.sync.syncState = move("Virtual", record.sync.syncState, "Broken") as "Broken";
+      const onto = this.core.restoreTarget(job.copy);
+      if (onto !== undefined) onto.record.contentComplete = false;
+    }
+    this.core.workers.get(job.id)?.abort();
+    await this.core.save();
+    this.core.emit("Finished", job);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const controller of this.core.workers.values()) controller.abort();
+    await Promise.all(this.running);
+  }
+
+  private async start(job: JobRecord): Promise<void> {
+    const record = this.core.copy(job.copy);
+    job.jobState = "Running";
+    job.operationalStatus = ["OK"];
+    job.startTime = this.core.now();
+    if (record?.sync?.syncState === "Initialized") record.sync.syncState = move("Physical", "Initialized", "ResyncInProgress") as "ResyncInProgress";
+    await this.core.save();
+    this.core.emit("Started", job);
+    const controller = new AbortController();
+    this.core.workers.set(job.id, controller);
+    const done = this.work(job, controller.signal).finally(() => {
+      this.running.delete(done);
+    });
+    this.running.add(done);
+  }
+
+  private async work(job: JobRecord, signal: AbortSignal): Promise<void> {
+    try {
+      if (isCopyJob(job)) await this.copy(job, signal);
+      else await this.restore(job, signal);
+    } catch (e: unknown) {
+      const code = (e as NodeJS.ErrnoException).code === "ENOSPC" ? 24 : 1;
+      const description = e instanceof Error ? e.message : String(e);
+      await this.mutex.run(() => this.fail(job, code, description)).catch(() => undefined);
+    }
+    // The worker's I/O is over: the copy may be deleted or started again at once.
+    this.core.workers.delete(job.id);
+    await this.mutex.run(() => this.startDue()).catch(() => undefined);
+  }
+
+  private progress(job: JobRecord): (done: number, total: number) => void {
+    return (done, total) => {
+      const percent = total === 0 ? 100 : Math.floor((done * 100) / total);
+      if (percent <= job.percentComplete || isFinished(job)) return;
+      job.percentComplete = Math.min(percent, 99);
+      const sync = this.core.copy(job.copy)?.sync;
+      if (sync !== undefined) sync.percentSynced = job.percentComplete;
+      this.core.emit("Progress", job);
+    };
+  }
+
+  private async copy(job: JobRecord, signal: AbortSignal): Promise<void> {
+    const t0 = performance.now();
+    const plan = await this.mutex.run(async () => {
+      const source = this.core.store.get(job.pointInTime ?? "");
+      const target = this.core.store.get(job.copy);
+      if (source === undefined || target === undefined) throw new Error(`the copy's point in time or target is gone`);
+      target.record.contentComplete = false;
+      const full = job.operation !== "Resync";
+      const blocks = full ? candidates(this.core.store.view(source)) : this.changedBlocks(job, source);
+      if (full) await this.core.store.reset(target);
+      await this.core.save();
+      return { source, target, blocks, full };
+    });
+    const t1 = performance.now();
+    const outcome = await copyBlocks({ ...plan, store: this.core.store, mutex: this.mutex, signal, progress: this.progress(job) });
+    if (outcome === undefined) return;
+    await this.mutex.run(async () => {
+      if (isFinished(job)) return;
+      const t2 = performance.now();
+      await this.core.store.commitCopy(plan.target, outcome.held, outcome.freed);
+      const t3 = performance.now();
+      await this.succeedCopy(job, plan.target);
+      if (process.env.PROF) console.log(`plan ${(t1 - t0).toFixed(1)} copy ${(t2 - t1).toFixed(1)} commit ${(t3 - t2).toFixed(1)} succeed ${(performance.now() - t3).toFixed(1)} blocks ${plan.blocks.count()}`);
+    });
+  }
+
+  /** Blocks of the source written since the previous sync, plus what it grew by. */
+  private changedBlocks(job: JobRecord, pit: LiveNode): Bitmap {
+    const previous = this.core.store.get(job.previousSnapshot ?? "");
+    const parent = this.core.store.get(pit.record.parent ?? "");
+    if (previous === undefined || parent === undefined) throw new Error("the saved snapshot of the last sync is gone");
+    const blocks = changedSince(previous, parent);
+    const grownFrom = blocksOf(previous.record.sizeBytes);
+    for (const r of candidates(this.core.store.view(pit)).ranges()) {
+      const start = Math.max(r.start, grownFrom);
+      if (start < r.start + r.count) blocks.setRange(start, r.start + r.count - start);
+    }
+    return blocks;
+  }
+
+  private async restore(job: JobRecord, signal: AbortSignal): Promise<void> {
+    const store = this.core.store;
+    const plan = await this.mutex.run(async () => {
+      const snapshot = store.get(job.copy);
+      const target = this.core.restoreTarget(job.copy);
+      if (snapshot === undefined || target === undefined) throw new Error("the virtual copy or its base is gone");
+      const readOnly = snapshot.record.layout === "delta" ? snapshot : store.get(snapshot.record.parent ?? "");
+      if (readOnly === undefined) throw new Error("the virtual copy's parent is gone");
+      const blocks = changedSince(readOnly, target);
+      if (readOnly !== snapshot) blocks.union(snapshot.alloc);
+      target.record.contentComplete = false;
+      await this.core.save();
+      return { snapshot, target, blocks: [...blocks.ranges(blocksOf(snapshot.record.sizeBytes))] };
+    });
+    const total = plan.blocks.reduce((n, r) => n + r.count, 0);
+    const progress = this.progress(job);
+    let done = 0;
+    for (const range of plan.blocks) {
+      for (let start = range.start; start < range.start + range.count; start += 128) {
+        const count = Math.min(128, range.start + range.count - start);
+        const stop = await this.mutex.run(async () => {
+          if (signal.aborted || isFinished(job)) return true;
+          const view = store.view(plan.snapshot);
+          const zeros = Array.from({ length: count }, (_, i) => resolve(view, start + i).in === "zero");
+          for (let i = 0; i < count; ) {
+            let n = 1;
+            while (i + n < count && zeros[i + n] === zeros[i]) n++;
+            if (zeros[i] === true) await store.zeroBlocks(plan.target, start + i, n);
+            else {
+              const buf = Buffer.allocUnsafe(n * blockBytes);
+              await store.readBlocks(view, start + i, n, buf);
+              await store.writeBlocks(plan.target, start + i, buf);
+            }
+            i += n;
+          }
+          return false;
+        });
+        if (stop) return;
+        done += count;
+        progress(done, total);
+      }
+    }
+    await this.mutex.run(async () => {
+      if (isFinished(job)) return;
+      plan.target.record.contentComplete = true;
+      const sync = this.core.copy(job.copy)?.sync;
+      if (sync !== undefined) {
+        sync.syncState = move("Virtual", sync.syncState, "Idle") as "Idle";
+        sync.whenSynced = this.core.now();
+      }
+      this.end(job, "Completed", 0, "");
+      await this.core.save();
+      this.core.emit("Finished", job);
+    });
+  }
+
+  private async succeedCopy(job: JobRecord, target: LiveNode): Promise<void> {
+    const record = this.core.copy(job.copy);
+    target.record.contentComplete = true;
+    const sync = record?.sync;
+    if (record !== undefined && sync !== undefined) {
+      if (sync.copyType === "UnSyncUnAssoc") {
+        move("Physical", sync.syncState, "gone");
+        record.sync = undefined;
+      } else {
+        sync.syncState = move("Physical", sync.syncState, "Frozen") as "Frozen";
+        sync.whenSynced = this.core.now();
+        sync.percentSynced = 100;
+        sync.savedSnapshot = job.pointInTime;
+      }
+    }
+    this.end(job, "Completed", 0, "");
+    if (record?.sync === undefined) await this.dropSnapshots(job);
+    else await this.dropSnapshots(job, "previous");
+    await this.core.save();
+    this.core.emit("Finished", job);
+  }
+
+  /** Call under the mutex. */
+  private async fail(job: JobRecord, code: number, description: string): Promise<void> {
+    if (isFinished(job)) return;
+    this.end(job, "Exception", code, description);
+    const record = this.core.copy(job.copy);
+    if (record?.sync !== undefined) {
+      record.sync.syncState = move(record.kind, record.sync.syncState, "Broken") as "Broken";
+      if (record.kind === "Physical") record.sync.savedSnapshot = undefined;
+    }
+    const damaged = isCopyJob(job) ? this.core.store.get(job.copy) : this.core.restoreTarget(job.copy);
+    if (damaged !== undefined) damaged.record.contentComplete = false;
+    if (isCopyJob(job)) await this.dropSnapshots(job);
+    await this.core.save();
+    this.core.emit("Finished", job);
+  }
+
+  private end(job: JobRecord, state: "Completed" | "Exception" | "Terminated", code: number, description: string): void {
+    job.jobState = state;
+    job.operationalStatus = state === "Completed" ? ["Completed", "OK"] : state === "Exception" ? ["Completed", "Error"] : ["Completed", "Aborted"];
+    if (state === "Completed") job.percentComplete = 100;
+    job.errorCode = code;
+    job.errorDescription = description;
+    job.endTime = this.core.now();
+    const record = this.core.copy(job.copy);
+    if (record?.activeJob === job.id) record.activeJob = undefined;
+  }
+
+  /** Drops a copy job's internal snapshots: both, or only the previous sync's once the new one replaced it. */
+  private async dropSnapshots(job: JobRecord, which: "all" | "previous" = "all"): Promise<void> {
+    const names = which === "all" ? [job.pointInTime, job.previousSnapshot] : [job.previousSnapshot];
+    for (const name of names) {
+      const node = name === undefined ? undefined : this.core.store.get(name);
+      if (node?.record.internal === true) await this.core.removeNode(node.record.name);
+    }
+  }
+}

@@ -1,0 +1,204 @@
+// Composition root: config → logger → kube clients → informers → engines → controllers → leader election →
+// signals. Nothing here decides anything; it wires the pieces and owns their lifetimes.
+//
+// Lifecycle: caches start at once (a standby stays warm and ready to take over); controllers run only while this
+// replica holds the Lease. SIGTERM/SIGINT stop taking work, let in-flight reconciles finish, release the Lease,
+// stop the caches, close the engines, and exit 0. A lost Lease exits 1 so the replica restarts clean.
+import { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { apiVersion, group, version } from "./api/common.ts";
+import { loadConfig, type Config } from "./config.ts";
+import type { Caches, ControllerContext } from "./controllers/shared/context.ts";
+import type { CopyClassObject, CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./controllers/shared/objects.ts";
+import { VolumeResolver } from "./controllers/shared/sources.ts";
+import { virtualCopyReconciler } from "./controllers/virtualcopy/reconciler.ts";
+import { EngineRegistry } from "./engine/registry.ts";
+import { makeClients, type Clients } from "./kube/client.ts";
+import { realClock } from "./kube/clock.ts";
+import { Controller } from "./kube/controller.ts";
+import { summarise } from "./kube/errors.ts";
+import { EventRecorder, eventsApiSink } from "./kube/events.ts";
+import { customObjectPatcher } from "./kube/finalizers.ts";
+import { Informer, clientNodeWatch, decodeUntyped, rawList, type KubeObject } from "./kube/informer.ts";
+import { LeaderElector, leaseStore } from "./kube/leader.ts";
+import { RequestThrottle } from "./kube/ratelimit.ts";
+import { StatusWriter, customObjectStatusApplier } from "./kube/status.ts";
+import { rootLogger } from "./observability/logger.ts";
+import { Metrics } from "./observability/metrics.ts";
+import { startServer } from "./observability/server.ts";
+
+const plurals = { CopyClass: "copyclasses", VirtualCopy: "virtualcopies", PhysicalCopy: "physicalcopies", CopyJob: "copyjobs" } as const;
+
+function informer<T extends KubeObject>(kc: KubeConfig, clients: Clients, plural: string, log: Logger): Informer<T> {
+  return new Informer<T>({
+    name: plural,
+    path: `/apis/${group}/${version}/${plural}`,
+    list: async () => rawList(await clients.customObjects.listClusterCustomObject({ group, version, plural })),
+    watch: clientNodeWatch(kc),
+    clock: realClock,
+    decode: (raw) => decodeUntyped(raw) as T | undefined,
+    onError: (message, e) => {
+      log.warn({ informer: plural, err: summarise(e) }, message);
+    },
+  });
+}
+
+/** Exits with a hint when the CRDs are not installed (the chart or `kubectl apply -f crds/` installs them). */
+async function checkCrds(clients: Clients, log: Logger): Promise<void> {
+  for (const plural of Object.values(plurals)) {
+    try {
+      await clients.customObjects.listClusterCustomObject({ group, version, plural, limit: 1 });
+    } catch (e: unknown) {
+      log.fatal({ err: summarise(e) }, `Cannot list ${plural}.${group}: install the CRDs first (helm install, or kubectl apply -f crds/)`);
+      process.exit(1);
+    }
+  }
+}
+
+function countStates(caches: Caches) {
+  return {
+    copies: () => {
+      const m = new Map<string, number>();
+      for (const [kind, list] of [["VirtualCopy", caches.virtualCopies.list()], ["PhysicalCopy", caches.physicalCopies.list()]] as const) {
+        for (const c of list) {
+          const k = `${kind}/${c.status?.syncState ?? "None"}`;
+          m.set(k, (m.get(k) ?? 0) + 1);
+        }
+      }
+      return m;
+    },
+    jobs: () => {
+      const m = new Map<string, number>();
+      for (const j of caches.jobs.list()) m.set(j.status?.jobState ?? "None", (m.get(j.status?.jobState ?? "None") ?? 0) + 1);
+      return m;
+    },
+  };
+}
+
+export interface RunOptions {
+  /** Tests pass their own registry so they can drive the same engines (volumes, verification). */
+  readonly registry?: EngineRegistry;
+  /** Called once the health server listens. */
+  readonly onListening?: (port: number) => void;
+}
+
+export async function run(config: Config, log: Logger, stop: AbortSignal, opts: RunOptions = {}): Promise<number> {
+  const kc = new KubeConfig();
+  if (config.kubeconfig === undefined) kc.loadFromDefault();
+  else kc.loadFromFile(config.kubeconfig);
+  const clock = realClock;
+  const clients = makeClients(kc, { throttle: new RequestThrottle(clock, { qps: config.qps, burst: config.burst }), userAgent: "arraycopy-operator/0.1.0" });
+  await checkCrds(clients, log);
+
+  const caches: Caches = {
+    classes: informer<CopyClassObject>(kc, clients, plurals.CopyClass, log),
+    virtualCopies: informer<VirtualCopyObject>(kc, clients, plurals.VirtualCopy, log),
+    physicalCopies: informer<PhysicalCopyObject>(kc, clients, plurals.PhysicalCopy, log),
+    jobs: informer<CopyJobObject>(kc, clients, plurals.CopyJob, log),
+  };
+  const all = Object.values(caches) as Informer<KubeObject>[];
+  for (const i of all) i.start();
+
+  const registry = opts.registry ?? new EngineRegistry({ dataDir: config.dataDir });
+  const events = new EventRecorder({
+    sink: eventsApiSink(clients.events),
+    clock,
+    reporter: { controller: "arraycopy.io/operator", instance: config.identity },
+    onError: (e, input) => {
+      log.warn({ err: summarise(e), reason: input.reason }, "Could not record event");
+    },
+  });
+  const ctx: ControllerContext = { caches, engines: registry, volumes: new VolumeResolver(clients.core), events, clock, log };
+  const metrics = new Metrics(countStates(caches));
+
+  const vcTarget = { apiVersion, kind: "VirtualCopy", group, version, plural: plurals.VirtualCopy };
+  const vcManager = "arraycopy-virtualcopy";
+  const controllers = [
+    new Controller({
+      name: "virtualcopy",
+      watches: [{ source: caches.virtualCopies }, { source: caches.classes, map: () => caches.virtualCopies.keys() }],
+      reconcile: virtualCopyReconciler({
+        ctx: { ...ctx, log: log.child({ controller: "virtualcopy" }) },
+        status: new StatusWriter({ target: vcTarget, fieldManager: vcManager, apply: customObjectStatusApplier(clients.customObjects, vcTarget, vcManager), clock }),
+        patch: (vc, ops) => customObjectPatcher(clients.customObjects, { group, version, plural: plurals.VirtualCopy, namespace: vc.metadata.namespace ?? "", name: vc.metadata.name })(ops),
+      }),
+      clock,
+      workers: config.workers,
+      observer: metrics.controllerObserver(),
+      queueObserver: metrics.queueObserver("virtualcopy"),
+      onError: (key, e, terminal) => {
+        log.info({ controller: "virtualcopy", key, err: e instanceof Error ? e.message : String(e), terminal }, "Reconcile did not finish; retrying with backoff");
+      },
+    }),
+  ];
+
+  let leading = false;
+  const { server, port } = await startServer(config.metricsPort, metrics.registry, {
+    ready: () => all.every((i) => i.hasSynced()),
+    leading: () => leading,
+  });
+  log.info({ port }, "Serving /metrics, /healthz and /readyz");
+  opts.onListening?.(port);
+
+  const runControllers = async (signal: AbortSignal) => {
+    leading = true;
+    metrics.setLeader(true);
+    log.info("Started leading: running controllers");
+    await Promise.all(controllers.map((c) => c.run(signal)));
+  };
+  let exitCode = 0;
+  if (config.leaderElect) {
+    const lost = new AbortController();
+    const elector = new LeaderElector({
+      identity: config.identity,
+      store: leaseStore(clients.coordination, config.leaseNamespace, config.leaseName),
+      clock,
+      onStartedLeading: (signal) => runControllers(signal),
+      onStoppedLeading: () => {
+        leading = false;
+        metrics.setLeader(false);
+        if (!stop.aborted) {
+          log.error("Lost the leader Lease: exiting so this replica restarts clean");
+          exitCode = 1;
+          lost.abort();
+        }
+      },
+      onNewLeader: (identity) => {
+        log.info({ leader: identity }, "New leader");
+      },
+      onError: (e) => {
+        log.warn({ err: summarise(e) }, "Leader election request failed");
+      },
+    });
+    await elector.run(AbortSignal.any([stop, lost.signal]));
+  } else {
+    await runControllers(stop);
+  }
+  log.info("Controllers stopped; releasing resources");
+  await Promise.all(all.map((i) => i.stop()));
+  if (opts.registry === undefined) await registry.close();
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  return exitCode;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (e: unknown) {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exit(2);
+  }
+  const log = rootLogger(config.logLevel);
+  const stop = new AbortController();
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => {
+      log.info({ signal: sig }, "Shutting down: finishing in-flight reconciles");
+      stop.abort();
+    });
+  }
+  process.exitCode = await run(config, log, stop.signal);
+  log.info({ exitCode: process.exitCode }, "Stopped");
+}
+
+if (import.meta.main) await main();

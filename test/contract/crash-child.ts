@@ -1,0 +1,113 @@
+// The process the crash tests kill: opens an embedded engine on the directory given and drives one scenario,
+// printing a line after each acknowledged step (pipes to the parent are synchronous on Linux, so a printed line
+// means the step was acknowledged before the kill). Scenarios:
+// - random: writes, virtual copies, physical copies and resyncs in a loop, until killed at a random instant;
+// - mid-copy / mid-resync / mid-restore: prints "progress" at the job's first progress, and the parent kills then.
+import { writeSync } from "node:fs";
+import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
+import type { Engine, VolumeOps } from "../../operator/src/engine/port.ts";
+import { block, MiB, owner, pattern, volumesOf, waitForJob } from "./helpers.ts";
+
+export const randomVolumeBytes = 32 * MiB;
+export const bigVolumeBytes = 256 * MiB;
+export const randomBlocks = randomVolumeBytes / block;
+
+/** Where the random scenario's write number i lands. */
+export function randomWrite(i: number): { offset: number; data: Buffer } {
+  return { offset: ((i * 37) % randomBlocks) * block, data: pattern(i + 1, block) };
+}
+
+function say(line: string): void {
+  writeSync(1, `${line}\n`);
+}
+
+async function fill(v: VolumeOps, name: string, size: number, seed: number): Promise<void> {
+  for (let at = 0; at < size; at += 8 * MiB) await v.writeVolume(name, at, Buffer.alloc(8 * MiB, (seed + at / MiB) & 0xff));
+}
+
+function sayAtFirstProgress(engine: Engine): void {
+  engine.subscribe((i) => {
+    if (i.kind === "Progress") say(`progress ${i.job.id}`);
+  });
+}
+
+async function randomScenario(engine: Engine, v: VolumeOps): Promise<void> {
+  await v.createVolume("base", randomVolumeBytes);
+  say("ready");
+  let copies = 0;
+  for (let i = 0; ; i++) {
+    const w = randomWrite(i);
+    await v.writeVolume("base", w.offset, w.data);
+    say(`W ${i}`);
+    const gen = i + 1;
+    if (gen % 5 === 0) {
+      await engine.createVirtualCopy({ name: `s${gen}`, source: "base", readOnly: true, owner: owner() });
+      say(`S s${gen} ${gen}`);
+    }
+    if (gen % 7 === 0 && copies < 6) {
+      const name = `p${copies++}`;
+      await v.createVolume(name, randomVolumeBytes);
+      const { job } = await engine.createPhysicalCopy({ name, source: "base", online: false, saveSnapshot: true, owner: owner(name) });
+      say(`J ${job.id} ${gen}`);
+    }
+    if (gen % 11 === 0 && copies > 0) {
+      const name = `p${gen % copies}`;
+      const seen = await engine.observeCopy(name);
+      if (seen?.synchronization?.syncState === "Frozen") {
+        const job = await engine.startJob({ copy: name, operation: "Resync" });
+        say(`J ${job.id} ${gen}`);
+      }
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const [dir, scenario] = process.argv.slice(2);
+  if (dir === undefined || scenario === undefined) throw new Error("usage: crash-child <dir> <scenario>");
+  const engine = await openEmbeddedEngine({ dataDir: dir });
+  const v = volumesOf(engine);
+  switch (scenario) {
+    case "random":
+      return randomScenario(engine, v);
+    case "mid-copy": {
+      await v.createVolume("src", bigVolumeBytes);
+      await v.createVolume("dst", bigVolumeBytes);
+      await fill(v, "src", bigVolumeBytes, 1);
+      sayAtFirstProgress(engine);
+      await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+      break;
+    }
+    case "mid-resync": {
+      await v.createVolume("src", bigVolumeBytes);
+      await v.createVolume("dst", bigVolumeBytes);
+      await fill(v, "src", bigVolumeBytes, 1);
+      const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+      await waitForJob(engine, job.id);
+      await fill(v, "src", bigVolumeBytes, 2);
+      sayAtFirstProgress(engine);
+      await engine.startJob({ copy: "dst", operation: "Resync" });
+      break;
+    }
+    case "mid-restore": {
+      await v.createVolume("base", bigVolumeBytes);
+      await fill(v, "base", bigVolumeBytes, 1);
+      await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
+      await fill(v, "base", bigVolumeBytes, 2);
+      sayAtFirstProgress(engine);
+      await engine.startJob({ copy: "snap", operation: "Restore" });
+      break;
+    }
+    default:
+      throw new Error(`unknown scenario ${scenario}`);
+  }
+  say("started");
+  // Stay alive until killed; the job runs in the background.
+  setInterval(() => undefined, 1000);
+}
+
+if (process.argv[1]?.endsWith("crash-child.ts") === true) {
+  main().catch((e: unknown) => {
+    say(`error ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,327 @@
+// The engine contract: written once, run against every engine through a factory (embedded today; a WSAPI driver
+// against a real or simulated array later). It states what controllers rely on: idempotent creates keyed by
+// name and owner, delete of what is gone succeeding, the array's refusal codes, the SyncState transitions of
+// DOMAIN.md §2.3, queueing at the concurrency limit, monotonic progress, halts and aborts honoured, and copies
+// that are byte for byte the point in time they claim. Data checks need the "volumes" capability.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Engine, JobIndication, SyncState } from "../../operator/src/engine/port.ts";
+import { MiB, block, owner, pattern, refusal, sameBytes, TestClock, volumesOf, waitForJob } from "./helpers.ts";
+
+export interface EngineUnderTest {
+  readonly engine: Engine;
+  readonly clock: TestClock;
+  dispose(): Promise<void>;
+}
+
+export type EngineFactory = () => Promise<EngineUnderTest>;
+
+export function engineContract(name: string, factory: EngineFactory): void {
+  describe(`engine contract: ${name}`, () => {
+    let under: EngineUnderTest;
+    let engine: Engine;
+    const vol = () => volumesOf(engine);
+    beforeEach(async () => {
+      under = await factory();
+      engine = under.engine;
+    });
+    afterEach(async () => {
+      await under.dispose();
+    });
+
+    async function volumeWith(name: string, size: number, seed: number, dataBytes = size): Promise<Buffer> {
+      await vol().createVolume(name, size);
+      const data = pattern(seed, dataBytes);
+      await vol().writeVolume(name, 0, data);
+      return data;
+    }
+
+    it("declares the capabilities the suite exercises", () => {
+      const caps = engine.capabilities();
+      expect(caps.volumes).toBe(true);
+      expect(caps.maxNameLength).toBe(31);
+      expect(caps.maxConcurrentPhysicalCopies).toBeGreaterThan(0);
+    });
+
+    describe("idempotency and owner tags", () => {
+      it("repeating a virtual copy create with the same owner returns the same copy", async () => {
+        await volumeWith("base", MiB, 1);
+        const first = await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
+        under.clock.advanceHours(1);
+        const again = await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
+        expect(again).toEqual(first);
+      });
+      it("another owner gets EXISTENT_VOL (22), final", async () => {
+        await volumeWith("base", MiB, 1);
+        await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
+        const e = await refusal(() => engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner("other", "uid-2") }));
+        expect([e.code, e.arrayCode, e.kind]).toEqual(["AlreadyExists", 22, "final"]);
+      });
+      it("repeating a physical copy create returns the same copy and job", async () => {
+        await volumeWith("src", 2 * MiB, 2);
+        await vol().createVolume("dst", 2 * MiB);
+        const first = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+        const again = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+        expect(again.job.id).toBe(first.job.id);
+        await waitForJob(engine, first.job.id);
+      });
+      it("deleting a copy that is gone succeeds, twice", async () => {
+        await engine.deleteCopy("never-was");
+        await volumeWith("base", MiB, 1);
+        await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
+        await engine.deleteCopy("snap");
+        await engine.deleteCopy("snap");
+        expect(await engine.observeCopy("snap")).toBeUndefined();
+      });
+    });
+
+    describe("refusals use the array's codes", () => {
+      const cases: { name: string; act: (e: Engine) => Promise<unknown>; code: string; array: number | string }[] = [
+        { name: "a missing source is NON_EXISTENT_VOL (23)", act: (e) => e.createVirtualCopy({ name: "s", source: "nope", readOnly: true, owner: owner() }), code: "NotFound", array: 23 },
+        { name: "a 32-character name is INV_INPUT_EXCEEDS_LENGTH (57)", act: (e) => e.createVirtualCopy({ name: "x".repeat(32), source: "base", readOnly: true, owner: owner() }), code: "InvalidInput", array: 57 },
+        { name: "an illegal character is INV_INPUT_ILLEGAL_CHAR (69)", act: (e) => e.createVirtualCopy({ name: "a b", source: "base", readOnly: true, owner: owner() }), code: "InvalidInput", array: 69 },
+        { name: "retention above expiration is INV_INPUT_RETAIN_GT_EXPIRE", act: (e) => e.createVirtualCopy({ name: "s", source: "base", readOnly: true, expirationHours: 1, retentionHours: 2, owner: owner() }), code: "InvalidInput", array: "INV_INPUT_RETAIN_GT_EXPIRE" },
+        { name: "a read-only copy of a read-only copy is refused", act: async (e) => { await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() }); return e.createVirtualCopy({ name: "ro2", source: "ro", readOnly: true, owner: owner() }); }, code: "InvalidInput", array: "INV_OPERATION_VV_READONLY_TO_READONLY_SNAP" },
+        { name: "an offline copy needs its destination (23)", act: (e) => e.createPhysicalCopy({ name: "nodst", source: "base", online: false, saveSnapshot: false, owner: owner() }), code: "NotFound", array: 23 },
+        { name: "a destination smaller than the source is refused", act: async (e) => { await volumesOf(e).createVolume("small", MiB); return e.createPhysicalCopy({ name: "small", source: "base", online: false, saveSnapshot: false, owner: owner() }); }, code: "InvalidInput", array: "INV_OPERATION_VV_COPY_PARENT_TOO_BIG" },
+        { name: "online with saveSnapshot conflicts (44)", act: (e) => e.createPhysicalCopy({ name: "on", source: "base", online: true, saveSnapshot: true, owner: owner() }), code: "InvalidInput", array: 44 },
+        { name: "a volume with a virtual copy cannot be deleted (25)", act: async (e) => { await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() }); return volumesOf(e).deleteVolume("base"); }, code: "HasChildren", array: 25 },
+        { name: "writing a read-only copy is refused", act: async (e) => { await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() }); return volumesOf(e).writeVolume("ro", 0, Buffer.alloc(10)); }, code: "InvalidState", array: "INV_OPERATION_VV_READONLY_SNAPSHOT" },
+        { name: "an unknown job is NON_EXISTENT_TASK (145)", act: (e) => e.halt({ job: "999999" }), code: "NotFound", array: 145 },
+      ];
+      for (const c of cases) {
+        it(c.name, async () => {
+          await volumeWith("base", 2 * MiB, 3, MiB);
+          const e = await refusal(() => c.act(engine));
+          expect(e.code).toBe(c.code);
+          expect(typeof c.array === "number" ? e.arrayCode : e.arraySymbol).toBe(c.array);
+          expect(e.message).toMatch(/^cannot /);
+        });
+      }
+      it("messages chain the context and the array's code", async () => {
+        const e = await refusal(() => engine.createVirtualCopy({ name: "s", source: "vol1", readOnly: true, owner: owner() }));
+        expect(e.message).toBe("cannot create virtual copy s: volume vol1 not found (23)");
+      });
+    });
+
+    describe("expiration and retention follow the clock", () => {
+      it("a retained copy cannot be deleted until retention passes, and expires on its own", async () => {
+        await volumeWith("base", MiB, 4);
+        await engine.createVirtualCopy({ name: "kept", source: "base", readOnly: true, expirationHours: 48, retentionHours: 24, owner: owner() });
+        const e = await refusal(() => engine.deleteCopy("kept"));
+        expect([e.code, e.arraySymbol]).toEqual(["Retained", "RETAINED"]);
+        under.clock.advanceHours(25);
+        expect(await engine.observeCopy("kept")).toBeDefined();
+        under.clock.advanceHours(24);
+        expect(await engine.observeCopy("kept")).toBeUndefined();
+      });
+    });
+
+    describe("virtual copies are copy-on-write point-in-time images", () => {
+      it("a read-only copy keeps the old bytes while the base changes, through a chain of copies", async () => {
+        const v0 = await volumeWith("base", 4 * MiB, 10);
+        const s1 = await engine.createVirtualCopy({ name: "s1", source: "base", readOnly: true, owner: owner() });
+        expect(s1.synchronization).toMatchObject({ copyType: "UnSyncAssoc", replicaType: "AfterDelta", syncState: "Idle", syncMaintained: false });
+        const p1 = pattern(11, block + 100);
+        await vol().writeVolume("base", block - 50, p1);
+        await engine.createVirtualCopy({ name: "s2", source: "base", readOnly: true, owner: owner() });
+        const p2 = pattern(12, 3 * block);
+        await vol().writeVolume("base", 0, p2);
+        const v1 = Buffer.from(v0);
+        p1.copy(v1, block - 50);
+        const v2 = Buffer.from(v1);
+        p2.copy(v2, 0);
+        expect((await vol().readVolume("s1", 0, 4 * MiB)).equals(v0)).toBe(true);
+        expect((await vol().readVolume("s2", 0, 4 * MiB)).equals(v1)).toBe(true);
+        expect((await vol().readVolume("base", 0, 4 * MiB)).equals(v2)).toBe(true);
+        await engine.deleteCopy("s2");
+        expect((await vol().readVolume("s1", 0, 4 * MiB)).equals(v0)).toBe(true);
+      });
+      it("a read-write copy of a read-only copy is writable and isolated from both", async () => {
+        const v0 = await volumeWith("base", 2 * MiB, 20);
+        await engine.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() });
+        await engine.createVirtualCopy({ name: "rw", source: "ro", readOnly: false, owner: owner() });
+        await vol().writeVolume("rw", 10, Buffer.from("child"));
+        await vol().writeVolume("base", 10, Buffer.from("base!"));
+        expect((await vol().readVolume("ro", 10, 5)).toString()).toBe(v0.subarray(10, 15).toString());
+        expect((await vol().readVolume("rw", 10, 5)).toString()).toBe("child");
+        expect((await vol().readVolume("rw", 20, 100)).equals(v0.subarray(20, 120))).toBe(true);
+      });
+    });
+
+    describe("physical copies", () => {
+      const kinds = [
+        { name: "offline, saved snapshot (UnSyncAssoc)", online: false, save: true, copyType: "UnSyncAssoc", end: "Frozen" },
+        { name: "offline, no snapshot (UnSyncUnAssoc, association gone when done)", online: false, save: false, copyType: "UnSyncUnAssoc", end: undefined },
+        { name: "online (engine creates the destination)", online: true, save: false, copyType: "UnSyncUnAssoc", end: undefined },
+      ] as const;
+      for (const k of kinds) {
+        it(`${k.name}: byte for byte the source as it was when the copy was asked for`, async () => {
+          const size = 8 * MiB;
+          await vol().createVolume("src", size);
+          await vol().writeVolume("src", 0, pattern(30, 2 * MiB));
+          await vol().writeVolume("src", 6 * MiB, pattern(31, MiB)); // a hole between
+          await engine.createVirtualCopy({ name: "before", source: "src", readOnly: true, owner: owner() });
+          if (!k.online) await vol().createVolume("dst", size);
+          const { copy, job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: k.online, saveSnapshot: k.save, owner: owner() });
+          expect(copy.synchronization).toMatchObject({ copyType: k.copyType, replicaType: "FullCopy" });
+          await vol().writeVolume("src", MiB, pattern(32, MiB)); // after the point in time
+          const done = await waitForJob(engine, job.id);
+          expect(done).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"], percentComplete: 100, errorCode: 0 });
+          expect(await sameBytes(engine, "dst", "before", size)).toBe(true);
+          const seen = await engine.observeCopy("dst");
+          expect(seen?.synchronization?.syncState).toBe(k.end);
+          expect(seen?.contentComplete).toBe(true);
+        });
+      }
+
+      it("writes, virtual copies and their deletion on the source while it is copied do not leak into the copy", async () => {
+        const size = 128 * MiB;
+        await volumeWith("src", size, 35);
+        await vol().createVolume("dst", size);
+        await engine.createVirtualCopy({ name: "pit", source: "src", readOnly: true, owner: owner() });
+        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: false, owner: owner() });
+        // One call at a time, so they interleave with the copy's own turns instead of all running before it.
+        for (let i = 0; i < 4096; i++) {
+          const now = await engine.observeJob(job.id);
+          if (now === undefined || now.endTime !== undefined) break;
+          // Aim just ahead of the copy, where its reads are in flight.
+          const ahead = Math.floor((now.percentComplete / 100) * (size / block)) + (i % 64);
+          await vol().writeVolume("src", Math.min(ahead, size / block - 1) * block, pattern(100 + i, block));
+          if (i % 16 === 0) await engine.createVirtualCopy({ name: `mid${i}`, source: "src", readOnly: true, owner: owner() });
+          if (i % 16 === 8) await engine.deleteCopy(`mid${i - 8}`);
+        }
+        expect((await waitForJob(engine, job.id)).jobState).toBe("Completed");
+        expect(await sameBytes(engine, "dst", "pit", size)).toBe(true);
+      });
+
+      it("at most the concurrency limit run; the rest queue as Initialized, highest priority first", async () => {
+        const limit = engine.capabilities().maxConcurrentPhysicalCopies;
+        await volumeWith("src", 4 * MiB, 40);
+        const names = Array.from({ length: limit + 2 }, (_, i) => `dst${i}`);
+        for (const n of names) await vol().createVolume(n, 4 * MiB);
+        const started: string[] = [];
+        const stop = engine.subscribe((i) => {
+          if (i.kind === "Started") started.push(i.job.copy);
+        });
+        const last = names.length - 1;
+        const created = await Promise.all(
+          names.map((n, i) => engine.createPhysicalCopy({ name: n, source: "src", online: false, saveSnapshot: true, priority: i === last ? "High" : "Low", owner: owner(n) })),
+        );
+        expect(created.map((c) => c.copy.synchronization?.syncState)).toEqual(names.map((_, i) => (i < limit ? "ResyncInProgress" : "Initialized")));
+        expect(created.map((c) => c.job.jobState)).toEqual(names.map((_, i) => (i < limit ? "Running" : "New")));
+        for (const c of created) await waitForJob(engine, c.job.id);
+        stop();
+        expect(started.slice(limit)).toEqual([names[last], ...names.slice(limit, last)]);
+        for (const n of names) expect(await sameBytes(engine, n, "src", 4 * MiB)).toBe(true);
+      });
+
+      it("reports monotonic progress and Started, Progress, Finished indications", async () => {
+        await volumeWith("src", 32 * MiB, 50);
+        await vol().createVolume("dst", 32 * MiB);
+        const seen: JobIndication[] = [];
+        const stop = engine.subscribe((i) => seen.push(i));
+        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: false, owner: owner() });
+        await waitForJob(engine, job.id);
+        stop();
+        const mine = seen.filter((i) => i.job.id === job.id);
+        expect(mine[0]?.kind).toBe("Started");
+        expect(mine.at(-1)).toMatchObject({ kind: "Finished", job: { jobState: "Completed", operationalStatus: ["Completed", "OK"] } });
+        const percents = mine.map((i) => i.job.percentComplete);
+        expect(percents).toEqual([...percents].sort((a, b) => a - b));
+      });
+    });
+
+    describe("SyncState transitions (DOMAIN.md §2.3)", () => {
+      async function associated(): Promise<void> {
+        await volumeWith("src", 8 * MiB, 60);
+        await vol().createVolume("dst", 8 * MiB);
+        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+        await waitForJob(engine, job.id);
+      }
+      async function states(copy: string, run: () => Promise<string>): Promise<(SyncState | undefined)[]> {
+        const seen: (SyncState | undefined)[] = [(await engine.observeCopy(copy))?.synchronization?.syncState];
+        const id = await run();
+        seen.push((await engine.observeCopy(copy))?.synchronization?.syncState);
+        await waitForJob(engine, id);
+        seen.push((await engine.observeCopy(copy))?.synchronization?.syncState);
+        return seen;
+      }
+
+      it("resync: Frozen → ResyncInProgress → Frozen, copying only what changed, with a new WhenSynced", async () => {
+        await associated();
+        const before = (await engine.observeCopy("dst"))?.synchronization?.whenSynced ?? 0;
+        await vol().writeVolume("src", 3 * MiB + 7, pattern(61, 3 * block));
+        under.clock.advanceHours(1);
+        const seen = await states("dst", async () => (await engine.startJob({ copy: "dst", operation: "Resync" })).id);
+        expect(seen).toEqual(["Frozen", "ResyncInProgress", "Frozen"]);
+        expect((await engine.observeCopy("dst"))?.synchronization?.whenSynced).toBeGreaterThan(before);
+        expect(await sameBytes(engine, "dst", "src", 8 * MiB)).toBe(true);
+      });
+      it("start copy: Frozen → CopyInProgress → Frozen", async () => {
+        await associated();
+        await vol().writeVolume("src", 0, pattern(62, MiB));
+        const seen = await states("dst", async () => (await engine.startJob({ copy: "dst", operation: "StartCopy" })).id);
+        expect(seen).toEqual(["Frozen", "CopyInProgress", "Frozen"]);
+        expect(await sameBytes(engine, "dst", "src", 8 * MiB)).toBe(true);
+      });
+      it("detach: Frozen → association gone, at once, the target keeps its data and becomes writable", async () => {
+        await associated();
+        const refused = await refusal(() => vol().writeVolume("dst", 0, Buffer.alloc(1)));
+        expect(refused.arrayCode).toBe(97);
+        const job = await engine.startJob({ copy: "dst", operation: "Detach" });
+        expect(job.jobState).toBe("Completed");
+        expect((await engine.observeCopy("dst"))?.synchronization).toBeUndefined();
+        expect(await sameBytes(engine, "dst", "src", 8 * MiB)).toBe(true);
+        await vol().writeVolume("dst", 0, Buffer.alloc(1));
+        const e = await refusal(() => engine.startJob({ copy: "dst", operation: "Resync" }));
+        expect(e.arraySymbol).toBe("NON_EXISTENT_VVCOPY");
+      });
+      it("halt: a running copy ends Terminated and the association is gone", async () => {
+        await volumeWith("src", 16 * MiB, 63);
+        await vol().createVolume("dst", 16 * MiB);
+        const [created, halted] = await Promise.all([
+          engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() }),
+          engine.halt({ copy: "dst" }),
+        ]);
+        expect(created.copy.synchronization?.syncState).toBe("ResyncInProgress");
+        expect(halted).toMatchObject({ jobState: "Terminated" });
+        const end = await waitForJob(engine, created.job.id);
+        expect(end.jobState).toBe("Terminated");
+        const seen = await engine.observeCopy("dst");
+        expect([seen?.synchronization, seen?.contentComplete]).toEqual([undefined, false]);
+        expect(await engine.halt({ job: created.job.id })).toMatchObject({ jobState: "Terminated" });
+      });
+      it("restore: Idle → RestoreInProgress → Idle and the base holds the copy's bytes again", async () => {
+        const v0 = await volumeWith("base", 8 * MiB, 70, 4 * MiB);
+        await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
+        await vol().writeVolume("base", 2 * MiB, pattern(71, 4 * MiB));
+        await engine.createVirtualCopy({ name: "later", source: "base", readOnly: true, owner: owner() });
+        const later = await vol().readVolume("base", 0, 8 * MiB);
+        await vol().writeVolume("base", 0, pattern(72, MiB));
+        const seen = await states("snap", async () => (await engine.startJob({ copy: "snap", operation: "Restore" })).id);
+        expect(seen).toEqual(["Idle", "RestoreInProgress", "Idle"]);
+        const expected = Buffer.concat([v0, Buffer.alloc(4 * MiB)]);
+        expect((await vol().readVolume("base", 0, 8 * MiB)).equals(expected)).toBe(true);
+        expect((await vol().readVolume("later", 0, 8 * MiB)).equals(later)).toBe(true);
+      });
+      it("halted restore leaves the virtual copy Broken and the base incomplete", async () => {
+        await volumeWith("base", 8 * MiB, 80);
+        await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
+        await vol().writeVolume("base", 0, pattern(81, 8 * MiB));
+        const job = await engine.startJob({ copy: "snap", operation: "Restore" });
+        const [halted] = await Promise.all([engine.halt({ job: job.id }), waitForJob(engine, job.id)]);
+        expect(halted?.jobState).toBe("Terminated");
+        expect((await engine.observeCopy("snap"))?.synchronization?.syncState).toBe("Broken");
+      });
+    });
+
+    describe("abort signals", () => {
+      it("an aborted call changes nothing and says so", async () => {
+        await volumeWith("base", MiB, 90);
+        const e = await refusal(() => engine.createVirtualCopy({ name: "s", source: "base", readOnly: true, owner: owner() }, { signal: AbortSignal.abort() }));
+        expect([e.code, e.kind]).toEqual(["Aborted", "retryable"]);
+        expect(await engine.observeCopy("s")).toBeUndefined();
+      });
+    });
+  });
+}

@@ -1,0 +1,97 @@
+// Runs the operator in this process against the test cluster, with an engine registry the test shares, so a
+// test can put data into the embedded engine's volumes and verify copies byte for byte. Also: objects by kubectl,
+// conditions, and events for assertions on what the cluster ends up holding.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { run } from "../../operator/src/main.ts";
+import { loadConfig } from "../../operator/src/config.ts";
+import { EngineRegistry } from "../../operator/src/engine/registry.ts";
+import type { Engine, VolumeOps } from "../../operator/src/engine/port.ts";
+import { rootLogger } from "../../operator/src/observability/logger.ts";
+import { cluster, kubectl, kubectlOk } from "./cluster.ts";
+
+export interface RunningOperator {
+  readonly registry: EngineRegistry;
+  readonly dataDir: string;
+  /** The embedded engine of an embedded class, as the operator uses it. */
+  engine(className: string): Promise<Engine & { volumes: VolumeOps }>;
+  stop(): Promise<number>;
+}
+
+export async function startOperator(extraArgs: readonly string[] = []): Promise<RunningOperator> {
+  const dataDir = mkdtempSync(join(tmpdir(), "arraycopy-data-"));
+  const registry = new EngineRegistry({ dataDir });
+  const config = loadConfig(
+    ["--kubeconfig", cluster().kubeconfig, "--data-dir", dataDir, "--metrics-port", "0", "--leader-elect", "false", "--workers", "4", "--log-level", process.env.ARRAYCOPY_TEST_LOG ?? "warn", ...extraArgs],
+    {},
+  );
+  const stop = new AbortController();
+  const exited = run(config, rootLogger(config.logLevel), stop.signal, { registry });
+  return {
+    registry,
+    dataDir,
+    async engine(className) {
+      const engine = await registry.engineFor({ name: className, generation: classGeneration(className), spec: { driver: "embedded", embedded: { maxConcurrentCopies: 2 } } });
+      if (engine.volumes === undefined) throw new Error("embedded engine without volumes");
+      return engine as Engine & { volumes: VolumeOps };
+    },
+    async stop() {
+      stop.abort();
+      const code = await exited;
+      await registry.close();
+      return code;
+    },
+  };
+}
+
+function classGeneration(name: string): number {
+  return Number(kubectlOk(["get", "copyclass", name, "-o", "jsonpath={.metadata.generation}"]));
+}
+
+export function applyYaml(...objects: readonly unknown[]): void {
+  kubectlOk(["apply", "-f", "-"], { input: objects.map((o) => stringify(o)).join("---\n") });
+}
+
+export function embeddedClass(name: string, isDefault = false): Record<string, unknown> {
+  return {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "CopyClass",
+    metadata: { name, ...(isDefault ? { annotations: { "arraycopy.io/is-default-class": "true" } } : {}) },
+    spec: { driver: "embedded", embedded: { maxConcurrentCopies: 2 } },
+  };
+}
+
+export function getObject<T = Record<string, unknown>>(kind: string, ns: string | undefined, name: string): T | undefined {
+  const res = kubectl(["get", kind, name, ...(ns === undefined ? [] : ["-n", ns]), "-o", "json"]);
+  if (res.code !== 0) {
+    if (res.stderr.includes("NotFound")) return undefined;
+    throw new Error(res.stderr);
+  }
+  return JSON.parse(res.stdout) as T;
+}
+
+export interface ConditionView {
+  readonly type: string;
+  readonly status: string;
+  readonly reason: string;
+  readonly message: string;
+  readonly observedGeneration?: number;
+}
+
+export function conditionOf(obj: { status?: { conditions?: ConditionView[] } } | undefined, type: string): ConditionView | undefined {
+  return obj?.status?.conditions?.find((c) => c.type === type);
+}
+
+export interface EventView {
+  readonly reason: string;
+  readonly type: string;
+  readonly note: string;
+  readonly regarding: { readonly name: string; readonly kind: string };
+}
+
+export function eventsFor(ns: string, name: string): EventView[] {
+  const out = kubectlOk(["get", "events.events.k8s.io", "-n", ns, "-o", "json"]);
+  return (JSON.parse(out) as { items: EventView[] }).items.filter((e) => e.regarding.name === name);
+}
