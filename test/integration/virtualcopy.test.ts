@@ -30,7 +30,7 @@ beforeAll(async () => {
   installCrds();
   ns = freshNamespace("vc");
   applyYaml(embeddedClass(cls));
-  op = await startOperator();
+  op = startOperator();
   const engine = await op.engine(cls);
   for (const v of ["data", "db", "logs"]) await engine.volumes.createVolume(v, 4 << 20);
 });

@@ -20,7 +20,7 @@ export interface RunningOperator {
   stop(): Promise<number>;
 }
 
-export async function startOperator(extraArgs: readonly string[] = []): Promise<RunningOperator> {
+export function startOperator(extraArgs: readonly string[] = []): RunningOperator {
   const dataDir = mkdtempSync(join(tmpdir(), "arraycopy-data-"));
   const registry = new EngineRegistry({ dataDir });
   const config = loadConfig(
@@ -63,6 +63,7 @@ export function embeddedClass(name: string, isDefault = false): Record<string, u
   };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape it reads
 export function getObject<T = Record<string, unknown>>(kind: string, ns: string | undefined, name: string): T | undefined {
   const res = kubectl(["get", kind, name, ...(ns === undefined ? [] : ["-n", ns]), "-o", "json"]);
   if (res.code !== 0) {
