@@ -11,6 +11,8 @@ import { loadConfig, type Config } from "./config.ts";
 import type { Caches, ControllerContext } from "./controllers/shared/context.ts";
 import type { CopyClassObject, CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./controllers/shared/objects.ts";
 import { VolumeResolver } from "./controllers/shared/sources.ts";
+import { copyJobReconciler } from "./controllers/copyjob/reconciler.ts";
+import { physicalCopyReconciler } from "./controllers/physicalcopy/reconciler.ts";
 import { virtualCopyReconciler } from "./controllers/virtualcopy/reconciler.ts";
 import { EngineRegistry } from "./engine/registry.ts";
 import { makeClients, type Clients } from "./kube/client.ts";
@@ -111,25 +113,62 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   const ctx: ControllerContext = { caches, engines: registry, volumes: new VolumeResolver(clients.core), events, clock, log };
   const metrics = new Metrics(countStates(caches));
 
-  const vcTarget = { apiVersion, kind: "VirtualCopy", group, version, plural: plurals.VirtualCopy };
-  const vcManager = "arraycopy-virtualcopy";
-  const controllers = [
+  const target = (kind: keyof typeof plurals) => ({ apiVersion, kind, group, version, plural: plurals[kind] });
+  const writer = (kind: keyof typeof plurals, manager: string) =>
+    new StatusWriter({ target: target(kind), fieldManager: manager, apply: customObjectStatusApplier(clients.customObjects, target(kind), manager), clock });
+  const patcher = (plural: string) => (obj: { metadata: { namespace?: string; name: string } }, ops: Parameters<ReturnType<typeof customObjectPatcher>>[0]) =>
+    customObjectPatcher(clients.customObjects, { group, version, plural, namespace: obj.metadata.namespace ?? "", name: obj.metadata.name })(ops);
+  // Secondary watches: a job's change wakes the copy it acts on; a copy's change wakes the jobs that reference it.
+  const copyOfJob = (kind: "VirtualCopy" | "PhysicalCopy") => (key: string) => {
+    const job = caches.jobs.get(key);
+    return job?.spec.copyRef.kind === kind ? [`${job.metadata.namespace ?? ""}/${job.spec.copyRef.name}`] : [];
+  };
+  const jobsOfCopy = (kind: "VirtualCopy" | "PhysicalCopy") => (key: string) => {
+    const [ns = "", name = ""] = key.split("/");
+    return caches.jobs.list(ns).filter((j) => j.spec.copyRef.kind === kind && j.spec.copyRef.name === name).map((j) => `${ns}/${j.metadata.name}`);
+  };
+  const controller = (name: string, watches: ConstructorParameters<typeof Controller>[0]["watches"], reconcile: ConstructorParameters<typeof Controller>[0]["reconcile"]) =>
     new Controller({
-      name: "virtualcopy",
-      watches: [{ source: caches.virtualCopies }, { source: caches.classes, map: () => caches.virtualCopies.keys() }],
-      reconcile: virtualCopyReconciler({
-        ctx: { ...ctx, log: log.child({ controller: "virtualcopy" }) },
-        status: new StatusWriter({ target: vcTarget, fieldManager: vcManager, apply: customObjectStatusApplier(clients.customObjects, vcTarget, vcManager), clock }),
-        patch: (vc, ops) => customObjectPatcher(clients.customObjects, { group, version, plural: plurals.VirtualCopy, namespace: vc.metadata.namespace ?? "", name: vc.metadata.name })(ops),
-      }),
+      name,
+      watches,
+      reconcile,
       clock,
       workers: config.workers,
       observer: metrics.controllerObserver(),
-      queueObserver: metrics.queueObserver("virtualcopy"),
+      queueObserver: metrics.queueObserver(name),
       onError: (key, e, terminal) => {
-        log.info({ controller: "virtualcopy", key, err: e instanceof Error ? e.message : String(e), terminal }, "Reconcile did not finish; retrying with backoff");
+        log.info({ controller: name, key, err: e instanceof Error ? e.message : String(e), terminal }, "Reconcile did not finish; retrying with backoff");
       },
-    }),
+    });
+  const controllers = [
+    controller(
+      "virtualcopy",
+      [{ source: caches.virtualCopies }, { source: caches.classes, map: () => caches.virtualCopies.keys() }, { source: caches.jobs, map: copyOfJob("VirtualCopy") }],
+      virtualCopyReconciler({ ctx: { ...ctx, log: log.child({ controller: "virtualcopy" }) }, status: writer("VirtualCopy", "arraycopy-virtualcopy"), patch: patcher(plurals.VirtualCopy) }),
+    ),
+    controller(
+      "physicalcopy",
+      [{ source: caches.physicalCopies }, { source: caches.classes, map: () => caches.physicalCopies.keys() }, { source: caches.jobs, map: copyOfJob("PhysicalCopy") }],
+      physicalCopyReconciler({
+        ctx: { ...ctx, log: log.child({ controller: "physicalcopy" }) },
+        status: writer("PhysicalCopy", "arraycopy-physicalcopy"),
+        patch: patcher(plurals.PhysicalCopy),
+        createJob: async (namespace, body) => {
+          await clients.customObjects.createNamespacedCustomObject({ group, version, namespace, plural: plurals.CopyJob, body });
+        },
+      }),
+    ),
+    controller(
+      "copyjob",
+      [{ source: caches.jobs }, { source: caches.virtualCopies, map: jobsOfCopy("VirtualCopy") }, { source: caches.physicalCopies, map: jobsOfCopy("PhysicalCopy") }],
+      copyJobReconciler({
+        ctx: { ...ctx, log: log.child({ controller: "copyjob" }) },
+        status: writer("CopyJob", "arraycopy-copyjob"),
+        deleteJob: async (job) => {
+          await clients.customObjects.deleteNamespacedCustomObject({ group, version, namespace: job.metadata.namespace ?? "", plural: plurals.CopyJob, name: job.metadata.name });
+        },
+      }),
+    ),
   ];
 
   let leading = false;

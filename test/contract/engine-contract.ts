@@ -256,6 +256,9 @@ export function engineContract(name: string, factory: EngineFactory): void {
         expect(seen).toEqual(["Frozen", "ResyncInProgress", "Frozen"]);
         expect((await engine.observeCopy("dst"))?.synchronization?.whenSynced).toBeGreaterThan(before);
         expect(await sameBytes(engine, "dst", "src", 8 * MiB)).toBe(true);
+        // Nothing is left behind on the source: once detached, it can be deleted.
+        await engine.startJob({ copy: "dst", operation: "Detach" });
+        await vol().deleteVolume("src");
       });
       it("start copy: Frozen → CopyInProgress → Frozen", async () => {
         await associated();

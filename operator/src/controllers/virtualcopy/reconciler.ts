@@ -20,6 +20,7 @@ import { resolveClass } from "../shared/classes.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import type { VirtualCopyObject } from "../shared/objects.ts";
+import { RetryLater } from "../shared/retry.ts";
 import { arrayNameOf, decide, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import { report, type Outcome, type Report } from "./status.ts";
 
@@ -28,13 +29,6 @@ export interface VirtualCopyDeps {
   readonly status: StatusWriter;
   /** Sends a JSON patch to the VirtualCopy (metadata only). */
   readonly patch: (vc: VirtualCopyObject, ops: readonly JsonPatchOp[]) => Promise<void>;
-}
-
-export class RetryLater extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RetryLater";
-  }
 }
 
 export function virtualCopyReconciler(deps: VirtualCopyDeps): Reconcile {

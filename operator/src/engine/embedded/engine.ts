@@ -1,8 +1,9 @@
 // The embedded engine: a real copy engine over sparse files in one data directory, behind the engine port.
 // open() takes the directory's lock, reads the catalog, rebuilds block maps from their logs, ends jobs a dead
 // process left running (Exception, copy Broken), removes files no node owns, and restarts the queue. Every call
-// runs under one mutex, expires due virtual copies first, honours its AbortSignal until it starts to change
-// anything, and reports failures as EngineError with the call's context ("cannot …: …").
+// runs under one mutex, first collects internal snapshots nothing refers to and expires due virtual copies,
+// honours its AbortSignal until it starts to change anything, and reports failures as EngineError with the
+// call's context ("cannot …: …").
 import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { EngineError, withContext } from "../errors.ts";
@@ -211,6 +212,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
     try {
       return await this.mutex.run(
         async () => {
+          await this.jobs.collectSnapshots();
           await this.copies.expireDue();
           return work();
         },

@@ -3,7 +3,8 @@
 // ends. Every end goes through one function per outcome that sets the job and the copy's SyncState together
 // (transitions.ts) and is skipped when the job already ended, so a halt racing a worker's last chunk is harmless.
 // Crash recovery: a job that was running when the process died ends Exception and its copy Broken; queued jobs
-// simply run (their point-in-time snapshot is durable).
+// simply run (their point-in-time snapshot is durable). Internal snapshots no copy or unfinished job refers to
+// are collected after each job's worker ends, after a halt or detach, and at open (a crash may leave one).
 import { finishedJobStates } from "../port.ts";
 import { Bitmap } from "./bitmap.ts";
 import { blockBytes, type JobRecord } from "./catalog.ts";
@@ -55,6 +56,20 @@ export class Jobs {
     for (const job of this.core.catalog.jobs) {
       if (job.jobState === "Starting" || job.jobState === "Running") await this.fail(job, 1, interruptedDescription);
     }
+    await this.collectSnapshots();
+  }
+
+  /** Removes internal snapshots nothing refers to any more (a replaced resync snapshot, a finished job's). Under the mutex. */
+  async collectSnapshots(): Promise<void> {
+    const keep = new Set<string>();
+    for (const c of this.core.catalog.copies) if (c.sync?.savedSnapshot !== undefined) keep.add(c.sync.savedSnapshot);
+    for (const j of this.core.catalog.jobs) {
+      if (isFinished(j) && !this.core.workers.has(j.id)) continue;
+      if (j.pointInTime !== undefined) keep.add(j.pointInTime);
+      if (j.previousSnapshot !== undefined) keep.add(j.previousSnapshot);
+    }
+    const unused = this.core.catalog.nodes.filter((n) => n.internal && !keep.has(n.name)).sort((a, b) => b.seq - a.seq);
+    for (const n of unused) if (this.core.children(n.name).length === 0) await this.core.removeNode(n.name);
   }
 
   /** Halts a queued or running job (call under the mutex); the worker notices at its next chunk. */
@@ -67,7 +82,6 @@ export class Jobs {
       if (record?.sync !== undefined) move("Physical", record.sync.syncState, "gone");
       if (record !== undefined) record.sync = undefined;
       if (target !== undefined) target.record.contentComplete = false;
-      await this.dropSnapshots(job);
     } else if (record?.sync !== undefined) {
       record.sync.syncState = move("Virtual", record.sync.syncState, "Broken") as "Broken";
       const onto = this.core.restoreTarget(job.copy);
@@ -76,6 +90,8 @@ export class Jobs {
     this.core.workers.get(job.id)?.abort();
     await this.core.save();
     this.core.emit("Finished", job);
+    // A running worker may still read its snapshot; it collects when it stops.
+    if (!this.core.workers.has(job.id)) await this.collectSnapshots();
   }
 
   async close(): Promise<void> {
@@ -111,7 +127,12 @@ export class Jobs {
     }
     // The worker's I/O is over: the copy may be deleted or started again at once.
     this.core.workers.delete(job.id);
-    await this.mutex.run(() => this.startDue()).catch(() => undefined);
+    await this.mutex
+      .run(async () => {
+        await this.collectSnapshots();
+        await this.startDue();
+      })
+      .catch(() => undefined);
   }
 
   private progress(job: JobRecord): (done: number, total: number) => void {
@@ -126,7 +147,6 @@ export class Jobs {
   }
 
   private async copy(job: JobRecord, signal: AbortSignal): Promise<void> {
-    const t0 = performance.now();
     const plan = await this.mutex.run(async () => {
       const source = this.core.store.get(job.pointInTime ?? "");
       const target = this.core.store.get(job.copy);
@@ -138,16 +158,12 @@ export class Jobs {
       await this.core.save();
       return { source, target, blocks, full };
     });
-    const t1 = performance.now();
     const outcome = await copyBlocks({ ...plan, store: this.core.store, mutex: this.mutex, signal, progress: this.progress(job) });
     if (outcome === undefined) return;
     await this.mutex.run(async () => {
       if (isFinished(job)) return;
-      const t2 = performance.now();
       await this.core.store.commitCopy(plan.target, outcome.held, outcome.freed);
-      const t3 = performance.now();
       await this.succeedCopy(job, plan.target);
-      if (process.env.PROF) console.log(`plan ${(t1 - t0).toFixed(1)} copy ${(t2 - t1).toFixed(1)} commit ${(t3 - t2).toFixed(1)} succeed ${(performance.now() - t3).toFixed(1)} blocks ${plan.blocks.count()}`);
     });
   }
 
@@ -237,8 +253,6 @@ export class Jobs {
       }
     }
     this.end(job, "Completed", 0, "");
-    if (record?.sync === undefined) await this.dropSnapshots(job);
-    else await this.dropSnapshots(job, "previous");
     await this.core.save();
     this.core.emit("Finished", job);
   }
@@ -254,7 +268,6 @@ export class Jobs {
     }
     const damaged = isCopyJob(job) ? this.core.store.get(job.copy) : this.core.restoreTarget(job.copy);
     if (damaged !== undefined) damaged.record.contentComplete = false;
-    if (isCopyJob(job)) await this.dropSnapshots(job);
     await this.core.save();
     this.core.emit("Finished", job);
   }
@@ -268,14 +281,5 @@ export class Jobs {
     job.endTime = this.core.now();
     const record = this.core.copy(job.copy);
     if (record?.activeJob === job.id) record.activeJob = undefined;
-  }
-
-  /** Drops a copy job's internal snapshots: both, or only the previous sync's once the new one replaced it. */
-  private async dropSnapshots(job: JobRecord, which: "all" | "previous" = "all"): Promise<void> {
-    const names = which === "all" ? [job.pointInTime, job.previousSnapshot] : [job.previousSnapshot];
-    for (const name of names) {
-      const node = name === undefined ? undefined : this.core.store.get(name);
-      if (node?.record.internal === true) await this.core.removeNode(node.record.name);
-    }
   }
 }

@@ -1,0 +1,138 @@
+// CopyJob status: the CIM_ConcreteJob view of the array task (JobState, OperationalStatus, PercentComplete,
+// ErrorCode, ErrorDescription, times) and the conditions Succeeded (Unknown while running, then True or False
+// for good), Reconciling (True until finished) and Stalled (True once failed), with the events of the transition.
+import type { EngineError } from "../../engine/errors.ts";
+import type { JobObservation, JobState, OperationalStatus } from "../../engine/port.ts";
+import type { ConditionInput } from "../../kube/conditions.ts";
+import { metaTime } from "../../kube/conditions.ts";
+import type { JobGathered, JobPlan } from "./decide.ts";
+
+export interface JobOutcome {
+  readonly task?: JobObservation | undefined;
+  readonly error?: EngineError | undefined;
+}
+
+export interface JobEvent {
+  readonly type: "Normal" | "Warning";
+  readonly reason: "Started" | "Succeeded" | "Failed" | "Terminated";
+  readonly note: string;
+}
+
+export interface JobReport {
+  readonly fields: Record<string, unknown>;
+  readonly conditions: ConditionInput[];
+  readonly events: JobEvent[];
+  /** "retry": backoff; "poll": the task is still running. */
+  readonly next: { readonly kind: "done" } | { readonly kind: "after"; readonly ms: number } | { readonly kind: "retry"; readonly message: string };
+}
+
+const pollMs = 1_000;
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : metaTime(new Date(ms)));
+
+interface Verdict {
+  readonly succeeded: "True" | "False" | "Unknown";
+  readonly reason: string;
+  readonly message: string;
+}
+
+export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): JobReport {
+  const task = outcome.task ?? (plan.kind === "follow" ? plan.task : undefined);
+  const what = `${g.job.spec.operation} of ${g.job.spec.copyRef.kind} ${g.job.spec.copyRef.name}`;
+  const prev = g.job.status;
+  let fields: Record<string, unknown>;
+  let verdict: Verdict;
+  let next: JobReport["next"];
+  if (task !== undefined) {
+    fields = taskFields(task, prev?.timeSubmitted);
+    verdict = taskVerdict(task, what);
+    next = verdict.succeeded === "Unknown" ? { kind: "after", ms: pollMs } : { kind: "done" };
+  } else if (outcome.error !== undefined && outcome.error.kind === "final") {
+    const e = outcome.error;
+    fields = ended("Exception", ["Completed", "Error"], e.arrayCode ?? 0, e.message, g.now, prev?.timeSubmitted);
+    verdict = { succeeded: "False", reason: "Refused", message: `the array refused the ${what}: ${e.message}` };
+    next = { kind: "done" };
+  } else if (outcome.error !== undefined) {
+    fields = pending(prev, "Starting");
+    verdict = { succeeded: "Unknown", reason: "ArrayUnavailable", message: outcome.error.message };
+    next = { kind: "retry", message: outcome.error.message };
+  } else if (plan.kind === "end") {
+    const terminated = plan.reason === "Terminated";
+    fields = ended(terminated ? "Terminated" : "Exception", terminated ? ["Completed", "Aborted"] : ["Completed", "Error"], 0, plan.message, g.now, prev?.timeSubmitted);
+    verdict = { succeeded: "False", reason: plan.reason, message: `${what}: ${plan.message}` };
+    next = { kind: "done" };
+  } else if (plan.kind === "wait" || plan.kind === "blocked") {
+    fields = pending(prev, "New");
+    verdict = { succeeded: "Unknown", reason: plan.kind === "wait" ? plan.reason : "ArrayUnavailable", message: plan.message };
+    next = plan.kind === "wait" ? { kind: "after", ms: 2 * pollMs } : { kind: "retry", message: plan.message };
+  } else {
+    fields = pending(prev, "New");
+    verdict = { succeeded: "Unknown", reason: "Pending", message: `${what} is pending` };
+    next = { kind: "after", ms: pollMs };
+  }
+  fields.observedGeneration = g.job.metadata.generation ?? 0;
+  const gen = g.job.metadata.generation ?? 0;
+  const failed = verdict.succeeded === "False";
+  const running = verdict.succeeded === "Unknown";
+  const cond = (type: string, status: "True" | "False" | "Unknown"): ConditionInput => ({ type, status, reason: verdict.reason, message: verdict.message, observedGeneration: gen });
+  return {
+    fields,
+    conditions: [cond("Succeeded", verdict.succeeded), cond("Reconciling", running ? "True" : "False"), cond("Stalled", failed ? "True" : "False")],
+    events: jobEvents(g, fields, verdict, what),
+    next,
+  };
+}
+
+function taskFields(t: JobObservation, submitted: string | undefined): Record<string, unknown> {
+  const f: Record<string, unknown> = {
+    jobState: t.jobState,
+    operationalStatus: [...t.operationalStatus],
+    percentComplete: t.percentComplete,
+    errorCode: t.errorCode,
+    arrayJobId: t.id,
+    timeSubmitted: submitted ?? iso(t.timeSubmitted),
+  };
+  if (t.errorDescription !== "") f.errorDescription = t.errorDescription;
+  if (t.startTime !== undefined) f.startTime = iso(t.startTime);
+  if (t.endTime !== undefined) {
+    f.completionTime = iso(t.endTime);
+    f.elapsedSeconds = Math.max(0, Math.round((t.endTime - (t.startTime ?? t.timeSubmitted)) / 1000));
+  }
+  return f;
+}
+
+function taskVerdict(t: JobObservation, what: string): Verdict {
+  const finished = t.jobState === "Completed" || t.jobState === "Terminated" || t.jobState === "Killed" || t.jobState === "Exception";
+  if (!finished) {
+    const queued = t.jobState === "New" || t.jobState === "Starting";
+    return { succeeded: "Unknown", reason: queued ? "Queued" : "Running", message: `${what} is ${queued ? "queued on the array" : `running: ${t.percentComplete}%`} (array task ${t.id})` };
+  }
+  if (t.jobState === "Completed" && t.operationalStatus.includes("OK")) return { succeeded: "True", reason: "Completed", message: `${what} completed [Completed, OK] (array task ${t.id})` };
+  if (t.jobState === "Terminated" || t.jobState === "Killed") return { succeeded: "False", reason: "Terminated", message: `${what} was terminated (array task ${t.id})` };
+  const code = t.errorCode === 0 ? "" : ` (array error ${t.errorCode})`;
+  return { succeeded: "False", reason: "Failed", message: `${what} failed: ${t.errorDescription === "" ? "no reason given" : t.errorDescription}${code}` };
+}
+
+function ended(state: JobState, op: OperationalStatus[], code: number, text: string, now: number, submitted: string | undefined): Record<string, unknown> {
+  const at = iso(now);
+  return { jobState: state, operationalStatus: op, percentComplete: 0, errorCode: code, errorDescription: text, completionTime: at, timeSubmitted: submitted ?? at };
+}
+
+function pending(prev: JobGathered["job"]["status"], state: "New" | "Starting"): Record<string, unknown> {
+  const f: Record<string, unknown> = { jobState: prev?.jobState === "Starting" ? "Starting" : state, percentComplete: 0 };
+  if (prev?.timeSubmitted !== undefined) f.timeSubmitted = prev.timeSubmitted;
+  return f;
+}
+
+function jobEvents(g: JobGathered, fields: Record<string, unknown>, verdict: Verdict, what: string): JobEvent[] {
+  const prev = g.job.status;
+  const out: JobEvent[] = [];
+  const startedNow = prev?.arrayJobId === undefined && typeof fields.arrayJobId === "string";
+  if (startedNow) out.push({ type: "Normal", reason: "Started", note: `Started ${what} (array task ${String(fields.arrayJobId)})` });
+  const before = prev?.conditions?.find((c) => c.type === "Succeeded")?.status ?? "Unknown";
+  if (before === "Unknown" && verdict.succeeded !== "Unknown") {
+    if (verdict.succeeded === "True") out.push({ type: "Normal", reason: "Succeeded", note: verdict.message });
+    else if (verdict.reason === "Terminated") out.push({ type: "Normal", reason: "Terminated", note: verdict.message });
+    else out.push({ type: "Warning", reason: "Failed", note: verdict.message });
+  }
+  return out;
+}

@@ -1,0 +1,140 @@
+// PhysicalCopy reconciler: gather → decide → act → report.
+//
+// Owns: the finalizer arraycopy.io/array-object on PhysicalCopies, the owned CopyJob <name>-copy that runs the
+// initial copy, the clean-up on deletion (halt, delete the online target, or end the association), and the
+// PhysicalCopy's status (field manager arraycopy-physicalcopy): volumes, CIM fields, Ready / Reconciling / Stalled.
+import type { Logger } from "pino";
+import { EngineError, withContext } from "../../engine/errors.ts";
+import type { Engine } from "../../engine/port.ts";
+import { after, done, type Reconcile, type Result } from "../../kube/controller.ts";
+import { isAlreadyExists, isNotFound } from "../../kube/errors.ts";
+import type { JsonPatchOp } from "../../kube/finalizers.ts";
+import { isDeleting } from "../../kube/finalizers.ts";
+import type { StatusWriter } from "../../kube/status.ts";
+import { resolveClass } from "../shared/classes.ts";
+import type { ControllerContext } from "../shared/context.ts";
+import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
+import type { PhysicalCopyObject } from "../shared/objects.ts";
+import type { VolumeResolution } from "../shared/sources.ts";
+import { RetryLater } from "../shared/retry.ts";
+import { decidePc, initialJobName, jobFinished, targetOf, wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
+import { pcReport, type PcOutcome, type PcReport } from "./status.ts";
+
+export interface PhysicalCopyDeps {
+  readonly ctx: ControllerContext;
+  readonly status: StatusWriter;
+  readonly patch: (pc: PhysicalCopyObject, ops: readonly JsonPatchOp[]) => Promise<void>;
+  /** Creates a CopyJob object (the initial copy), in the PhysicalCopy's namespace. */
+  readonly createJob: (namespace: string, body: Record<string, unknown>) => Promise<void>;
+}
+
+export function physicalCopyReconciler(deps: PhysicalCopyDeps): Reconcile {
+  return async (key, signal) => {
+    const pc = deps.ctx.caches.physicalCopies.get(key);
+    if (pc === undefined) return done;
+    const log = deps.ctx.log.child({ namespace: pc.metadata.namespace, name: pc.metadata.name });
+    const { g, engine } = await gather(deps.ctx, pc, signal);
+    const plan = decidePc(g);
+    const outcome = await act(deps, g, plan, engine, signal, log);
+    return publish(deps, pc, pcReport(g, plan, outcome));
+  };
+}
+
+async function gather(ctx: ControllerContext, pc: PhysicalCopyObject, signal: AbortSignal): Promise<{ g: PcGathered; engine: Engine | undefined }> {
+  const now = ctx.clock.now();
+  const ns = pc.metadata.namespace ?? "";
+  const jobs = ctx.caches.jobs.list(ns).filter((j) => j.spec.copyRef.kind === "PhysicalCopy" && j.spec.copyRef.name === pc.metadata.name);
+  const initialJob = jobs.find((j) => j.spec.operation === "Copy" && (j.metadata.ownerReferences ?? []).some((o) => o.uid === pc.metadata.uid));
+  const activeJob = jobs.find((j) => j.spec.operation !== "Copy" && !jobFinished(j));
+  const base = { pc, now, initialJob, activeJob };
+  const cls = resolveClass(ctx.caches.classes.list(), pc.spec.copyClassName, pc.status?.copyClassName);
+  if (!cls.ok) return { g: { ...base, cls }, engine: undefined };
+  let engine: Engine;
+  try {
+    engine = await ctx.engines.engineFor(cls.cls);
+  } catch (e: unknown) {
+    return { g: { ...base, cls, engineError: e instanceof Error ? e.message : String(e) }, engine: undefined };
+  }
+  const needVolumes = !isDeleting(pc.metadata) && !wasCreated(pc);
+  const source: VolumeResolution | undefined = needVolumes ? await ctx.volumes.resolve(ns, pc.spec.source, cls.cls.spec.csiDriver) : undefined;
+  const target = needVolumes ? await resolveTarget(ctx, pc, cls.cls.spec.csiDriver) : undefined;
+  const targetName = target?.ok === true ? target.volume : targetOf(pc);
+  try {
+    const observed = targetName === undefined ? undefined : await engine.observeCopy(targetName, { signal });
+    return { g: { ...base, cls, source, target, observed }, engine };
+  } catch (e: unknown) {
+    return { g: { ...base, cls, source, target, observeError: withContext("cannot observe physical copy", e) }, engine };
+  }
+}
+
+function resolveTarget(ctx: ControllerContext, pc: PhysicalCopyObject, csiDriver: string): Promise<VolumeResolution> | VolumeResolution {
+  const t = pc.spec.target;
+  if (t.create !== undefined) return { ok: true, volume: targetOf(pc) ?? "" };
+  return ctx.volumes.resolve(pc.metadata.namespace ?? "", { persistentVolumeClaimName: t.persistentVolumeClaimName, volumeName: t.volumeName }, csiDriver);
+}
+
+async function act(deps: PhysicalCopyDeps, g: PcGathered, plan: PcPlan, engine: Engine | undefined, signal: AbortSignal, log: Logger): Promise<PcOutcome> {
+  const { pc } = g;
+  if (plan.addFinalizer) await deps.patch(pc, addFinalizerAndIntentPatch(pc.metadata, true, undefined));
+  if (plan.createInitialJob) await createInitialJob(deps, pc, log);
+  let outcome: PcOutcome = {};
+  const call = plan.engine;
+  if (call !== undefined && engine !== undefined) {
+    try {
+      if (call.kind === "halt") await engine.halt({ copy: call.copy }, { signal });
+      else if (call.kind === "delete") await engine.deleteCopy(call.copy, { signal });
+      else await engine.startJob({ copy: call.copy, operation: "Detach" }, { signal });
+      outcome = { done: call };
+      log.info({ copy: call.copy, step: call.kind }, "Cleaned up physical copy on array");
+    } catch (e: unknown) {
+      const error = e instanceof EngineError ? e : withContext(`cannot ${call.kind} physical copy`, e);
+      outcome = { error };
+      log.warn({ err: error.message, code: error.code }, "Engine call failed");
+    }
+  }
+  if (plan.removeFinalizer && outcome.error === undefined) {
+    const ops = removeFinalizerOps(pc.metadata);
+    if (ops.length > 0) await deps.patch(pc, ops);
+  }
+  return outcome;
+}
+
+async function createInitialJob(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, log: Logger): Promise<void> {
+  const body = {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "CopyJob",
+    metadata: {
+      name: initialJobName(pc),
+      namespace: pc.metadata.namespace,
+      labels: { "arraycopy.io/physical-copy": pc.metadata.name.slice(0, 63) },
+      ownerReferences: [{ apiVersion: "arraycopy.io/v1alpha1", kind: "PhysicalCopy", name: pc.metadata.name, uid: pc.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: { copyRef: { kind: "PhysicalCopy", name: pc.metadata.name }, operation: "Copy", ...(pc.spec.priority === undefined ? {} : { priority: pc.spec.priority }) },
+  };
+  try {
+    await deps.createJob(pc.metadata.namespace ?? "", body);
+    log.info({ job: body.metadata.name }, "Created the initial copy job");
+  } catch (e: unknown) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+}
+
+async function publish(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, rep: PcReport): Promise<Result> {
+  if (rep.write) {
+    try {
+      await deps.status.write(pc, { fields: rep.fields, conditions: rep.conditions });
+    } catch (e: unknown) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  const regarding = { apiVersion: "arraycopy.io/v1alpha1", kind: "PhysicalCopy", namespace: pc.metadata.namespace ?? "", name: pc.metadata.name, uid: pc.metadata.uid };
+  await Promise.all(rep.events.map((ev) => deps.ctx.events.record({ regarding, type: ev.type, reason: ev.reason, note: ev.note, action: isDeleting(pc.metadata) ? "Delete" : "Copy" })));
+  switch (rep.next.kind) {
+    case "done":
+      return done;
+    case "after":
+      return after(rep.next.ms);
+    case "retry":
+      throw new RetryLater(rep.next.message);
+  }
+}
