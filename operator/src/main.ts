@@ -8,7 +8,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiVersion, group, version } from "./api/common.ts";
 import { loadConfig, type Config } from "./config.ts";
-import type { Caches, ControllerContext } from "./controllers/shared/context.ts";
+import type { Caches, ControllerContext, EngineProvider } from "./controllers/shared/context.ts";
 import type { CopyClassObject, CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./controllers/shared/objects.ts";
 import { VolumeResolver } from "./controllers/shared/sources.ts";
 import { copyJobReconciler } from "./controllers/copyjob/reconciler.ts";
@@ -78,8 +78,8 @@ function countStates(caches: Caches) {
 }
 
 export interface RunOptions {
-  /** Tests pass their own registry so they can drive the same engines (volumes, verification). */
-  readonly registry?: EngineRegistry;
+  /** Tests pass their own engines so they can drive them too (volumes, verification, injected faults). */
+  readonly engines?: EngineProvider;
   /** Called once the health server listens. */
   readonly onListening?: (port: number) => void;
 }
@@ -101,7 +101,8 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   const all = Object.values(caches) as Informer<KubeObject>[];
   for (const i of all) i.start();
 
-  const registry = opts.registry ?? new EngineRegistry({ dataDir: config.dataDir });
+  const registry = new EngineRegistry({ dataDir: config.dataDir });
+  const engines = opts.engines ?? registry;
   const events = new EventRecorder({
     sink: eventsApiSink(clients.events),
     clock,
@@ -110,7 +111,7 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
       log.warn({ err: summarise(e), reason: input.reason }, "Could not record event");
     },
   });
-  const ctx: ControllerContext = { caches, engines: registry, volumes: new VolumeResolver(clients.core), events, clock, log };
+  const ctx: ControllerContext = { caches, engines, volumes: new VolumeResolver(clients.core), events, clock, log };
   const metrics = new Metrics(countStates(caches));
 
   const target = (kind: keyof typeof plurals) => ({ apiVersion, kind, group, version, plural: plurals[kind] });
@@ -215,7 +216,7 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   }
   log.info("Controllers stopped; releasing resources");
   await Promise.all(all.map((i) => i.stop()));
-  if (opts.registry === undefined) await registry.close();
+  await registry.close();
   await new Promise<void>((resolve) => server.close(() => { resolve(); }));
   return exitCode;
 }

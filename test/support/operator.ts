@@ -15,32 +15,57 @@ import { cluster, kubectl, kubectlOk } from "./cluster.ts";
 export interface RunningOperator {
   readonly registry: EngineRegistry;
   readonly dataDir: string;
+  /** The port of /metrics, /healthz and /readyz, once listening. */
+  readonly metricsPort: Promise<number>;
   /** The embedded engine of an embedded class, as the operator uses it. */
   engine(className: string): Promise<Engine & { volumes: VolumeOps }>;
-  stop(): Promise<number>;
+  /** Stops the operator; keepEngines leaves the engines open for a restarted operator (a process restart on a real array). */
+  stop(keepEngines?: boolean): Promise<number>;
 }
 
-export function startOperator(extraArgs: readonly string[] = []): RunningOperator {
+export interface StartOptions {
+  /** Shares engines with an earlier operator (a restart), instead of a new data directory. */
+  readonly registry?: EngineRegistry;
+  /** Wraps each engine the operator uses (fault injection). */
+  readonly wrap?: (engine: Engine) => Engine;
+}
+
+export function startOperator(extraArgs: readonly string[] = [], opts: StartOptions = {}): RunningOperator {
   const dataDir = mkdtempSync(join(tmpdir(), "arraycopy-data-"));
-  const registry = new EngineRegistry({ dataDir });
+  const registry = opts.registry ?? new EngineRegistry({ dataDir });
+  const wrapped = new Map<Engine, Engine>();
+  const engines = {
+    engineFor: async (cls: Parameters<EngineRegistry["engineFor"]>[0]) => {
+      const engine = await registry.engineFor(cls);
+      if (opts.wrap === undefined) return engine;
+      const w = wrapped.get(engine) ?? opts.wrap(engine);
+      wrapped.set(engine, w);
+      return w;
+    },
+  };
   const config = loadConfig(
     ["--kubeconfig", cluster().kubeconfig, "--data-dir", dataDir, "--metrics-port", "0", "--leader-elect", "false", "--workers", "4", "--log-level", process.env.ARRAYCOPY_TEST_LOG ?? "warn", ...extraArgs],
     {},
   );
   const stop = new AbortController();
-  const exited = run(config, rootLogger(config.logLevel), stop.signal, { registry });
+  let listening: (port: number) => void = () => undefined;
+  const metricsPort = new Promise<number>((resolve) => {
+    listening = resolve;
+  });
+  const exited = run(config, rootLogger(config.logLevel), stop.signal, { engines, onListening: listening });
   return {
     registry,
     dataDir,
+    metricsPort,
     async engine(className) {
       const engine = await registry.engineFor({ name: className, generation: classGeneration(className), spec: { driver: "embedded", embedded: { maxConcurrentCopies: 2 } } });
       if (engine.volumes === undefined) throw new Error("embedded engine without volumes");
       return engine as Engine & { volumes: VolumeOps };
     },
-    async stop() {
+    async stop(keepEngines = false) {
       stop.abort();
       const code = await exited;
-      await registry.close();
+      if (!keepEngines) await registry.close();
       return code;
     },
   };

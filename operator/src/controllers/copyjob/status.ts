@@ -117,10 +117,13 @@ function ended(state: JobState, op: OperationalStatus[], code: number, text: str
   return { jobState: state, operationalStatus: op, percentComplete: 0, errorCode: code, errorDescription: text, completionTime: at, timeSubmitted: submitted ?? at };
 }
 
+/**
+ * Status while no task was observed this time: what was recorded is carried over unchanged (server-side apply
+ * would otherwise remove it, and a lost arrayJobId could start a second task).
+ */
 function pending(prev: JobGathered["job"]["status"], state: "New" | "Starting"): Record<string, unknown> {
-  const f: Record<string, unknown> = { jobState: prev?.jobState === "Starting" ? "Starting" : state, percentComplete: 0 };
-  if (prev?.timeSubmitted !== undefined) f.timeSubmitted = prev.timeSubmitted;
-  return f;
+  const { conditions: _c, observedGeneration: _g, ...recorded } = prev ?? {};
+  return { percentComplete: 0, ...recorded, jobState: prev?.jobState ?? state };
 }
 
 function jobEvents(g: JobGathered, fields: Record<string, unknown>, verdict: Verdict, what: string): JobEvent[] {

@@ -118,7 +118,11 @@ function fields(g: PcGathered, copy: CopyObservation | undefined, state: State):
   f.replicaType = "FullCopy";
   f.syncMaintained = false;
   const sync = copy?.synchronization;
-  if (sync !== undefined) {
+  if ((g.observeError !== undefined || g.engineError !== undefined) && prev !== undefined) {
+    // The array could not be asked: what was observed last stays (apply would otherwise remove it).
+    const { conditions: _c, observedGeneration: _g, lastError: _e, ...observed } = prev;
+    Object.assign(f, observed);
+  } else if (sync !== undefined) {
     Object.assign(f, { copyType: sync.copyType, syncState: sync.syncState, percentSynced: sync.percentSynced, whenSynced: iso(sync.whenSynced) ?? prev?.whenSynced });
   } else if (copy !== undefined && copy.contentComplete) {
     f.percentSynced = 100;

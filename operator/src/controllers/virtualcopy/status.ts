@@ -150,7 +150,11 @@ function statusFields(g: Gathered, copy: CopyObservation | undefined, state: Sta
   const f: Record<string, unknown> = { observedGeneration: g.vc.metadata.generation ?? 0 };
   const className = g.cls.ok ? g.cls.cls.name : prev?.copyClassName;
   if (className !== undefined) f.copyClassName = className;
-  if (copy !== undefined) {
+  if ((g.observeError !== undefined || g.engineError !== undefined) && prev !== undefined) {
+    // The array could not be asked: what was observed last stays (apply would otherwise remove it).
+    const { conditions: _c, observedGeneration: _g, lastError: _e, ...observed } = prev;
+    Object.assign(f, observed);
+  } else if (copy !== undefined) {
     const sync = copy.synchronization;
     Object.assign(f, {
       arrayName: copy.name,
