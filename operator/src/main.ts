@@ -25,6 +25,8 @@ import { Informer, clientNodeWatch, decodeUntyped, rawList, type KubeObject } fr
 import { LeaderElector, leaseStore } from "./kube/leader.ts";
 import { RequestThrottle } from "./kube/ratelimit.ts";
 import { StatusWriter, customObjectStatusApplier } from "./kube/status.ts";
+import type { Engine } from "./engine/port.ts";
+import { instrumented } from "./observability/instrumented-engine.ts";
 import { rootLogger } from "./observability/logger.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startServer } from "./observability/server.ts";
@@ -101,8 +103,20 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   const all = Object.values(caches) as Informer<KubeObject>[];
   for (const i of all) i.start();
 
+  const metrics = new Metrics(countStates(caches));
   const registry = new EngineRegistry({ dataDir: config.dataDir });
-  const engines = opts.engines ?? registry;
+  const timedEngines = new WeakMap<object, Engine>();
+  const base = opts.engines ?? registry;
+  const engines: EngineProvider = {
+    engineFor: async (cls) => {
+      const engine = await base.engineFor(cls);
+      const seen = timedEngines.get(engine);
+      if (seen !== undefined) return seen;
+      const timed = instrumented(engine, (operation, outcome, ms) => { metrics.engineCall(cls.spec.driver, operation, outcome, ms); });
+      timedEngines.set(engine, timed);
+      return timed;
+    },
+  };
   const events = new EventRecorder({
     sink: eventsApiSink(clients.events),
     clock,
@@ -112,7 +126,6 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     },
   });
   const ctx: ControllerContext = { caches, engines, volumes: new VolumeResolver(clients.core), events, clock, log };
-  const metrics = new Metrics(countStates(caches));
 
   const target = (kind: keyof typeof plurals) => ({ apiVersion, kind, group, version, plural: plurals[kind] });
   const writer = (kind: keyof typeof plurals, manager: string) =>
