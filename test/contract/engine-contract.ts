@@ -279,6 +279,17 @@ export function engineContract(name: string, factory: EngineFactory): void {
         const e = await refusal(() => engine.startJob({ copy: "dst", operation: "Resync" }));
         expect(e.arraySymbol).toBe("NON_EXISTENT_VVCOPY");
       });
+      it("a detached target is an independent volume again: another owner may copy onto it", async () => {
+        await associated();
+        await engine.startJob({ copy: "dst", operation: "Detach" });
+        await vol().writeVolume("src", 0, pattern(63, MiB));
+        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner("copy-b", "uid-2") });
+        expect((await waitForJob(engine, job.id)).jobState).toBe("Completed");
+        const copy = await engine.observeCopy("dst");
+        expect(copy?.owner).toMatchObject({ name: "copy-b" });
+        expect(copy?.synchronization?.syncState).toBe("Frozen");
+        expect(await sameBytes(engine, "dst", "src", 8 * MiB)).toBe(true);
+      });
       it("halt: a running copy ends Terminated and the association is gone", async () => {
         await volumeWith("src", 16 * MiB, 63);
         await vol().createVolume("dst", 16 * MiB);

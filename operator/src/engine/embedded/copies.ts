@@ -118,6 +118,8 @@ export class Copies {
       },
       activeJob: undefined,
     };
+    // The record of an earlier, finished copy onto this target is replaced by the new one.
+    this.core.catalog.copies = this.core.catalog.copies.filter((c) => c.name !== request.name);
     this.core.catalog.copies.push(record);
     const job = this.submit(record, "Copy", priority, this.pointInTime(source), undefined);
     await this.core.save();
@@ -234,10 +236,19 @@ export class Copies {
     if (record !== undefined && record.kind === kind && record.source === source && sameOwner(record.owner, owner)) {
       return this.observe(name);
     }
+    if (kind === "Physical" && record !== undefined && this.isHistory(record)) return undefined;
     if (record !== undefined || this.core.store.get(name) !== undefined) {
       if (!(kind === "Physical" && record === undefined)) throw arrayError("EXISTENT_VOL", `${name} already exists`);
     }
     return undefined;
+  }
+
+  /**
+   * A physical copy whose association ended (completed unassociated, detached, halted) and that runs nothing: its
+   * target is an independent base volume, as on the array, so a new offline copy may write onto it.
+   */
+  private isHistory(record: CopyRecord): boolean {
+    return record.kind === "Physical" && record.sync === undefined && record.activeJob === undefined && !this.core.workers.has(this.core.lastJobId(record.name) ?? "");
   }
 
   private checkSourceReady(source: LiveNode): void {
