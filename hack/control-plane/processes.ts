@@ -45,14 +45,20 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Stops the recorded groups (SIGTERM, then SIGKILL after graceMs) and removes the record. Returns how many ran. */
+/**
+ * Stops the recorded groups in reverse start order (the watchdog and the apiserver before etcd: an apiserver whose
+ * etcd is gone retries until killed), each with SIGTERM, then SIGKILL after graceMs; removes the record.
+ * Returns how many were running.
+ */
 export async function killRecorded(file: string, graceMs: number): Promise<number> {
-  const running = read(file).filter(isSame);
-  for (const rec of running) signalGroup(rec.pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (running.some(isSame) && Date.now() < deadline) await sleep(50);
-  for (const rec of running.filter(isSame)) signalGroup(rec.pid, "SIGKILL");
-  while (running.some(isSame)) await sleep(20);
+  const running = read(file).filter(isSame).reverse();
+  for (const rec of running) {
+    signalGroup(rec.pid, "SIGTERM");
+    const deadline = Date.now() + graceMs;
+    while (isSame(rec) && Date.now() < deadline) await sleep(50);
+    if (isSame(rec)) signalGroup(rec.pid, "SIGKILL");
+    while (isSame(rec)) await sleep(20);
+  }
   rmSync(file, { force: true });
   return running.length;
 }

@@ -1,0 +1,181 @@
+// `npm run demo`: the whole product on one machine in one command. It starts a local control plane (building it
+// the first time), installs the CRDs, creates the examples' array volumes in an embedded engine, starts the
+// operator as its own process, applies examples/ with kubectl as a user would, and shows copies, jobs and Events
+// every second until Ctrl-C; then it stops the operator (SIGTERM) and the control plane and says where the logs are.
+//   npm run demo                    live view until Ctrl-C
+//   npm run demo -- --once          wait until the examples converge, print the view once, clean up; exit 0 or 1
+//   npm run demo -- --timeout 300   how long --once waits, in seconds (default 180)
+// State lives in ~/.local/state/arraycopy/demo (or ARRAYCOPY_DEMO_DIR): cluster/, data/, operator.log. Everything
+// started is recorded and watched by this process, so a crash orphans nothing and the next run reaps leftovers.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { startCluster, stopCluster, type ClusterInfo } from "./control-plane/cluster.ts";
+import { killRecorded } from "./control-plane/processes.ts";
+import { getText, reconciledControllers, runningControllers, skippedKinds, waitConverged, type Kubectl } from "./demo/converge.ts";
+import { createExampleVolumes, crdsDir, exampleClass, exampleObjects, examplesDir, repoRoot } from "./demo/examples.ts";
+import { startOperatorProcess, type OperatorProcess } from "./demo/operator-process.ts";
+import { fetchView, renderView } from "./demo/view.ts";
+
+const stateDir = process.env.ARRAYCOPY_DEMO_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "arraycopy", "demo");
+const paths = {
+  cluster: join(stateDir, "cluster"),
+  data: join(stateDir, "data"),
+  operatorLog: join(stateDir, "operator.log"),
+  pids: join(stateDir, "pids.json"),
+};
+
+const stop = new AbortController();
+class Interrupted extends Error {}
+/** A function, not a property read, so type narrowing does not assume nothing changed across an await. */
+const interrupted = (): boolean => stop.signal.aborted;
+
+function kubectlFor(info: ClusterInfo): Kubectl {
+  return (args) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(info.kubectl, [`--kubeconfig=${info.kubeconfig}`, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.once("error", reject);
+      child.once("close", (code) => {
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+    });
+}
+
+async function ok(kubectl: Kubectl, args: readonly string[]): Promise<string> {
+  const res = await kubectl(args);
+  if (res.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed: ${res.stderr.trim()}`);
+  return res.stdout;
+}
+
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  if (interrupted()) throw new Interrupted();
+  console.log(`==> ${what}`);
+  const started = Date.now();
+  const result = await run();
+  console.log(`    done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (interrupted()) throw new Interrupted();
+  return result;
+}
+
+async function converge(kubectl: Kubectl, op: OperatorProcess, timeoutS: number): Promise<boolean> {
+  const controllers = await runningControllers(op.url);
+  const skipped = skippedKinds(controllers);
+  if (skipped.length > 0) console.log(`    not waiting for ${skipped.join(", ")}: no controller for them reconciles in this operator yet`);
+  const problems = await waitConverged(kubectl, exampleObjects(), controllers, timeoutS);
+  for (const p of problems) console.error(`    ${p}`);
+  console.log(`\n${renderView(await fetchView(kubectl, controllers))}\n`);
+  return problems.length === 0;
+}
+
+async function live(kubectl: Kubectl, info: ClusterInfo, op: OperatorProcess): Promise<void> {
+  const header = [
+    `arraycopy demo: kube-apiserver ${info.server}, operator ${op.url}/metrics. Ctrl-C stops and cleans up.`,
+    `Meanwhile, in another terminal: export KUBECONFIG=${info.kubeconfig}; kubectl get arraycopy -A`,
+  ].join("\n");
+  const tty = process.stdout.isTTY;
+  let last = "";
+  while (!interrupted()) {
+    try {
+      const controllers = reconciledControllers((await getText(`${op.url}/metrics`)).body);
+      const view = await fetchView(kubectl, controllers);
+      if (tty) {
+        process.stdout.write(`\x1b[H\x1b[2J${header}   ${view.at.toLocaleTimeString()}\n\n${renderView(view)}\n`);
+      } else {
+        // Without a terminal to redraw, print only changes (ages aside, so a quiet cluster prints nothing).
+        const key = renderView({ ...view, at: new Date(0) });
+        if (key !== last) console.log(`--- ${view.at.toISOString()}\n${renderView(view)}\n`);
+        last = key;
+      }
+    } catch (e: unknown) {
+      if (interrupted()) break;
+      console.error(`cannot refresh the view: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    await sleep(1_000, undefined, { signal: stop.signal }).catch(() => undefined);
+  }
+}
+
+const usage = "usage: npm run demo [-- --once [--timeout SECONDS]]";
+
+function options(): { once: boolean; timeoutS: number } | undefined {
+  try {
+    const { values } = parseArgs({ options: { once: { type: "boolean", default: false }, timeout: { type: "string", default: "180" }, help: { type: "boolean", default: false } } });
+    const timeoutS = Number(values.timeout);
+    if (values.help || !Number.isInteger(timeoutS) || timeoutS < 1) return undefined;
+    return { once: values.once, timeoutS };
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  const opts = options();
+  if (opts === undefined) {
+    console.error(usage);
+    return 2;
+  }
+  mkdirSync(stateDir, { recursive: true });
+  // An operator a crashed earlier demo left (its watchdog normally stops it within seconds) must let go of the
+  // data directory before it is recreated.
+  await killRecorded(paths.pids, 10_000);
+  let info: ClusterInfo | undefined;
+  let op: OperatorProcess | undefined;
+  try {
+    info = await step("Starting a local control plane (kube-apiserver + etcd on 127.0.0.1)", () =>
+      startCluster({ dir: paths.cluster, ownerPid: process.pid, log: (l) => { console.log(`    ${l}`); } }));
+    const kubectl = kubectlFor(info);
+    await step("Installing the CRDs", async () => {
+      await ok(kubectl, ["apply", "--server-side", "--force-conflicts", "-f", crdsDir]);
+      await ok(kubectl, ["wait", "--for=condition=Established", "--timeout=60s", "-f", crdsDir]);
+    });
+    await step(`Creating the array volumes postgres-data (64 MiB of data) and postgres-test in ${paths.data}`, async () => {
+      rmSync(paths.data, { recursive: true, force: true });
+      await createExampleVolumes(join(paths.data, exampleClass));
+    });
+    const started = await step(`Starting the operator (log: ${paths.operatorLog})`, () =>
+      startOperatorProcess({ kubeconfig: info?.kubeconfig ?? "", dataDir: paths.data, logFile: paths.operatorLog, pidsFile: paths.pids, ownerPid: process.pid }));
+    op = started;
+    await step("kubectl apply -f examples/", async () => {
+      console.log((await ok(kubectl, ["apply", "-f", examplesDir])).trimEnd().replace(/^/gm, "    "));
+    });
+    if (opts.once) return (await step("Waiting for the examples to converge", () => converge(kubectl, started, opts.timeoutS))) ? 0 : 1;
+    await live(kubectl, info, started);
+    return 0;
+  } catch (e: unknown) {
+    if (e instanceof Interrupted) return 130;
+    console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  } finally {
+    if (op !== undefined) {
+      const exit = await op.stop();
+      console.log(`==> Stopped the operator (exit ${exit.code ?? exit.signal ?? "?"} after ${exit.ms} ms)`);
+    }
+    const stopping = Date.now();
+    // A short grace: stopCluster signals etcd and kube-apiserver together, and an apiserver that has lost its etcd
+    // spends the whole grace period retrying it; this cluster's data is thrown away anyway.
+    const n = await stopCluster(paths.cluster, 2_000);
+    if (n > 0) console.log(`==> Stopped the control plane in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
+    const logs = [paths.operatorLog, join(paths.cluster, "kube-apiserver.log"), join(paths.cluster, "etcd.log")].filter((f) => existsSync(f));
+    if (logs.length > 0) console.log(`Logs: ${logs.join(", ")}`);
+  }
+}
+
+let signals = 0;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    signals += 1;
+    if (signals > 1) {
+      // A second Ctrl-C: leave now; the watchdogs stop the operator and the control plane within seconds.
+      process.exit(130);
+    }
+    console.log(`\n${sig}: stopping the operator and the control plane…`);
+    stop.abort();
+  });
+}
+process.exitCode = await main();
