@@ -11,6 +11,7 @@ import { loadConfig, type Config } from "./config.ts";
 import type { Caches, ControllerContext, EngineProvider } from "./controllers/shared/context.ts";
 import type { CopyClassObject, CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./controllers/shared/objects.ts";
 import { VolumeResolver } from "./controllers/shared/sources.ts";
+import { copyClassReconciler } from "./controllers/copyclass/reconciler.ts";
 import { copyJobReconciler } from "./controllers/copyjob/reconciler.ts";
 import { physicalCopyReconciler } from "./controllers/physicalcopy/reconciler.ts";
 import { virtualCopyReconciler } from "./controllers/virtualcopy/reconciler.ts";
@@ -155,6 +156,15 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
       },
     });
   const controllers = [
+    controller(
+      "copyclass",
+      [{ source: caches.classes }],
+      copyClassReconciler({
+        ctx: { ...ctx, log: log.child({ controller: "copyclass" }) },
+        status: writer("CopyClass", "arraycopy-copyclass"),
+        retain: (names) => registry.retain(names),
+      }),
+    ),
     controller(
       "virtualcopy",
       [{ source: caches.virtualCopies }, { source: caches.classes, map: () => caches.virtualCopies.keys() }, { source: caches.jobs, map: copyOfJob("VirtualCopy") }],

@@ -50,3 +50,30 @@ describe("health and metrics", () => {
     });
   });
 });
+
+describe("CopyClass", () => {
+  it("is Ready once its engine is built, and Stalled with the reason when it cannot be", async () => {
+    await eventually(() => {
+      const ready = conditionOf(getObject("copyclass", undefined, cls), "Ready");
+      expect(ready).toMatchObject({ status: "True", reason: "EngineReady" });
+      expect(ready?.message).toContain("2 physical copies at once");
+    });
+    const broken = `${cls}-bad`;
+    applyYaml({ apiVersion: "arraycopy.io/v1alpha1", kind: "CopyClass", metadata: { name: broken }, spec: { driver: "embedded", embedded: { dataDir: "/etc/hostname/arraycopy-cannot-live-here" } } });
+    try {
+      await eventually(() => {
+        const obj = getObject("copyclass", undefined, broken);
+        expect(conditionOf(obj, "Ready")).toMatchObject({ status: "False", reason: "EngineUnusable" });
+        expect(conditionOf(obj, "Stalled")?.status).toBe("True");
+      });
+      applyYaml({ apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", metadata: { name: "on-bad-class", namespace: ns }, spec: { copyClassName: broken, source: { volumeName: "m-src" } } });
+      await eventually(() => {
+        const ready = conditionOf(getObject("virtualcopy", ns, "on-bad-class"), "Ready");
+        expect(ready).toMatchObject({ status: "False", reason: "ClassUnusable" });
+        expect(ready?.message).toContain(broken);
+      });
+    } finally {
+      kubectl(["delete", "copyclass", broken, "--wait=false"]);
+    }
+  });
+});

@@ -105,3 +105,4 @@ export const copyClass = z.object({
   status: copyClassStatus.optional(),
 });
 export type CopyClassSpec = z.infer<typeof copyClassSpec>;
+export type CopyClassStatus = z.infer<typeof copyClassStatus>;

@@ -1,6 +1,6 @@
 // The typed shapes of our custom resources as the informers hold them: metadata plus the spec and status types
 // inferred from the zod schemas in api/ (the one source of the API).
-import type { CopyClassSpec } from "../../api/copyclass.ts";
+import type { CopyClassSpec, CopyClassStatus } from "../../api/copyclass.ts";
 import type { CopyJobSpec, CopyJobStatus } from "../../api/copyjob.ts";
 import type { PhysicalCopySpec, PhysicalCopyStatus } from "../../api/physicalcopy.ts";
 import type { VirtualCopySpec, VirtualCopyStatus } from "../../api/virtualcopy.ts";
@@ -30,7 +30,7 @@ export interface Resource<S, T> {
 export type VirtualCopyObject = Resource<VirtualCopySpec, VirtualCopyStatus>;
 export type PhysicalCopyObject = Resource<PhysicalCopySpec, PhysicalCopyStatus>;
 export type CopyJobObject = Resource<CopyJobSpec, CopyJobStatus>;
-export type CopyClassObject = Resource<CopyClassSpec, unknown>;
+export type CopyClassObject = Resource<CopyClassSpec, CopyClassStatus>;
 
 /** Our finalizer on copies: the array object is removed (or deliberately kept) before the resource goes. */
 export const copyFinalizer = "arraycopy.io/array-object";

@@ -1,0 +1,60 @@
+// CopyClass reconciler: tells whether the operator can drive the array a class names.
+//
+// Owns: the CopyClass status (field manager arraycopy-copyclass): Ready True once the class's engine is built
+// (its capabilities in the message), else Ready False and Stalled True with the reason; and the engines'
+// lifetimes: the engine of a deleted class is closed. Two classes marked default are reported on each.
+import type { Capabilities } from "../../engine/port.ts";
+import type { ConditionInput } from "../../kube/conditions.ts";
+import { done, type Reconcile } from "../../kube/controller.ts";
+import { isNotFound } from "../../kube/errors.ts";
+import type { StatusWriter } from "../../kube/status.ts";
+import { defaultClassAnnotation } from "../../api/copyclass.ts";
+import type { ControllerContext } from "../shared/context.ts";
+import { RetryLater } from "../shared/retry.ts";
+
+export interface CopyClassDeps {
+  readonly ctx: ControllerContext;
+  readonly status: StatusWriter;
+  /** Closes the engines of classes not in the set. */
+  readonly retain: (classNames: ReadonlySet<string>) => Promise<void>;
+}
+
+export function describeCapabilities(c: Capabilities): string {
+  const can = [c.virtualCopies && "virtual copies", c.physicalCopies && "physical copies", c.onlinePhysicalCopies && "online copies", c.resync && "resync", c.restore && "restore"].filter(Boolean);
+  return `${can.join(", ")}; ${c.maxConcurrentPhysicalCopies} physical copies at once`;
+}
+
+export function copyClassReconciler(deps: CopyClassDeps): Reconcile {
+  return async (key) => {
+    const all = deps.ctx.caches.classes.list();
+    const cls = deps.ctx.caches.classes.get(key);
+    if (cls === undefined) {
+      await deps.retain(new Set(all.map((c) => c.metadata.name)));
+      return done;
+    }
+    const gen = cls.metadata.generation ?? 0;
+    const defaults = all.filter((c) => c.metadata.annotations?.[defaultClassAnnotation] === "true").map((c) => c.metadata.name).sort();
+    const ambiguous = defaults.length > 1 && defaults.includes(cls.metadata.name) ? `; ${defaults.join(", ")} are all marked default, so copies naming no class have none` : "";
+    let ready: boolean;
+    let reason: string;
+    let message: string;
+    try {
+      const engine = await deps.ctx.engines.engineFor({ name: cls.metadata.name, generation: gen, spec: cls.spec });
+      ready = true;
+      reason = "EngineReady";
+      message = `${cls.spec.driver} engine ready: ${describeCapabilities(engine.capabilities())}${ambiguous}`;
+    } catch (e: unknown) {
+      ready = false;
+      reason = "EngineUnusable";
+      message = `cannot drive the array: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    const cond = (type: string, on: boolean): ConditionInput => ({ type, status: on ? "True" : "False", reason, message, observedGeneration: gen });
+    try {
+      await deps.status.write(cls, { fields: { observedGeneration: gen }, conditions: [cond("Ready", ready), cond("Reconciling", false), cond("Stalled", !ready)] });
+    } catch (e: unknown) {
+      if (!isNotFound(e)) throw e;
+    }
+    if (!ready) throw new RetryLater(message);
+    return done;
+  };
+}
