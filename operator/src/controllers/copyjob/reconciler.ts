@@ -16,7 +16,7 @@ import type { StatusWriter } from "../../kube/status.ts";
 import { resolveClass } from "../shared/classes.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import type { CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "../shared/objects.ts";
-import { RetryLater } from "../shared/retry.ts";
+import { toResult } from "../shared/retry.ts";
 import { adoptable, copyArrayName, decideJob, isFinished, type JobGathered, type JobPlan } from "./decide.ts";
 import { jobReport, type JobOutcome, type JobReport } from "./status.ts";
 
@@ -135,12 +135,5 @@ async function publish(deps: CopyJobDeps, g: JobGathered, rep: JobReport): Promi
       ...(copyRef === undefined ? [] : [deps.ctx.events.record({ regarding: copyRef, related: jobRef, type: ev.type, reason: `Job${ev.reason}`, note: ev.note, action })]),
     ]),
   );
-  switch (rep.next.kind) {
-    case "done":
-      return done;
-    case "after":
-      return after(rep.next.ms);
-    case "retry":
-      throw new RetryLater(rep.next.message);
-  }
+  return toResult(rep.next);
 }

@@ -5,6 +5,7 @@ import type { EngineError } from "../../engine/errors.ts";
 import type { JobObservation, JobState, OperationalStatus } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
+import type { Next } from "../shared/retry.ts";
 import type { JobGathered, JobPlan } from "./decide.ts";
 
 export interface JobOutcome {
@@ -23,7 +24,7 @@ export interface JobReport {
   readonly conditions: ConditionInput[];
   readonly events: JobEvent[];
   /** "retry": backoff; "poll": the task is still running. */
-  readonly next: { readonly kind: "done" } | { readonly kind: "after"; readonly ms: number } | { readonly kind: "retry"; readonly message: string };
+  readonly next: Next;
 }
 
 const pollMs = 1_000;

@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import { EngineError, withContext } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
-import { after, done, type Reconcile, type Result } from "../../kube/controller.ts";
+import { done, type Reconcile, type Result } from "../../kube/controller.ts";
 import { isAlreadyExists, isNotFound } from "../../kube/errors.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
@@ -16,7 +16,7 @@ import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import type { PhysicalCopyObject } from "../shared/objects.ts";
 import type { VolumeResolution } from "../shared/sources.ts";
-import { RetryLater } from "../shared/retry.ts";
+import { toResult } from "../shared/retry.ts";
 import { decidePc, initialJobName, jobFinished, targetOf, wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
 import { pcReport, type PcOutcome, type PcReport } from "./status.ts";
 
@@ -129,12 +129,5 @@ async function publish(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, rep: PcRe
   }
   const regarding = { apiVersion: "arraycopy.io/v1alpha1", kind: "PhysicalCopy", namespace: pc.metadata.namespace ?? "", name: pc.metadata.name, uid: pc.metadata.uid };
   await Promise.all(rep.events.map((ev) => deps.ctx.events.record({ regarding, type: ev.type, reason: ev.reason, note: ev.note, action: isDeleting(pc.metadata) ? "Delete" : "Copy" })));
-  switch (rep.next.kind) {
-    case "done":
-      return done;
-    case "after":
-      return after(rep.next.ms);
-    case "retry":
-      throw new RetryLater(rep.next.message);
-  }
+  return toResult(rep.next);
 }

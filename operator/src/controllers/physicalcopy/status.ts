@@ -8,6 +8,7 @@ import type { CopyObservation } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
+import { lastError, type Next } from "../shared/retry.ts";
 import { jobFinished, wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
 
 export interface PcOutcome {
@@ -26,7 +27,7 @@ export interface PcReport {
   readonly fields: Record<string, unknown>;
   readonly conditions: ConditionInput[];
   readonly events: PcEvent[];
-  readonly next: { readonly kind: "done" } | { readonly kind: "after"; readonly ms: number } | { readonly kind: "retry"; readonly message: string };
+  readonly next: Next;
   readonly write: boolean;
 }
 
@@ -139,12 +140,7 @@ function fields(g: PcGathered, copy: CopyObservation | undefined, state: State):
   const active = g.activeJob ?? (jobFinished(g.initialJob) ? undefined : g.initialJob);
   if (active !== undefined) f.currentJob = active.metadata.name;
   if (state.mood === "stalled" || state.error !== undefined) {
-    const same = prev?.lastError?.message === state.message;
-    f.lastError = {
-      ...(state.error?.arrayCode === undefined ? {} : { code: state.error.arrayCode }),
-      message: state.message,
-      time: same && prev.lastError !== undefined ? prev.lastError.time : metaTime(new Date(g.now)),
-    };
+    f.lastError = lastError(prev?.lastError, state.message, state.error?.arrayCode, g.now);
   }
   for (const k of Object.keys(f)) if (f[k] === undefined) Reflect.deleteProperty(f, k);
   return f;

@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import { EngineError, withContext } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
 import { metaTime } from "../../kube/conditions.ts";
-import { after, done, type Reconcile, type Result } from "../../kube/controller.ts";
+import { done, type Reconcile, type Result } from "../../kube/controller.ts";
 import { isNotFound } from "../../kube/errors.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
@@ -20,7 +20,7 @@ import { resolveClass } from "../shared/classes.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import type { VirtualCopyObject } from "../shared/objects.ts";
-import { RetryLater } from "../shared/retry.ts";
+import { toResult } from "../shared/retry.ts";
 import { arrayNameOf, decide, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import { report, type Outcome, type Report } from "./status.ts";
 
@@ -117,12 +117,5 @@ async function publish(deps: VirtualCopyDeps, vc: VirtualCopyObject, rep: Report
       deps.ctx.events.record({ regarding, type: ev.type, reason: ev.reason, note: ev.note, action: ev.reason === "Deleted" || ev.reason === "DeletionRefused" ? "Delete" : "Create" }),
     ),
   );
-  switch (rep.next.kind) {
-    case "done":
-      return done;
-    case "after":
-      return after(rep.next.ms);
-    case "retry":
-      throw new RetryLater(rep.next.message);
-  }
+  return toResult(rep.next);
 }

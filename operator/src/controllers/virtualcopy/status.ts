@@ -10,6 +10,7 @@ import type { EngineError } from "../../engine/errors.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
+import { lastError, type Next } from "../shared/retry.ts";
 import { arrayNameOf, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import type { VirtualCopyReason } from "./reasons.ts";
 
@@ -24,12 +25,6 @@ export interface EventSpec {
   readonly reason: string;
   readonly note: string;
 }
-
-export type Next =
-  | { readonly kind: "done" }
-  | { readonly kind: "after"; readonly ms: number }
-  /** Retry with the controller's exponential backoff. */
-  | { readonly kind: "retry"; readonly message: string };
 
 export interface Report {
   readonly reason: VirtualCopyReason;
@@ -176,12 +171,7 @@ function statusFields(g: Gathered, copy: CopyObservation | undefined, state: Sta
     f.sourceVolume = g.source.volume;
   }
   if (state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused") {
-    const same = prev?.lastError?.message === state.message;
-    f.lastError = {
-      ...(state.error?.arrayCode === undefined ? {} : { code: state.error.arrayCode }),
-      message: state.message,
-      time: same && prev.lastError !== undefined ? prev.lastError.time : metaTime(new Date(g.now)),
-    };
+    f.lastError = lastError(prev?.lastError, state.message, state.error?.arrayCode, g.now);
   }
   for (const k of Object.keys(f)) if (f[k] === undefined) Reflect.deleteProperty(f, k);
   return f;
