@@ -1,13 +1,15 @@
 // Writes crds/<plural>.arraycopy.io.yaml from the zod schemas (`npm run crds`), or with --check fails when the
-// committed files differ from what the schemas generate (`npm run crds:check`, part of `npm test`).
+// committed files differ from what the schemas generate (`npm run crds:check`, part of `npm test`). The Helm chart
+// ships the same files in charts/arraycopy/crds/ (helm installs that directory before the templates), written and
+// checked here too so the chart can never install an older API than the operator speaks.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { crds } from "../operator/src/api/crds.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dir = join(root, "crds");
+const dirs = [join(root, "crds"), join(root, "charts", "arraycopy", "crds")];
 const header = "# Generated from operator/src/api by `npm run crds`. Do not edit.\n";
 
 export function renderCrds(): Map<string, string> {
@@ -19,20 +21,28 @@ export function renderCrds(): Map<string, string> {
   return files;
 }
 
-function main(check: boolean): number {
-  const want = renderCrds();
+/** Brings one directory in line with `want`, or with `check` only reports the files that differ. */
+function sync(dir: string, want: Map<string, string>, check: boolean): string[] {
   const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".yaml")) : [];
   if (check) {
     const stale = [...want].filter(([f, text]) => !existsSync(join(dir, f)) || readFileSync(join(dir, f), "utf8") !== text).map(([f]) => f);
-    const extra = have.filter((f) => !want.has(f));
-    if (stale.length + extra.length === 0) return 0;
-    console.error(`crds/ is out of date with operator/src/api (${[...stale, ...extra].join(", ")}): run \`npm run crds\` and commit`);
-    return 1;
+    return [...stale, ...have.filter((f) => !want.has(f))].map((f) => relative(root, join(dir, f)));
   }
   mkdirSync(dir, { recursive: true });
   for (const f of have) if (!want.has(f)) rmSync(join(dir, f));
   for (const [f, text] of want) writeFileSync(join(dir, f), text);
-  console.log(`wrote ${want.size} CRDs to crds/`);
+  return [];
+}
+
+function main(check: boolean): number {
+  const want = renderCrds();
+  const drifted = dirs.flatMap((d) => sync(d, want, check));
+  if (check) {
+    if (drifted.length === 0) return 0;
+    console.error(`CRDs are out of date with operator/src/api (${drifted.join(", ")}): run \`npm run crds\` and commit`);
+    return 1;
+  }
+  console.log(`wrote ${want.size} CRDs to ${dirs.map((d) => relative(root, d)).join(" and ")}`);
   return 0;
 }
 

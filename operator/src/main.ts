@@ -105,7 +105,17 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   for (const i of all) i.start();
 
   const metrics = new Metrics(countStates(caches));
-  const registry = new EngineRegistry({ dataDir: config.dataDir });
+  const registry = new EngineRegistry({
+    dataDir: config.dataDir,
+    // Credentials are read when an engine is built and never logged; the Secret is named by the CopyClass.
+    readSecret: async (namespace, name) => {
+      const secret = await clients.core.readNamespacedSecret({ namespace, name });
+      return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+    },
+    wsapiLogger: (level, message, fields) => {
+      log.child({ driver: "wsapi" })[level](fields ?? {}, message);
+    },
+  });
   const timedEngines = new WeakMap<object, Engine>();
   const base = opts.engines ?? registry;
   const engines: EngineProvider = {

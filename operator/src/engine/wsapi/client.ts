@@ -9,7 +9,7 @@
 import { Agent, request as httpsRequest } from "node:https";
 import type { IncomingMessage } from "node:http";
 import type { z } from "zod";
-import { EngineError } from "../errors.ts";
+import { EngineError, withContext } from "../errors.ts";
 import { transportError, wsapiError, type RequestNature } from "./error-map.ts";
 import { Semaphore } from "./limiter.ts";
 import { credentials, errorBody } from "./schemas.ts";
@@ -147,7 +147,7 @@ export class WsapiClient {
     const body = errorBody.safeParse(safeJson(raw.text));
     const nature: RequestNature = { idempotent: call.idempotent };
     const error = wsapiError(raw.status, body.success ? body.data.code : undefined, body.success ? (body.data.desc ?? "") : "", nature);
-    return context === undefined ? error : new EngineError(`${context}: ${error.message}`, { code: error.code, kind: error.kind, cause: error });
+    return context === undefined ? error : withContext(context, error);
   }
 
   #parse<T>(call: Call<T>, raw: Raw): T | undefined {

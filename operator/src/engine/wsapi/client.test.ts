@@ -1,0 +1,85 @@
+// The client against the test array over real HTTPS: TLS verified through the CA bundle, one session reused and
+// renewed once when the array drops it, logout on close, reads retried after 503, a write never repeated and
+// reported uncertain when its answer is lost after the array applied it.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openEmbeddedEngine, type EmbeddedEngine } from "../embedded/engine.ts";
+import { EngineError } from "../errors.ts";
+import { startTestArray, type TestArray } from "../../../../test/wsapi-server/server.ts";
+import { WsapiClient, type WsapiClientOptions } from "./client.ts";
+import { volumeList } from "./schemas.ts";
+
+let dir: string;
+let backing: EmbeddedEngine;
+let array: TestArray;
+const clients: WsapiClient[] = [];
+const client = (extra: Partial<WsapiClientOptions> = {}): WsapiClient => {
+  const c = new WsapiClient({ endpoint: array.url, user: array.user, password: array.password, caBundle: array.ca, retryBaseMs: 1, ...extra });
+  clients.push(c);
+  return c;
+};
+const list = { method: "GET", path: "volumes", schema: volumeList, idempotent: true } as const;
+const count = (what: string): number => array.requests.filter((r) => r === what).length;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "wsapi-client-"));
+  backing = await openEmbeddedEngine({ dataDir: dir, expiryIntervalMs: 0 });
+  array = await startTestArray({ engine: backing });
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await array.close();
+  await backing.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("WsapiClient", () => {
+  it("logs in once, reuses the key, and logs out on close", async () => {
+    const c = client();
+    await c.call(list);
+    await c.call(list);
+    expect(count("POST /api/v1/credentials")).toBe(1);
+    await c.close();
+    expect(array.requests.some((r) => r.startsWith("DELETE /api/v1/credentials/"))).toBe(true);
+  });
+  it("renews a session the array dropped (403, code 6) once and repeats the request", async () => {
+    const c = client();
+    await c.call(list);
+    array.expireSessions();
+    expect((await c.call(list)).status).toBe(200);
+    expect(count("POST /api/v1/credentials")).toBe(2);
+  });
+  it("refuses an unverified certificate unless told to skip, and warns when skipping", async () => {
+    const strict = new WsapiClient({ endpoint: array.url, user: array.user, password: array.password, retries: 0 });
+    clients.push(strict);
+    await expect(strict.call(list)).rejects.toMatchObject({ code: "Unavailable" });
+    const warnings: string[] = [];
+    const lax = client({ caBundle: undefined as unknown as string, insecureSkipTLSVerify: true, logger: (_l, m) => warnings.push(m) });
+    expect((await lax.call(list)).status).toBe(200);
+    expect(warnings).toEqual(["TLS verification of the array's certificate is off"]);
+  });
+  it("retries a read after 503 and gives a write's 503 back as retryable, unsent again", async () => {
+    const c = client();
+    array.faults.unavailable = 2;
+    expect((await c.call(list)).status).toBe(200);
+    array.faults.unavailable = 1;
+    const e = await c.call({ method: "POST", path: "volumes", body: { name: "v", cpg: "c", sizeMiB: 1 }, idempotent: false }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EngineError);
+    expect(e).toMatchObject({ code: "Busy", kind: "retryable" });
+    expect(count("POST /api/v1/volumes")).toBe(1);
+  });
+  it("a create whose answer is lost after it was applied is uncertain, and the volume exists", async () => {
+    const c = client();
+    await c.call(list);
+    array.faults.dropAfterApply = 1;
+    const e = await c.call({ method: "POST", path: "volumes", body: { name: "v", cpg: "c", sizeMiB: 1 }, idempotent: false }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ kind: "uncertain" });
+    expect((await backing.listVolumes()).map((v) => v.name)).toEqual(["v"]);
+  });
+  it("a wrong password is a final refusal with the array's code 5", async () => {
+    const c = client({ password: "wrong" });
+    await expect(c.call(list)).rejects.toMatchObject({ kind: "final", arrayCode: 5 });
+  });
+});
