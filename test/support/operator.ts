@@ -32,7 +32,7 @@ export interface StartOptions {
 
 export function startOperator(extraArgs: readonly string[] = [], opts: StartOptions = {}): RunningOperator {
   const dataDir = mkdtempSync(join(tmpdir(), "arraycopy-data-"));
-  const registry = opts.registry ?? new EngineRegistry({ dataDir });
+  const registry = opts.registry ?? new EngineRegistry({ dataDir, readSecret: (namespace, name) => Promise.resolve(readSecret(namespace, name)) });
   const wrapped = new Map<Engine, Engine>();
   const engines = {
     engineFor: async (cls: Parameters<EngineRegistry["engineFor"]>[0]) => {
@@ -69,6 +69,12 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
       return code;
     },
   };
+}
+
+/** A Secret's data, decoded, as the operator's own reader returns it (for wsapi classes). */
+export function readSecret(namespace: string, name: string): Record<string, string> {
+  const secret = JSON.parse(kubectlOk(["get", "secret", name, "-n", namespace, "-o", "json"])) as { data?: Record<string, string> };
+  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
 }
 
 function classGeneration(name: string): number {
