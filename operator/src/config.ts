@@ -15,9 +15,9 @@ export const configSchema = z.object({
   burst: z.coerce.number().int().min(1).max(100_000).describe("API requests in a burst"),
   leaderElect: z.enum(["true", "false"]).transform((v) => v === "true").describe("use Lease leader election"),
   leaseNamespace: z.string().min(1).describe("namespace of the leader-election Lease"),
-  leaseName: z.string().min(1),
+  leaseName: z.string().min(1).describe("name of the leader-election Lease"),
   identity: z.string().min(1).describe("this replica's name in the Lease and in Events"),
-  logLevel: z.enum(["trace", "debug", "info", "warn", "error"]),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).describe("trace, debug, info, warn or error"),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -69,4 +69,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     throw new Error(`invalid configuration: ${problems.join("; ")}`);
   }
   return parsed.data;
+}
+
+/** `--help`: every flag with its environment variable, default and meaning, from the schema. */
+export function usage(): string {
+  const shape = configSchema.shape as Record<string, { description?: string }>;
+  const rows = (Object.entries(flags) as [keyof typeof flags, string][]).map(([flag, envName]) => {
+    const d = defaults[flag];
+    const about = shape[camel(flag)]?.description ?? "";
+    return `  --${flag.padEnd(16)} ${envName.padEnd(24)} ${(d === undefined ? "" : `[${d}]`).padEnd(22)} ${about}`;
+  });
+  return ["usage: node operator/src/main.ts [flags]   (flags override environment variables, which override defaults)", "", ...rows, ""].join("\n");
 }

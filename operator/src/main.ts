@@ -7,7 +7,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { apiVersion, group, version } from "./api/common.ts";
-import { loadConfig, type Config } from "./config.ts";
+import { loadConfig, usage, type Config } from "./config.ts";
 import type { Caches, ControllerContext, EngineProvider } from "./controllers/shared/context.ts";
 import type { CopyClassObject, CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./controllers/shared/objects.ts";
 import { VolumeResolver } from "./controllers/shared/sources.ts";
@@ -255,6 +255,10 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(usage());
+    return;
+  }
   let config: Config;
   try {
     config = loadConfig(process.argv.slice(2), process.env);

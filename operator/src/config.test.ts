@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig, usage } from "./config.ts";
+
+describe("configuration", () => {
+  it("takes flags over environment over defaults", () => {
+    const c = loadConfig(["--workers", "4"], { ARRAYCOPY_WORKERS: "8", ARRAYCOPY_KUBE_QPS: "50", POD_NAME: "op-0" });
+    expect(c).toMatchObject({ workers: 4, qps: 50, burst: 400, identity: "op-0", leaderElect: true, dataDir: "/var/lib/arraycopy" });
+  });
+
+  it.each([
+    ["a worker count that is not a number names the flag", ["--workers", "many"], /--workers/],
+    ["an unknown log level names the flag", ["--log-level", "loud"], /--log-level/],
+    ["leader election takes true or false only", ["--leader-elect", "yes"], /--leader-elect/],
+  ])("%s", (_why, argv, message) => {
+    expect(() => loadConfig(argv, {})).toThrow(message);
+  });
+
+  it("refuses an unknown flag instead of ignoring it", () => {
+    expect(() => loadConfig(["--worker", "4"], {})).toThrow(/worker/);
+  });
+
+  it("documents every flag in --help", () => {
+    for (const flag of ["--kubeconfig", "--data-dir", "--metrics-port", "--workers", "--qps", "--burst", "--leader-elect", "--lease-namespace", "--lease-name", "--identity", "--log-level"]) {
+      expect(usage()).toContain(flag);
+    }
+  });
+});
