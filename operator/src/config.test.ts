@@ -4,6 +4,7 @@ import { loadConfig, usage } from "./config.ts";
 describe("configuration", () => {
   it("takes flags over environment over defaults", () => {
     const c = loadConfig(["--workers", "4"], { ARRAYCOPY_WORKERS: "8", ARRAYCOPY_KUBE_QPS: "50", POD_NAME: "op-0" });
+    expect(loadConfig([], {}).qps).toBe(0);
     expect(c).toMatchObject({ workers: 4, qps: 50, burst: 400, identity: "op-0", leaderElect: true, dataDir: "/var/lib/arraycopy" });
   });
 

@@ -11,8 +11,12 @@ export const configSchema = z.object({
   dataDir: z.string().min(1).describe("directory of the embedded engines' volumes (one subdirectory per CopyClass)"),
   metricsPort: port.describe("port of /metrics, /healthz and /readyz (0 picks a free one)"),
   workers: z.coerce.number().int().min(1).max(256).describe("concurrent reconciles per controller"),
-  qps: z.coerce.number().min(1).max(100_000).describe("API requests per second, sustained"),
-  burst: z.coerce.number().int().min(1).max(100_000).describe("API requests in a burst"),
+  qps: z.coerce
+    .number()
+    .min(0)
+    .max(100_000)
+    .describe("client-side limit on API requests per second; 0 (default) relies on the API server's Priority and Fairness, as controller-runtime does"),
+  burst: z.coerce.number().int().min(1).max(100_000).describe("API requests in a burst, when --qps is set"),
   leaderElect: z.enum(["true", "false"]).transform((v) => v === "true").describe("use Lease leader election"),
   leaseNamespace: z.string().min(1).describe("namespace of the leader-election Lease"),
   leaseName: z.string().min(1).describe("name of the leader-election Lease"),
@@ -40,7 +44,7 @@ const defaults: Record<keyof typeof flags, string | undefined> = {
   "data-dir": "/var/lib/arraycopy",
   "metrics-port": "8080",
   workers: "16",
-  qps: "200",
+  qps: "0",
   burst: "400",
   "leader-elect": "true",
   "lease-namespace": "arraycopy-system",

@@ -92,7 +92,10 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   if (config.kubeconfig === undefined) kc.loadFromDefault();
   else kc.loadFromFile(config.kubeconfig);
   const clock = realClock;
-  const clients = makeClients(kc, { throttle: new RequestThrottle(clock, { qps: config.qps, burst: config.burst }), userAgent: "arraycopy-operator/0.1.0" });
+  // No client-side limit unless asked (--qps): SIG API Machinery recommends relying on the API server's Priority
+  // and Fairness, and controller-runtime disabled its client-side limiter by default (its PR #3119).
+  const throttle = config.qps > 0 ? new RequestThrottle(clock, { qps: config.qps, burst: config.burst }) : undefined;
+  const clients = makeClients(kc, { throttle, userAgent: "arraycopy-operator/0.1.0" });
   await checkCrds(clients, log);
 
   const caches: Caches = {

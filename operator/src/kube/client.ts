@@ -29,7 +29,8 @@ export interface Clients {
 }
 
 export interface ClientOptions {
-  readonly throttle: RequestThrottle;
+  /** Client-side rate limit; none leaves flow control to the API server (Priority and Fairness). */
+  readonly throttle?: RequestThrottle | undefined;
   /** Sent as User-Agent, e.g. "arraycopy-operator/0.1.0". */
   readonly userAgent?: string;
   /** Extra promise middleware after the throttle (tests count requests with one). */
@@ -44,7 +45,7 @@ export function throttledConfiguration(kc: KubeConfig, opts: ClientOptions): Con
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: kc },
     middleware: [setHeaderMiddleware("User-Agent", opts.userAgent ?? "arraycopy-operator")],
-    promiseMiddleware: [opts.throttle.middleware(), ...(opts.middleware ?? [])],
+    promiseMiddleware: [...(opts.throttle === undefined ? [] : [opts.throttle.middleware()]), ...(opts.middleware ?? [])],
   });
 }
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { arrayName } from "./naming.ts";
+import { copyObservation, deleting, embeddedClass, uid, virtualCopy, withFinalizer } from "../../../../test/support/builders.ts";
+import { decide } from "../virtualcopy/decide.ts";
+import { arrayName, ownObservation } from "./naming.ts";
 
 describe("arrayName", () => {
   it.each([
@@ -14,5 +16,23 @@ describe("arrayName", () => {
 
   it("refuses a UID too short to be unique", () => {
     expect(() => arrayName("vc", "1234")).toThrow(/too short/);
+  });
+});
+
+describe("ownObservation", () => {
+  const mine = copyObservation();
+  const squatter = copyObservation({ owner: { namespace: "ns", name: "someone-else", uid: "00000000-0000-0000-0000-000000000000" } });
+  it.each([
+    ["our own copy is ours", mine, mine],
+    ["another owner's copy under our name is never adopted (it would show Ready) nor deleted with our resource", squatter, undefined],
+    ["nothing under our name stays nothing", undefined, undefined],
+  ] as const)("%s", (_why, observed, want) => {
+    expect(ownObservation(observed, uid)).toBe(want);
+  });
+
+  it("with another owner's copy filtered out, deleting our resource deletes nothing on the array", () => {
+    const plan = decide({ vc: virtualCopy("snap", withFinalizer(), deleting()), now: 0, cls: embeddedClass, observed: ownObservation(squatter, uid) });
+    expect(plan.engine).toBeUndefined();
+    expect(plan.removeFinalizer).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 // Array-side names and owner tags. Names derive from the resource's UID so a retry, a crash or a second operator
 // replica always asks for the same array object, and fit the array's 31-character limit.
-import type { OwnerTag } from "../../engine/port.ts";
+import type { CopyObservation, OwnerTag } from "../../engine/port.ts";
 import type { Meta } from "./objects.ts";
 
 /** `<prefix>-` and the first 24 hex digits of the UID (96 bits): 27 characters, letters, digits and '-'. */
@@ -12,4 +12,13 @@ export function arrayName(prefix: "vc" | "pc", uid: string): string {
 
 export function ownerTag(meta: Meta): OwnerTag {
   return { namespace: meta.namespace ?? "", name: meta.name, uid: meta.uid };
+}
+
+/**
+ * The array object under our name, if its owner tag says it is ours. Another owner's object under the same name
+ * is never adopted (it would show as our copy) nor deleted with our resource: to us the name is taken, and the
+ * array says so (EXISTENT_VOL) when we ask to create it.
+ */
+export function ownObservation(observed: CopyObservation | undefined, uid: string): CopyObservation | undefined {
+  return observed?.owner.uid === uid ? observed : undefined;
 }

@@ -17,6 +17,7 @@ import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import { resolveClass } from "../shared/classes.ts";
+import { ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import type { VirtualCopyObject } from "../shared/objects.ts";
@@ -56,7 +57,7 @@ async function gather(ctx: ControllerContext, vc: VirtualCopyObject, signal: Abo
   }
   let observed;
   try {
-    observed = await engine.observeCopy(arrayNameOf(vc), { signal });
+    observed = ownObservation(await engine.observeCopy(arrayNameOf(vc), { signal }), vc.metadata.uid);
   } catch (e: unknown) {
     return { gathered: { vc, now, cls, observeError: withContext("cannot observe virtual copy", e) }, engine };
   }

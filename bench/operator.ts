@@ -1,0 +1,206 @@
+// Operator benchmarks (not tests): `npm run bench:operator [-- --sizes 100,1000 --cache 10000]`.
+//
+// On a control plane of its own, for each N:
+//   floor     the API server's own floor: a plain client creating N VirtualCopies and writing one status patch on
+//             each (no operator), with the same request concurrency the load uses;
+//   operator  the operator (its own process, embedded engine) taking N VirtualCopies applied at once to Ready;
+//             ratio = operator / floor, and copies per second;
+//   writes    API writes per copy on the way to Ready, from the apiserver's own apiserver_request_total (what the
+//             operator wrote: patches, status, events — not the client's creates), and writes per minute at rest
+//             with the N copies Ready (Lease renewals shown apart: leader election writes by design);
+//   memory    the operator's RSS with the N copies in its caches.
+// Then, with --cache C: C VirtualCopies created while the operator is down (of a class that does not exist, so the
+// engine is not the bottleneck), and the operator's time from start to /readyz, and RSS with all C in cache.
+// Figures are medians where runs repeat; the machine is shared: compare ratios.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { startCluster, stopCluster } from "../hack/control-plane/cluster.ts";
+import { startOperatorProcess, type OperatorProcess } from "../hack/demo/operator-process.ts";
+import { openEmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
+
+const group = "arraycopy.io";
+const version = "v1alpha1";
+const plural = "virtualcopies";
+const concurrency = 32;
+
+const { values } = parseArgs({
+  options: { sizes: { type: "string", default: "100,1000" }, cache: { type: "string", default: "0" }, rest: { type: "string", default: "60" }, "heap-mib": { type: "string" } },
+});
+// A V8 heap cap for the operator process, as a container memory limit would impose: without one, on a 24 GiB
+// machine V8 collects lazily and RSS says little about what the operator retains.
+if (values["heap-mib"] !== undefined) process.env.NODE_OPTIONS = `--max-old-space-size=${values["heap-mib"]}`;
+const sizes = values.sizes.split(",").map(Number);
+const cacheN = Number(values.cache);
+const restSeconds = Number(values.rest);
+
+const say = (s: string) => {
+  process.stdout.write(`${s}\n`);
+};
+
+async function pool<T>(n: number, f: (i: number) => Promise<T>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await f(next++);
+    }),
+  );
+}
+
+/** apiserver_request_total by "verb resource/subresource", from the apiserver's /metrics. */
+async function requestCounts(server: string, token: string, ca: string): Promise<Map<string, number>> {
+  const { request } = await import("node:https");
+  const text = await new Promise<string>((resolve, reject) => {
+    request(`${server}/metrics`, { ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let data = "";
+      res.on("data", (c: Buffer) => (data += c.toString()));
+      res.on("end", () => {
+        resolve(data);
+      });
+    }).on("error", reject).end();
+  });
+  const counts = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("apiserver_request_total{")) continue;
+    const labels: Record<string, string> = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""]));
+    const sub = labels.subresource ?? "";
+    const key = `${labels.verb ?? ""} ${labels.resource ?? ""}${sub === "" ? "" : `/${sub}`}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
+  }
+  return counts;
+}
+
+const writeVerbs = new Set(["POST", "PUT", "PATCH", "DELETE", "APPLY"]);
+function writesSince(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of after) {
+    const d = v - (before.get(k) ?? 0);
+    if (d > 0 && writeVerbs.has(k.split(" ")[0] ?? "")) out.set(k, d);
+  }
+  return out;
+}
+const sum = (m: Map<string, number>, filter: (k: string) => boolean = () => true) => [...m].filter(([k]) => filter(k)).reduce((a, [, v]) => a + v, 0);
+
+function vc(ns: string, name: string, cls: string) {
+  return { apiVersion: `${group}/${version}`, kind: "VirtualCopy", metadata: { name, namespace: ns }, spec: { copyClassName: cls, source: { volumeName: "bench-src" } } };
+}
+
+async function createNamespace(kc: KubeConfig, ns: string): Promise<void> {
+  const { CoreV1Api, V1Namespace, V1ObjectMeta } = await import("@kubernetes/client-node");
+  const body = Object.assign(new V1Namespace(), { metadata: Object.assign(new V1ObjectMeta(), { name: ns }) });
+  await kc.makeApiClient(CoreV1Api).createNamespace({ body });
+}
+
+/** The floor: create N objects and write one status patch on each, `concurrency` in flight. */
+async function floor(api: CustomObjectsApi, kc: KubeConfig, n: number): Promise<number> {
+  const ns = `floor-${String(n)}`;
+  await createNamespace(kc, ns);
+  const start = performance.now();
+  const ssa = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+  await pool(n, async (i) => {
+    const name = `c-${String(i)}`;
+    await api.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: vc(ns, name, "floor") });
+    const status = { conditions: [{ type: "Ready", status: "True", reason: "Idle", message: "ready", lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"), observedGeneration: 1 }] };
+    await api.patchNamespacedCustomObjectStatus({ group, version, namespace: ns, plural, name, body: { status } }, ssa);
+  });
+  return performance.now() - start;
+}
+
+async function countReady(api: CustomObjectsApi, ns: string): Promise<number> {
+  const list = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural })) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] };
+  return list.items.filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
+}
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${String(pid)}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function operatorRun(api: CustomObjectsApi, kc: KubeConfig, op: OperatorProcess, n: number, counts: () => Promise<Map<string, number>>) {
+  const ns = `op-${String(n)}`;
+  await createNamespace(kc, ns);
+  const before = await counts();
+  const start = performance.now();
+  await pool(n, async (i) => {
+    await api.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: vc(ns, `c-${String(i)}`, "bench") });
+  });
+  while ((await countReady(api, ns)) < n) await new Promise((r) => setTimeout(r, 100));
+  const ms = performance.now() - start;
+  const writes = writesSince(before, await counts());
+  const operatorWrites = sum(writes, (k) => !k.startsWith("POST virtualcopies") && !k.includes("leases") && !k.startsWith("POST namespaces"));
+  const restBefore = await counts();
+  await new Promise((r) => setTimeout(r, restSeconds * 1000));
+  const rest = writesSince(restBefore, await counts());
+  return { ms, writes, perCopy: operatorWrites / n, restPerMinute: (sum(rest, (k) => !k.includes("leases")) * 60) / restSeconds, leasePerMinute: (sum(rest, (k) => k.includes("leases")) * 60) / restSeconds, rss: rssMiB(op.pid) };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "bench-operator-"));
+  say(`# operator benchmark, ${new Date().toISOString()}, ${String((await import("node:os")).cpus().length)} cores, sizes ${sizes.join(",")}, cache ${String(cacheN)}, operator heap cap ${values["heap-mib"] ?? "none"} MiB`);
+  const cluster = await startCluster({ dir: join(dir, "cluster"), ownerPid: process.pid, log: () => undefined });
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const token = cluster.users.find((u) => u.name === "admin")?.token ?? "";
+  const ca = readFileSync(cluster.caFile, "utf8");
+  const counts = () => requestCounts(cluster.server, token, ca);
+  const { spawnSync } = await import("node:child_process");
+  spawnSync(cluster.kubectl, [`--kubeconfig=${cluster.kubeconfig}`, "apply", "--server-side", "-f", join(import.meta.dirname, "..", "crds")]);
+  spawnSync(cluster.kubectl, [`--kubeconfig=${cluster.kubeconfig}`, "wait", "--for=condition=Established", "crd", "--all"]);
+  spawnSync(cluster.kubectl, [`--kubeconfig=${cluster.kubeconfig}`, "apply", "-f", "-"], { input: JSON.stringify({ apiVersion: `${group}/${version}`, kind: "CopyClass", metadata: { name: "bench" }, spec: { driver: "embedded" } }) });
+  const dataDir = join(dir, "data");
+  const engine = await openEmbeddedEngine({ dataDir: join(dataDir, "bench") });
+  await engine.createVolume("bench-src", 1 << 20);
+  await engine.close();
+  // Floors first, with no operator running, and their objects gone before it starts (it would reconcile them).
+  const floors = new Map<number, number>();
+  for (const n of sizes) {
+    floors.set(n, await floor(api, kc, n));
+    await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: `floor-${String(n)}`, plural });
+  }
+  const op = await startOperatorProcess({ kubeconfig: cluster.kubeconfig, dataDir, logFile: join(dir, "operator.log"), pidsFile: join(dir, "operator-pids.json"), ownerPid: process.pid, extraArgs: ["--leader-elect", "true", "--lease-namespace", "default", "--log-level", "info"] });
+  try {
+    say("\n| N | floor (plain client: create + 1 status write) | operator: all Ready | ratio | copies/s | operator writes per copy | writes/min at rest (Lease apart) | operator RSS |");
+    say("|---|---|---|---|---|---|---|---|");
+    for (const n of sizes) {
+      const f = floors.get(n) ?? 0;
+      const o = await operatorRun(api, kc, op, n, counts);
+      say(`| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(o.ms / 1000).toFixed(2)} s | ${(o.ms / f).toFixed(2)}× | ${(n / (o.ms / 1000)).toFixed(1)} | ${o.perCopy.toFixed(2)} | ${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`);
+      say(`<!-- writes for N=${String(n)}: ${JSON.stringify(Object.fromEntries(o.writes))} -->`);
+    }
+  } finally {
+    await op.stop(10_000);
+  }
+  if (cacheN > 0) {
+    const ns = "cache";
+    await createNamespace(kc, ns);
+    const t = performance.now();
+    await pool(cacheN, async (i) => {
+      await api.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: vc(ns, `c-${String(i)}`, "no-such-class") });
+    });
+    say(`\ncreated ${String(cacheN)} VirtualCopies of a missing class in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const start = performance.now();
+    const op2 = await startOperatorProcess({ kubeconfig: cluster.kubeconfig, dataDir, logFile: join(dir, "operator2.log"), pidsFile: join(dir, "operator2-pids.json"), ownerPid: process.pid, extraArgs: ["--leader-elect", "false", "--log-level", "info"] });
+    try {
+      while ((await fetch(`${op2.url}/readyz`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 50));
+      const ready = performance.now() - start;
+      let stalled = 0;
+      while (stalled < cacheN) {
+        await new Promise((r) => setTimeout(r, 2000));
+        const list = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural })) as { items: { status?: { conditions?: { type: string; reason: string }[] } }[] };
+        stalled = list.items.filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.reason === "ClassNotFound")).length;
+      }
+      const settled = performance.now() - start;
+      say(`| objects in cache | start to /readyz | start to every object's status written | operator RSS |`);
+      say(`|---|---|---|---|`);
+      say(`| ${String(cacheN + sizes.reduce((a, b) => a + b, 0))} (${String(cacheN)} of a missing class) | ${(ready / 1000).toFixed(2)} s | ${(settled / 1000).toFixed(1)} s | ${rssMiB(op2.pid).toFixed(0)} MiB |`);
+    } finally {
+      await op2.stop(10_000);
+    }
+  }
+  await stopCluster(cluster.dir, 3_000);
+}
+
+await main();
