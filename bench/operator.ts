@@ -133,7 +133,7 @@ async function operatorRun(api: CustomObjectsApi, kc: KubeConfig, op: OperatorPr
   const restBefore = await counts();
   await new Promise((r) => setTimeout(r, restSeconds * 1000));
   const rest = writesSince(restBefore, await counts());
-  return { ms, writes, perCopy: operatorWrites / n, restPerMinute: (sum(rest, (k) => !k.includes("leases")) * 60) / restSeconds, leasePerMinute: (sum(rest, (k) => k.includes("leases")) * 60) / restSeconds, rss: rssMiB(op.pid) };
+  return { ms, writes, rest, perCopy: operatorWrites / n, restPerMinute: (sum(rest, (k) => !k.includes("leases")) * 60) / restSeconds, leasePerMinute: (sum(rest, (k) => k.includes("leases")) * 60) / restSeconds, rss: rssMiB(op.pid) };
 }
 
 async function main(): Promise<void> {
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
       const f = floors.get(n) ?? 0;
       const o = await operatorRun(api, kc, op, n, counts);
       say(`| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(o.ms / 1000).toFixed(2)} s | ${(o.ms / f).toFixed(2)}× | ${(n / (o.ms / 1000)).toFixed(1)} | ${o.perCopy.toFixed(2)} | ${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`);
-      say(`<!-- writes for N=${String(n)}: ${JSON.stringify(Object.fromEntries(o.writes))} -->`);
+      say(`<!-- writes for N=${String(n)}: ${JSON.stringify(Object.fromEntries(o.writes))}; at rest: ${JSON.stringify(Object.fromEntries(o.rest))} -->`);
     }
   } finally {
     await op.stop(10_000);
