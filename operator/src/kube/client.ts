@@ -18,7 +18,7 @@ import {
   createConfiguration,
   setHeaderMiddleware,
 } from "@kubernetes/client-node";
-import type { Configuration, KubeConfig, Middleware } from "@kubernetes/client-node";
+import type { Configuration, KubeConfig, Middleware, RequestContext, SecurityAuthentication } from "@kubernetes/client-node";
 import type { RequestThrottle } from "./ratelimit.ts";
 
 export interface Clients {
@@ -37,13 +37,32 @@ export interface ClientOptions {
   readonly middleware?: readonly Middleware[];
 }
 
+/**
+ * The KubeConfig as the auth method, with one connection pool: client-node 2.0.1's applySecurityAuthentication
+ * builds a new undici Agent for every request (read in its config.js), so every API call paid a TCP connect and
+ * a TLS handshake, on both sides. The first Agent it builds is kept and reused (keep-alive, pooled connections);
+ * the headers it sets (tokens, refreshed by exec or OIDC plugins) are still applied per request. A kubeconfig
+ * whose client certificate rotates while the operator runs would need a restart.
+ */
+export function pooledAuth(kc: KubeConfig): SecurityAuthentication {
+  let dispatcher: ReturnType<RequestContext["getDispatcher"]>;
+  return {
+    getName: () => "default",
+    async applySecurityAuthentication(context: RequestContext): Promise<void> {
+      await kc.applySecurityAuthentication(context);
+      dispatcher ??= context.getDispatcher();
+      if (dispatcher !== undefined) context.setDispatcher(dispatcher);
+    },
+  };
+}
+
 /** The Configuration every client shares; throws when the KubeConfig has no current cluster. */
 export function throttledConfiguration(kc: KubeConfig, opts: ClientOptions): Configuration {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new Error("cannot build API clients: the kubeconfig has no current cluster");
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
+    authMethods: { default: pooledAuth(kc) },
     middleware: [setHeaderMiddleware("User-Agent", opts.userAgent ?? "arraycopy-operator")],
     promiseMiddleware: [...(opts.throttle === undefined ? [] : [opts.throttle.middleware()]), ...(opts.middleware ?? [])],
   });
