@@ -106,7 +106,12 @@ export function kubeconfigYaml(server: string, caFile: string, user: string, tok
   ].join("\n");
 }
 
+const launchFile = (dir: string) => join(dir, "launch.json");
+
 function launch(dir: string, name: string, bin: string, args: readonly string[]): Recorded {
+  // Remembered so that one component can be restarted as it was first started (restartComponent).
+  const launched = existsSync(launchFile(dir)) ? (JSON.parse(readFileSync(launchFile(dir), "utf8")) as Record<string, unknown>) : {};
+  writeFileSync(launchFile(dir), JSON.stringify({ ...launched, [name]: { bin, args } }, null, 2));
   const out = openSync(join(dir, `${name}.log`), "a");
   const child = spawn(bin, args, { detached: true, stdio: ["ignore", out, out] });
   closeSync(out);
@@ -230,4 +235,41 @@ export function readCluster(dir: string): ClusterInfo | undefined {
 /** Stops every process group recorded in `dir`: SIGTERM, then SIGKILL after a grace period. */
 export async function stopCluster(dir: string, graceMs = 10_000): Promise<number> {
   return killRecorded(pidsFile(dir), graceMs);
+}
+
+/**
+ * Restarts one component of a running cluster (chaos tests): signals its recorded process group (SIGKILL, a crash,
+ * by default; SIGTERM for a graceful shutdown, which ends open watches cleanly), waits until it is gone, then starts
+ * it again with the same binary and arguments (same data directory and ports) and waits until it serves. The new
+ * process is recorded like the first, with its own watchdog when `ownerPid` is given.
+ */
+export async function restartComponent(
+  info: ClusterInfo,
+  name: "etcd" | "kube-apiserver",
+  opts: { ownerPid?: number; downMs?: number; signal?: "SIGKILL" | "SIGTERM" } = {},
+): Promise<void> {
+  const { dir } = info;
+  const launched = JSON.parse(readFileSync(launchFile(dir), "utf8")) as Record<string, { bin: string; args: string[] } | undefined>;
+  const how = launched[name];
+  if (how === undefined) throw new Error(`${name} was not started in ${dir}`);
+  const records = JSON.parse(readFileSync(pidsFile(dir), "utf8")) as Recorded[];
+  for (const rec of records.filter((r) => r.name === name)) {
+    try {
+      process.kill(-rec.pid, opts.signal ?? "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    const deadline = Date.now() + 30_000;
+    while (alive(rec.pid) && Date.now() < deadline) await sleep(20);
+    if (alive(rec.pid)) process.kill(-rec.pid, "SIGKILL");
+    while (alive(rec.pid)) await sleep(20);
+  }
+  writeFileSync(pidsFile(dir), JSON.stringify(records.filter((r) => r.name !== name), null, 2));
+  if (opts.downMs !== undefined) await sleep(opts.downMs);
+  const proc = launch(dir, name, how.bin, how.args);
+  const admin = info.users.find((u) => u.name === "admin");
+  if (admin === undefined) throw new Error("no admin user");
+  if (name === "etcd") await waitFor("etcd", dir, proc, async () => (await fetch(`${info.etcdUrl}/health`)).ok, 30_000);
+  else await waitFor("kube-apiserver", dir, proc, () => httpsOk(`${info.server}/readyz`, info.caFile, admin.token, "ok"), 120_000);
+  if (opts.ownerPid !== undefined) startWatchdog(dir, opts.ownerPid, [proc.pid]);
 }

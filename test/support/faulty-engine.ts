@@ -1,11 +1,11 @@
 // An engine that injects faults in front of a real one (our own port, so faking it is allowed): a call can be
 // refused before it reaches the engine (Unavailable, Busy: retryable, nothing applied) or applied and then
-// reported as timed out (uncertain: the caller cannot tell whether it happened). Every fault is counted, so a
-// test can show that faults were really injected.
+// reported as timed out (uncertain: the caller cannot tell whether it happened), or stall (answer late, as a
+// slow array does, then apply). Every fault is counted, so a test can show that faults were really injected.
 import { EngineError } from "../../operator/src/engine/errors.ts";
 import type { CallOptions, Engine } from "../../operator/src/engine/port.ts";
 
-export type Fault = "unavailable" | "busy" | "timeout-after-apply";
+export type Fault = "unavailable" | "busy" | "timeout-after-apply" | "stall";
 export type FaultPlan = (method: string, call: number) => Fault | undefined;
 
 /** Each mutating method fails its first calls, one per mode; observations fail every `every`-th call. */
@@ -25,10 +25,12 @@ export class FaultyEngine {
 
   readonly inner: Engine;
   readonly plan: FaultPlan;
+  readonly stallMs: number;
 
-  constructor(inner: Engine, plan: FaultPlan) {
+  constructor(inner: Engine, plan: FaultPlan, stallMs = 3_000) {
     this.inner = inner;
     this.plan = plan;
+    this.stallMs = stallMs;
   }
 
   /** The wrapped engine, as the operator sees it. */
@@ -65,6 +67,9 @@ export class FaultyEngine {
         await f();
         throw new EngineError(`injected: ${method} timed out (it was applied)`, { code: "Timeout", kind: "uncertain" });
       }
+      case "stall":
+        await new Promise((resolve) => setTimeout(resolve, this.stallMs));
+        return f();
       case undefined:
         return f();
     }

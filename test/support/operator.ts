@@ -4,6 +4,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DestinationStream } from "pino";
 import { stringify } from "yaml";
 import { run } from "../../operator/src/main.ts";
 import { loadConfig } from "../../operator/src/config.ts";
@@ -28,6 +29,10 @@ export interface StartOptions {
   readonly registry?: EngineRegistry;
   /** Wraps each engine the operator uses (fault injection). */
   readonly wrap?: (engine: Engine) => Engine;
+  /** Where the operator's log lines go (default stdout), so a test can read everything it logged. */
+  readonly logDestination?: DestinationStream;
+  /** Overrides the log level (default ARRAYCOPY_TEST_LOG, else warn). */
+  readonly logLevel?: string;
 }
 
 export function startOperator(extraArgs: readonly string[] = [], opts: StartOptions = {}): RunningOperator {
@@ -44,7 +49,7 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
     },
   };
   const config = loadConfig(
-    ["--kubeconfig", cluster().kubeconfig, "--data-dir", dataDir, "--metrics-port", "0", "--leader-elect", "false", "--workers", "4", "--log-level", process.env.ARRAYCOPY_TEST_LOG ?? "warn", ...extraArgs],
+    ["--kubeconfig", cluster().kubeconfig, "--data-dir", dataDir, "--metrics-port", "0", "--leader-elect", "false", "--workers", "4", "--log-level", opts.logLevel ?? process.env.ARRAYCOPY_TEST_LOG ?? "warn", ...extraArgs],
     {},
   );
   const stop = new AbortController();
@@ -52,7 +57,7 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
   const metricsPort = new Promise<number>((resolve) => {
     listening = resolve;
   });
-  const exited = run(config, rootLogger(config.logLevel), stop.signal, { engines, onListening: listening });
+  const exited = run(config, rootLogger(config.logLevel, opts.logDestination), stop.signal, { engines, onListening: listening });
   return {
     registry,
     dataDir,

@@ -34,6 +34,8 @@ export interface TestArray {
   readonly faults: Faults;
   /** Requests seen, by "METHOD /path" (for tests of the client's behaviour). */
   readonly requests: string[];
+  /** Every session key the array issued (a test proves none leaks into what the operator wrote). */
+  readonly issuedKeys: readonly string[];
   expireSessions(): void;
   close(): Promise<void>;
 }
@@ -50,6 +52,7 @@ export async function startTestArray(options: TestArrayOptions): Promise<TestArr
   const password = options.password ?? "3pardata";
   const state = new ArrayState(options.engine, options.clock ?? { now: () => Date.now() });
   const sessions = new Set<string>();
+  const issuedKeys: string[] = [];
   const faults: Faults = { delayMs: 0, unavailable: 0, dropAfterApply: 0 };
   const requests: string[] = [];
   const { cert, key } = servingCert();
@@ -94,6 +97,7 @@ export async function startTestArray(options: TestArrayOptions): Promise<TestArr
         if (body.user !== user || body.password !== password) throw new h.Refusal(403, 5, "invalid username or password");
         const k = randomUUID();
         sessions.add(k);
+        issuedKeys.push(k);
         return { status: 201, body: { key: k } };
       }
       if (method === "DELETE" && name !== undefined) {
@@ -131,6 +135,7 @@ export async function startTestArray(options: TestArrayOptions): Promise<TestArr
     engine: options.engine,
     faults,
     requests,
+    issuedKeys,
     expireSessions: () => {
       sessions.clear();
     },

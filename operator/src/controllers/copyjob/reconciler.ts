@@ -14,6 +14,7 @@ import { after, done, type Reconcile, type Result } from "../../kube/controller.
 import { isNotFound } from "../../kube/errors.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import { resolveClass } from "../shared/classes.ts";
+import { ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import type { CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "../shared/objects.ts";
 import { toResult } from "../shared/retry.ts";
@@ -68,7 +69,7 @@ async function gather(ctx: ControllerContext, job: CopyJobObject, signal: AbortS
   }
   try {
     const name = copyArrayName(copy);
-    const observedCopy = name === undefined ? undefined : await engine.observeCopy(name, { signal });
+    const observedCopy = name === undefined ? undefined : ownObservation(await engine.observeCopy(name, { signal }), copy.metadata.uid);
     const observedJob = await taskOf(engine, job, observedCopy?.activeJob ?? observedCopy?.lastJob, signal);
     return { g: { job, now, copy, cls, observedCopy, observedJob }, engine };
   } catch (e: unknown) {

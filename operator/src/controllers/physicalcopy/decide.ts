@@ -94,6 +94,8 @@ function decideDeletion(g: PcGathered): PcPlan {
   if (copy.activeJob !== undefined) return { ...nothing, engine: { kind: "halt", copy: copy.name } };
   if (deletionPolicyOf(g) === "Retain") return { ...nothing, removeFinalizer: true };
   if (copy.online) return { ...nothing, engine: { kind: "delete", copy: copy.name }, removeFinalizer: true };
-  if (copy.synchronization !== undefined) return { ...nothing, engine: { kind: "detach", copy: copy.name }, removeFinalizer: true };
+  // Only an association (UnSyncAssoc) can be ended: a copy made without saveSnapshot that broke keeps an
+  // UnSyncUnAssoc synchronization the array refuses to detach (NON_EXISTENT_VVCOPY), which would strand the finalizer.
+  if (copy.synchronization?.copyType === "UnSyncAssoc") return { ...nothing, engine: { kind: "detach", copy: copy.name }, removeFinalizer: true };
   return { ...nothing, removeFinalizer: true };
 }

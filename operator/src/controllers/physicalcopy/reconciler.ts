@@ -12,6 +12,7 @@ import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import { resolveClass } from "../shared/classes.ts";
+import { ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import type { PhysicalCopyObject } from "../shared/objects.ts";
@@ -60,7 +61,8 @@ async function gather(ctx: ControllerContext, pc: PhysicalCopyObject, signal: Ab
   const target = needVolumes ? await resolveTarget(ctx, pc, cls.cls.spec.csiDriver) : undefined;
   const targetName = target?.ok === true ? target.volume : targetOf(pc);
   try {
-    const observed = targetName === undefined ? undefined : await engine.observeCopy(targetName, { signal });
+    // Another owner's copy on the same target (two PhysicalCopies onto one volume) is not ours to show or clean up.
+    const observed = targetName === undefined ? undefined : ownObservation(await engine.observeCopy(targetName, { signal }), pc.metadata.uid);
     return { g: { ...base, cls, source, target, observed }, engine };
   } catch (e: unknown) {
     return { g: { ...base, cls, source, target, observeError: withContext("cannot observe physical copy", e) }, engine };
