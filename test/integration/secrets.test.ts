@@ -126,13 +126,13 @@ describe("credentials", () => {
 });
 
 describe("a class whose Secret holds the wrong password", () => {
-  // Known gap (docs/robustness.md): the wsapi engine logs in lazily, so the CopyClass reports EngineReady until a
-  // copy tries to use it; the copies say why (the array's 403) but the class does not. Kept as a failing
-  // expectation so that fixing it turns this red and the marker gets removed.
-  it.fails("is not Ready", async () => {
+  // The wsapi engine logs in lazily; the CopyClass controller makes one read, so the class itself says why.
+  it("is not Ready, and says why", async () => {
     await eventually(() => {
-      expect(conditionOf(getObject<Obj>("copyclass", undefined, wrongCls), "Ready")?.status).toBe("False");
-    }, 5_000, 250);
+      const ready = conditionOf(getObject<Obj>("copyclass", undefined, wrongCls), "Ready");
+      expect(ready).toMatchObject({ status: "False", reason: "EngineUnusable" });
+      expect(ready?.message).toMatch(/5|password|credential|403/i);
+    }, 30_000, 250);
   });
 });
 

@@ -1,7 +1,7 @@
 // CopyClass reconciler: tells whether the operator can drive the array a class names.
 //
-// Owns: the CopyClass status (field manager arraycopy-copyclass): Ready True once the class's engine is built
-// (its capabilities in the message), else Ready False and Stalled True with the reason; and the engines'
+// Owns: the CopyClass status (field manager arraycopy-copyclass): Ready True once the class's engine is built and
+// has answered one read (its capabilities in the message), else Ready False and Stalled True with the reason; and the engines'
 // lifetimes: the engine of a deleted class is closed. Two classes marked default are reported on each.
 import type { Capabilities } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
@@ -40,6 +40,8 @@ export function copyClassReconciler(deps: CopyClassDeps): Reconcile {
     let message: string;
     try {
       const engine = await deps.ctx.engines.engineFor({ name: cls.metadata.name, generation: gen, spec: cls.spec });
+      // One read proves the array answers with these credentials and this CA (drivers may connect lazily).
+      await engine.listCopies();
       ready = true;
       reason = "EngineReady";
       message = `${cls.spec.driver} engine ready: ${describeCapabilities(engine.capabilities())}${ambiguous}`;
