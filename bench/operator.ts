@@ -27,7 +27,14 @@ const plural = "virtualcopies";
 const concurrency = 32;
 
 const { values } = parseArgs({
-  options: { sizes: { type: "string", default: "100,1000" }, cache: { type: "string", default: "0" }, rest: { type: "string", default: "60" }, "heap-mib": { type: "string" } },
+  options: {
+    sizes: { type: "string", default: "100,1000" },
+    cache: { type: "string", default: "0" },
+    rest: { type: "string", default: "60" },
+    "heap-mib": { type: "string" },
+    physical: { type: "string", default: "0" },
+    "physical-mib": { type: "string", default: "256" },
+  },
 });
 // A V8 heap cap for the operator process, as a container memory limit would impose: without one, on a 24 GiB
 // machine V8 collects lazily and RSS says little about what the operator retains.
@@ -35,6 +42,8 @@ if (values["heap-mib"] !== undefined) process.env.NODE_OPTIONS = `--max-old-spac
 const sizes = values.sizes.split(",").map(Number);
 const cacheN = Number(values.cache);
 const restSeconds = Number(values.rest);
+const physicalN = Number(values.physical);
+const physicalBytes = Number(values["physical-mib"]) * 1024 * 1024;
 
 const say = (s: string) => {
   process.stdout.write(`${s}\n`);
@@ -136,6 +145,38 @@ async function operatorRun(api: CustomObjectsApi, kc: KubeConfig, op: OperatorPr
   return { ms, writes, rest, perCopy: operatorWrites / n, restPerMinute: (sum(rest, (k) => !k.includes("leases")) * 60) / restSeconds, leasePerMinute: (sum(rest, (k) => k.includes("leases")) * 60) / restSeconds, rss: rssMiB(op.pid) };
 }
 
+/** N PhysicalCopies of one volume through the array's two-at-a-time queue, against cp of the same data N times. */
+async function physicalRun(api: CustomObjectsApi, kc: KubeConfig, n: number, srcFile: string, dir: string): Promise<void> {
+  const { spawnSync } = await import("node:child_process");
+  const cp = () => {
+    const start = performance.now();
+    for (let i = 0; i < n; i++) {
+      const res = spawnSync("cp", ["--sparse=always", srcFile, join(dir, "cp-dst.bin")]);
+      if (res.status !== 0) throw new Error(`cp failed: ${res.stderr.toString()}`);
+    }
+    spawnSync("sync");
+    return performance.now() - start;
+  };
+  const ns = "physical";
+  await createNamespace(kc, ns);
+  const start = performance.now();
+  await pool(n, async (i) => {
+    const body = { apiVersion: `${group}/${version}`, kind: "PhysicalCopy", metadata: { name: `p-${String(i)}`, namespace: ns }, spec: { copyClassName: "bench", source: { volumeName: "pc-src" }, target: { volumeName: `pc-dst-${String(i)}` } } };
+    await api.createNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies", body });
+  });
+  for (;;) {
+    const list = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies" })) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] };
+    if (list.items.filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length === n) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const operatorMs = performance.now() - start;
+  const cpMs = [cp(), cp(), cp()].sort((a, b) => a - b)[1] ?? 0;
+  const mib = (n * physicalBytes) / 1048576;
+  say(`\n| ${String(n)} PhysicalCopies of ${String(physicalBytes / 1048576)} MiB | operator, all Ready (2 at a time) | cp --sparse=always ${String(n)}× + sync (median of 3) | ratio |`);
+  say("|---|---|---|---|");
+  say(`| ${mib.toFixed(0)} MiB in all | ${(operatorMs / 1000).toFixed(2)} s (${(mib / (operatorMs / 1000)).toFixed(0)} MiB/s) | ${(cpMs / 1000).toFixed(2)} s (${(mib / (cpMs / 1000)).toFixed(0)} MiB/s) | ${(operatorMs / cpMs).toFixed(2)}× |`);
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-operator-"));
   say(`# operator benchmark, ${new Date().toISOString()}, ${String((await import("node:os")).cpus().length)} cores, sizes ${sizes.join(",")}, cache ${String(cacheN)}, operator heap cap ${values["heap-mib"] ?? "none"} MiB`);
@@ -153,6 +194,21 @@ async function main(): Promise<void> {
   const dataDir = join(dir, "data");
   const engine = await openEmbeddedEngine({ dataDir: join(dataDir, "bench") });
   await engine.createVolume("bench-src", 1 << 20);
+  const srcFile = join(dir, "pc-src.bin");
+  if (physicalN > 0) {
+    // The same bytes in a volume and in a plain file, for the copies and for the cp baseline.
+    const { randomBytes } = await import("node:crypto");
+    const { openSync, writeSync, closeSync } = await import("node:fs");
+    await engine.createVolume("pc-src", physicalBytes);
+    const fd = openSync(srcFile, "w");
+    for (let off = 0; off < physicalBytes; off += 8 << 20) {
+      const chunk = randomBytes(Math.min(8 << 20, physicalBytes - off));
+      await engine.writeVolume("pc-src", off, chunk);
+      writeSync(fd, chunk);
+    }
+    closeSync(fd);
+    for (let i = 0; i < physicalN; i++) await engine.createVolume(`pc-dst-${String(i)}`, physicalBytes);
+  }
   await engine.close();
   // Floors first, with no operator running, and their objects gone before it starts (it would reconcile them).
   const floors = new Map<number, number>();
@@ -170,6 +226,7 @@ async function main(): Promise<void> {
       say(`| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(o.ms / 1000).toFixed(2)} s | ${(o.ms / f).toFixed(2)}× | ${(n / (o.ms / 1000)).toFixed(1)} | ${o.perCopy.toFixed(2)} | ${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`);
       say(`<!-- writes for N=${String(n)}: ${JSON.stringify(Object.fromEntries(o.writes))}; at rest: ${JSON.stringify(Object.fromEntries(o.rest))} -->`);
     }
+    if (physicalN > 0) await physicalRun(api, kc, physicalN, srcFile, dir);
   } finally {
     await op.stop(10_000);
   }

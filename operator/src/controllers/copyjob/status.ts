@@ -64,7 +64,7 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
   } else if (plan.kind === "wait" || plan.kind === "blocked") {
     fields = pending(prev, "New");
     verdict = { succeeded: "Unknown", reason: plan.kind === "wait" ? plan.reason : "ArrayUnavailable", message: plan.message };
-    next = plan.kind === "wait" ? { kind: "after", ms: 2 * pollMs } : { kind: "retry", message: plan.message };
+    next = plan.kind === "wait" ? { kind: "after", ms: pollMs / 2 } : { kind: "retry", message: plan.message };
   } else {
     fields = pending(prev, "New");
     verdict = { succeeded: "Unknown", reason: "Pending", message: `${what} is pending` };

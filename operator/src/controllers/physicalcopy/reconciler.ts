@@ -37,7 +37,10 @@ export function physicalCopyReconciler(deps: PhysicalCopyDeps): Reconcile {
     const { g, engine } = await gather(deps.ctx, pc, signal);
     const plan = decidePc(g);
     const outcome = await act(deps, g, plan, engine, signal, log);
-    return publish(deps, pc, pcReport(g, plan, outcome));
+    const result = await publish(deps, pc, pcReport(g, plan, outcome));
+    // After the status: the job reads the resolved source and target volumes there, so it can start at once.
+    if (plan.createInitialJob) await createInitialJob(deps, pc, log);
+    return result;
   };
 }
 
@@ -78,7 +81,6 @@ function resolveTarget(ctx: ControllerContext, pc: PhysicalCopyObject, csiDriver
 async function act(deps: PhysicalCopyDeps, g: PcGathered, plan: PcPlan, engine: Engine | undefined, signal: AbortSignal, log: Logger): Promise<PcOutcome> {
   const { pc } = g;
   if (plan.addFinalizer) await deps.patch(pc, addFinalizerAndIntentPatch(pc.metadata, true, undefined));
-  if (plan.createInitialJob) await createInitialJob(deps, pc, log);
   let outcome: PcOutcome = {};
   const call = plan.engine;
   if (call !== undefined && engine !== undefined) {
