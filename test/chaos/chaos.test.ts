@@ -35,7 +35,11 @@ import { FaultyEngine, type Fault } from "../support/faulty-engine.ts";
 import { conditionOf, embeddedClass, startOperator, type ConditionView } from "../support/operator.ts";
 
 const api = "arraycopy.io/v1alpha1";
-const seed = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+// CI runs one verified seed (it found a real leak, since fixed), so a landing never hinges on an unexplored one;
+// CHAOS_SEED=random explores, and any printed seed repeats its plan.
+const verifiedSeed = 1559676044;
+const seedEnv = process.env.CHAOS_SEED;
+const seed = seedEnv === "random" ? Math.floor(Math.random() * 2 ** 31) : Number(seedEnv ?? verifiedSeed);
 const cls = "chaos";
 // Big enough that copies are still running when a SIGKILL lands (the engine copies at ~2 GB/s on this machine).
 const srcSize = 96 << 20;

@@ -77,6 +77,14 @@ async function main(): Promise<void> {
       await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
       break;
     }
+    case "mid-unassociated-copy": {
+      await v.createVolume("src", bigVolumeBytes);
+      await v.createVolume("dst", bigVolumeBytes);
+      await fill(v, "src", bigVolumeBytes, 1);
+      sayAtFirstProgress(engine);
+      await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: false, owner: owner() });
+      break;
+    }
     case "mid-resync": {
       await v.createVolume("src", bigVolumeBytes);
       await v.createVolume("dst", bigVolumeBytes);

@@ -82,6 +82,23 @@ describe("crash safety of the embedded engine", () => {
     });
   }
 
+  it("killed mid-copy without saveSnapshot: the association ends (UnSyncUnAssoc), the target is incomplete and free for a new copy", async () => {
+    const dir = await freshDir();
+    await runAndKill(dir, "mid-unassociated-copy", (line) => line.startsWith("progress"));
+    const engine = await reopen(dir);
+    try {
+      const seen = await engine.observeCopy("dst");
+      expect(seen?.synchronization).toBeUndefined();
+      expect(seen?.contentComplete).toBe(false);
+      expect(await engine.observeJob(seen?.lastJob ?? "")).toMatchObject({ jobState: "Exception", errorDescription: interruptedDescription });
+      const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: false, owner: { namespace: "default", name: "copy-b", uid: "uid-2" } });
+      expect((await waitForJob(engine, job.id)).jobState).toBe("Completed");
+      expect(await sameBytes(engine, "dst", "src", bigVolumeBytes)).toBe(true);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("killed at random instants of a mixed workload, reopens with every acknowledged copy intact", async () => {
     const stats = { runs: 0, snapshots: 0, completed: 0, interrupted: 0 };
     for (let run = 0; run < 6; run++) {

@@ -74,7 +74,9 @@ function lifeState(g: PcGathered, copy: CopyObservation | undefined): State {
 function copyState(copy: CopyObservation): State {
   const sync = copy.synchronization;
   if (sync === undefined) {
-    if (!copy.contentComplete) return { reason: "Halted", message: `the copy onto ${copy.name} was halted before it completed: the target holds a partial copy`, mood: "stalled" };
+    if (!copy.contentComplete) {
+      return { reason: "Incomplete", message: `the copy onto ${copy.name} ended before it completed (halted, or failed: see its CopyJob); the target holds a partial copy`, mood: "stalled" };
+    }
     return copy.saveSnapshot
       ? { reason: "Detached", message: `${copy.name} is an independent full copy of ${copy.source} (association ended)`, mood: "ready" }
       : { reason: "Completed", message: `${copy.name} is a full copy of ${copy.source}`, mood: "ready" };

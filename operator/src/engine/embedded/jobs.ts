@@ -265,6 +265,12 @@ export class Jobs {
     if (record?.sync !== undefined) {
       record.sync.syncState = move(record.kind, record.sync.syncState, "Broken") as "Broken";
       if (record.kind === "Physical") record.sync.savedSnapshot = undefined;
+      // An unassociated copy's association lives only while it copies (CIM UnSyncUnAssoc): a failed one ends as a
+      // halted one does, its target incomplete, so nothing stays associated with what may be a user's volume.
+      if (record.kind === "Physical" && record.sync.copyType === "UnSyncUnAssoc") {
+        move("Physical", "Broken", "gone");
+        record.sync = undefined;
+      }
     }
     const damaged = isCopyJob(job) ? this.core.store.get(job.copy) : this.core.restoreTarget(job.copy);
     if (damaged !== undefined) damaged.record.contentComplete = false;
