@@ -230,6 +230,10 @@ export function engineContract(name: string, factory: EngineFactory): void {
         const stop = engine.subscribe((i) => seen.push(i));
         const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: false, owner: owner() });
         await waitForJob(engine, job.id);
+        // An engine without pushed indications (capabilities().indications false) reports them up to a poll late.
+        for (let waited = 0; !seen.some((i) => i.job.id === job.id && i.kind === "Finished") && waited < 10_000; waited += 10) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
         stop();
         const mine = seen.filter((i) => i.job.id === job.id);
         expect(mine[0]?.kind).toBe("Started");
@@ -301,12 +305,19 @@ export function engineContract(name: string, factory: EngineFactory): void {
         expect(await sameBytes(engine, "dst", "src", 8 * MiB)).toBe(true);
       });
       it("halt: a running copy ends Terminated and the association is gone", async () => {
-        await volumeWith("src", 16 * MiB, 63);
-        await vol().createVolume("dst", 16 * MiB);
-        const [created, halted] = await Promise.all([
-          engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() }),
-          engine.halt({ copy: "dst" }),
-        ]);
+        // A remote engine gets the halt after the create has answered (sent together, the halt may arrive first),
+        // and a volume large enough that the copy still runs one round trip later.
+        const size = under.remote === true ? 256 * MiB : 16 * MiB;
+        await volumeWith("src", size, 63);
+        await vol().createVolume("dst", size);
+        const request = { name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() };
+        const [created, halted] =
+          under.remote === true
+            ? await (async () => {
+                const c = await engine.createPhysicalCopy(request);
+                return [c, await engine.halt({ copy: "dst" })] as const;
+              })()
+            : await Promise.all([engine.createPhysicalCopy(request), engine.halt({ copy: "dst" })]);
         expect(created.copy.synchronization?.syncState).toBe("ResyncInProgress");
         expect(halted).toMatchObject({ jobState: "Terminated" });
         const end = await waitForJob(engine, created.job.id);
