@@ -4,7 +4,7 @@
 // request it makes is authorised by the chart's ClusterRole and Role alone, and passes a full lifecycle; the same
 // token is then refused what the operator does not need. No pod ever runs here (no controller-manager, no kubelet):
 // the Deployment is asserted as an object, and the operator's container is stood in for by the in-process operator.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,18 +52,7 @@ function helmOk(args: readonly string[]): string {
 
 /** kubectl as the chart's ServiceAccount; asynchronous because the operator runs in this process. */
 function asOperator(args: readonly string[], input?: string): Promise<KubectlResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cluster().kubectl, [`--kubeconfig=${tokenKubeconfig}`, ...args], { cwd: repoRoot });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => {
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
+  return kubectlAsync(args, input === undefined ? { kubeconfig: tokenKubeconfig } : { kubeconfig: tokenKubeconfig, input });
 }
 
 const rendered = (out: string) => parseAllDocuments(out).map((d) => d.toJS() as Obj | null).filter((o): o is Obj => o !== null);

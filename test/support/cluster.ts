@@ -38,9 +38,9 @@ export function kubectl(args: readonly string[], opts: { input?: string; user?: 
  * kubectl without blocking this process: required for anything that waits on an operator running in-process
  * (kubectl wait, delete --wait), which spawnSync would freeze along with the whole event loop.
  */
-export function kubectlAsync(args: readonly string[], opts: { input?: string; user?: string } = {}): Promise<KubectlResult> {
+export function kubectlAsync(args: readonly string[], opts: { input?: string; user?: string; kubeconfig?: string } = {}): Promise<KubectlResult> {
   const c = cluster();
-  const kubeconfig = opts.user === undefined || opts.user === "admin" ? c.kubeconfig : join(c.dir, `kubeconfig-${opts.user}`);
+  const kubeconfig = opts.kubeconfig ?? (opts.user === undefined || opts.user === "admin" ? c.kubeconfig : join(c.dir, `kubeconfig-${opts.user}`));
   return new Promise((resolve, reject) => {
     const child = spawn(c.kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { cwd: repoRoot });
     let stdout = "";

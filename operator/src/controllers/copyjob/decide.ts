@@ -8,11 +8,11 @@
 //   operation submitted since, instead of starting another.
 // - Impossible requests end at once with a clear reason: resync of a Broken or unassociated copy (StartCopy may
 //   repair a Broken one), restore of a virtual copy whose base is gone, a job on a copy gone from the array.
-import type { CopyObservation, CreatePhysicalCopyRequest, JobObservation, StartJobRequest } from "../../engine/port.ts";
+import { finishedJobStates, type CopyObservation, type CreatePhysicalCopyRequest, type JobObservation, type StartJobRequest } from "../../engine/port.ts";
 import type { EngineError } from "../../engine/errors.ts";
 import type { ClassResolution } from "../shared/classes.ts";
 import { ownerTag } from "../shared/naming.ts";
-import type { CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "../shared/objects.ts";
+import { jobFinished, type CopyJobObject, type PhysicalCopyObject, type VirtualCopyObject } from "../shared/objects.ts";
 
 export interface JobGathered {
   readonly job: CopyJobObject;
@@ -42,10 +42,6 @@ export type JobPlan =
   | { readonly kind: "end"; readonly reason: EndReason; readonly message: string }
   | { readonly kind: "follow"; readonly task: JobObservation };
 
-export function isFinished(job: CopyJobObject): boolean {
-  const s = job.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
-  return s === "True" || s === "False";
-}
 
 /** The copy's name on the array, once its controller has recorded it. */
 export function copyArrayName(copy: VirtualCopyObject | PhysicalCopyObject | undefined): string | undefined {
@@ -57,7 +53,7 @@ const priorities = { High: "High", Medium: "Same", Low: "Low" } as const;
 
 export function decideJob(g: JobGathered): JobPlan {
   const { job } = g;
-  if (isFinished(job)) return ttlPlan(g);
+  if (jobFinished(job)) return ttlPlan(g);
   const name = `${job.spec.copyRef.kind} ${job.spec.copyRef.name}`;
   if (g.observedJob !== undefined) {
     if (job.spec.requestedState === "Terminate" && !finishedTask(g.observedJob)) return { kind: "halt", id: g.observedJob.id };
@@ -121,7 +117,7 @@ function decideOperation(g: JobGathered, name: string, op: StartJobRequest["oper
 }
 
 function finishedTask(t: JobObservation): boolean {
-  return t.jobState === "Completed" || t.jobState === "Terminated" || t.jobState === "Killed" || t.jobState === "Exception";
+  return finishedJobStates.includes(t.jobState);
 }
 
 function ttlPlan(g: JobGathered): JobPlan {

@@ -16,9 +16,9 @@ import type { StatusWriter } from "../../kube/status.ts";
 import { resolveClass } from "../shared/classes.ts";
 import { ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
-import type { CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "../shared/objects.ts";
+import { jobFinished, type CopyJobObject, type PhysicalCopyObject, type VirtualCopyObject } from "../shared/objects.ts";
 import { toResult } from "../shared/retry.ts";
-import { adoptable, copyArrayName, decideJob, isFinished, type JobGathered, type JobPlan } from "./decide.ts";
+import { adoptable, copyArrayName, decideJob, type JobGathered, type JobPlan } from "./decide.ts";
 import { jobReport, type JobOutcome, type JobReport } from "./status.ts";
 
 export interface CopyJobDeps {
@@ -58,7 +58,7 @@ function copyOf(ctx: ControllerContext, job: CopyJobObject): VirtualCopyObject |
 async function gather(ctx: ControllerContext, job: CopyJobObject, signal: AbortSignal): Promise<{ g: JobGathered; engine: Engine | undefined }> {
   const now = ctx.clock.now();
   const copy = copyOf(ctx, job);
-  if (isFinished(job) || copy === undefined) return { g: { job, now, copy, cls: undefined }, engine: undefined };
+  if (jobFinished(job) || copy === undefined) return { g: { job, now, copy, cls: undefined }, engine: undefined };
   const cls = resolveClass(ctx.caches.classes.list(), copy.spec.copyClassName, copy.status?.copyClassName);
   if (!cls.ok) return { g: { job, now, copy, cls }, engine: undefined };
   let engine: Engine;

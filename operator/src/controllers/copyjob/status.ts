@@ -2,7 +2,7 @@
 // ErrorCode, ErrorDescription, times) and the conditions Succeeded (Unknown while running, then True or False
 // for good), Reconciling (True until finished) and Stalled (True once failed), with the events of the transition.
 import type { EngineError } from "../../engine/errors.ts";
-import type { JobObservation, JobState, OperationalStatus } from "../../engine/port.ts";
+import { finishedJobStates, type JobObservation, type JobState, type OperationalStatus } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import type { Next } from "../shared/retry.ts";
@@ -102,7 +102,7 @@ function taskFields(t: JobObservation, submitted: string | undefined): Record<st
 }
 
 function taskVerdict(t: JobObservation, what: string): Verdict {
-  const finished = t.jobState === "Completed" || t.jobState === "Terminated" || t.jobState === "Killed" || t.jobState === "Exception";
+  const finished = finishedJobStates.includes(t.jobState);
   if (!finished) {
     const queued = t.jobState === "New" || t.jobState === "Starting";
     return { succeeded: "Unknown", reason: queued ? "Queued" : "Running", message: `${what} is ${queued ? "queued on the array" : `running: ${t.percentComplete}%`} (array task ${t.id})` };

@@ -11,7 +11,7 @@ import type { EngineError } from "../../engine/errors.ts";
 import { hasFinalizer, isDeleting } from "../../kube/finalizers.ts";
 import type { ClassResolution } from "../shared/classes.ts";
 import { arrayName } from "../shared/naming.ts";
-import { copyFinalizer, type CopyJobObject, type PhysicalCopyObject } from "../shared/objects.ts";
+import { copyFinalizer, jobFinished, type CopyJobObject, type PhysicalCopyObject } from "../shared/objects.ts";
 import type { VolumeResolution } from "../shared/sources.ts";
 
 export interface PcGathered {
@@ -62,11 +62,6 @@ export function wasCreated(pc: PhysicalCopyObject): boolean {
 
 export function deletionPolicyOf(g: PcGathered): "Delete" | "Retain" {
   return g.pc.spec.deletionPolicy ?? (g.cls.ok ? g.cls.cls.spec.deletionPolicy : "Delete");
-}
-
-export function jobFinished(job: CopyJobObject | undefined): boolean {
-  const s = job?.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
-  return s === "True" || s === "False";
 }
 
 export function decidePc(g: PcGathered): PcPlan {

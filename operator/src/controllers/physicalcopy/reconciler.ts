@@ -15,10 +15,10 @@ import { resolveClass } from "../shared/classes.ts";
 import { ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
-import type { PhysicalCopyObject } from "../shared/objects.ts";
+import { jobFinished, type PhysicalCopyObject } from "../shared/objects.ts";
 import type { VolumeResolution } from "../shared/sources.ts";
 import { toResult } from "../shared/retry.ts";
-import { decidePc, initialJobName, jobFinished, targetOf, wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
+import { decidePc, initialJobName, targetOf, wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
 import { pcReport, type PcOutcome, type PcReport } from "./status.ts";
 
 export interface PhysicalCopyDeps {

@@ -9,7 +9,8 @@ import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import { lastError, type Next } from "../shared/retry.ts";
-import { jobFinished, wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
+import { jobFinished } from "../shared/objects.ts";
+import { wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
 
 export interface PcOutcome {
   readonly error?: EngineError | undefined;

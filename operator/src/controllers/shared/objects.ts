@@ -32,6 +32,12 @@ export type PhysicalCopyObject = Resource<PhysicalCopySpec, PhysicalCopyStatus>;
 export type CopyJobObject = Resource<CopyJobSpec, CopyJobStatus>;
 export type CopyClassObject = Resource<CopyClassSpec, CopyClassStatus>;
 
+/** A CopyJob has finished once its Succeeded condition is True or False; it never changes after. */
+export function jobFinished(job: CopyJobObject | undefined): boolean {
+  const s = job?.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
+  return s === "True" || s === "False";
+}
+
 /** Our finalizer on copies: the array object is removed (or deliberately kept) before the resource goes. */
 export const copyFinalizer = "arraycopy.io/array-object";
 
