@@ -21,8 +21,9 @@ import { realClock } from "./kube/clock.ts";
 import { Controller } from "./kube/controller.ts";
 import { summarise } from "./kube/errors.ts";
 import { EventRecorder, eventsApiSink } from "./kube/events.ts";
+import { StringInterner, compactObject, type CompactOptions } from "./kube/compact.ts";
 import { customObjectPatcher } from "./kube/finalizers.ts";
-import { Informer, clientNodeWatch, decodeUntyped, rawList, type KubeObject } from "./kube/informer.ts";
+import { Informer, clientNodeWatch, decodeUntyped, rawList, type KubeObject, type RawList } from "./kube/informer.ts";
 import { LeaderElector, leaseStore } from "./kube/leader.ts";
 import { RequestThrottle } from "./kube/ratelimit.ts";
 import { StatusWriter, customObjectStatusApplier } from "./kube/status.ts";
@@ -34,14 +35,41 @@ import { startServer } from "./observability/server.ts";
 
 const plurals = { CopyClass: "copyclasses", VirtualCopy: "virtualcopies", PhysicalCopy: "physicalcopies", CopyJob: "copyjobs" } as const;
 
+/** Our status writers' field managers all start so; the caches keep only their managedFields entries. */
+const managerPrefix = "arraycopy-";
+const cacheCompaction: CompactOptions = {
+  interner: new StringInterner(),
+  keepManagedFields: (e) => e.operation === "Apply" && e.subresource === "status" && (e.manager?.startsWith(managerPrefix) ?? false),
+};
+/** Items per list page: as client-go's reflector, so a cold start with many objects never holds one huge response. */
+const listPageSize = 500;
+
+/** Lists a whole collection page by page (limit/continue), with the resourceVersion of the consistent snapshot. */
+async function listAll(clients: Clients, plural: string): Promise<RawList> {
+  const items: unknown[] = [];
+  let cont: string | undefined;
+  for (;;) {
+    const page = rawPage(await clients.customObjects.listClusterCustomObject({ group, version, plural, limit: listPageSize, ...(cont === undefined ? {} : { _continue: cont }) }));
+    items.push(...page.list.items);
+    if (page.continue === undefined) return { items, metadata: page.list.metadata };
+    cont = page.continue;
+  }
+}
+
+function rawPage(v: unknown): { readonly list: RawList; readonly continue: string | undefined } {
+  const list = rawList(v);
+  const meta = (v as { metadata?: { continue?: unknown } }).metadata;
+  return { list, continue: typeof meta?.continue === "string" && meta.continue !== "" ? meta.continue : undefined };
+}
+
 function informer<T extends KubeObject>(kc: KubeConfig, clients: Clients, plural: string, log: Logger): Informer<T> {
   return new Informer<T>({
     name: plural,
     path: `/apis/${group}/${version}/${plural}`,
-    list: async () => rawList(await clients.customObjects.listClusterCustomObject({ group, version, plural })),
+    list: () => listAll(clients, plural),
     watch: clientNodeWatch(kc),
     clock: realClock,
-    decode: (raw) => decodeUntyped(raw) as T | undefined,
+    decode: (raw) => decodeUntyped(compactObject(raw, cacheCompaction)) as T | undefined,
     onError: (message, e) => {
       log.warn({ informer: plural, err: summarise(e) }, message);
     },

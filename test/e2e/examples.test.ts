@@ -13,6 +13,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getText, runningControllers, skippedKinds, waitConverged, type Kubectl } from "../../hack/demo/converge.ts";
 import { convergence, createExampleVolumes, exampleClass, exampleObjects, examplesDir, exampleVolumes, type ExampleObject } from "../../hack/demo/examples.ts";
 import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
+import { createIntentAnnotation } from "../../operator/src/controllers/shared/objects.ts";
+import { lastAppliedAnnotation } from "../../operator/src/kube/compact.ts";
 import { logTail, startOperatorProcess, type OperatorProcess } from "../../hack/demo/operator-process.ts";
 import { cluster, installCrds, kubectlAsync, kubectlAsyncOk, kubectlOk } from "../support/cluster.ts";
 
@@ -87,6 +89,11 @@ describe("examples/ with the operator as its own process", () => {
   it("applies with kubectl, and the VirtualCopy goes Ready under kubectl wait", async () => {
     await kubectlAsyncOk(["apply", "-f", examplesDir]);
     await kubectlAsyncOk(["wait", "--for=condition=Ready", "virtualcopy/postgres-before-upgrade", "-n", "default", "--timeout=60s"]);
+    // The operator's caches drop kubectl's last-applied annotation (kube/compact.ts), and its intent annotation is
+    // added by JSON patch: the object must keep both, or the next `kubectl apply` would diff against nothing.
+    const meta = JSON.parse(await kubectlAsyncOk(["get", "virtualcopy/postgres-before-upgrade", "-n", "default", "-o", "jsonpath={.metadata.annotations}"])) as Record<string, string>;
+    expect(Object.keys(meta).sort()).toEqual([createIntentAnnotation, lastAppliedAnnotation]);
+    expect((JSON.parse(meta[lastAppliedAnnotation] ?? "{}") as { kind?: string }).kind).toBe("VirtualCopy");
   });
 
   it("brings every example whose controller runs to Ready or Succeeded", async () => {
