@@ -164,6 +164,32 @@ describe("WorkQueue delayed adds", () => {
     });
   }
 
+  it("holds any number of delayed keys under one timer and releases each at its deadline, in deadline order", async () => {
+    const { q, clock } = queue();
+    // Deterministic pseudo-random deadlines, with ties, and some keys re-added sooner (superseded heap entries).
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const due = new Map<string, number>();
+    for (let i = 0; i < 2000; i++) {
+      const key = `k${String(i % 1500)}`;
+      const ms = 1 + rand(5000);
+      q.addAfter(key, ms);
+      due.set(key, Math.min(due.get(key) ?? Infinity, ms));
+    }
+    expect(clock.pending()).toBe(1);
+    expect(q.delayedLen()).toBe(1500);
+    const released: { key: string; at: number }[] = [];
+    for (let t = 1; t <= 5000; t++) {
+      clock.advance(1);
+      for (const key of await drainReady(q)) released.push({ key, at: t });
+    }
+    expect(released).toHaveLength(1500);
+    for (const { key, at } of released) expect(at, key).toBe(due.get(key));
+    expect(released.map((r) => r.at)).toEqual([...released.map((r) => r.at)].sort((a, b) => a - b));
+    expect(clock.pending()).toBe(0);
+    expect(q.delayedLen()).toBe(0);
+  });
+
   it("a delayed key that comes due while queued is not duplicated", async () => {
     const { q, clock } = queue();
     q.addAfter("a", 10);

@@ -5,7 +5,9 @@
 // - A key is in the queue at most once; adding a queued key is a no-op (the reconcile reads the latest state).
 // - A key being processed is never handed out again until `done(key)`; if it is added meanwhile it is marked
 //   dirty and queued again by `done`, so the change that came in during processing is not lost.
-// - `addAfter` keeps one pending delay per key and the earliest deadline wins.
+// - `addAfter` keeps one pending delay per key and the earliest deadline wins. Delays wait in one min-heap under
+//   one timer, armed for the earliest deadline (client-go's delaying queue does the same): 10,000 keys backing
+//   off cost one timer, not 10,000. Heap entries a nearer deadline superseded are skipped when they surface.
 // - After `shutDown` adds are ignored and pending delays dropped; `get` still hands out what is already queued
 //   (as client-go does) and resolves `undefined` once the queue is empty. `shutDownWithDrain` also waits until
 //   every key handed out is `done`.
@@ -54,8 +56,13 @@ export class WorkQueue {
   readonly #processing = new Map<string, number>();
   /** When each queued key was queued, for latency. */
   readonly #queuedAt = new Map<string, number>();
-  /** One pending delayed add per key. */
-  readonly #delayed = new Map<string, { readonly due: number; readonly timer: Timer }>();
+  /** One pending delayed add per key: its deadline. */
+  readonly #delayed = new Map<string, number>();
+  /** Deadlines in a binary min-heap (by due, then seq); an entry whose due is no longer the key's is stale. */
+  #heap: DelayEntry[] = [];
+  #seq = 0;
+  /** The one timer, armed for the heap's earliest deadline. */
+  #timer: { readonly due: number; readonly timer: Timer } | undefined;
   /** Workers waiting in `get`. */
   #waiters: ((key: string | undefined) => void)[] = [];
   #shuttingDown = false;
@@ -85,15 +92,45 @@ export class WorkQueue {
     }
     const due = this.#clock.now() + ms;
     const pending = this.#delayed.get(key);
-    if (pending !== undefined) {
-      if (pending.due <= due) return;
-      pending.timer.cancel();
+    if (pending !== undefined && pending <= due) return;
+    this.#delayed.set(key, due);
+    heapPush(this.#heap, { due, seq: this.#seq++, key });
+    this.#arm();
+  }
+
+  /** Keys waiting for their delay to pass. */
+  delayedLen(): number {
+    return this.#delayed.size;
+  }
+
+  /** Drops stale heap tops, then makes sure the timer fires at the earliest live deadline. */
+  #arm(): void {
+    for (let top = this.#heap[0]; top !== undefined && this.#delayed.get(top.key) !== top.due; top = this.#heap[0]) heapPop(this.#heap);
+    const next = this.#heap[0];
+    if (next === undefined) {
+      this.#timer?.timer.cancel();
+      this.#timer = undefined;
+      return;
     }
-    const timer = this.#clock.setTimer(ms, () => {
-      this.#delayed.delete(key);
-      this.add(key);
+    if (this.#timer !== undefined && this.#timer.due <= next.due) return;
+    this.#timer?.timer.cancel();
+    const timer = this.#clock.setTimer(Math.max(1, next.due - this.#clock.now()), () => {
+      this.#timer = undefined;
+      this.#fire();
     });
-    this.#delayed.set(key, { due, timer });
+    this.#timer = { due: next.due, timer };
+  }
+
+  /** Adds every key whose deadline has passed, in deadline order, then re-arms. */
+  #fire(): void {
+    const now = this.#clock.now();
+    for (let top = this.#heap[0]; top !== undefined && top.due <= now; top = this.#heap[0]) {
+      heapPop(this.#heap);
+      if (this.#delayed.get(top.key) !== top.due) continue;
+      this.#delayed.delete(top.key);
+      this.add(top.key);
+    }
+    this.#arm();
   }
 
   /** Adds `key` after the rate limiter's delay for it (a retry). */
@@ -159,8 +196,10 @@ export class WorkQueue {
   shutDown(): void {
     if (!this.#shuttingDown) {
       this.#shuttingDown = true;
-      for (const { timer } of this.#delayed.values()) timer.cancel();
+      this.#timer?.timer.cancel();
+      this.#timer = undefined;
       this.#delayed.clear();
+      this.#heap = [];
     }
     this.#dispatch();
   }
@@ -211,4 +250,55 @@ export class WorkQueue {
     this.#drainWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+interface DelayEntry {
+  readonly due: number;
+  readonly seq: number;
+  readonly key: string;
+}
+
+function before(a: DelayEntry, b: DelayEntry): boolean {
+  return a.due < b.due || (a.due === b.due && a.seq < b.seq);
+}
+
+function heapPush(heap: DelayEntry[], entry: DelayEntry): void {
+  heap.push(entry);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const p = heap[parent];
+    if (p === undefined || !before(entry, p)) break;
+    heap[i] = p;
+    i = parent;
+  }
+  heap[i] = entry;
+}
+
+function heapPop(heap: DelayEntry[]): DelayEntry | undefined {
+  const top = heap[0];
+  const last = heap.pop();
+  if (top === undefined || last === undefined || heap.length === 0) return top;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let smallest = last;
+    let at = i;
+    const left = heap[l];
+    const right = heap[r];
+    if (left !== undefined && before(left, smallest)) {
+      smallest = left;
+      at = l;
+    }
+    if (right !== undefined && before(right, smallest)) {
+      smallest = right;
+      at = r;
+    }
+    if (at === i) break;
+    heap[i] = smallest;
+    i = at;
+  }
+  heap[i] = last;
+  return top;
 }
