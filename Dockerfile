@@ -36,4 +36,6 @@ COPY package.json ./
 VOLUME ["/var/lib/arraycopy"]
 EXPOSE 8080
 USER 65532:65532
-CMD ["dist/main.js"]
+# Node flags first (the chart's operator.nodeFlags sets the same): --optimize-for-size keeps V8's heap near what the
+# operator retains (docs/benchmarks.md). The chart's args replace this whole CMD.
+CMD ["--optimize-for-size", "dist/main.js"]

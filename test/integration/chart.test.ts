@@ -5,12 +5,13 @@
 // token is then refused what the operator does not need. No pod ever runs here (no controller-manager, no kubelet):
 // the Deployment is asserted as an object, and the operator's container is stood in for by the in-process operator.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBinaries } from "../../hack/control-plane/binaries.ts";
+import { loadConfig } from "../../operator/src/config.ts";
 import { cluster, eventually, freshNamespace, installCrds, kubectlAsync, kubectlAsyncOk, kubectlOk, repoRoot, type KubectlResult } from "../support/cluster.ts";
 import { applyYaml, conditionOf, eventsFor, getObject, startOperator, type ConditionView, type RunningOperator } from "../support/operator.ts";
 
@@ -134,7 +135,15 @@ describe("helm install into the real apiserver", () => {
     expect(d?.spec.replicas).toBe(2);
     expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     expect(container?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
-    expect(container?.args).toEqual(expect.arrayContaining(["--leader-elect=true", "--data-dir=/var/lib/arraycopy"]));
+    // The image's entrypoint is node (distroless): its args are node flags, the script the Dockerfile builds, then
+    // flags the operator itself accepts (its own parser, strict: an unknown flag throws).
+    const args = container?.args as string[];
+    const script = args.indexOf("dist/main.js");
+    expect(script).toBeGreaterThanOrEqual(0);
+    expect(args.slice(0, script)).toEqual(["--optimize-for-size"]);
+    expect(readFileSync(join(repoRoot, "Dockerfile"), "utf8")).toMatch(/^CMD \["--optimize-for-size", "dist\/main\.js"\]$/m);
+    const config = loadConfig(args.slice(script + 1), {});
+    expect(config).toMatchObject({ leaderElect: true, dataDir: "/var/lib/arraycopy", qps: 0, workers: 16 });
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: "/healthz", port: "metrics" } });
     expect(container?.readinessProbe).toMatchObject({ httpGet: { path: "/readyz", port: "metrics" } });
     expect(container?.env).toEqual([
