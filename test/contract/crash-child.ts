@@ -105,6 +105,18 @@ async function main(): Promise<void> {
       await engine.startJob({ copy: "snap", operation: "Restore" });
       break;
     }
+    case "concurrent-virtual-copies": {
+      // Creates 32 at a time, so their catalog writes are group-committed; prints "V <name>" as each is acknowledged.
+      await v.createVolume("base", 1 << 20);
+      let next = 0;
+      await Promise.all(Array.from({ length: 32 }, async () => {
+        for (let i = next++; i < 100_000; i = next++) {
+          await engine.createVirtualCopy({ name: `v${String(i)}`, source: "base", readOnly: true, owner: owner() });
+          say(`V v${String(i)}`);
+        }
+      }));
+      break;
+    }
     default:
       throw new Error(`unknown scenario ${scenario}`);
   }

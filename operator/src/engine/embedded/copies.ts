@@ -28,11 +28,16 @@ export class Copies {
     this.jobs = jobs;
   }
 
-  async createVirtual(request: CreateVirtualCopyRequest): Promise<CopyObservation> {
+  /**
+   * Creates a virtual copy in memory; `durable` resolves once it is on disk (group commit, see core.ts): the caller
+   * awaits it after releasing the mutex and only then reports success. An existing copy is durable once every write
+   * taken so far is (it may be another caller's, still being written).
+   */
+  createVirtual(request: CreateVirtualCopyRequest): { readonly copy: CopyObservation; readonly durable: Promise<void> } {
     checkName(request.name);
     checkLifetime(request.expirationHours, request.retentionHours);
     const existing = this.existing(request.name, "Virtual", request.source, request.owner);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return { copy: existing, durable: this.core.saveLater() };
     const source = this.core.requireNode(request.source);
     if (request.readOnly && source.record.readOnly) {
       throw arrayError("INV_OPERATION_VV_READONLY_TO_READONLY_SNAP", `${request.source} is read-only: its virtual copies are read-write`);
@@ -79,8 +84,7 @@ export class Copies {
       activeJob: undefined,
     };
     this.core.catalog.copies.push(record);
-    await this.core.save();
-    return this.observe(node.record.name);
+    return { copy: this.observe(node.record.name), durable: this.core.saveLater() };
   }
 
   async createPhysical(request: CreatePhysicalCopyRequest): Promise<{ copy: CopyObservation; job: JobObservation }> {

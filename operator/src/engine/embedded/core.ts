@@ -2,6 +2,12 @@
 // clock, job listeners and the jobs running now. Operations (copies.ts, volumes.ts, jobs.ts) change the catalog
 // in memory under the engine's mutex and call save() before they report success, so what a caller was told is
 // on disk. Nodes and copy records go together: removing a node removes the copy made as it.
+//
+// Catalog writes are group-committed: each save() serializes the catalog at once (under the caller's mutex, so the
+// image is consistent), and one writer writes the newest image with its fsyncs, one write at a time. A caller that
+// needs no ordering against later file changes (a create: it only adds) may release the mutex before its write is
+// durable (`saveLater`) and report success after; the operations that follow it then share the next write instead
+// of each paying a write and two fsyncs in turn. Every write holds every change made before its image was taken.
 import { join } from "node:path";
 import { arrayError, EngineError } from "../errors.ts";
 import type { Clock, CopyObservation, JobIndication, JobListener, JobObservation } from "../port.ts";
@@ -45,8 +51,47 @@ export class Core {
     return this.clock.now();
   }
 
+  /** The newest catalog image not yet written, and how many save requests it covers. */
+  #latest: string | undefined;
+  #requested = 0;
+  #durable = 0;
+  #writing: Promise<void> | undefined;
+
+  /** Writes the catalog as it is now; resolves once durable. Call under the mutex, before any change that needs it on disk. */
   async save(): Promise<void> {
-    await writeFileAtomic(join(this.dir, metaFile), JSON.stringify(this.catalog));
+    await this.saveLater();
+  }
+
+  /**
+   * Takes the catalog's image now (call under the mutex, with the change made) and resolves once a write holding it
+   * is durable; may be awaited after the mutex is released. The promise must be awaited: a failed write rejects it.
+   */
+  saveLater(): Promise<void> {
+    this.#latest = JSON.stringify(this.catalog);
+    const want = ++this.#requested;
+    return this.#until(want);
+  }
+
+  /** Resolves once no catalog write is in flight (closing waits for it before releasing the directory's lock). */
+  async writesDone(): Promise<void> {
+    while (this.#writing !== undefined) await this.#writing.catch(() => undefined);
+  }
+
+  async #until(want: number): Promise<void> {
+    while (this.#durable < want) {
+      this.#writing ??= this.#writeLatest().finally(() => {
+        this.#writing = undefined;
+      });
+      await this.#writing;
+    }
+  }
+
+  async #writeLatest(): Promise<void> {
+    const upTo = this.#requested;
+    const image = this.#latest;
+    if (image === undefined) return;
+    await writeFileAtomic(join(this.dir, metaFile), image);
+    this.#durable = Math.max(this.#durable, upTo);
   }
 
   /** A volume node a caller may name (engine-internal snapshots are invisible). */

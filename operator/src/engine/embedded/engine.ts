@@ -126,7 +126,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
   }
 
   createVirtualCopy(request: CreateVirtualCopyRequest, options?: CallOptions): Promise<CopyObservation> {
-    return this.call(`cannot create virtual copy ${request.name}`, options, () => this.copies.createVirtual(request));
+    return this.callDurable(`cannot create virtual copy ${request.name}`, options, () => Promise.resolve(this.copies.createVirtual(request)));
   }
 
   createPhysicalCopy(request: CreatePhysicalCopyRequest, options?: CallOptions): Promise<{ copy: CopyObservation; job: JobObservation }> {
@@ -204,7 +204,19 @@ export class EmbeddedEngine implements Engine, VolumeOps {
     clearInterval(this.timer);
     await this.jobs.close();
     await this.mutex.run(() => this.core.store.close());
+    await this.core.writesDone();
     await this.unlock();
+  }
+
+  /** `call`, then waits (outside the mutex) for the operation's catalog write to be durable before answering. */
+  private async callDurable<T>(context: string, options: CallOptions | undefined, work: () => Promise<{ readonly copy: T; readonly durable: Promise<void> }>): Promise<T> {
+    const { copy, durable } = await this.call(context, options, work);
+    try {
+      await durable;
+    } catch (e: unknown) {
+      throw withContext(context, e);
+    }
+    return copy;
   }
 
   private async call<T>(context: string, options: CallOptions | undefined, work: () => Promise<T>): Promise<T> {
