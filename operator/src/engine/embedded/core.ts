@@ -3,11 +3,12 @@
 // in memory under the engine's mutex and call save() before they report success, so what a caller was told is
 // on disk. Nodes and copy records go together: removing a node removes the copy made as it.
 //
-// Catalog writes are group-committed: each save() serializes the catalog at once (under the caller's mutex, so the
-// image is consistent), and one writer writes the newest image with its fsyncs, one write at a time. A caller that
+// Catalog writes are group-committed: one writer writes the newest image of the catalog with its fsyncs, one write
+// at a time; every write holds every change made before its image was taken, and images are taken only where no
+// operation is half done (under the mutex). save() takes its image at once and waits for the write. A caller that
 // needs no ordering against later file changes (a create: it only adds) may release the mutex before its write is
-// durable (`saveLater`) and report success after; the operations that follow it then share the next write instead
-// of each paying a write and two fsyncs in turn. Every write holds every change made before its image was taken.
+// durable (`saveLater`) and report success after: the operations that follow it then share the next write, and its
+// single image, instead of each paying a serialization, a write and two fsyncs in turn.
 import { join } from "node:path";
 import { arrayError, EngineError } from "../errors.ts";
 import type { Clock, CopyObservation, JobIndication, JobListener, JobObservation } from "../port.ts";
@@ -51,30 +52,52 @@ export class Core {
     return this.clock.now();
   }
 
-  /** The newest catalog image not yet written, and how many save requests it covers. */
+  /**
+   * Runs `work` holding the engine's mutex (set by the engine): the writer takes a lazy image there, at a moment no
+   * operation is half done.
+   */
+  exclusive: (work: () => Promise<void>) => Promise<void> = (work) => work();
+  /** The newest catalog image taken and how many save requests it covers; requests after it leave it dirty. */
   #latest: string | undefined;
+  #latestCovers = 0;
+  #dirty = false;
   #requested = 0;
   #durable = 0;
   #writing: Promise<void> | undefined;
+  /** Set while the writer waits for the mutex to take an image: save() hands it its own instead. */
+  #provide: (() => void) | undefined;
 
-  /** Writes the catalog as it is now; resolves once durable. Call under the mutex, before any change that needs it on disk. */
+  /**
+   * Writes the catalog as it is now; resolves once durable. Call under the mutex, before any change that needs it on
+   * disk. Takes the image at once, so a writer waiting for the mutex (held by this caller) gets it and never waits.
+   */
   async save(): Promise<void> {
-    await this.saveLater();
+    const want = ++this.#requested;
+    this.#takeImage();
+    this.#provide?.();
+    await this.#until(want);
   }
 
   /**
-   * Takes the catalog's image now (call under the mutex, with the change made) and resolves once a write holding it
-   * is durable; may be awaited after the mutex is released. The promise must be awaited: a failed write rejects it.
+   * Resolves once a write holding the change just made (call under the mutex, after the change) is durable; await it
+   * only after releasing the mutex. The image is taken lazily, once per write however many requests it covers (a
+   * catalog of thousands of copies costs milliseconds to serialize). A failed write rejects it: it must be awaited.
    */
   saveLater(): Promise<void> {
-    this.#latest = JSON.stringify(this.catalog);
     const want = ++this.#requested;
+    this.#dirty = true;
     return this.#until(want);
   }
 
   /** Resolves once no catalog write is in flight (closing waits for it before releasing the directory's lock). */
   async writesDone(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing.catch(() => undefined);
+  }
+
+  #takeImage(): void {
+    this.#latest = JSON.stringify(this.catalog);
+    this.#latestCovers = this.#requested;
+    this.#dirty = false;
   }
 
   async #until(want: number): Promise<void> {
@@ -87,9 +110,26 @@ export class Core {
   }
 
   async #writeLatest(): Promise<void> {
-    const upTo = this.#requested;
+    if (this.#dirty) {
+      // Take the image in a turn of the mutex, unless a save() (whose caller holds the mutex) provides one first.
+      const provided = new Promise<void>((resolve) => {
+        this.#provide = resolve;
+      });
+      const turn = this.exclusive(() => {
+        if (this.#dirty) this.#takeImage();
+        return Promise.resolve();
+      });
+      try {
+        await Promise.race([turn, provided]);
+      } finally {
+        this.#provide = undefined;
+      }
+      // If save() provided the image, the turn still comes later and finds nothing (or new changes) to take.
+      turn.catch(() => undefined);
+    }
+    const upTo = this.#latestCovers;
     const image = this.#latest;
-    if (image === undefined) return;
+    if (image === undefined || upTo <= this.#durable) return;
     await writeFileAtomic(join(this.dir, metaFile), image);
     this.#durable = Math.max(this.#durable, upTo);
   }

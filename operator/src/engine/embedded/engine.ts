@@ -88,6 +88,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
     this.core = core;
     this.unlock = unlock;
     this.expiryIntervalMs = expiryIntervalMs;
+    core.exclusive = (work) => this.mutex.run(work);
     this.jobs = new Jobs(core, this.mutex);
     this.copies = new Copies(core, this.jobs);
     this.volumeOps = new Volumes(core, this.copies);
