@@ -1,6 +1,7 @@
-// Operator benchmarks (not tests): `npm run bench:operator [-- --sizes 100,1000 --cache 10000]`.
+// Operator benchmarks (not tests): `npm run bench:operator [-- --sizes 100,1000 --repeat 3 --cache 10000 --physical 20]`.
 //
-// On a control plane of its own, for each N:
+// The operator runs as the image runs it (dist/main.js, built first, with the image's node flags). On a control
+// plane of its own, for each N (each measurement run --repeat times, medians shown, every run listed):
 //   floor     the API server's own floor: a plain client creating N VirtualCopies and writing one status patch on
 //             each (no operator), with the same request concurrency the load uses;
 //   operator  the operator (its own process, embedded engine) taking N VirtualCopies applied at once to Ready;
@@ -8,9 +9,13 @@
 //   writes    API writes per copy on the way to Ready, from the apiserver's own apiserver_request_total (what the
 //             operator wrote: patches, status, events — not the client's creates), and writes per minute at rest
 //             with the N copies Ready (Lease renewals shown apart: leader election writes by design);
-//   memory    the operator's RSS with the N copies in its caches.
+//   memory    the operator's RSS with the N copies in its caches;
+//   CPU       CPU seconds of etcd, kube-apiserver, the operator and this client over each run (the machine's two
+//             cores are shared by all four: where the time goes).
 // Then, with --cache C: C VirtualCopies created while the operator is down (of a class that does not exist, so the
-// engine is not the bottleneck), and the operator's time from start to /readyz, and RSS with all C in cache.
+// engine is not the bottleneck), and the operator's time from start to /readyz, and RSS with all C in cache (settled,
+// and the peak during the burst of status writes). With --physical P: P PhysicalCopies through the array's
+// two-at-a-time queue against cp of the same bytes onto P files and one sync.
 // Figures are medians where runs repeat; the machine is shared: compare ratios.
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,6 +40,8 @@ const { values } = parseArgs({
     // The operator's node flags; default those of the image (operatorNodeFlags); "" for none.
     "node-flags": { type: "string" },
     physical: { type: "string", default: "0" },
+    // Runs of each floor and operator measurement; the table shows medians.
+    repeat: { type: "string", default: "3" },
     "physical-mib": { type: "string", default: "256" },
   },
 });
@@ -47,6 +54,7 @@ const nodeFlags = [
 const entry = join(import.meta.dirname, "..", "dist", "main.js");
 const sizes = values.sizes.split(",").map(Number);
 const cacheN = Number(values.cache);
+const repeat = Math.max(1, Number(values.repeat));
 const restSeconds = Number(values.rest);
 const physicalN = Number(values.physical);
 const physicalBytes = Number(values["physical-mib"]) * 1024 * 1024;
@@ -109,8 +117,7 @@ async function createNamespace(kc: KubeConfig, ns: string): Promise<void> {
 }
 
 /** The floor: create N objects and write one status patch on each, `concurrency` in flight. */
-async function floor(api: CustomObjectsApi, kc: KubeConfig, n: number, pids: ReadonlyMap<string, number>): Promise<{ ms: number; cpu: Map<string, number> }> {
-  const ns = `floor-${String(n)}`;
+async function floor(api: CustomObjectsApi, kc: KubeConfig, n: number, pids: ReadonlyMap<string, number>, ns: string): Promise<{ ms: number; cpu: Map<string, number> }> {
   await createNamespace(kc, ns);
   const start = performance.now();
   const ssa = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
@@ -197,8 +204,7 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-async function operatorRun(api: CustomObjectsApi, kc: KubeConfig, op: OperatorProcess, n: number, counts: () => Promise<Map<string, number>>, pids: ReadonlyMap<string, number>) {
-  const ns = `op-${String(n)}`;
+async function operatorRun(api: CustomObjectsApi, kc: KubeConfig, op: OperatorProcess, n: number, counts: () => Promise<Map<string, number>>, pids: ReadonlyMap<string, number>, ns: string, restSeconds: number) {
   await createNamespace(kc, ns);
   const before = await counts();
   const start = performance.now();
@@ -215,7 +221,8 @@ async function operatorRun(api: CustomObjectsApi, kc: KubeConfig, op: OperatorPr
   const restBefore = await counts();
   await new Promise((r) => setTimeout(r, restSeconds * 1000));
   const rest = writesSince(restBefore, await counts());
-  return { ms, cpu, writes, rest, perCopy: operatorWrites / n, restPerMinute: (sum(rest, (k) => !k.includes("leases")) * 60) / restSeconds, leasePerMinute: (sum(rest, (k) => k.includes("leases")) * 60) / restSeconds, rss: rssMiB(op.pid) };
+  const perMinute = (m: number) => (restSeconds === 0 ? Number.NaN : (m * 60) / restSeconds);
+  return { ms, cpu, writes, rest, perCopy: operatorWrites / n, restPerMinute: perMinute(sum(rest, (k) => !k.includes("leases"))), leasePerMinute: perMinute(sum(rest, (k) => k.includes("leases"))), rss: rssMiB(op.pid) };
 }
 
 /** N PhysicalCopies of one volume through the array's two-at-a-time queue, against cp of the same data N times. */
@@ -265,7 +272,7 @@ async function physicalRun(api: CustomObjectsApi, kc: KubeConfig, n: number, src
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-operator-"));
-  say(`# operator benchmark, ${new Date().toISOString()}, ${String((await import("node:os")).cpus().length)} cores, sizes ${sizes.join(",")}, cache ${String(cacheN)}, operator: node ${nodeFlags.join(" ")} dist/main.js`);
+  say(`# operator benchmark, ${new Date().toISOString()}, ${String((await import("node:os")).cpus().length)} cores, sizes ${sizes.join(",")} (medians of ${String(repeat)}), cache ${String(cacheN)}, operator: node ${nodeFlags.join(" ")} dist/main.js`);
   const { spawnSync } = await import("node:child_process");
   const built = spawnSync(process.execPath, [join(import.meta.dirname, "..", "node_modules", "typescript", "bin", "tsc"), "-p", join(import.meta.dirname, "..", "tsconfig.build.json")], { stdio: "inherit" });
   if (built.status !== 0) throw new Error("tsc -p tsconfig.build.json failed");
@@ -301,23 +308,35 @@ async function main(): Promise<void> {
   }
   await engine.close();
   // Floors first, with no operator running, and their objects gone before it starts (it would reconcile them).
-  const floors = new Map<number, { ms: number; cpu: Map<string, number> }>();
+  const floors = new Map<number, { ms: number; cpu: Map<string, number> }[]>();
   for (const n of sizes) {
-    floors.set(n, await floor(api, kc, n, pids));
-    await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: `floor-${String(n)}`, plural });
+    const runs: { ms: number; cpu: Map<string, number> }[] = [];
+    for (let k = 0; k < repeat; k++) {
+      const ns = `floor-${String(n)}-${String(k)}`;
+      runs.push(await floor(api, kc, n, pids, ns));
+      await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: ns, plural });
+    }
+    floors.set(n, runs);
   }
   const op = await startOperatorProcess({ kubeconfig: cluster.kubeconfig, dataDir, logFile: join(dir, "operator.log"), pidsFile: join(dir, "operator-pids.json"), ownerPid: process.pid, entry, nodeFlags, extraArgs: ["--leader-elect", "true", "--lease-namespace", "default", "--log-level", "info"] });
   try {
     const cpuRows: string[] = [];
-    say("\n| N | floor (plain client: create + 1 status write) | operator: all Ready | ratio | copies/s | operator writes per copy | writes/min at rest (Lease apart) | operator RSS |");
+    const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    say(`\n| N | floor (plain client: create + 1 status write) | operator: all Ready | ratio | copies/s | operator writes per copy | writes/min at rest (Lease apart) | operator RSS |`);
     say("|---|---|---|---|---|---|---|---|");
     for (const n of sizes) {
-      const fl = floors.get(n);
-      const f = fl?.ms ?? 0;
-      const o = await operatorRun(api, kc, op, n, counts, pids);
-      cpuRows.push(`| ${String(n)} | floor | ${(f / 1000).toFixed(2)} s | ${showCpu(fl?.cpu ?? new Map())} |`, `| ${String(n)} | operator | ${(o.ms / 1000).toFixed(2)} s | ${showCpu(o.cpu)} |`);
-      say(`| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(o.ms / 1000).toFixed(2)} s | ${(o.ms / f).toFixed(2)}× | ${(n / (o.ms / 1000)).toFixed(1)} | ${o.perCopy.toFixed(2)} | ${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`);
-      say(`<!-- writes for N=${String(n)}: ${JSON.stringify(Object.fromEntries(o.writes))}; at rest: ${JSON.stringify(Object.fromEntries(o.rest))} -->`);
+      const fls = floors.get(n) ?? [];
+      const ops: Awaited<ReturnType<typeof operatorRun>>[] = [];
+      // The rest period follows the last run only.
+      for (let k = 0; k < repeat; k++) ops.push(await operatorRun(api, kc, op, n, counts, pids, `op-${String(n)}-${String(k)}`, k === repeat - 1 ? restSeconds : 0));
+      const o = ops[ops.length - 1];
+      if (o === undefined) continue;
+      const f = median(fls.map((x) => x.ms));
+      const oMs = median(ops.map((x) => x.ms));
+      fls.forEach((fl, k) => cpuRows.push(`| ${String(n)} | floor ${String(k + 1)} | ${(fl.ms / 1000).toFixed(2)} s | ${showCpu(fl.cpu)} |`));
+      ops.forEach((x, k) => cpuRows.push(`| ${String(n)} | operator ${String(k + 1)} | ${(x.ms / 1000).toFixed(2)} s | ${showCpu(x.cpu)} |`));
+      say(`| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(oMs / 1000).toFixed(2)} s | ${(oMs / f).toFixed(2)}× | ${(n / (oMs / 1000)).toFixed(1)} | ${median(ops.map((x) => x.perCopy)).toFixed(2)} | ${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`);
+      say(`<!-- N=${String(n)}, medians of ${String(repeat)}: floor runs ${fls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; operator runs ${ops.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; writes of the last: ${JSON.stringify(Object.fromEntries(o.writes))}; at rest: ${JSON.stringify(Object.fromEntries(o.rest))} -->`);
     }
     say("\n| N | run | wall | CPU seconds by process (2 cores: at most 2 CPU-seconds per second) |");
     say("|---|---|---|---|");
@@ -358,7 +377,7 @@ async function main(): Promise<void> {
       const rss = readings.sort((a, b) => a - b)[2] ?? 0;
       say(`| objects in cache | start to /readyz | start to every object's status written | operator RSS, settled | peak RSS |`);
       say(`|---|---|---|---|---|`);
-      say(`| ${String(cacheN + sizes.reduce((a, b) => a + b, 0))} (${String(cacheN)} of a missing class) | ${(ready / 1000).toFixed(2)} s | ${(settled / 1000).toFixed(1)} s | ${rss.toFixed(0)} MiB | ${peak.toFixed(0)} MiB |`);
+      say(`| ${String(cacheN + repeat * sizes.reduce((a, b) => a + b, 0))} (${String(cacheN)} of a missing class) | ${(ready / 1000).toFixed(2)} s | ${(settled / 1000).toFixed(1)} s | ${rss.toFixed(0)} MiB | ${peak.toFixed(0)} MiB |`);
     } finally {
       await op2.stop(10_000);
     }
