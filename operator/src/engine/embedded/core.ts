@@ -89,8 +89,12 @@ export class Core {
     return this.#until(want);
   }
 
-  /** Resolves once no catalog write is in flight (closing waits for it before releasing the directory's lock). */
+  /**
+   * Resolves once every change requested so far is written, or its write failed, and no write is in flight (closing
+   * waits for this before releasing the directory's lock, so no late write can land under another process).
+   */
   async writesDone(): Promise<void> {
+    await this.#until(this.#requested).catch(() => undefined);
     while (this.#writing !== undefined) await this.#writing.catch(() => undefined);
   }
 
