@@ -4,7 +4,7 @@
 // and block map are fsynced; `cp --sparse=always` is timed alone (page cache) and followed by `sync FILE` (durable).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
@@ -178,6 +178,46 @@ async function main(): Promise<void> {
       return ms;
     });
     line("first 64 KiB write after a snapshot", `${firstAfter.toFixed(3)} ms`, `plain write ${plain.toFixed(3)} ms`, `${(firstAfter / plain).toFixed(2)}× (goal ≤ 2×)`);
+
+    // 6. 20 physical copies of one volume submitted at once, through the two-at-a-time queue, to the last Finished
+    // indication; baseline: cp of the same data file onto 20 distinct files, then one sync (all durable at the end).
+    // The operator benchmark (--physical 20) runs the same 20 copies through PhysicalCopies.
+    const count = 20;
+    const each = quick ? 64 * MiB : 256 * MiB;
+    await engine.createVolume("batch-src", each);
+    await fill(engine, "batch-src", 0, each);
+    // cp copies a plain file of as many random bytes (the volume's data file is not the largest one here).
+    const batchFile = join(root, "batch-src.bin");
+    await writeFile(batchFile, randomBytes(each));
+    const batch = async (): Promise<number> => {
+      for (let i = 0; i < count; i++) await engine.createVolume(`batch-${String(i)}`, each);
+      const ms = await timed(async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < count; i++) {
+          ids.push((await engine.createPhysicalCopy({ name: `batch-${String(i)}`, source: "batch-src", online: false, saveSnapshot: true, owner })).job.id);
+        }
+        for (const id of ids) await finished(engine, id);
+      });
+      for (let i = 0; i < count; i++) {
+        await engine.startJob({ copy: `batch-${String(i)}`, operation: "Detach" });
+        await engine.deleteVolume(`batch-${String(i)}`);
+      }
+      return ms;
+    };
+    const cpBatch = (): Promise<number> => {
+      execFileSync("sync");
+      const targets = Array.from({ length: count }, (_, i) => join(root, `cp-batch-${String(i)}`));
+      return timed(() => {
+        for (const t of targets) execFileSync("cp", ["--sparse=always", batchFile, t]);
+        execFileSync("sync");
+        return Promise.resolve();
+      }).finally(() => {
+        execFileSync("rm", ["-f", ...targets]);
+      });
+    };
+    const batchMs = await medianOf(3, batch);
+    const cpBatchMs = await medianOf(3, cpBatch);
+    line(`${String(count)} physical copies of ${String(each / MiB)} MiB, 2 at a time`, rate(count * each, batchMs), `cp to ${String(count)} files + sync ${rate(count * each, cpBatchMs)}`, `${(cpBatchMs / batchMs).toFixed(2)}× cp+sync`);
   } finally {
     await engine.close();
     await rm(root, { recursive: true, force: true });
