@@ -246,15 +246,12 @@ async function physicalRun(api: CustomObjectsApi, kc: KubeConfig, n: number, src
   const ns = "physical";
   await createNamespace(kc, ns);
   const start = performance.now();
+  const allReady = await readyWatch(api, kc, ns, "physicalcopies", n);
   await pool(n, async (i) => {
     const body = { apiVersion: `${group}/${version}`, kind: "PhysicalCopy", metadata: { name: `p-${String(i)}`, namespace: ns }, spec: { copyClassName: "bench", source: { volumeName: "pc-src" }, target: { volumeName: `pc-dst-${String(i)}` } } };
     await api.createNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies", body });
   });
-  for (;;) {
-    const list = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies" })) as { items: { status?: { conditions?: { type: string; status: string }[] } }[] };
-    if (list.items.filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length === n) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await allReady.done;
   const operatorMs = performance.now() - start;
   // The array tasks' timeline, from the CopyJobs' CIM times (whole seconds): when the operator submitted each, when
   // the array started and finished it. Printed as a comment, for reading where the time went.

@@ -26,7 +26,7 @@ import { customObjectPatcher } from "./kube/finalizers.ts";
 import { Informer, clientNodeWatch, decodeUntyped, rawList, type KubeObject, type RawList } from "./kube/informer.ts";
 import { LeaderElector, leaseStore } from "./kube/leader.ts";
 import { RequestThrottle } from "./kube/ratelimit.ts";
-import { StatusWriter, customObjectStatusApplier } from "./kube/status.ts";
+import { StatusWriter, customObjectStatusApplier, isStatusApply } from "./kube/status.ts";
 import type { Engine } from "./engine/port.ts";
 import { instrumented } from "./observability/instrumented-engine.ts";
 import { rootLogger } from "./observability/logger.ts";
@@ -39,7 +39,7 @@ const plurals = { CopyClass: "copyclasses", VirtualCopy: "virtualcopies", Physic
 const managerPrefix = "arraycopy-";
 const cacheCompaction: CompactOptions = {
   interner: new StringInterner(),
-  keepManagedFields: (e) => e.operation === "Apply" && e.subresource === "status" && (e.manager?.startsWith(managerPrefix) ?? false),
+  keepManagedFields: (e) => isStatusApply(e) && (e.manager?.startsWith(managerPrefix) ?? false),
 };
 /** Items per list page: as client-go's reflector, so a cold start with many objects never holds one huge response. */
 const listPageSize = 500;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { StringInterner, compactObject, lastAppliedAnnotation, type CompactOptions } from "./compact.ts";
-import { ownedStatus } from "./status.ts";
+import { isStatusApply, ownedStatus } from "./status.ts";
 
 const ours = "arraycopy-virtualcopy";
 
 function options(interner = new StringInterner()): CompactOptions {
-  return { interner, keepManagedFields: (e) => e.operation === "Apply" && e.subresource === "status" && (e.manager?.startsWith("arraycopy-") ?? false) };
+  return { interner, keepManagedFields: (e) => isStatusApply(e) && (e.manager?.startsWith("arraycopy-") ?? false) };
 }
 
 /** A VirtualCopy as the apiserver sends it, with a client's Update entry and our status Apply entry. */

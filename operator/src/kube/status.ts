@@ -92,12 +92,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Whether a managedFields entry is a status apply: the only entries `ownedStatus` reads (and caches must keep). */
+export function isStatusApply(entry: ManagedFieldsEntry): boolean {
+  return entry.operation === "Apply" && entry.subresource === "status";
+}
+
 /** Pure: reads managedFields' fieldsV1 ({"f:status": {"f:x": {}, "f:conditions": {"k:{\"type\":\"Ready\"}": …}}}). */
 export function ownedStatus(managedFields: readonly ManagedFieldsEntry[] | undefined, manager: string): Owned {
   const fields = new Set<string>();
   const conditionTypes = new Set<string>();
   for (const entry of managedFields ?? []) {
-    if (entry.manager !== manager || entry.operation !== "Apply" || entry.subresource !== "status") continue;
+    if (entry.manager !== manager || !isStatusApply(entry)) continue;
     const status = isRecord(entry.fieldsV1) ? entry.fieldsV1["f:status"] : undefined;
     if (!isRecord(status)) continue;
     for (const [k, v] of Object.entries(status)) {

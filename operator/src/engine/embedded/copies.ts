@@ -37,7 +37,7 @@ export class Copies {
     checkName(request.name);
     checkLifetime(request.expirationHours, request.retentionHours);
     const existing = this.existing(request.name, "Virtual", request.source, request.owner);
-    if (existing !== undefined) return { copy: existing, durable: this.core.saveLater() };
+    if (existing !== undefined) return { copy: existing, durable: this.core.settled() };
     const source = this.core.requireNode(request.source);
     if (request.readOnly && source.record.readOnly) {
       throw arrayError("INV_OPERATION_VV_READONLY_TO_READONLY_SNAP", `${request.source} is read-only: its virtual copies are read-write`);

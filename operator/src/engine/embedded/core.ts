@@ -89,12 +89,17 @@ export class Core {
     return this.#until(want);
   }
 
+  /** Resolves once every change requested so far is durable, without asking for a write of its own. */
+  settled(): Promise<void> {
+    return this.#until(this.#requested);
+  }
+
   /**
    * Resolves once every change requested so far is written, or its write failed, and no write is in flight (closing
    * waits for this before releasing the directory's lock, so no late write can land under another process).
    */
   async writesDone(): Promise<void> {
-    await this.#until(this.#requested).catch(() => undefined);
+    await this.settled().catch(() => undefined);
     while (this.#writing !== undefined) await this.#writing.catch(() => undefined);
   }
 
