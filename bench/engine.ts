@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < 25; i++) {
         ms.push(await timed(() => engine.createVirtualCopy({ name: `vc${i}`, source, readOnly: true, owner })));
       }
-      for (let i = 24; i >= 0; i--) await engine.deleteCopy(`vc${i}`);
+      for (let i = 24; i >= 0; i--) await engine.deleteCopy({ name: `vc${i}`, owner });
       return median(ms);
     };
     const vc1 = await create("one");
@@ -154,12 +154,12 @@ async function main(): Promise<void> {
         await engine.writeVolume("dense", b * 64 * 1024, change);
       }
       return timed(async () => {
-        const job = await engine.startJob({ copy: "dst", operation: "Resync" });
+        const job = await engine.startJob({ copy: "dst", owner, operation: "Resync" });
         await finished(engine, job.id);
       });
     });
     line("resync after changing 1% of blocks", `${resyncMs.toFixed(0)} ms`, `full copy ${copyMs.toFixed(0)} ms`, `${((100 * resyncMs) / copyMs).toFixed(1)}% (goal ≤ 5%)`);
-    await engine.startJob({ copy: "dst", operation: "Detach" });
+    await engine.startJob({ copy: "dst", owner, operation: "Detach" });
     await engine.deleteVolume("dst");
 
     // 5. First write to a block after a snapshot vs a plain write (64 KiB, aligned, durable; blocks already held).
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     const firstAfter = await medianOf(3, async () => {
       await engine.createVirtualCopy({ name: "cow", source: "one", readOnly: true, owner });
       const ms = await writeAll(1000);
-      await engine.deleteCopy("cow");
+      await engine.deleteCopy({ name: "cow", owner });
       return ms;
     });
     line("first 64 KiB write after a snapshot", `${firstAfter.toFixed(3)} ms`, `plain write ${plain.toFixed(3)} ms`, `${(firstAfter / plain).toFixed(2)}× (goal ≤ 2×)`);
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
         for (const id of ids) await finished(engine, id);
       });
       for (let i = 0; i < count; i++) {
-        await engine.startJob({ copy: `batch-${String(i)}`, operation: "Detach" });
+        await engine.startJob({ copy: `batch-${String(i)}`, owner, operation: "Detach" });
         await engine.deleteVolume(`batch-${String(i)}`);
       }
       return ms;

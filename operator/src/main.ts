@@ -146,6 +146,9 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     wsapiLogger: (level, message, fields) => {
       log.child({ driver: "wsapi" })[level](fields ?? {}, message);
     },
+    onWsapiMalformed: (kind) => {
+      metrics.recordSkipped("wsapi", kind);
+    },
   });
   const timedEngines = new WeakMap<object, Engine>();
   const base = opts.engines ?? registry;

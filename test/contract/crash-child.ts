@@ -54,7 +54,7 @@ async function randomScenario(engine: Engine, v: VolumeOps): Promise<void> {
       const name = `p${gen % copies}`;
       const seen = await engine.observeCopy(name);
       if (seen?.synchronization?.syncState === "Frozen") {
-        const job = await engine.startJob({ copy: name, operation: "Resync" });
+        const job = await engine.startJob({ copy: name, owner: owner(name), operation: "Resync" });
         say(`J ${job.id} ${gen}`);
       }
     }
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
       await waitForJob(engine, job.id);
       await fill(v, "src", bigVolumeBytes, 2);
       sayAtFirstProgress(engine);
-      await engine.startJob({ copy: "dst", operation: "Resync" });
+      await engine.startJob({ copy: "dst", owner: owner(), operation: "Resync" });
       break;
     }
     case "mid-restore": {
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
       await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
       await fill(v, "base", bigVolumeBytes, 2);
       sayAtFirstProgress(engine);
-      await engine.startJob({ copy: "snap", operation: "Restore" });
+      await engine.startJob({ copy: "snap", owner: owner(), operation: "Restore" });
       break;
     }
     case "concurrent-virtual-copies": {

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import { interruptedDescription } from "../../operator/src/engine/embedded/jobs.ts";
 import { bigVolumeBytes, randomVolumeBytes, randomWrite } from "./crash-child.ts";
-import { block, refusal, sameBytes, waitForJob } from "./helpers.ts";
+import { block, owner, refusal, sameBytes, waitForJob } from "./helpers.ts";
 
 const child = join(import.meta.dirname, "crash-child.ts");
 const dirs: string[] = [];
@@ -54,10 +54,10 @@ async function expectBrokenThenRepair(engine: EmbeddedEngine, copy: string, repa
   expect(job).toMatchObject({ jobState: "Exception", operationalStatus: ["Completed", "Error"], errorDescription: interruptedDescription });
   if (repair === "StartCopy") {
     expect(seen?.contentComplete).toBe(false);
-    const e = await refusal(() => engine.startJob({ copy, operation: "Resync" }));
+    const e = await refusal(() => engine.startJob({ copy, owner: owner(), operation: "Resync" }));
     expect(e.arraySymbol).toBe("VV_IN_STALE_STATE");
   }
-  const fixed = await engine.startJob({ copy, operation: repair });
+  const fixed = await engine.startJob({ copy, owner: owner(), operation: repair });
   expect((await waitForJob(engine, fixed.id)).jobState).toBe("Completed");
   const other = repair === "StartCopy" ? copy : "base";
   expect(await sameBytes(engine, other, source, bigVolumeBytes)).toBe(true);

@@ -45,7 +45,7 @@ export class FaultyEngine {
       halt: wrap("halt", (t: Parameters<Engine["halt"]>[0], o?: CallOptions) => inner.halt(t, o)),
       observeCopy: wrap("observeCopy", (n: string, o?: CallOptions) => inner.observeCopy(n, o)),
       observeJob: wrap("observeJob", (id: string, o?: CallOptions) => inner.observeJob(id, o)),
-      deleteCopy: wrap("deleteCopy", (n: string, o?: CallOptions) => inner.deleteCopy(n, o)),
+      deleteCopy: wrap("deleteCopy", (c: Parameters<Engine["deleteCopy"]>[0], o?: CallOptions) => inner.deleteCopy(c, o)),
       listCopies: (o?: CallOptions) => inner.listCopies(o),
       subscribe: (l) => inner.subscribe(l),
       volumes: inner.volumes,

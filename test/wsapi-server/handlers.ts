@@ -1,8 +1,8 @@
 // The test array's endpoints (DOMAIN.md §3.2), each a function of the array state and the request, backed by the
 // embedded engine so data is real. EngineErrors become WSAPI errors in errors.ts; refusals the array makes
 // itself (a name taken, a missing parameter) are thrown as Refusal with their documented code and status.
-import type { CopyPriority } from "../../operator/src/engine/port.ts";
-import { renderTask, renderVolume } from "./render.ts";
+import type { CopyPriority, OwnerTag } from "../../operator/src/engine/port.ts";
+import { foreignTasks, idOut, malformedTask, malformedVolume, renderInternal, renderTask, renderVolume } from "./render.ts";
 import type { ArrayState } from "./state.ts";
 
 export class Refusal extends Error {
@@ -37,10 +37,24 @@ let creates = 0;
 const owner = (): { namespace: string; name: string; uid: string } => ({ namespace: "wsapi-test-array", name: "array", uid: `create-${++creates}` });
 
 async function exists(state: ArrayState, name: string): Promise<boolean> {
-  return (await state.engine.listVolumes()).some((v) => v.name === name);
+  return state.internal.has(name) || (await state.engine.listVolumes()).some((v) => v.name === name);
+}
+
+/** The owner the backing engine knows the copy by (the array itself has no owners: see owner() above). */
+async function engineOwner(state: ArrayState, copy: string): Promise<OwnerTag> {
+  const seen = await state.engine.observeCopy(copy);
+  if (seen === undefined) throw new Refusal(404, 23, `volume ${copy} not found`);
+  return seen.owner;
+}
+
+/** What a write whose documented answer is empty answers: nothing, or (lenientBodies) a body some servers send. */
+function empty(state: ArrayState, status: number, path: string): Reply {
+  return state.quirks.lenientBodies ? { status, body: { links: [{ href: `/api/v1/${path}`, rel: "self" }] } } : { status };
 }
 
 export async function getVolume(state: ArrayState, name: string): Promise<Body> {
+  const snap = state.internal.get(name);
+  if (snap !== undefined) return renderInternal(state, snap);
   const v = (await state.engine.listVolumes()).find((x) => x.name === name);
   if (v === undefined) throw new Refusal(404, 23, `volume ${name} not found`);
   return renderVolume(state, v, await state.engine.observeCopy(name));
@@ -48,10 +62,13 @@ export async function getVolume(state: ArrayState, name: string): Promise<Body> 
 
 export async function listVolumes(state: ArrayState, query: string | null): Promise<Reply> {
   const all = await state.engine.listVolumes();
-  const members = await Promise.all(all.map(async (v) => renderVolume(state, v, await state.engine.observeCopy(v.name))));
-  // The one query form the driver uses: copyOf EQ <name> (quotes optional).
-  const m = query === null ? null : /copyOf EQ "?([^"]+)"?/.exec(query);
+  const members: Body[] = await Promise.all(all.map(async (v) => renderVolume(state, v, await state.engine.observeCopy(v.name))));
+  for (const snap of state.internal.values()) members.push(renderInternal(state, snap));
+  // The one query form HPE's client sends: "copyOf EQ <name>", in double quotes (ignored with ignoreQueries).
+  const m = query === null || state.quirks.ignoreQueries ? null : /^"copyOf EQ ([^"]+)"$/.exec(query);
+  if (query !== null && !state.quirks.ignoreQueries && m === null) throw new Refusal(400, 12, `query ${query} is not understood`);
   const filtered = m === null ? members : members.filter((v) => v.copyOf === m[1]);
+  if (state.quirks.malformedRecord) filtered.splice(Math.min(1, filtered.length), 0, { ...malformedVolume });
   return { status: 200, body: { total: filtered.length, members: filtered } };
 }
 
@@ -78,7 +95,7 @@ export async function volumeAction(state: ArrayState, source: string, body: Body
       owner: owner(),
     });
     if (typeof p.comment === "string") state.comments.set(name, p.comment);
-    return { status: 200 };
+    return state.quirks.lenientBodies ? { status: 200, body: { name, links: [{ href: `/api/v1/volumes/${name}`, rel: "self" }] } } : { status: 200 };
   }
   if (body.action === "createPhysicalCopy") return physicalCopy(state, source, p);
   throw new Refusal(400, 12, `unknown action ${String(body.action)}`);
@@ -94,9 +111,8 @@ async function physicalCopy(state: ArrayState, source: string, p: Body): Promise
   const existing = await state.engine.observeCopy(dest);
   // createvvcopy -p src -s dst onto an associated copy is "start copy" (DOMAIN.md §2.2).
   if (!online && existing?.kind === "Physical" && existing.source === source && existing.synchronization !== undefined) {
-    const job = await state.engine.startJob({ copy: dest, operation: "StartCopy", ...(prio === undefined ? {} : { priority: prio }) });
-    state.tasks.set(Number(job.id), { id: Number(job.id), type: 1, name: dest });
-    return { status: 200, body: { taskid: Number(job.id) } };
+    const job = await state.engine.startJob({ copy: dest, owner: existing.owner, operation: "StartCopy", ...(prio === undefined ? {} : { priority: prio }) });
+    return started(state, dest, 1, job);
   }
   if (online && (await exists(state, dest))) throw new Refusal(409, 22, `volume ${dest} exists`);
   const { job } = await state.engine.createPhysicalCopy({
@@ -107,45 +123,61 @@ async function physicalCopy(state: ArrayState, source: string, p: Body): Promise
     ...(prio === undefined ? {} : { priority: prio }),
     owner: owner(),
   });
-  if (online) state.created.set(dest, state.clock.now());
-  state.tasks.set(Number(job.id), { id: Number(job.id), type: online ? 18 : 1, name: dest });
-  return { status: 200, body: { taskid: Number(job.id) } };
+  if (online) {
+    state.created.set(dest, state.clock.now());
+    await internalSnapshots(state, source, dest, Number(job.id));
+  }
+  return started(state, dest, online ? 18 : 1, job);
+}
+
+/** An online copy goes through a RO snapshot of its source and a RW snapshot of that, as on the array. */
+async function internalSnapshots(state: ArrayState, source: string, dest: string, task: number): Promise<void> {
+  const v = (await state.engine.listVolumes()).find((x) => x.name === source);
+  const sizeMiB = Math.ceil((v?.sizeBytes ?? 0) / MiB);
+  const created = state.clock.now();
+  const ro = { name: `ocp-${task}-ro`, copyOf: source, readOnly: true, sizeMiB, created, task };
+  const rw = { name: `ocp-${task}-rw`, copyOf: ro.name, readOnly: false, sizeMiB, created, task };
+  state.internal.set(ro.name, ro);
+  state.internal.set(rw.name, rw);
+  state.chainOf.set(dest, rw.name);
 }
 
 export async function modifyVolume(state: ArrayState, name: string, body: Body): Promise<Reply> {
   if (!(await exists(state, name))) throw new Refusal(404, 23, `volume ${name} not found`);
   const action = body.action;
+  const path = `volumes/${name}`;
   if (action === undefined) {
     if (typeof body.comment === "string") state.comments.set(name, body.comment);
-    return { status: 200 };
+    return empty(state, 200, path);
   }
   const copy = await state.engine.observeCopy(name);
   switch (action) {
     case 1: {
       // STOP_PHYSICAL_COPY: halts a running copy; on a finished associated copy it breaks the association.
-      if (copy?.activeJob !== undefined) await state.engine.halt({ copy: name });
-      else if (copy?.kind === "Physical" && copy.synchronization !== undefined) await state.engine.startJob({ copy: name, operation: "Detach" });
+      if (copy?.activeJob !== undefined) await state.engine.halt({ copy: name, owner: copy.owner });
+      else if (copy?.kind === "Physical" && copy.synchronization !== undefined) await state.engine.startJob({ copy: name, owner: copy.owner, operation: "Detach" });
       else throw new Refusal(404, 9002, `${name} is not a physical copy`);
-      return { status: 200 };
+      return empty(state, 200, path);
     }
     case 2:
-      return started(state, name, 2, await state.engine.startJob({ copy: name, operation: "Resync" }));
+      return started(state, name, 2, await state.engine.startJob({ copy: name, owner: await engineOwner(state, name), operation: "Resync" }));
     case 3: {
       const grow = body.sizeMiB;
       if (typeof grow !== "number") throw new Refusal(400, 12, "sizeMiB is required");
       const v = (await state.engine.listVolumes()).find((x) => x.name === name);
       await state.engine.resizeVolume(name, (v?.sizeBytes ?? 0) + grow * MiB);
-      return { status: 200 };
+      return empty(state, 200, path);
     }
     case 4: {
       if (body.online === true && body.priority !== undefined) throw new Refusal(409, 44, "online and priority conflict");
       const prio = priority(body.priority);
-      return started(state, name, 4, await state.engine.startJob({ copy: name, operation: "Restore", ...(prio === undefined ? {} : { priority: prio }) }));
+      const restore = { copy: name, owner: await engineOwner(state, name), operation: "Restore", ...(prio === undefined ? {} : { priority: prio }) } as const;
+      return started(state, name, 4, await state.engine.startJob(restore));
     }
     case 5: {
       if (copy?.kind !== "Virtual" || copy.activeJob === undefined) throw new Refusal(409, 185, `no promote is running on ${name}`);
-      await state.engine.halt({ copy: name });
-      return { status: 200 };
+      await state.engine.halt({ copy: name, owner: copy.owner });
+      return empty(state, 200, path);
     }
     default:
       throw new Refusal(400, 46, `action ${JSON.stringify(action)} is not supported by the test array`);
@@ -155,29 +187,41 @@ export async function modifyVolume(state: ArrayState, name: string, body: Body):
 function started(state: ArrayState, name: string, type: number, job: { id: string }): Reply {
   const id = Number(job.id);
   state.tasks.set(id, { id, type, name });
-  return { status: 200, body: { taskid: id } };
+  return { status: 200, body: { taskid: idOut(state, id) } };
 }
 
 export async function deleteVolume(state: ArrayState, name: string): Promise<Reply> {
   if (!(await exists(state, name))) throw new Refusal(404, 23, `volume ${name} not found`);
-  await state.engine.deleteVolume(name);
+  if (state.hasChild(name)) throw new Refusal(409, 32, `volume ${name} has child volumes`);
+  if (state.internal.has(name)) state.internal.delete(name);
+  else await state.engine.deleteVolume(name);
   state.forget(name);
-  return { status: 200 };
+  state.deleted.push(name);
+  return empty(state, 200, `volumes/${name}`);
+}
+
+function foreign(state: ArrayState): Body[] {
+  return state.quirks.foreignTasks ? foreignTasks(state, [...state.tasks.values()].map((t) => t.name)) : [];
 }
 
 export async function getTask(state: ArrayState, id: number): Promise<Body> {
+  const other = foreign(state).find((t) => Number(t.id) === id);
+  if (other !== undefined) return other;
   const record = state.tasks.get(id);
   const job = record === undefined ? undefined : await state.engine.observeJob(String(id));
   if (record === undefined || job === undefined) throw new Refusal(404, 145, `task ${id} not found`);
-  return renderTask(record, job);
+  return renderTask(state, record, job);
 }
 
 export async function listTasks(state: ArrayState): Promise<Reply> {
   const members: Body[] = [];
   for (const record of state.tasks.values()) {
     const job = await state.engine.observeJob(String(record.id));
-    if (job !== undefined) members.push(renderTask(record, job));
+    if (job !== undefined) members.push(renderTask(state, record, job));
   }
+  // The array's own tasks come first, so a driver that takes any task named like a copy takes one of them.
+  members.unshift(...foreign(state));
+  if (state.quirks.malformedRecord) members.splice(1, 0, { ...malformedTask });
   return { status: 200, body: { total: members.length, members } };
 }
 
@@ -185,6 +229,8 @@ export async function cancelTask(state: ArrayState, id: number, body: Body): Pro
   if (body.action !== 1) throw new Refusal(400, 46, "only action 1 (cancel) is supported");
   const task = await getTask(state, id);
   if (task.status !== 2) throw new Refusal(400, 9014, `task ${id} is not active`);
-  await state.engine.halt({ job: String(id) });
-  return { status: 200 };
+  const job = await state.engine.observeJob(String(id));
+  if (job === undefined) throw new Refusal(409, 9015, `task ${id} cannot be cancelled`);
+  await state.engine.halt({ job: String(id), owner: await engineOwner(state, job.copy) });
+  return empty(state, 200, `tasks/${id}`);
 }

@@ -5,7 +5,9 @@
 // Fault hooks, for tests of the client: `faults.delayMs` delays every answer; `faults.unavailable` answers the
 // next N requests 503 without applying them; `faults.dropAfterApply` applies the next N mutating requests and
 // then drops the connection without an answer; `expireSessions()` forgets every session key (the array's
-// INV_SESS_KEY 403 follows).
+// INV_SESS_KEY 403 follows). Quirks (state.ts) make it behave as other servers do: bodies on empty answers,
+// string task ids, ignored queries, the array's own tasks in the task list, a malformed record in each list.
+// `deleted` lists every volume it deleted, so a test can prove nothing else went.
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -15,7 +17,7 @@ import type { Clock } from "../../operator/src/engine/port.ts";
 import { servingCert } from "./cert.ts";
 import { toWsapi } from "./errors.ts";
 import * as h from "./handlers.ts";
-import { ArrayState } from "./state.ts";
+import { ArrayState, noQuirks, type Quirks } from "./state.ts";
 
 export interface Faults {
   delayMs: number;
@@ -36,6 +38,10 @@ export interface TestArray {
   readonly requests: string[];
   /** Every session key the array issued (a test proves none leaks into what the operator wrote). */
   readonly issuedKeys: readonly string[];
+  /** Switch quirks on and off at any time. */
+  readonly quirks: Quirks;
+  /** Every volume the array deleted, in order. */
+  readonly deleted: readonly string[];
   expireSessions(): void;
   close(): Promise<void>;
 }
@@ -45,12 +51,13 @@ export interface TestArrayOptions {
   readonly clock?: Clock;
   readonly user?: string;
   readonly password?: string;
+  readonly quirks?: Partial<Quirks>;
 }
 
 export async function startTestArray(options: TestArrayOptions): Promise<TestArray> {
   const user = options.user ?? "3paradm";
   const password = options.password ?? "3pardata";
-  const state = new ArrayState(options.engine, options.clock ?? { now: () => Date.now() });
+  const state = new ArrayState(options.engine, options.clock ?? { now: () => Date.now() }, { ...noQuirks(), ...options.quirks });
   const sessions = new Set<string>();
   const issuedKeys: string[] = [];
   const faults: Faults = { delayMs: 0, unavailable: 0, dropAfterApply: 0 };
@@ -74,6 +81,7 @@ export async function startTestArray(options: TestArrayOptions): Promise<TestArr
       send(res, 503, { code: 1, desc: "the array is busy" });
       return;
     }
+    await state.settle();
     const parts = url.pathname.replace(/^\/api\/v1\/?/, "").split("/").filter((p) => p.length > 0).map(decodeURIComponent);
     let reply: h.Reply;
     try {
@@ -136,6 +144,8 @@ export async function startTestArray(options: TestArrayOptions): Promise<TestArr
     faults,
     requests,
     issuedKeys,
+    quirks: state.quirks,
+    deleted: state.deleted,
     expireSessions: () => {
       sessions.clear();
     },

@@ -19,7 +19,11 @@ export type EngineErrorCode =
   | "Unavailable"
   | "Timeout"
   | "Aborted"
-  | "Internal";
+  | "Internal"
+  /** The object under the name carries another owner's tag, or none: refused before any change. */
+  | "NotOwned"
+  /** The array refused our credentials, or its certificate is not trusted: nothing works until they change. */
+  | "AccessDenied";
 
 export type EngineErrorKind = "final" | "uncertain" | "retryable";
 
@@ -78,6 +82,8 @@ export function defaultKind(code: EngineErrorCode): EngineErrorKind {
     case "NoSpace":
     case "Unsupported":
     case "Internal":
+    case "NotOwned":
+    case "AccessDenied":
       return "final";
   }
 }

@@ -7,6 +7,8 @@
 // - Creates are idempotent on (name, owner): repeating one returns the existing copy; another owner gets
 //   EXISTENT_VOL (22). Deleting what is gone succeeds. Observe never mutates (except expiring what is due).
 // - A finished job (finishedJobStates) never changes again.
+// - Delete, halt and startJob name the owner the copy must carry and are refused (NotOwned) otherwise, whatever
+//   any query answered: nothing is destroyed on the word of a name or a filter.
 // - Failures throw EngineError (errors.ts) with a port code, the array's code and a final/uncertain/retryable kind.
 // - Times are milliseconds since the epoch, from the engine's injected clock.
 import type { CopyPriority, CopyType, JobState, OperationalStatus, ReplicaType, SyncState } from "../cim/values.ts";
@@ -140,14 +142,25 @@ export interface CreatePhysicalCopyRequest {
   readonly owner: OwnerTag;
 }
 
+/**
+ * The copy a destructive call means and the owner it must carry. Engines check the tag on their own side before
+ * they change anything, and refuse another owner's object (or an untagged one) with NotOwned.
+ */
+export interface CopyRef {
+  readonly name: string;
+  readonly owner: OwnerTag;
+}
+
 export interface StartJobRequest {
   readonly copy: string;
+  /** The owner the copy must carry (NotOwned otherwise). */
+  readonly owner: OwnerTag;
   readonly operation: Exclude<JobOperation, "Copy">;
   readonly priority?: CopyPriority;
 }
 
-/** What halt acts on: the job running on a copy, or a job by id. */
-export type HaltTarget = { readonly copy: string } | { readonly job: string };
+/** What halt acts on: the job running on a copy, or a job by id; the copy must carry `owner` (NotOwned otherwise). */
+export type HaltTarget = { readonly copy: string; readonly owner: OwnerTag } | { readonly job: string; readonly owner: OwnerTag };
 
 export interface VolumeObservation {
   readonly name: string;
@@ -184,8 +197,8 @@ export interface Engine {
   halt(target: HaltTarget, options?: CallOptions): Promise<JobObservation | undefined>;
   observeCopy(name: string, options?: CallOptions): Promise<CopyObservation | undefined>;
   observeJob(id: string, options?: CallOptions): Promise<JobObservation | undefined>;
-  /** Deleting a copy that is gone succeeds. */
-  deleteCopy(name: string, options?: CallOptions): Promise<void>;
+  /** Deleting a copy that is gone succeeds; one that carries another owner's tag (or none) is refused, NotOwned. */
+  deleteCopy(copy: CopyRef, options?: CallOptions): Promise<void>;
   listCopies(options?: CallOptions): Promise<readonly CopyObservation[]>;
   subscribe(listener: JobListener): () => void;
   /** Present when capabilities().volumes. */

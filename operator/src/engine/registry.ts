@@ -2,7 +2,10 @@
 // while the class's generation stays the same, and closes the old one when the class changes or goes away.
 // A class whose engine cannot be built is reported to the caller (a condition on the copy), never a crash.
 // wsapi classes read their credentials from the class's Secret (keys username, password) through the injected
-// readSecret, so this module stays free of Kubernetes.
+// readSecret, so this module stays free of Kubernetes. A wsapi engine is rebuilt when its Secret's credentials
+// change, checked at most every credentialsRecheckMs (one Secret read per class, not per reconcile): a rotated
+// password, or a fixed wrong one, takes effect without touching the class.
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Engine } from "./port.ts";
 import { openEmbeddedEngine } from "./embedded/engine.ts";
@@ -36,11 +39,25 @@ export interface RegistryOptions {
   readonly readSecret?: (namespace: string, name: string) => Promise<Readonly<Record<string, string>>>;
   /** Warnings from wsapi drivers (TLS verification off, session renewed). */
   readonly wsapiLogger?: WsapiLogger;
+  /** Malformed records the wsapi drivers skipped (for a metric). */
+  readonly onWsapiMalformed?: (kind: "volume" | "task") => void;
+  /** How often a wsapi class's Secret is read again to notice changed credentials; default 30 s. */
+  readonly credentialsRecheckMs?: number;
+  readonly now?: () => number;
 }
 
 interface Entry {
   readonly generation: number;
   readonly engine: Promise<Engine>;
+  /** A digest of the credentials the engine was built with (wsapi), to notice a changed Secret. */
+  readonly credentials: string | undefined;
+  checkedAt: number;
+  recheck: Promise<boolean> | undefined;
+}
+
+interface Opened {
+  readonly engine: Engine;
+  readonly credentials: string | undefined;
 }
 
 export class EngineRegistry {
@@ -51,17 +68,50 @@ export class EngineRegistry {
     this.#opts = opts;
   }
 
-  engineFor(cls: ClassForEngine): Promise<Engine> {
+  async engineFor(cls: ClassForEngine): Promise<Engine> {
     const current = this.#engines.get(cls.name);
-    if (current?.generation === cls.generation) return current.engine;
-    if (current !== undefined) void closeQuietly(current.engine);
-    const engine = this.#open(cls);
-    this.#engines.set(cls.name, { generation: cls.generation, engine });
+    if (current?.generation === cls.generation && !(await this.#credentialsChanged(cls, current))) return current.engine;
+    const now = this.#engines.get(cls.name);
+    // Another caller rebuilt it while we read the Secret.
+    if (now !== current && now?.generation === cls.generation) return now.engine;
+    if (now !== undefined) void closeQuietly(now.engine);
+    const opened = this.#open(cls);
+    const engine = opened.then((o) => o.engine);
+    const entry: Entry = { generation: cls.generation, engine, credentials: undefined, checkedAt: this.#now(), recheck: undefined };
+    this.#engines.set(cls.name, entry);
     // A failed build is not cached: the next reconcile tries again (the class or its Secret may be fixed).
-    engine.catch(() => {
-      if (this.#engines.get(cls.name)?.engine === engine) this.#engines.delete(cls.name);
-    });
+    opened.then(
+      (o) => {
+        if (this.#engines.get(cls.name) === entry) this.#engines.set(cls.name, { ...entry, credentials: o.credentials });
+      },
+      () => {
+        if (this.#engines.get(cls.name) === entry) this.#engines.delete(cls.name);
+      },
+    );
     return engine;
+  }
+
+  /** True when the class's Secret now holds other credentials than the engine's; read at most every recheck. */
+  async #credentialsChanged(cls: ClassForEngine, entry: Entry): Promise<boolean> {
+    const params = cls.spec.wsapi;
+    if (entry.credentials === undefined || params === undefined) return false;
+    if (this.#now() - entry.checkedAt < (this.#opts.credentialsRecheckMs ?? 30_000)) return false;
+    entry.recheck ??= (async () => {
+      try {
+        return credentialsDigest(await wsapiCredentials(this.#opts.readSecret, params.credentialsSecretRef)) !== entry.credentials;
+      } catch {
+        // An unreadable Secret does not take a working engine away; the class reports it when it is rebuilt.
+        return false;
+      } finally {
+        entry.checkedAt = this.#now();
+        entry.recheck = undefined;
+      }
+    })();
+    return entry.recheck;
+  }
+
+  #now(): number {
+    return (this.#opts.now ?? Date.now)();
   }
 
   /** Closes the engines of classes that no longer exist. */
@@ -79,11 +129,11 @@ export class EngineRegistry {
     await Promise.all(all.map((e) => closeQuietly(e.engine)));
   }
 
-  async #openWsapi(cls: ClassForEngine): Promise<Engine> {
+  async #openWsapi(cls: ClassForEngine): Promise<Opened> {
     const params = cls.spec.wsapi;
     if (params === undefined) throw new Error(`CopyClass ${cls.name} has driver wsapi but no wsapi parameters`);
     const { user, password } = await wsapiCredentials(this.#opts.readSecret, params.credentialsSecretRef);
-    return openWsapiEngine({
+    const engine = openWsapiEngine({
       endpoint: params.endpoint,
       user,
       password,
@@ -92,17 +142,20 @@ export class EngineRegistry {
       ...(params.snapCPG === undefined ? {} : { snapCPG: params.snapCPG }),
       ...(params.caBundle === undefined ? {} : { caBundle: params.caBundle }),
       ...(this.#opts.wsapiLogger === undefined ? {} : { logger: this.#opts.wsapiLogger }),
+      ...(this.#opts.onWsapiMalformed === undefined ? {} : { onMalformed: this.#opts.onWsapiMalformed }),
     });
+    return { engine, credentials: credentialsDigest({ user, password }) };
   }
 
-  async #open(cls: ClassForEngine): Promise<Engine> {
+  async #open(cls: ClassForEngine): Promise<Opened> {
     switch (cls.spec.driver) {
       case "embedded": {
         const params = cls.spec.embedded;
-        return openEmbeddedEngine({
+        const engine = await openEmbeddedEngine({
           dataDir: params?.dataDir ?? join(this.#opts.dataDir, cls.name),
           maxConcurrentCopies: params?.maxConcurrentCopies ?? 2,
         });
+        return { engine, credentials: undefined };
       }
       case "wsapi":
         return this.#openWsapi(cls);
@@ -122,6 +175,11 @@ export async function wsapiCredentials(
     throw new Error(`Secret ${ref.namespace}/${ref.name} must hold the keys username and password`);
   }
   return { user, password };
+}
+
+/** A digest, so the registry can compare credentials without keeping a second copy of the password. */
+function credentialsDigest(c: { user: string; password: string }): string {
+  return createHash("sha256").update(c.user).update("\0").update(c.password).digest("hex");
 }
 
 async function closeQuietly(engine: Promise<Engine>): Promise<void> {

@@ -24,6 +24,7 @@ export class Metrics {
   readonly #workSeconds = new Histogram({ name: "arraycopy_workqueue_work_duration_seconds", help: "Time from taking a key to finishing it.", labelNames: ["controller"], buckets: latencyBuckets, registers: [this.registry] });
   readonly #engineSeconds = new Histogram({ name: "arraycopy_engine_operation_duration_seconds", help: "Engine call latency by driver, operation and outcome.", labelNames: ["driver", "operation", "outcome"], buckets: latencyBuckets, registers: [this.registry] });
   readonly #leader = new Gauge({ name: "arraycopy_leader", help: "1 while this replica holds the leader Lease.", registers: [this.registry] });
+  readonly #malformed = new Counter({ name: "arraycopy_array_records_skipped_total", help: "Malformed records in an array's list answers that a driver skipped, by driver and kind.", labelNames: ["driver", "kind"], registers: [this.registry] });
 
   constructor(states: StateCounts) {
     collectDefaultMetrics({ register: this.registry });
@@ -73,6 +74,10 @@ export class Metrics {
 
   engineCall(driver: string, operation: string, outcome: "ok" | "error", ms: number): void {
     this.#engineSeconds.observe({ driver, operation, outcome }, ms / 1000);
+  }
+
+  recordSkipped(driver: string, kind: string): void {
+    this.#malformed.inc({ driver, kind });
   }
 
   setLeader(leading: boolean): void {

@@ -8,7 +8,7 @@
 //   operation submitted since, instead of starting another.
 // - Impossible requests end at once with a clear reason: resync of a Broken or unassociated copy (StartCopy may
 //   repair a Broken one), restore of a virtual copy whose base is gone, a job on a copy gone from the array.
-import { finishedJobStates, type CopyObservation, type CreatePhysicalCopyRequest, type JobObservation, type StartJobRequest } from "../../engine/port.ts";
+import { finishedJobStates, type CopyObservation, type CreatePhysicalCopyRequest, type JobObservation, type OwnerTag, type StartJobRequest } from "../../engine/port.ts";
 import type { EngineError } from "../../engine/errors.ts";
 import type { ClassResolution } from "../shared/classes.ts";
 import { ownerTag } from "../shared/naming.ts";
@@ -38,7 +38,7 @@ export type JobPlan =
   | { readonly kind: "blocked"; readonly message: string; readonly error?: EngineError | undefined }
   | { readonly kind: "create"; readonly request: CreatePhysicalCopyRequest }
   | { readonly kind: "start"; readonly request: StartJobRequest }
-  | { readonly kind: "halt"; readonly id: string }
+  | { readonly kind: "halt"; readonly id: string; readonly owner: OwnerTag }
   | { readonly kind: "end"; readonly reason: EndReason; readonly message: string }
   | { readonly kind: "follow"; readonly task: JobObservation };
 
@@ -56,7 +56,9 @@ export function decideJob(g: JobGathered): JobPlan {
   if (jobFinished(job)) return ttlPlan(g);
   const name = `${job.spec.copyRef.kind} ${job.spec.copyRef.name}`;
   if (g.observedJob !== undefined) {
-    if (job.spec.requestedState === "Terminate" && !finishedTask(g.observedJob)) return { kind: "halt", id: g.observedJob.id };
+    if (job.spec.requestedState === "Terminate" && !finishedTask(g.observedJob) && g.copy !== undefined) {
+      return { kind: "halt", id: g.observedJob.id, owner: ownerTag(g.copy.metadata) };
+    }
     return { kind: "follow", task: g.observedJob };
   }
   if (job.spec.requestedState === "Terminate") return { kind: "end", reason: "Terminated", message: "terminated before the array task started" };
@@ -67,7 +69,7 @@ export function decideJob(g: JobGathered): JobPlan {
   if (g.engineError !== undefined) return { kind: "blocked", message: `CopyClass ${g.cls.cls.name}: ${g.engineError}` };
   if (g.observeError !== undefined) return { kind: "blocked", message: g.observeError.message, error: g.observeError };
   const op = job.spec.operation;
-  return op === "Copy" ? decideCopy(g, name) : decideOperation(g, name, op);
+  return op === "Copy" ? decideCopy(g, name) : decideOperation(g, g.copy, name, op);
 }
 
 function decideCopy(g: JobGathered, name: string): JobPlan {
@@ -90,9 +92,9 @@ function decideCopy(g: JobGathered, name: string): JobPlan {
   };
 }
 
-function decideOperation(g: JobGathered, name: string, op: StartJobRequest["operation"]): JobPlan {
+function decideOperation(g: JobGathered, target: VirtualCopyObject | PhysicalCopyObject, name: string, op: StartJobRequest["operation"]): JobPlan {
   const { job } = g;
-  const arrayName = copyArrayName(g.copy);
+  const arrayName = copyArrayName(target);
   const copy = g.observedCopy;
   if (arrayName === undefined || copy === undefined) {
     const created = g.copy?.status?.creationTime !== undefined;
@@ -113,7 +115,7 @@ function decideOperation(g: JobGathered, name: string, op: StartJobRequest["oper
   }
   if (copy.activeJob !== undefined) return { kind: "wait", reason: "CopyBusy", message: `${name} is busy with array task ${copy.activeJob}` };
   const priority = op === "Detach" || job.spec.priority === undefined ? {} : { priority: priorities[job.spec.priority] };
-  return { kind: "start", request: { copy: arrayName, operation: op, ...priority } };
+  return { kind: "start", request: { copy: arrayName, owner: ownerTag(target.metadata), operation: op, ...priority } };
 }
 
 function finishedTask(t: JobObservation): boolean {

@@ -95,7 +95,7 @@ async function act(deps: CopyJobDeps, g: JobGathered, plan: JobPlan, engine: Eng
   if (plan.kind !== "create" && plan.kind !== "start" && plan.kind !== "halt") return {};
   try {
     if (plan.kind === "halt") {
-      const task = (await engine.halt({ job: plan.id }, { signal })) ?? (await engine.observeJob(plan.id, { signal }));
+      const task = (await engine.halt({ job: plan.id, owner: plan.owner }, { signal })) ?? (await engine.observeJob(plan.id, { signal }));
       log.info({ task: plan.id }, "Halted array task");
       return { task };
     }

@@ -5,7 +5,7 @@ import type { EngineError } from "../../engine/errors.ts";
 import { finishedJobStates, type JobObservation, type JobState, type OperationalStatus } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
-import type { Next } from "../shared/retry.ts";
+import { accessDenied, accessDeniedRecheckMs, type Next } from "../shared/retry.ts";
 import type { JobGathered, JobPlan } from "./decide.ts";
 
 export interface JobOutcome {
@@ -47,6 +47,11 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
     fields = taskFields(task, prev?.timeSubmitted);
     verdict = taskVerdict(task, what);
     next = verdict.succeeded === "Unknown" ? { kind: "after", ms: pollMs } : { kind: "done" };
+  } else if (accessDenied(outcome.error) || (plan.kind === "blocked" && accessDenied(plan.error))) {
+    // The array refused our credentials or certificate: nothing was started; wait for the class or Secret to change.
+    fields = pending(prev, prev?.jobState === "Starting" ? "Starting" : "New");
+    verdict = { succeeded: "Unknown", reason: "ArrayAccessDenied", message: outcome.error?.message ?? (plan.kind === "blocked" ? plan.message : "") };
+    next = { kind: "after", ms: accessDeniedRecheckMs };
   } else if (outcome.error !== undefined && outcome.error.kind === "final") {
     const e = outcome.error;
     fields = ended("Exception", ["Completed", "Error"], e.arrayCode ?? 0, e.message, g.now, prev?.timeSubmitted);

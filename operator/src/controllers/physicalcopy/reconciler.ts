@@ -12,7 +12,7 @@ import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import { resolveClass } from "../shared/classes.ts";
-import { ownObservation } from "../shared/naming.ts";
+import { ownerTag, ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import { jobFinished, type PhysicalCopyObject } from "../shared/objects.ts";
@@ -85,9 +85,10 @@ async function act(deps: PhysicalCopyDeps, g: PcGathered, plan: PcPlan, engine: 
   const call = plan.engine;
   if (call !== undefined && engine !== undefined) {
     try {
-      if (call.kind === "halt") await engine.halt({ copy: call.copy }, { signal });
-      else if (call.kind === "delete") await engine.deleteCopy(call.copy, { signal });
-      else await engine.startJob({ copy: call.copy, operation: "Detach" }, { signal });
+      const owner = ownerTag(pc.metadata);
+      if (call.kind === "halt") await engine.halt({ copy: call.copy, owner }, { signal });
+      else if (call.kind === "delete") await engine.deleteCopy({ name: call.copy, owner }, { signal });
+      else await engine.startJob({ copy: call.copy, owner, operation: "Detach" }, { signal });
       outcome = { done: call };
       log.info({ copy: call.copy, step: call.kind }, "Cleaned up physical copy on array");
     } catch (e: unknown) {

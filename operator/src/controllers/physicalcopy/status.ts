@@ -8,7 +8,7 @@ import type { CopyObservation } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
-import { lastError, type Next } from "../shared/retry.ts";
+import { accessDenied, accessDeniedRecheckMs, lastError, type Next } from "../shared/retry.ts";
 import { jobFinished } from "../shared/objects.ts";
 import { wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
 
@@ -53,7 +53,7 @@ export function pcReport(g: PcGathered, plan: PcPlan, outcome: PcOutcome): PcRep
     fields: fields(g, copy, state),
     conditions: [cond("Ready", state.mood === "ready"), cond("Reconciling", state.mood === "working"), cond("Stalled", state.mood === "stalled")],
     events: events(g, state, outcome),
-    next: plan.waitMs !== undefined ? { kind: "after", ms: plan.waitMs } : retry ? { kind: "retry", message: state.message } : state.mood === "working" ? { kind: "after", ms: 1_000 } : { kind: "done" },
+    next: plan.waitMs !== undefined ? { kind: "after", ms: plan.waitMs } : accessDenied(state.error) ? { kind: "after", ms: accessDeniedRecheckMs } : retry ? { kind: "retry", message: state.message } : state.mood === "working" ? { kind: "after", ms: 1_000 } : { kind: "done" },
     write: !(plan.removeFinalizer && outcome.error === undefined),
   };
 }
@@ -61,7 +61,10 @@ export function pcReport(g: PcGathered, plan: PcPlan, outcome: PcOutcome): PcRep
 function lifeState(g: PcGathered, copy: CopyObservation | undefined): State {
   if (!g.cls.ok) return { reason: g.cls.reason, message: g.cls.message, mood: "stalled" };
   if (g.engineError !== undefined) return { reason: "ClassUnusable", message: `CopyClass ${g.cls.cls.name}: ${g.engineError}`, mood: "stalled" };
-  if (g.observeError !== undefined) return { reason: "ArrayUnavailable", message: g.observeError.message, mood: "working", error: g.observeError };
+  if (g.observeError !== undefined) {
+    if (accessDenied(g.observeError)) return { reason: "ArrayAccessDenied", message: g.observeError.message, mood: "stalled", error: g.observeError };
+    return { reason: "ArrayUnavailable", message: g.observeError.message, mood: "working", error: g.observeError };
+  }
   if (copy !== undefined) return copyState(copy);
   if (wasCreated(g.pc)) return { reason: "Lost", message: `the copy's target ${g.pc.status?.targetVolume ?? ""} is no longer on the array`, mood: "stalled" };
   if (g.source !== undefined && !g.source.ok) return { reason: g.source.reason, message: g.source.message, mood: "stalled" };

@@ -23,6 +23,17 @@ export function toResult(next: Next): Result {
   }
 }
 
+/**
+ * How long a copy whose array refuses access (AccessDenied: wrong credentials, untrusted certificate) waits before
+ * it looks again: no backoff that grows for ever and no hot loop. A change of its class wakes it at once; a fixed
+ * Secret is noticed by the engine registry (credentialsRecheckMs) and then here.
+ */
+export const accessDeniedRecheckMs = 30_000;
+
+export function accessDenied(e: { readonly code: string } | undefined): boolean {
+  return e?.code === "AccessDenied";
+}
+
 export interface LastError {
   readonly code?: number | undefined;
   readonly message: string;

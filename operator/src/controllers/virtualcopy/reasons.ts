@@ -15,6 +15,7 @@ export const virtualCopyReasons = [
   "NameTaken",
   "ArrayRefused",
   "ArrayUnavailable",
+  "ArrayAccessDenied",
   "Deleting",
   "DeletionRefused",
   "DeletionBlocked",

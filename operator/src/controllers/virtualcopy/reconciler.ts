@@ -17,7 +17,7 @@ import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import { resolveClass } from "../shared/classes.ts";
-import { ownObservation } from "../shared/naming.ts";
+import { ownerTag, ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import type { VirtualCopyObject } from "../shared/objects.ts";
@@ -86,7 +86,7 @@ async function act(
         outcome = { created: await engine.createVirtualCopy(plan.engine.request, { signal }) };
         log.info({ arrayName: plan.engine.request.name }, "Created virtual copy on array");
       } else {
-        await engine.deleteCopy(plan.engine.name, { signal });
+        await engine.deleteCopy({ name: plan.engine.name, owner: ownerTag(vc.metadata) }, { signal });
         outcome = { deleted: true };
         log.info({ arrayName: plan.engine.name }, "Deleted virtual copy from array");
       }

@@ -10,7 +10,7 @@ import type { EngineError } from "../../engine/errors.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
-import { lastError, type Next } from "../shared/retry.ts";
+import { accessDenied, accessDeniedRecheckMs, lastError, type Next } from "../shared/retry.ts";
 import { arrayNameOf, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import type { VirtualCopyReason } from "./reasons.ts";
 
@@ -76,8 +76,8 @@ export function report(g: Gathered, plan: Plan, outcome: Outcome): Report {
 function lifeState(g: Gathered, outcome: Outcome, copy: CopyObservation | undefined): State {
   if (!g.cls.ok) return { reason: g.cls.reason, message: g.cls.message, mood: "stalled", ready: false };
   if (g.engineError !== undefined) return { reason: "ClassUnusable", message: `CopyClass ${g.cls.cls.name}: ${g.engineError}`, mood: "stalled", ready: false };
-  if (g.observeError !== undefined) return unavailable(g.observeError);
-  if (outcome.error !== undefined) return createFailed(outcome.error);
+  if (g.observeError !== undefined) return accessDenied(g.observeError) ? denied(g.observeError) : unavailable(g.observeError);
+  if (outcome.error !== undefined) return accessDenied(outcome.error) ? denied(outcome.error) : createFailed(outcome.error);
   if (copy !== undefined) return copyState(copy);
   if (wasCreated(g.vc)) {
     const expires = g.vc.status?.expirationTime;
@@ -109,6 +109,10 @@ function createFailed(e: EngineError): State {
   if (e.code === "AlreadyExists") return { reason: "NameTaken", message: `${e.message}: another owner holds the name`, mood: "stalled", ready: false, error: e };
   if (e.code === "NotFound") return { reason: "SourceNotFound", message: e.message, mood: "stalled", ready: false, error: e };
   return { reason: "ArrayRefused", message: e.message, mood: "stalled", ready: false, error: e };
+}
+
+function denied(e: EngineError): State {
+  return { reason: "ArrayAccessDenied", message: e.message, mood: "stalled", ready: false, error: e };
 }
 
 function unavailable(e: EngineError): State {
@@ -196,6 +200,7 @@ function events(g: Gathered, state: State, outcome: Outcome, copy: CopyObservati
 
 function nextStep(g: Gathered, plan: Plan, state: State, copy: CopyObservation | undefined): Next {
   if (plan.waitMs !== undefined) return { kind: "after", ms: plan.waitMs };
+  if (accessDenied(state.error)) return { kind: "after", ms: accessDeniedRecheckMs };
   if (state.reason === "DeletionRefused" && state.error?.code === "Retained" && copy?.retainedUntil !== undefined) {
     return { kind: "after", ms: Math.min(maxWaitMs, Math.max(pollMs, copy.retainedUntil - g.now + pollMs)) };
   }

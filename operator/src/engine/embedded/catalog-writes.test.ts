@@ -23,7 +23,7 @@ describe("group-committed catalog writes", () => {
     for (let i = 0; i < 300; i++) {
       ops.push(engine.createVirtualCopy({ name: `v${String(i)}`, source: "base", readOnly: true, owner }));
       if (i % 10 === 0) ops.push(engine.createVolume(`x${String(i)}`, 1 << 20));
-      if (i % 20 === 5) ops.push(Promise.resolve(ops[ops.length - 1]).then(() => engine.deleteCopy(`v${String(i - 5)}`)));
+      if (i % 20 === 5) ops.push(Promise.resolve(ops[ops.length - 1]).then(() => engine.deleteCopy({ name: `v${String(i - 5)}`, owner })));
     }
     await Promise.all(ops);
     const deleted = new Set(Array.from({ length: 15 }, (_, k) => `v${String(k * 20)}`));

@@ -4,7 +4,8 @@
 // Idempotency: a create repeated with the same name, kind, source and owner returns the existing copy; a job
 // asked for while the same operation is queued or running on the copy returns that job.
 import { arrayError, EngineError } from "../errors.ts";
-import type { CopyObservation, CreatePhysicalCopyRequest, CreateVirtualCopyRequest, HaltTarget, JobObservation, JobOperation, OwnerTag, StartJobRequest } from "../port.ts";
+import { requireOwner, sameOwner } from "../ownership.ts";
+import type { CopyObservation, CopyRef, CreatePhysicalCopyRequest, CreateVirtualCopyRequest, HaltTarget, JobObservation, JobOperation, OwnerTag, StartJobRequest } from "../port.ts";
 import type { CopyPriority } from "../port.ts";
 import type { CopyRecord, JobRecord } from "./catalog.ts";
 import { observeJob, type Core } from "./core.ts";
@@ -14,10 +15,6 @@ import { move } from "./transitions.ts";
 import type { LiveNode } from "./view.ts";
 
 const hourMs = 3_600_000;
-
-function sameOwner(a: OwnerTag, b: OwnerTag): boolean {
-  return a.namespace === b.namespace && a.name === b.name && a.uid === b.uid;
-}
 
 export class Copies {
   private readonly core: Core;
@@ -134,6 +131,7 @@ export class Copies {
   async startJob(request: StartJobRequest): Promise<JobObservation> {
     const record = this.core.copy(request.copy);
     if (record === undefined) throw arrayError("NON_EXISTENT_VOL", `copy ${request.copy} not found`);
+    requireOwner(`copy ${request.copy}`, record.owner, request.owner);
     const active = this.core.job(record.activeJob ?? "");
     if (active !== undefined) {
       if (active.operation === request.operation) return observeJob(active);
@@ -178,13 +176,25 @@ export class Copies {
     if ("job" in target) {
       job = this.core.job(target.job);
       if (job === undefined) throw arrayError("NON_EXISTENT_TASK", `job ${target.job} not found`);
+      // A finished job is returned unchanged: nothing is touched, so whose it was does not matter.
+      if (isFinished(job)) return observeJob(job);
+      requireOwner(`copy ${job.copy}`, this.core.copy(job.copy)?.owner, target.owner);
     } else {
       const record = this.core.copy(target.copy);
       job = this.core.job(record?.activeJob ?? "");
-      if (job === undefined) return undefined;
+      if (record === undefined || job === undefined) return undefined;
+      requireOwner(`copy ${target.copy}`, record.owner, target.owner);
     }
     await this.jobs.halt(job);
     return observeJob(job);
+  }
+
+  /** Deletes our copy after the owner check and the array's checks; gone already is success. */
+  async removeCopy(copy: CopyRef): Promise<void> {
+    if (this.core.userNode(copy.name) === undefined) return;
+    // A plain volume under the name is no copy of anyone's: refused like another owner's copy.
+    requireOwner(`copy ${copy.name}`, this.core.copy(copy.name)?.owner, copy.owner);
+    await this.remove(copy.name, false);
   }
 
   /** Deletes a copy (or, from deleteVolume, any volume) after the array's checks; gone already is success. */

@@ -12,6 +12,7 @@ import type {
   Capabilities,
   Clock,
   CopyObservation,
+  CopyRef,
   CreatePhysicalCopyRequest,
   CreateVirtualCopyRequest,
   Engine,
@@ -157,8 +158,8 @@ export class EmbeddedEngine implements Engine, VolumeOps {
     });
   }
 
-  deleteCopy(name: string, options?: CallOptions): Promise<void> {
-    return this.call(`cannot delete copy ${name}`, options, () => this.copies.remove(name, false));
+  deleteCopy(copy: CopyRef, options?: CallOptions): Promise<void> {
+    return this.call(`cannot delete copy ${copy.name}`, options, () => this.copies.removeCopy(copy));
   }
 
   listCopies(options?: CallOptions): Promise<readonly CopyObservation[]> {

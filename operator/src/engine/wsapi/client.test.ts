@@ -9,7 +9,7 @@ import { openEmbeddedEngine, type EmbeddedEngine } from "../embedded/engine.ts";
 import { EngineError } from "../errors.ts";
 import { startTestArray, type TestArray } from "../../../../test/wsapi-server/server.ts";
 import { WsapiClient, type WsapiClientOptions } from "./client.ts";
-import { volumeList } from "./schemas.ts";
+import { memberList } from "./schemas.ts";
 
 let dir: string;
 let backing: EmbeddedEngine;
@@ -20,7 +20,7 @@ const client = (extra: Partial<WsapiClientOptions> = {}): WsapiClient => {
   clients.push(c);
   return c;
 };
-const list = { method: "GET", path: "volumes", schema: volumeList, idempotent: true } as const;
+const list = { method: "GET", path: "volumes", schema: memberList, idempotent: true } as const;
 const count = (what: string): number => array.requests.filter((r) => r === what).length;
 
 beforeEach(async () => {
@@ -54,7 +54,7 @@ describe("WsapiClient", () => {
   it("refuses an unverified certificate unless told to skip, and warns when skipping", async () => {
     const strict = new WsapiClient({ endpoint: array.url, user: array.user, password: array.password, retries: 0 });
     clients.push(strict);
-    await expect(strict.call(list)).rejects.toMatchObject({ code: "Unavailable" });
+    await expect(strict.call(list)).rejects.toMatchObject({ code: "AccessDenied", kind: "final" });
     const warnings: string[] = [];
     const lax = client({ caBundle: undefined as unknown as string, insecureSkipTLSVerify: true, logger: (_l, m) => warnings.push(m) });
     expect((await lax.call(list)).status).toBe(200);
@@ -78,8 +78,23 @@ describe("WsapiClient", () => {
     expect(e).toMatchObject({ kind: "uncertain" });
     expect((await backing.listVolumes()).map((v) => v.name)).toEqual(["v"]);
   });
-  it("a wrong password is a final refusal with the array's code 5", async () => {
+  it("a wrong password is AccessDenied, final, with the array's code 5, and is not sent again", async () => {
     const c = client({ password: "wrong" });
-    await expect(c.call(list)).rejects.toMatchObject({ kind: "final", arrayCode: 5 });
+    await expect(c.call(list)).rejects.toMatchObject({ code: "AccessDenied", kind: "final", arrayCode: 5 });
+    await expect(c.call(list)).rejects.toMatchObject({ code: "AccessDenied", message: expect.stringMatching(/invalid username or password \(5\); fix the username and password in the CopyClass's Secret$/) as unknown });
+    expect(count("POST /api/v1/credentials")).toBe(1);
+    expect(count("GET /api/v1/volumes")).toBe(0);
+  });
+  it("an untrusted certificate is AccessDenied, final, naming caBundle", async () => {
+    const warnings: string[] = [];
+    const c = new WsapiClient({ endpoint: array.url, user: array.user, password: array.password, retryBaseMs: 1, logger: (level, message) => warnings.push(`${level} ${message}`) });
+    clients.push(c);
+    const e = await c.call(list).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: "AccessDenied", kind: "final" });
+    expect((e as Error).message).toMatch(/^the array's certificate is not trusted \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)/);
+    expect((e as Error).message).toContain("wsapi.caBundle");
+    expect(await c.call(list).catch((x: unknown) => x)).toBe(e);
+    expect(array.requests).toEqual([]);
+    expect(warnings).toEqual(["warn The array refused access; no more requests until the class or its Secret changes"]);
   });
 });

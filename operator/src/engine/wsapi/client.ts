@@ -6,6 +6,10 @@
 // - Retries: with exponential backoff and jitter, only for requests marked idempotent. A create is never sent
 //   twice: its caller observes the array first (DOMAIN.md §3.6 cinder does the same).
 // - Answers are JSON validated with the caller's zod schema; a malformed answer is an Internal error.
+// - Access: a login the array refuses (wrong user or password) or a certificate that does not verify is final
+//   (AccessDenied). The client remembers it and fails every later call at once, without contacting the array, so
+//   a class with bad credentials costs the array nothing; the registry builds a new engine when the class or its
+//   Secret changes.
 import { Agent, request as httpsRequest } from "node:https";
 import type { IncomingMessage } from "node:http";
 import type { z } from "zod";
@@ -60,6 +64,7 @@ export class WsapiClient {
   readonly #limit: Semaphore;
   #key: Promise<string> | undefined;
   #closed = false;
+  #denied: EngineError | undefined;
 
   constructor(opts: WsapiClientOptions) {
     this.#opts = opts;
@@ -79,6 +84,7 @@ export class WsapiClient {
   /** Sends a call with the session, re-logging in once on an expired key. */
   async call<T>(call: Call<T>): Promise<Answer<T>> {
     if (this.#closed) throw new EngineError("the wsapi engine is closed", { code: "Unavailable", kind: "final" });
+    if (this.#denied !== undefined) throw this.#denied;
     const raw = await this.#withRetries(call, async () => {
       const key = await this.#session();
       const first = await this.#send(call, key);
@@ -124,8 +130,22 @@ export class WsapiClient {
     const call = { method: "POST", path: "credentials", body: { user: this.#opts.user, password: this.#opts.password }, idempotent: true } as const;
     const raw = await this.#send(call, undefined);
     const parsed = credentials.safeParse(safeJson(raw.text));
+    if (raw.status === 401 || raw.status === 403) {
+      const refused = this.#refusal(raw, call);
+      const message = `cannot log in to the array as ${this.#opts.user}: ${refused.message}; fix the username and password in the CopyClass's Secret`;
+      throw this.#deny(new EngineError(message, { code: "AccessDenied", ...(refused.arrayCode === undefined ? {} : { arrayCode: refused.arrayCode }) }));
+    }
     if (raw.status >= 300 || !parsed.success) throw this.#refusal(raw, call, "cannot log in to the array");
     return parsed.data.key;
+  }
+
+  /** Remembers an AccessDenied so later calls fail without a request; other errors pass through. */
+  #deny<E>(e: E): E {
+    if (e instanceof EngineError && e.code === "AccessDenied") {
+      this.#denied = e;
+      this.#opts.logger?.("warn", "The array refused access; no more requests until the class or its Secret changes", { reason: e.message });
+    }
+    return e;
   }
 
   async #withRetries(call: Call<unknown>, once: () => Promise<Raw>): Promise<Raw> {
@@ -154,7 +174,7 @@ export class WsapiClient {
     if (call.schema === undefined || raw.text.length === 0) return undefined;
     const parsed = call.schema.safeParse(safeJson(raw.text));
     if (parsed.success) return parsed.data;
-    throw new EngineError(`unexpected answer to ${call.method} /${call.path}: ${parsed.error.issues[0]?.message ?? "invalid"}`, {
+    throw new EngineError(`unexpected answer to ${call.method} /${call.path}: ${describeIssue(parsed.error.issues[0])}`, {
       code: "Internal",
       kind: call.idempotent ? "retryable" : "uncertain",
     });
@@ -188,6 +208,7 @@ export class WsapiClient {
       });
       req.on("error", (e: Error) => {
         if (e.name === "AbortError") reject(new EngineError(`${call.method} /${call.path} aborted`, { code: "Aborted", kind: call.idempotent ? "retryable" : "uncertain", cause: e }));
+        else if (isCertificateError(e)) reject(this.#deny(untrusted(e)));
         else reject(transportError(`cannot reach the array (${call.method} /${call.path}): ${e.message}`, nature, e.message.startsWith("no answer"), e));
       });
       req.end(payload);
@@ -195,11 +216,35 @@ export class WsapiClient {
   }
 }
 
+/** Node's codes for a server certificate that does not verify (tls.TLSSocket authorizationError). */
+const certificateCodes: ReadonlySet<string> = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "CERT_UNTRUSTED", "CERT_REJECTED", "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID", "HOSTNAME_MISMATCH",
+]);
+
+function isCertificateError(e: Error): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code !== undefined && certificateCodes.has(code);
+}
+
+function untrusted(e: Error): EngineError {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  return new EngineError(`the array's certificate is not trusted (${code}: ${e.message}); set the CopyClass's wsapi.caBundle to the CA that signed it`, { code: "AccessDenied", cause: e });
+}
+
 function isExpiredSession(raw: Raw): boolean {
   if (raw.status !== 401 && raw.status !== 403) return false;
   const body = errorBody.safeParse(safeJson(raw.text));
   // P3C re-authenticates on any 401; a 403 only when the array says the key is invalid (6).
   return raw.status === 401 || (body.success && body.data.code === 6);
+}
+
+/** "members.3.sizeMiB: expected number, received undefined": the field that failed, then why. */
+export function describeIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (issue === undefined) return "invalid";
+  const where = issue.path.map(String).join(".");
+  return where === "" ? issue.message : `${where}: ${issue.message}`;
 }
 
 function safeJson(text: string): unknown {

@@ -7,22 +7,29 @@
 //   (our tag and source → the existing copy; another owner → 22; nothing there → the uncertain error).
 // - Offline destinations get our tag (other comment lines kept) before the copy is asked for, so a crash in
 //   between leaves a tagged base volume that the next create takes over, never an untagged copy.
-// - Online stop is cancel + wait + delete of the destination and its snapshots, as HPE's client does.
-// - Detach has no task on the array; its Completed job is kept in memory only.
+// - Nothing is deleted, stopped or started on a volume before the driver has read it and found our owner tag
+//   with the owner the caller named (ownership.ts), whatever a query or a task list said. No delete follows a
+//   server-side filter: the array may ignore one (some servers do) and answer with every volume.
+// - Online stop is cancel + wait + delete of the destination and then of the internal snapshots the array made
+//   for it, found as HPE's client finds them: the destination's copyOf, and that snapshot's copyOf. Each must
+//   be an untagged virtual copy, and the chain must lead back to the copy's source; otherwise they are left
+//   (logged), since a leaked snapshot is better than a deleted volume that was not ours.
+// - Only copy tasks (array.ts) are jobs. Detach has no task on the array; its Completed job is kept in memory.
 import { abortedError, arrayError, EngineError, withContext } from "../errors.ts";
+import { requireOwner, sameOwner } from "../ownership.ts";
 import type {
-  CallOptions, Capabilities, CopyObservation, CreatePhysicalCopyRequest, CreateVirtualCopyRequest, Engine, HaltTarget,
-  JobListener, JobObservation, StartJobRequest, VolumeOps,
+  CallOptions, Capabilities, CopyObservation, CopyRef, CreatePhysicalCopyRequest, CreateVirtualCopyRequest, Engine, HaltTarget,
+  JobListener, JobObservation, OwnerTag, StartJobRequest, VolumeOps,
 } from "../port.ts";
 
-import { ArrayApi } from "./array.ts";
+import { ArrayApi, type RecordKind } from "./array.ts";
 import { WsapiClient, type WsapiClientOptions } from "./client.ts";
 import { named, unnamed } from "./diagnose.ts";
 import { TaskPoller } from "./indications.ts";
 import { KeyedQueue } from "./limiter.ts";
 import { observeTask, observeVolumeCopy, tasksOn, wsapiPriority } from "./observe.ts";
-import { parseTag, sameOwner, withTag, type CopyTag } from "./owner-tag.ts";
-import { taskStatus, taskTypes, type Task, type Volume } from "./schemas.ts";
+import { parseTag, withTag, type CopyTag } from "./owner-tag.ts";
+import { copyTypes, taskStatus, taskTypes, type Task, type Volume } from "./schemas.ts";
 
 export interface WsapiEngineOptions extends WsapiClientOptions {
   /** CPG in which online copies create their destination. */
@@ -32,6 +39,8 @@ export interface WsapiEngineOptions extends WsapiClientOptions {
   readonly pollIntervalMs?: number;
   /** A data path for tests (the array has none over REST): makes capabilities().volumes true. */
   readonly volumes?: (api: ArrayApi) => VolumeOps;
+  /** Called once per malformed list member the driver skipped (for a metric). */
+  readonly onMalformed?: (kind: RecordKind) => void;
 }
 
 type Signal = AbortSignal | undefined;
@@ -52,7 +61,7 @@ export class WsapiEngine implements Engine {
   constructor(opts: WsapiEngineOptions) {
     this.#opts = opts;
     this.#client = new WsapiClient(opts);
-    this.#api = new ArrayApi(this.#client);
+    this.#api = new ArrayApi(this.#client, { logger: opts.logger, onMalformed: opts.onMalformed });
     this.volumes = opts.volumes?.(this.#api);
     this.#poller = new TaskPoller(async () => {
       const all = await this.#api.tasks(undefined);
@@ -91,7 +100,7 @@ export class WsapiEngine implements Engine {
         ...(ret === undefined ? {} : { retentionHours: ret }),
       };
       try {
-        await this.#api.volumeAction(request.source, "createSnapshot", parameters, signal);
+        await this.#api.createSnapshot(request.source, parameters, signal);
       } catch (e: unknown) {
         const mine = await this.#resolveCreate(e, request.name, tag, signal);
         if (mine !== undefined) return mine;
@@ -118,13 +127,13 @@ export class WsapiEngine implements Engine {
         }
       }
       // Offline: tag the destination first (see the invariants above).
-      if (dest !== undefined && !request.online) await this.#api.modifyVolume(dest.name, { comment: withTag(dest.comment, tag) }, true, signal);
+      if (dest !== undefined && !request.online) await this.#api.setComment(dest.name, withTag(dest.comment, tag), signal);
       const parameters = request.online
         ? { destVolume: request.name, online: true, destCPG: this.#opts.cpg, tpvv: true, ...(request.saveSnapshot ? { saveSnapshot: true } : {}), ...(this.#opts.snapCPG === undefined ? {} : { snapCPG: this.#opts.snapCPG }), ...(request.priority === undefined ? {} : { priority: wsapiPriority[asWsapiPriority(request.priority)] }) }
         : { destVolume: request.name, online: false, saveSnapshot: request.saveSnapshot, priority: wsapiPriority[asWsapiPriority(request.priority ?? "Same")] };
       let taskId: number | undefined;
       try {
-        taskId = await this.#api.volumeAction(request.source, "createPhysicalCopy", parameters, signal);
+        taskId = await this.#api.createPhysicalCopy(request.source, parameters, signal);
       } catch (e: unknown) {
         if (e instanceof EngineError && e.kind === "uncertain") {
           const after = await this.#api.volume(request.name, signal);
@@ -137,7 +146,7 @@ export class WsapiEngine implements Engine {
         }
         throw e;
       }
-      if (request.online) await this.#api.modifyVolume(request.name, { comment: withTag(undefined, tag) }, true, signal);
+      if (request.online) await this.#api.setComment(request.name, withTag(undefined, tag), signal);
       const [copy, job] = await Promise.all([this.#mustObserve(request.name, signal), this.#mustObserveTask(taskId, signal)]);
       return { copy, job };
     });
@@ -147,6 +156,7 @@ export class WsapiEngine implements Engine {
     return this.#call(`cannot start ${request.operation} on ${request.copy}`, request.copy, options, async (signal) => {
       const copy = await this.observeCopyNow(request.copy, signal);
       if (copy === undefined) throw arrayError("NON_EXISTENT_VOL", `copy ${request.copy} not found`);
+      requireOwner(`copy ${request.copy}`, copy.owner, request.owner);
       const active = copy.activeJob === undefined ? undefined : await this.observeJobNow(copy.activeJob, signal);
       if (active?.operation === request.operation) return active;
       const priority = request.priority === undefined ? {} : { priority: wsapiPriority[asWsapiPriority(request.priority)] };
@@ -156,13 +166,13 @@ export class WsapiEngine implements Engine {
       try {
         switch (request.operation) {
           case "Resync":
-            taskId = await this.#api.modifyVolume(request.copy, { action: 2 }, false, signal);
+            taskId = await this.#api.startTask(request.copy, { action: 2 }, signal);
             break;
           case "StartCopy":
-            taskId = await this.#api.volumeAction(copy.source, "createPhysicalCopy", { destVolume: request.copy, online: false, saveSnapshot: copy.saveSnapshot, ...priority }, signal);
+            taskId = await this.#api.createPhysicalCopy(copy.source, { destVolume: request.copy, online: false, saveSnapshot: copy.saveSnapshot, ...priority }, signal);
             break;
           case "Restore":
-            taskId = await this.#api.modifyVolume(request.copy, { action: 4, ...priority }, false, signal);
+            taskId = await this.#api.startTask(request.copy, { action: 4, ...priority }, signal);
             break;
           case "Detach":
             return await this.#detach(copy, signal);
@@ -184,10 +194,10 @@ export class WsapiEngine implements Engine {
         task = await this.#api.task(target.job, signal);
         if (task === undefined) throw arrayError("NON_EXISTENT_TASK", `job ${target.job} not found`);
       } else {
-        task = (await this.#api.tasks(signal)).filter((t) => t.name === target.copy && t.status === taskStatus.active).at(-1);
+        task = tasksOn(target.copy, await this.#api.tasks(signal, target.copy)).filter((t) => t.status === taskStatus.active).at(-1);
         if (task === undefined) return undefined;
       }
-      if (task.status === taskStatus.active) await this.#stop(task, signal);
+      if (task.status === taskStatus.active) await this.#stop(task, await this.#ours(task.name, target.owner, signal), target.owner, signal);
       return this.#mustObserveTask(task.id, signal);
     });
   }
@@ -200,15 +210,17 @@ export class WsapiEngine implements Engine {
     return this.#call(`cannot observe job ${id}`, undefined, options, (signal) => this.observeJobNow(id, signal));
   }
 
-  deleteCopy(name: string, options?: CallOptions): Promise<void> {
+  deleteCopy(copy: CopyRef, options?: CallOptions): Promise<void> {
+    const { name, owner } = copy;
     return this.#call(`cannot delete copy ${name}`, name, options, async (signal) => {
       const v = await this.#api.volume(name, signal);
-      if (v === undefined || parseTag(v.comment) === undefined) return;
-      const tasks = tasksOn(name, await this.#api.tasks(signal));
+      if (v === undefined) return;
+      requireOwner(`volume ${name}`, parseTag(v.comment)?.owner, owner);
+      const tasks = tasksOn(name, await this.#api.tasks(signal, name));
       const online = tasks.find((t) => t.type === taskTypes.onlineCopy && t.status === taskStatus.active);
       // As cinder does: a volume still under online copy is stopped (cancel, clean up) rather than refused.
       if (online !== undefined) {
-        await this.#stop(online, signal);
+        await this.#stop(online, v, owner, signal);
         return;
       }
       try {
@@ -244,7 +256,7 @@ export class WsapiEngine implements Engine {
 
   /** observeCopy without the call wrapper, for use inside other calls. */
   async observeCopyNow(name: string, signal: Signal): Promise<CopyObservation | undefined> {
-    const [v, tasks] = await Promise.all([this.#api.volume(name, signal), this.#api.tasks(signal)]);
+    const [v, tasks] = await Promise.all([this.#api.volume(name, signal), this.#api.tasks(signal, name)]);
     const tag = parseTag(v?.comment);
     if (v === undefined || tag === undefined) return undefined;
     return observeVolumeCopy(v, tag, tasksOn(name, tasks));
@@ -256,7 +268,7 @@ export class WsapiEngine implements Engine {
     const task = await this.#api.task(id, signal);
     if (task === undefined) return undefined;
     // Telling Copy from StartCopy needs the other tasks on the volume; only copy tasks pay for the listing.
-    const others = task.type === taskTypes.vvCopy ? tasksOn(task.name, await this.#api.tasks(signal)) : [];
+    const others = task.type === taskTypes.vvCopy ? tasksOn(task.name, await this.#api.tasks(signal, task.name)) : [];
     return observeTask(task, others);
   }
 
@@ -276,7 +288,7 @@ export class WsapiEngine implements Engine {
   async #existingPhysical(dest: Volume, tag: CopyTag, signal: Signal): Promise<{ copy: CopyObservation; job: JobObservation } | undefined> {
     const theirs = parseTag(dest.comment);
     if (theirs === undefined) return undefined;
-    const copy = observeVolumeCopy(dest, theirs, tasksOn(dest.name, await this.#api.tasks(signal)));
+    const copy = observeVolumeCopy(dest, theirs, tasksOn(dest.name, await this.#api.tasks(signal, dest.name)));
     if (!sameOwner(theirs.owner, tag.owner) || theirs.kind !== tag.kind || theirs.source !== tag.source) {
       // A copy that ended (detached, finished unassociated, halted) left an independent volume: it may be copied onto.
       if (!tag.online && copy.synchronization === undefined && copy.activeJob === undefined) return undefined;
@@ -290,7 +302,7 @@ export class WsapiEngine implements Engine {
   async #detach(copy: CopyObservation, signal: Signal): Promise<JobObservation> {
     if (copy.synchronization === undefined) throw arrayError("NON_EXISTENT_VVCOPY", `${copy.name} is not an associated physical copy`);
     // WSAPI has no promotevvcopy: STOP_PHYSICAL_COPY on a copy that is not copying breaks the association (inferred).
-    await this.#api.modifyVolume(copy.name, { action: 1 }, false, signal);
+    await this.#api.act(copy.name, { action: 1 }, signal);
     const now = Date.now();
     const id = `detach-${copy.name}-${now}`;
     const job: JobObservation = {
@@ -301,12 +313,20 @@ export class WsapiEngine implements Engine {
     return job;
   }
 
-  /** Stops an active task the way the array wants for its type. */
-  async #stop(task: Task, signal: Signal): Promise<void> {
+  /** The volume, read now, after checking that it carries `owner`'s tag (NotOwned otherwise). */
+  async #ours(name: string, owner: OwnerTag, signal: Signal): Promise<Volume> {
+    const v = await this.#api.volume(name, signal);
+    if (v === undefined) throw arrayError("NON_EXISTENT_VOL", `volume ${name} not found`);
+    requireOwner(`volume ${name}`, parseTag(v.comment)?.owner, owner);
+    return v;
+  }
+
+  /** Stops an active task on `volume` (already checked ours) the way the array wants for its type. */
+  async #stop(task: Task, volume: Volume, owner: OwnerTag, signal: Signal): Promise<void> {
     try {
-      if (task.type === taskTypes.promoteSv) await this.#api.modifyVolume(task.name, { action: 5 }, false, signal);
-      else if (task.type === taskTypes.onlineCopy) await this.#stopOnline(task, signal);
-      else await this.#api.modifyVolume(task.name, { action: 1 }, false, signal);
+      if (task.type === taskTypes.promoteSv) await this.#api.act(task.name, { action: 5 }, signal);
+      else if (task.type === taskTypes.onlineCopy) await this.#stopOnline(task, volume, owner, signal);
+      else await this.#api.act(task.name, { action: 1 }, signal);
     } catch (e: unknown) {
       // The task may have finished between the observation and the stop: then there is nothing to stop.
       const now = await this.#api.task(String(task.id), signal);
@@ -315,7 +335,11 @@ export class WsapiEngine implements Engine {
     }
   }
 
-  async #stopOnline(task: Task, signal: Signal): Promise<void> {
+  async #stopOnline(task: Task, dest: Volume, owner: OwnerTag, signal: Signal): Promise<void> {
+    const tag = parseTag(dest.comment);
+    if (tag === undefined || !tag.online) throw new EngineError(`${dest.name} is not an online copy of ours`, { code: "NotOwned" });
+    // The chain is read before anything is deleted: once the destination goes, nothing points at the snapshots.
+    const internal = await this.#internalSnapshots(dest, tag.source, signal);
     await this.#api.cancelTask(task.id, signal);
     const until = Date.now() + 60_000;
     for (;;) {
@@ -324,8 +348,39 @@ export class WsapiEngine implements Engine {
       if (Date.now() > until) throw new EngineError(`task ${task.id} still active after cancel`, { code: "Busy" });
       await new Promise((r) => setTimeout(r, Math.min(this.#opts.pollIntervalMs ?? 1000, 200)));
     }
-    for (const snap of await this.#api.volumes(signal, `copyOf EQ ${task.name}`)) await this.#api.deleteVolume(snap.name, signal);
-    await this.#api.deleteVolume(task.name, signal);
+    await this.#ours(dest.name, owner, signal);
+    await this.#api.deleteVolume(dest.name, signal);
+    for (const snap of internal) {
+      // Read again right before its delete: still the same untagged snapshot of the same parent.
+      const now = await this.#api.volume(snap.name, signal);
+      if (now === undefined) continue;
+      if (!isInternalSnapshot(now) || now.copyOf !== snap.copyOf) {
+        this.#opts.logger?.("warn", "Left an online copy's internal snapshot that changed before its delete", { volume: snap.name, copy: dest.name });
+        continue;
+      }
+      await this.#api.deleteVolume(snap.name, signal);
+    }
+  }
+
+  /**
+   * The snapshots the array made between `source` and an online copy's destination (at most two, each the
+   * copyOf of the one below it), or none when that chain does not check out on our side.
+   */
+  async #internalSnapshots(dest: Volume, source: string, signal: Signal): Promise<Volume[]> {
+    const chain: Volume[] = [];
+    let parent = dest.copyOf;
+    while (parent !== undefined && parent !== source) {
+      const snap = chain.length < 2 ? await this.#api.volume(parent, signal) : undefined;
+      if (snap === undefined || !isInternalSnapshot(snap)) {
+        this.#opts.logger?.("warn", "Left an online copy's internal snapshots: their chain does not lead back to its source", {
+          copy: dest.name, source, chain: [...chain.map((v) => v.name), parent],
+        });
+        return [];
+      }
+      chain.push(snap);
+      parent = snap.copyOf;
+    }
+    return parent === source ? chain : [];
   }
 
   async #mustObserve(name: string, signal: Signal): Promise<CopyObservation> {
@@ -352,6 +407,11 @@ export class WsapiEngine implements Engine {
     };
     return key === undefined ? run() : this.#order.run(key, run);
   }
+}
+
+/** An array-made snapshot: a virtual copy that carries no owner tag (ours or anyone's). */
+function isInternalSnapshot(v: Volume): boolean {
+  return v.copyType === copyTypes.virtualCopy && parseTag(v.comment) === undefined;
 }
 
 function asWsapiPriority(p: string): "High" | "Same" | "Low" {

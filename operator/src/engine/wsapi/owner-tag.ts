@@ -58,7 +58,3 @@ export function withTag(comment: string | undefined, tag: CopyTag): string {
   const others = (comment ?? "").split("\n").filter((l) => l.length > 0 && !l.startsWith(prefix));
   return [...others, formatTag(tag)].join("\n");
 }
-
-export function sameOwner(a: OwnerTag, b: OwnerTag): boolean {
-  return a.namespace === b.namespace && a.name === b.name && a.uid === b.uid;
-}

@@ -1,6 +1,8 @@
 // zod schemas for the WSAPI answers the driver reads (DOMAIN.md §3.1–3.4). They are loose: arrays add members
 // between releases and only the members named here are relied on. Times are accepted as epoch seconds or as
-// text (ISO 8601; older arrays print "YYYY-MM-DD HH:MM:SS ZONE").
+// text (ISO 8601; older arrays print "YYYY-MM-DD HH:MM:SS ZONE"). Task ids are accepted as integers or as
+// numeric strings (servers differ). Lists are read member by member (array.ts): one malformed record is
+// skipped, not fatal. Writes whose documented answer is empty are not parsed at all.
 import { z } from "zod";
 
 export const errorBody = z.object({ code: z.number().int(), desc: z.string().optional() }).loose();
@@ -30,15 +32,28 @@ export const volume = z
   .loose();
 export type Volume = z.infer<typeof volume>;
 
-export const volumeList = z.object({ total: z.number().int().optional(), members: z.array(volume) }).loose();
+/** A list answer: members are validated one by one by the reader. */
+export const memberList = z.object({ total: z.number().int().optional(), members: z.array(z.unknown()) }).loose();
 
 /** taskStatus and taskType (WSAPI131 pp.131-134). */
 export const taskStatus = { done: 1, active: 2, cancelled: 3, failed: 4 } as const;
 export const taskTypes = { vvCopy: 1, physCopyResync: 2, promoteSv: 4, onlineCopy: 18 } as const;
 
+/** The task types that are copy jobs; every other task (system, remote copy, tuning, …) is not followed. */
+export const copyTaskTypes: ReadonlySet<number> = new Set(Object.values(taskTypes));
+
+/** A task id: an integer, or a numeric string as some servers send it. */
+export const taskId = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .regex(/^[0-9]+$/, "a task id must be a positive integer")
+    .transform(Number),
+]);
+
 export const task = z
   .object({
-    id: z.number().int(),
+    id: taskId,
     type: z.number().int(),
     name: z.string(),
     status: z.number().int(),
@@ -53,10 +68,8 @@ export const task = z
   .loose();
 export type Task = z.infer<typeof task>;
 
-export const taskList = z.object({ total: z.number().int().optional(), members: z.array(task) }).loose();
-
 /** POST createPhysicalCopy, PUT resync / promote: the task started. */
-export const taskStarted = z.object({ taskid: z.number().int() }).loose();
+export const taskStarted = z.object({ taskid: taskId }).loose();
 
 /** Epoch milliseconds of a WSAPI time, or undefined when absent or unreadable. */
 export function parseTime(value: string | number | undefined): number | undefined {

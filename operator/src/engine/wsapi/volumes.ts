@@ -46,7 +46,7 @@ export function wsapiVolumes(api: ArrayApi, cpg: string, snapCPG: string | undef
     resizeVolume: (name, sizeBytes, options) =>
       at(`cannot resize volume ${name}`, async () => {
         const now = await mustGet(name, options);
-        await api.modifyVolume(name, { action: 3, sizeMiB: Math.ceil((sizeBytes - now.sizeBytes) / MiB) }, false, options?.signal);
+        await api.act(name, { action: 3, sizeMiB: Math.ceil((sizeBytes - now.sizeBytes) / MiB) }, options?.signal);
         return mustGet(name, options);
       }),
     deleteVolume: (name, options) => at(`cannot delete volume ${name}`, () => api.deleteVolume(name, options?.signal)),
