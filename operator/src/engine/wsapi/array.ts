@@ -6,7 +6,10 @@
 // - writes that start a task read `taskid` only, as an integer or a numeric string;
 // - lists are read member by member: a malformed member is skipped with a warning and counted (onMalformed),
 //   unless it is the very object the caller asked about (then the read fails, naming the field);
-// - only copy tasks (copyTaskTypes) exist for the driver: the array's other tasks are never followed.
+// - only copy tasks (copyTaskTypes) exist for the driver: the array's other tasks are never followed;
+// - GET /tasks is shared: reads that come while one is in flight, or within tasksTtlMs of its answer, get that
+//   answer (every running job and copy polls, and one list serves them all); any write through this API drops
+//   it, so a caller never misses a task it just started.
 import type { z } from "zod";
 import { EngineError, isEngineError } from "../errors.ts";
 import { describeIssue, type Call, type WsapiClient, type WsapiLogger } from "./client.ts";
@@ -18,6 +21,8 @@ export type RecordKind = "volume" | "task";
 
 export interface ArrayApiOptions {
   readonly logger?: WsapiLogger | undefined;
+  /** How long one GET /tasks answer serves later reads (default 250 ms; 0: only reads in flight share it). */
+  readonly tasksTtlMs?: number | undefined;
   /** Called once per malformed list member skipped (for a metric). */
   readonly onMalformed?: ((kind: RecordKind) => void) | undefined;
 }
@@ -25,6 +30,8 @@ export interface ArrayApiOptions {
 export class ArrayApi {
   readonly #client: WsapiClient;
   readonly #opts: ArrayApiOptions;
+  #tasks: { readonly at: number; readonly list: Promise<unknown[]> } | undefined;
+  #writes = 0;
 
   constructor(client: WsapiClient, opts: ArrayApiOptions = {}) {
     this.#client = client;
@@ -47,42 +54,78 @@ export class ArrayApi {
     return t !== undefined && copyTaskTypes.has(t.type) ? t : undefined;
   }
 
-  /** The copy tasks, in one GET /tasks; `about` names the volume whose tasks the caller needs. */
+  /** The copy tasks, from one shared GET /tasks; `about` names the volume whose tasks the caller needs. */
   async tasks(signal: Signal, about?: string): Promise<Task[]> {
-    return (await this.#list("tasks", "task", task, signal, about)).filter((t) => copyTaskTypes.has(t.type));
+    return this.#members(await this.#sharedTasks(signal), "tasks", "task", task, about).filter((t) => copyTaskTypes.has(t.type));
+  }
+
+  #sharedTasks(signal: Signal): Promise<unknown[]> {
+    const now = Date.now();
+    const held = this.#tasks;
+    if (held !== undefined && now - held.at <= (this.#opts.tasksTtlMs ?? 250)) return signal === undefined ? held.list : raceAbort(held.list, signal);
+    // Not tied to one caller's signal: others share the answer. A failed read is not kept.
+    const list = this.#read({ method: "GET", path: "tasks", schema: memberList, idempotent: true, signal: undefined }).then((l) => l?.members ?? []);
+    const entry = { at: now, list };
+    this.#tasks = entry;
+    list.then(
+      () => {
+        if (this.#tasks === entry) this.#tasks = { at: Date.now(), list };
+      },
+      () => {
+        if (this.#tasks === entry) this.#tasks = undefined;
+      },
+    );
+    return signal === undefined ? list : raceAbort(list, signal);
+  }
+
+  /** Every write may change the tasks: the next read asks the array. */
+  #wrote(): void {
+    this.#tasks = undefined;
+    this.#writes++;
+  }
+
+  /** How many writes this API has sent: a cache of what the array shows is good only while it stays the same. */
+  get writes(): number {
+    return this.#writes;
   }
 
   /** POST createSnapshot: the documented answer is empty; any body is accepted. Never retried. */
   async createSnapshot(source: string, parameters: Record<string, unknown>, signal: Signal): Promise<void> {
     const body = { action: "createSnapshot", parameters };
+    this.#wrote();
     await this.#client.call({ method: "POST", path: `volumes/${encodeURIComponent(source)}`, body, idempotent: false, signal });
   }
 
   /** POST createPhysicalCopy: the task id it started, if the answer gave one. Never retried. */
   async createPhysicalCopy(source: string, parameters: Record<string, unknown>, signal: Signal): Promise<number | undefined> {
     const body = { action: "createPhysicalCopy", parameters };
+    this.#wrote();
     const answer = await this.#client.call({ method: "POST", path: `volumes/${encodeURIComponent(source)}`, body, schema: taskStarted, idempotent: false, signal });
     return answer.data?.taskid;
   }
 
   /** PUT a comment: idempotent, any answer accepted. */
   async setComment(name: string, comment: string, signal: Signal): Promise<void> {
+    this.#wrote();
     await this.#client.call({ method: "PUT", path: `volumes/${encodeURIComponent(name)}`, body: { comment }, idempotent: true, signal });
   }
 
   /** PUT an action that starts a task (2 resync, 4 promote): its task id. Never retried. */
   async startTask(name: string, body: Record<string, unknown>, signal: Signal): Promise<number | undefined> {
+    this.#wrote();
     const answer = await this.#client.call({ method: "PUT", path: `volumes/${encodeURIComponent(name)}`, body, schema: taskStarted, idempotent: false, signal });
     return answer.data?.taskid;
   }
 
   /** PUT an action with no task (1 stop, 3 grow, 5 stop promote): any answer accepted. Never retried. */
   async act(name: string, body: Record<string, unknown>, signal: Signal): Promise<void> {
+    this.#wrote();
     await this.#client.call({ method: "PUT", path: `volumes/${encodeURIComponent(name)}`, body, idempotent: false, signal });
   }
 
   async createVolume(name: string, cpg: string, sizeMiB: number, snapCPG: string | undefined, signal: Signal): Promise<void> {
     const body = { name, cpg, sizeMiB, tpvv: true, ...(snapCPG === undefined ? {} : { snapCPG }) };
+    this.#wrote();
     await this.#client.call({ method: "POST", path: "volumes", body, idempotent: false, signal });
   }
 
@@ -91,6 +134,7 @@ export class ArrayApi {
    * (engine.ts): this call trusts its caller, and nothing else.
    */
   async deleteVolume(name: string, signal: Signal): Promise<void> {
+    this.#wrote();
     try {
       await this.#client.call({ method: "DELETE", path: `volumes/${encodeURIComponent(name)}`, idempotent: true, signal });
     } catch (e: unknown) {
@@ -100,11 +144,16 @@ export class ArrayApi {
   }
 
   async cancelTask(id: number, signal: Signal): Promise<void> {
+    this.#wrote();
     await this.#client.call({ method: "PUT", path: `tasks/${id}`, body: { action: 1 }, idempotent: true, signal });
   }
 
   async #list<T>(path: string, kind: RecordKind, schema: z.ZodType<T>, signal: Signal, about: string | undefined): Promise<T[]> {
     const raw = (await this.#read({ method: "GET", path, schema: memberList, idempotent: true, signal }))?.members ?? [];
+    return this.#members(raw, path, kind, schema, about);
+  }
+
+  #members<T>(raw: readonly unknown[], path: string, kind: RecordKind, schema: z.ZodType<T>, about: string | undefined): T[] {
     const out: T[] = [];
     raw.forEach((member, i) => {
       const parsed = schema.safeParse(member);
@@ -132,6 +181,28 @@ export class ArrayApi {
       throw e;
     }
   }
+}
+
+/** The shared read's answer for one caller, who may stop waiting for it without cancelling it for the others. */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = (): EngineError => new EngineError("GET /tasks aborted", { code: "Aborted" });
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(aborted());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
 }
 
 function nameOf(member: unknown): string | undefined {

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../embedded/engine.ts";
 import { EngineError } from "../errors.ts";
 import { startTestArray, type TestArray } from "../../../../test/wsapi-server/server.ts";
+import { ArrayApi } from "./array.ts";
 import { WsapiClient, type WsapiClientOptions } from "./client.ts";
 import { memberList } from "./schemas.ts";
 
@@ -96,5 +97,17 @@ describe("WsapiClient", () => {
     expect(await c.call(list).catch((x: unknown) => x)).toBe(e);
     expect(array.requests).toEqual([]);
     expect(warnings).toEqual(["warn The array refused access; no more requests until the class or its Secret changes"]);
+  });
+});
+
+describe("ArrayApi", () => {
+  it("serves concurrent and recent task reads from one GET /tasks, and asks again after any write", async () => {
+    const api = new ArrayApi(client(), { tasksTtlMs: 60_000 });
+    await Promise.all(Array.from({ length: 20 }, () => api.tasks(undefined)));
+    await api.tasks(undefined, "some-volume");
+    expect(count("GET /api/v1/tasks")).toBe(1);
+    await api.createVolume("v", "FC_r6", 1, undefined, undefined);
+    await api.tasks(undefined);
+    expect(count("GET /api/v1/tasks")).toBe(2);
   });
 });

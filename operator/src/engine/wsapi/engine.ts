@@ -15,6 +15,10 @@
 //   be an untagged virtual copy, and the chain must lead back to the copy's source; otherwise they are left
 //   (logged), since a leaked snapshot is better than a deleted volume that was not ours.
 // - Only copy tasks (array.ts) are jobs. Detach has no task on the array; its Completed job is kept in memory.
+// - Load on the array: while a copy task runs, its controllers poll. One GET /tasks serves every poll (array.ts),
+//   a job is read from that list (GET /tasks/<id> only when the list lacks it), and a copy's volume is read again
+//   only when its tasks changed state, we wrote anything, or quietMaxAgeMs passed: while nothing changes, a
+//   running copy costs no GET of its own.
 import { abortedError, arrayError, EngineError, withContext } from "../errors.ts";
 import { requireOwner, sameOwner } from "../ownership.ts";
 import type {
@@ -45,6 +49,17 @@ export interface WsapiEngineOptions extends WsapiClientOptions {
 
 type Signal = AbortSignal | undefined;
 
+/** The longest a volume read serves polls of a running copy whose tasks did not change. */
+const quietMaxAgeMs = 30_000;
+
+interface QuietVolume {
+  readonly volume: Volume;
+  /** The ids and statuses of its tasks when it was read. */
+  readonly tasks: string;
+  readonly writes: number;
+  readonly at: number;
+}
+
 export function openWsapiEngine(options: WsapiEngineOptions): WsapiEngine {
   return new WsapiEngine(options);
 }
@@ -56,6 +71,7 @@ export class WsapiEngine implements Engine {
   readonly #opts: WsapiEngineOptions;
   readonly #order = new KeyedQueue();
   readonly #detached = new Map<string, JobObservation>();
+  readonly #quiet = new Map<string, QuietVolume>();
   readonly #poller: TaskPoller;
 
   constructor(opts: WsapiEngineOptions) {
@@ -154,7 +170,7 @@ export class WsapiEngine implements Engine {
 
   startJob(request: StartJobRequest, options?: CallOptions): Promise<JobObservation> {
     return this.#call(`cannot start ${request.operation} on ${request.copy}`, request.copy, options, async (signal) => {
-      const copy = await this.observeCopyNow(request.copy, signal);
+      const copy = await this.observeCopyNow(request.copy, signal, true);
       if (copy === undefined) throw arrayError("NON_EXISTENT_VOL", `copy ${request.copy} not found`);
       requireOwner(`copy ${request.copy}`, copy.owner, request.owner);
       const active = copy.activeJob === undefined ? undefined : await this.observeJobNow(copy.activeJob, signal);
@@ -255,21 +271,35 @@ export class WsapiEngine implements Engine {
   }
 
   /** observeCopy without the call wrapper, for use inside other calls. */
-  async observeCopyNow(name: string, signal: Signal): Promise<CopyObservation | undefined> {
-    const [v, tasks] = await Promise.all([this.#api.volume(name, signal), this.#api.tasks(signal, name)]);
+  /** `mustRead`: read the volume whatever was cached (before a call that acts on it). */
+  async observeCopyNow(name: string, signal: Signal, mustRead = false): Promise<CopyObservation | undefined> {
+    const held = mustRead ? undefined : this.#quiet.get(name);
+    const writes = this.#api.writes;
+    const [fresh, all] = await Promise.all([held === undefined ? this.#api.volume(name, signal) : undefined, this.#api.tasks(signal, name)]);
+    const tasks = tasksOn(name, all);
+    const state = tasks.map((t) => `${t.id}:${t.status}`).join(",");
+    const reuse = held !== undefined && held.tasks === state && held.writes === writes && Date.now() - held.at < quietMaxAgeMs;
+    const v = fresh ?? (reuse ? held.volume : await this.#api.volume(name, signal));
+    if (v !== undefined && tasks.some((t) => t.status === taskStatus.active)) {
+      if (!reuse) this.#quiet.set(name, { volume: v, tasks: state, writes, at: Date.now() });
+    } else {
+      this.#quiet.delete(name);
+    }
     const tag = parseTag(v?.comment);
     if (v === undefined || tag === undefined) return undefined;
-    return observeVolumeCopy(v, tag, tasksOn(name, tasks));
+    return observeVolumeCopy(v, tag, tasks);
   }
 
   async observeJobNow(id: string, signal: Signal): Promise<JobObservation | undefined> {
     const detached = this.#detached.get(id);
     if (detached !== undefined) return detached;
-    const task = await this.#api.task(id, signal);
+    if (!/^[0-9]+$/.test(id)) return undefined;
+    // The shared task list serves every job's poll; a task it lacks is asked for by id.
+    const all = await this.#api.tasks(signal);
+    const task = all.find((t) => t.id === Number(id)) ?? (await this.#api.task(id, signal));
     if (task === undefined) return undefined;
-    // Telling Copy from StartCopy needs the other tasks on the volume; only copy tasks pay for the listing.
-    const others = task.type === taskTypes.vvCopy ? tasksOn(task.name, await this.#api.tasks(signal, task.name)) : [];
-    return observeTask(task, others);
+    // Telling Copy from StartCopy needs the other tasks on the volume.
+    return observeTask(task, task.type === taskTypes.vvCopy ? tasksOn(task.name, all) : []);
   }
 
   /** EXISTENT_VOL or a lost answer: ours (tag, kind, source) → the copy; someone else's → 22. */
