@@ -6,15 +6,17 @@
 // stop the caches, close the engines, and exit 0. A lost Lease exits 1 so the replica restarts clean.
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { apiVersion, group, version } from "./api/common.ts";
+import { group, version } from "./api/common.ts";
 import { loadConfig, usage, type Config } from "./config.ts";
+import { copyClassSetup } from "./controllers/copyclass/setup.ts";
+import { copyJobSetup } from "./controllers/copyjob/setup.ts";
+import { physicalCopySetup } from "./controllers/physicalcopy/setup.ts";
 import type { Caches, ControllerContext, EngineProvider } from "./controllers/shared/context.ts";
+import { EngineIndications } from "./controllers/shared/indications.ts";
 import type { CopyClassObject, CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./controllers/shared/objects.ts";
+import { plurals, type ControllerSetup, type SetupDeps } from "./controllers/shared/setup.ts";
 import { VolumeResolver } from "./controllers/shared/sources.ts";
-import { copyClassReconciler } from "./controllers/copyclass/reconciler.ts";
-import { copyJobReconciler } from "./controllers/copyjob/reconciler.ts";
-import { physicalCopyReconciler } from "./controllers/physicalcopy/reconciler.ts";
-import { virtualCopyReconciler } from "./controllers/virtualcopy/reconciler.ts";
+import { virtualCopySetup } from "./controllers/virtualcopy/setup.ts";
 import { EngineRegistry } from "./engine/registry.ts";
 import { makeClients, type Clients } from "./kube/client.ts";
 import { realClock } from "./kube/clock.ts";
@@ -22,18 +24,15 @@ import { Controller } from "./kube/controller.ts";
 import { summarise } from "./kube/errors.ts";
 import { EventRecorder, eventsApiSink } from "./kube/events.ts";
 import { StringInterner, compactObject, type CompactOptions } from "./kube/compact.ts";
-import { customObjectPatcher } from "./kube/finalizers.ts";
-import { Informer, clientNodeWatch, decodeUntyped, rawList, type KubeObject, type RawList } from "./kube/informer.ts";
+import { Informer, clientNodeWatch, decodeUntyped, pagedList, type KubeObject } from "./kube/informer.ts";
 import { LeaderElector, leaseStore } from "./kube/leader.ts";
 import { RequestThrottle } from "./kube/ratelimit.ts";
-import { StatusWriter, customObjectStatusApplier, isStatusApply } from "./kube/status.ts";
-import type { Engine } from "./engine/port.ts";
-import { instrumented } from "./observability/instrumented-engine.ts";
+import { isStatusApply } from "./kube/status.ts";
+import { instrumentedProvider } from "./observability/instrumented-engine.ts";
 import { rootLogger } from "./observability/logger.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startServer } from "./observability/server.ts";
-
-const plurals = { CopyClass: "copyclasses", VirtualCopy: "virtualcopies", PhysicalCopy: "physicalcopies", CopyJob: "copyjobs" } as const;
+import { countStates } from "./observability/states.ts";
 
 /** Our status writers' field managers all start so; the caches keep only their managedFields entries. */
 const managerPrefix = "arraycopy-";
@@ -41,32 +40,14 @@ const cacheCompaction: CompactOptions = {
   interner: new StringInterner(),
   keepManagedFields: (e) => isStatusApply(e) && (e.manager?.startsWith(managerPrefix) ?? false),
 };
-/** Items per list page: as client-go's reflector, so a cold start with many objects never holds one huge response. */
-const listPageSize = 500;
 
-/** Lists a whole collection page by page (limit/continue), with the resourceVersion of the consistent snapshot. */
-async function listAll(clients: Clients, plural: string): Promise<RawList> {
-  const items: unknown[] = [];
-  let cont: string | undefined;
-  for (;;) {
-    const page = rawPage(await clients.customObjects.listClusterCustomObject({ group, version, plural, limit: listPageSize, ...(cont === undefined ? {} : { _continue: cont }) }));
-    items.push(...page.list.items);
-    if (page.continue === undefined) return { items, metadata: page.list.metadata };
-    cont = page.continue;
-  }
-}
-
-function rawPage(v: unknown): { readonly list: RawList; readonly continue: string | undefined } {
-  const list = rawList(v);
-  const meta = (v as { metadata?: { continue?: unknown } }).metadata;
-  return { list, continue: typeof meta?.continue === "string" && meta.continue !== "" ? meta.continue : undefined };
-}
+const setups: readonly ((deps: SetupDeps) => ControllerSetup)[] = [copyClassSetup, virtualCopySetup, physicalCopySetup, copyJobSetup];
 
 function informer<T extends KubeObject>(kc: KubeConfig, clients: Clients, plural: string, log: Logger): Informer<T> {
   return new Informer<T>({
     name: plural,
     path: `/apis/${group}/${version}/${plural}`,
-    list: () => listAll(clients, plural),
+    list: () => pagedList((limit, cont) => clients.customObjects.listClusterCustomObject({ group, version, plural, limit, ...(cont === undefined ? {} : { _continue: cont }) })),
     watch: clientNodeWatch(kc),
     clock: realClock,
     decode: (raw) => decodeUntyped(compactObject(raw, cacheCompaction)) as T | undefined,
@@ -86,26 +67,6 @@ async function checkCrds(clients: Clients, log: Logger): Promise<void> {
       process.exit(1);
     }
   }
-}
-
-function countStates(caches: Caches) {
-  return {
-    copies: () => {
-      const m = new Map<string, number>();
-      for (const [kind, list] of [["VirtualCopy", caches.virtualCopies.list()], ["PhysicalCopy", caches.physicalCopies.list()]] as const) {
-        for (const c of list) {
-          const k = `${kind}/${c.status?.syncState ?? "None"}`;
-          m.set(k, (m.get(k) ?? 0) + 1);
-        }
-      }
-      return m;
-    },
-    jobs: () => {
-      const m = new Map<string, number>();
-      for (const j of caches.jobs.list()) m.set(j.status?.jobState ?? "None", (m.get(j.status?.jobState ?? "None") ?? 0) + 1);
-      return m;
-    },
-  };
 }
 
 export interface RunOptions {
@@ -135,7 +96,15 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   const all = Object.values(caches) as Informer<KubeObject>[];
   for (const i of all) i.start();
 
-  const metrics = new Metrics(countStates(caches));
+  const metrics = new Metrics(
+    countStates({
+      copies: () => [
+        ...caches.virtualCopies.list().map((c) => ({ kind: "VirtualCopy", syncState: c.status?.syncState })),
+        ...caches.physicalCopies.list().map((c) => ({ kind: "PhysicalCopy", syncState: c.status?.syncState })),
+      ],
+      jobs: () => caches.jobs.list().map((j) => j.status?.jobState),
+    }),
+  );
   const registry = new EngineRegistry({
     dataDir: config.dataDir,
     // Credentials are read when an engine is built and never logged; the Secret is named by the CopyClass.
@@ -150,18 +119,16 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
       metrics.recordSkipped("wsapi", kind);
     },
   });
-  const timedEngines = new WeakMap<object, Engine>();
-  const base = opts.engines ?? registry;
-  const engines: EngineProvider = {
-    engineFor: async (cls) => {
-      const engine = await base.engineFor(cls);
-      const seen = timedEngines.get(engine);
-      if (seen !== undefined) return seen;
-      const timed = instrumented(engine, (operation, outcome, ms) => { metrics.engineCall(cls.spec.driver, operation, outcome, ms); });
-      timedEngines.set(engine, timed);
-      return timed;
+  const indications = new EngineIndications();
+  const engines: EngineProvider = instrumentedProvider(
+    opts.engines ?? registry,
+    (driver, operation, outcome, ms) => {
+      metrics.engineCall(driver, operation, outcome, ms);
     },
-  };
+    (engine) => {
+      indications.follow(engine);
+    },
+  );
   const events = new EventRecorder({
     sink: eventsApiSink(clients.events),
     clock,
@@ -171,23 +138,10 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     },
   });
   const ctx: ControllerContext = { caches, engines, volumes: new VolumeResolver(clients.core), events, clock, log };
-
-  const target = (kind: keyof typeof plurals) => ({ apiVersion, kind, group, version, plural: plurals[kind] });
-  const writer = (kind: keyof typeof plurals, manager: string) =>
-    new StatusWriter({ target: target(kind), fieldManager: manager, apply: customObjectStatusApplier(clients.customObjects, target(kind), manager), clock });
-  const patcher = (plural: string) => (obj: { metadata: { namespace?: string; name: string } }, ops: Parameters<ReturnType<typeof customObjectPatcher>>[0]) =>
-    customObjectPatcher(clients.customObjects, { group, version, plural, namespace: obj.metadata.namespace ?? "", name: obj.metadata.name })(ops);
-  // Secondary watches: a job's change wakes the copy it acts on; a copy's change wakes the jobs that reference it.
-  const copyOfJob = (kind: "VirtualCopy" | "PhysicalCopy") => (key: string) => {
-    const job = caches.jobs.get(key);
-    return job?.spec.copyRef.kind === kind ? [`${job.metadata.namespace ?? ""}/${job.spec.copyRef.name}`] : [];
-  };
-  const jobsOfCopy = (kind: "VirtualCopy" | "PhysicalCopy") => (key: string) => {
-    const [ns = "", name = ""] = key.split("/");
-    return caches.jobs.list(ns).filter((j) => j.spec.copyRef.kind === kind && j.spec.copyRef.name === name).map((j) => `${ns}/${j.metadata.name}`);
-  };
-  const controller = (name: string, watches: ConstructorParameters<typeof Controller>[0]["watches"], reconcile: ConstructorParameters<typeof Controller>[0]["reconcile"]) =>
-    new Controller({
+  const deps: SetupDeps = { ctx, clients, clock, indications, retainEngines: (names) => registry.retain(names) };
+  const controllers = setups.map((setup) => {
+    const { name, watches, reconcile } = setup(deps);
+    return new Controller({
       name,
       watches,
       reconcile,
@@ -199,45 +153,7 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
         log.info({ controller: name, key, err: e instanceof Error ? e.message : String(e), terminal }, "Reconcile did not finish; retrying with backoff");
       },
     });
-  const controllers = [
-    controller(
-      "copyclass",
-      [{ source: caches.classes }],
-      copyClassReconciler({
-        ctx: { ...ctx, log: log.child({ controller: "copyclass" }) },
-        status: writer("CopyClass", "arraycopy-copyclass"),
-        retain: (names) => registry.retain(names),
-      }),
-    ),
-    controller(
-      "virtualcopy",
-      [{ source: caches.virtualCopies }, { source: caches.classes, map: () => caches.virtualCopies.keys() }, { source: caches.jobs, map: copyOfJob("VirtualCopy") }],
-      virtualCopyReconciler({ ctx: { ...ctx, log: log.child({ controller: "virtualcopy" }) }, status: writer("VirtualCopy", "arraycopy-virtualcopy"), patch: patcher(plurals.VirtualCopy) }),
-    ),
-    controller(
-      "physicalcopy",
-      [{ source: caches.physicalCopies }, { source: caches.classes, map: () => caches.physicalCopies.keys() }, { source: caches.jobs, map: copyOfJob("PhysicalCopy") }],
-      physicalCopyReconciler({
-        ctx: { ...ctx, log: log.child({ controller: "physicalcopy" }) },
-        status: writer("PhysicalCopy", "arraycopy-physicalcopy"),
-        patch: patcher(plurals.PhysicalCopy),
-        createJob: async (namespace, body) => {
-          await clients.customObjects.createNamespacedCustomObject({ group, version, namespace, plural: plurals.CopyJob, body });
-        },
-      }),
-    ),
-    controller(
-      "copyjob",
-      [{ source: caches.jobs }, { source: caches.virtualCopies, map: jobsOfCopy("VirtualCopy") }, { source: caches.physicalCopies, map: jobsOfCopy("PhysicalCopy") }],
-      copyJobReconciler({
-        ctx: { ...ctx, log: log.child({ controller: "copyjob" }) },
-        status: writer("CopyJob", "arraycopy-copyjob"),
-        deleteJob: async (job) => {
-          await clients.customObjects.deleteNamespacedCustomObject({ group, version, namespace: job.metadata.namespace ?? "", plural: plurals.CopyJob, name: job.metadata.name });
-        },
-      }),
-    ),
-  ];
+  });
 
   let leading = false;
   const { server, port } = await startServer(config.metricsPort, metrics.registry, {
@@ -247,44 +163,63 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   log.info({ port }, "Serving /metrics, /healthz and /readyz");
   opts.onListening?.(port);
 
-  const runControllers = async (signal: AbortSignal) => {
-    leading = true;
-    metrics.setLeader(true);
-    log.info("Started leading: running controllers");
-    await Promise.all(controllers.map((c) => c.run(signal)));
-  };
-  let exitCode = 0;
-  if (config.leaderElect) {
-    const lost = new AbortController();
-    const elector = new LeaderElector({
-      identity: config.identity,
-      store: leaseStore(clients.coordination, config.leaseNamespace, config.leaseName),
-      clock,
-      onStartedLeading: (signal) => runControllers(signal),
-      onStoppedLeading: () => {
-        leading = false;
-        metrics.setLeader(false);
-        if (!stop.aborted) {
-          log.error("Lost the leader Lease: exiting so this replica restarts clean");
-          exitCode = 1;
-          lost.abort();
-        }
-      },
-      onNewLeader: (identity) => {
-        log.info({ leader: identity }, "New leader");
-      },
-      onError: (e) => {
-        log.warn({ err: summarise(e) }, "Leader election request failed");
-      },
-    });
-    await elector.run(AbortSignal.any([stop, lost.signal]));
-  } else {
-    await runControllers(stop);
-  }
+  const exitCode = await lead(config, clients, log, stop, {
+    run: (signal) => Promise.all(controllers.map((c) => c.run(signal))).then(() => undefined),
+    leading: (on) => {
+      leading = on;
+      metrics.setLeader(on);
+    },
+  });
   log.info("Controllers stopped; releasing resources");
   await Promise.all(all.map((i) => i.stop()));
   await registry.close();
   await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  return exitCode;
+}
+
+/**
+ * Runs the controllers while this replica leads (or at once without leader election) until `stop`; resolves the
+ * exit code: 0 on a clean stop, 1 when the Lease was lost (the replica restarts clean).
+ */
+async function lead(
+  config: Config,
+  clients: Clients,
+  log: Logger,
+  stop: AbortSignal,
+  work: { run: (signal: AbortSignal) => Promise<void>; leading: (on: boolean) => void },
+): Promise<number> {
+  const runControllers = async (signal: AbortSignal): Promise<void> => {
+    work.leading(true);
+    log.info("Started leading: running controllers");
+    await work.run(signal);
+  };
+  if (!config.leaderElect) {
+    await runControllers(stop);
+    return 0;
+  }
+  let exitCode = 0;
+  const lost = new AbortController();
+  const elector = new LeaderElector({
+    identity: config.identity,
+    store: leaseStore(clients.coordination, config.leaseNamespace, config.leaseName),
+    clock: realClock,
+    onStartedLeading: (signal) => runControllers(signal),
+    onStoppedLeading: () => {
+      work.leading(false);
+      if (!stop.aborted) {
+        log.error("Lost the leader Lease: exiting so this replica restarts clean");
+        exitCode = 1;
+        lost.abort();
+      }
+    },
+    onNewLeader: (identity) => {
+      log.info({ leader: identity }, "New leader");
+    },
+    onError: (e) => {
+      log.warn({ err: summarise(e) }, "Leader election request failed");
+    },
+  });
+  await elector.run(AbortSignal.any([stop, lost.signal]));
   return exitCode;
 }
 

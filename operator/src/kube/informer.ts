@@ -73,6 +73,27 @@ export function rawList(v: unknown): RawList {
   return { items, metadata: { resourceVersion } };
 }
 
+/** Items per list page: as client-go's reflector, so a cold start with many objects never holds one huge response. */
+export const listPageSize = 500;
+
+/**
+ * Lists a whole collection page by page (limit/continue); the result carries the resourceVersion of the
+ * consistent snapshot the pages come from. `page` fetches one page.
+ */
+export async function pagedList(page: (limit: number, continueToken: string | undefined) => Promise<unknown>, limit = listPageSize): Promise<RawList> {
+  const items: unknown[] = [];
+  let cont: string | undefined;
+  for (;;) {
+    const raw = await page(limit, cont);
+    const list = rawList(raw);
+    items.push(...list.items);
+    const meta = isRecord(raw) ? raw["metadata"] : undefined;
+    const next = isRecord(meta) ? meta["continue"] : undefined;
+    if (typeof next !== "string" || next === "") return { items, metadata: list.metadata };
+    cont = next;
+  }
+}
+
 /** A JSON object with a named metadata, untyped beyond that. */
 export type UntypedObject = KubeObject & Readonly<Record<string, unknown>>;
 

@@ -28,3 +28,28 @@ export function instrumented(engine: Engine, observe: EngineCallObserver): Engin
     close: () => engine.close(),
   };
 }
+
+/**
+ * An engine provider whose engines are each wrapped once (a WeakMap keeps the wrapper for the engine's life),
+ * with `first` told of every new engine (to follow its indications).
+ */
+export function instrumentedProvider<C extends { readonly spec: { readonly driver: string } }>(
+  base: { engineFor(cls: C): Promise<Engine> },
+  observe: (driver: string, operation: string, outcome: "ok" | "error", ms: number) => void,
+  first: (engine: Engine) => void,
+): { engineFor(cls: C): Promise<Engine> } {
+  const timed = new WeakMap<Engine, Engine>();
+  return {
+    engineFor: async (cls) => {
+      const engine = await base.engineFor(cls);
+      const seen = timed.get(engine);
+      if (seen !== undefined) return seen;
+      first(engine);
+      const wrapped = instrumented(engine, (operation, outcome, ms) => {
+        observe(cls.spec.driver, operation, outcome, ms);
+      });
+      timed.set(engine, wrapped);
+      return wrapped;
+    },
+  };
+}

@@ -5,6 +5,7 @@ import type { EngineError } from "../../engine/errors.ts";
 import { finishedJobStates, type JobObservation, type JobState, type OperationalStatus } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
+import { safetyPollMs } from "../shared/indications.ts";
 import { accessDenied, accessDeniedRecheckMs, type Next } from "../shared/retry.ts";
 import type { JobGathered, JobPlan } from "./decide.ts";
 
@@ -46,7 +47,8 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
   if (task !== undefined) {
     fields = taskFields(task, prev?.timeSubmitted);
     verdict = taskVerdict(task, what);
-    next = verdict.succeeded === "Unknown" ? { kind: "after", ms: pollMs } : { kind: "done" };
+    // Indications wake the job on each change of its task; this poll is only the safety net.
+    next = verdict.succeeded === "Unknown" ? { kind: "after", ms: safetyPollMs } : { kind: "done" };
   } else if (accessDenied(outcome.error) || (plan.kind === "blocked" && accessDenied(plan.error))) {
     // The array refused our credentials or certificate: nothing was started; wait for the class or Secret to change.
     fields = pending(prev, prev?.jobState === "Starting" ? "Starting" : "New");

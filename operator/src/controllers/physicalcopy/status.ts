@@ -8,6 +8,7 @@ import type { CopyObservation } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
+import { safetyPollMs } from "../shared/indications.ts";
 import { accessDenied, accessDeniedRecheckMs, lastError, type Next } from "../shared/retry.ts";
 import { jobFinished } from "../shared/objects.ts";
 import { wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
@@ -53,9 +54,18 @@ export function pcReport(g: PcGathered, plan: PcPlan, outcome: PcOutcome): PcRep
     fields: fields(g, copy, state),
     conditions: [cond("Ready", state.mood === "ready"), cond("Reconciling", state.mood === "working"), cond("Stalled", state.mood === "stalled")],
     events: events(g, state, outcome),
-    next: plan.waitMs !== undefined ? { kind: "after", ms: plan.waitMs } : accessDenied(state.error) ? { kind: "after", ms: accessDeniedRecheckMs } : retry ? { kind: "retry", message: state.message } : state.mood === "working" ? { kind: "after", ms: 1_000 } : { kind: "done" },
+    next: nextStep(plan, state, retry),
     write: !(plan.removeFinalizer && outcome.error === undefined),
   };
+}
+
+function nextStep(plan: PcPlan, state: State, retry: boolean): Next {
+  if (plan.waitMs !== undefined) return { kind: "after", ms: plan.waitMs };
+  if (accessDenied(state.error)) return { kind: "after", ms: accessDeniedRecheckMs };
+  if (retry) return { kind: "retry", message: state.message };
+  if (state.mood !== "working") return { kind: "done" };
+  // A queued or running copy is woken by its job's indications; the poll is the safety net.
+  return { kind: "after", ms: state.reason === "Queued" || state.reason === "Copying" ? safetyPollMs : 1_000 };
 }
 
 function lifeState(g: PcGathered, copy: CopyObservation | undefined): State {

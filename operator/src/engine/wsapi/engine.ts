@@ -131,7 +131,7 @@ export class WsapiEngine implements Engine {
   }
 
   createPhysicalCopy(request: CreatePhysicalCopyRequest, options?: CallOptions): Promise<{ copy: CopyObservation; job: JobObservation }> {
-    return this.#call(`cannot create physical copy ${request.name}`, request.name, options, async (signal) => {
+    return this.#mutating(`cannot create physical copy ${request.name}`, request.name, options, async (signal) => {
       const tag: CopyTag = { kind: "Physical", source: request.source, online: request.online, saveSnapshot: request.saveSnapshot, owner: request.owner };
       const dest = await this.#api.volume(request.name, signal);
       const existing = dest === undefined ? undefined : await this.#existingPhysical(dest, tag, signal);
@@ -169,7 +169,7 @@ export class WsapiEngine implements Engine {
   }
 
   startJob(request: StartJobRequest, options?: CallOptions): Promise<JobObservation> {
-    return this.#call(`cannot start ${request.operation} on ${request.copy}`, request.copy, options, async (signal) => {
+    return this.#mutating(`cannot start ${request.operation} on ${request.copy}`, request.copy, options, async (signal) => {
       const copy = await this.observeCopyNow(request.copy, signal, true);
       if (copy === undefined) throw arrayError("NON_EXISTENT_VOL", `copy ${request.copy} not found`);
       requireOwner(`copy ${request.copy}`, copy.owner, request.owner);
@@ -202,7 +202,7 @@ export class WsapiEngine implements Engine {
 
   halt(target: HaltTarget, options?: CallOptions): Promise<JobObservation | undefined> {
     const what = "job" in target ? `job ${target.job}` : `copy ${target.copy}`;
-    return this.#call(`cannot halt ${what}`, "copy" in target ? target.copy : `job:${target.job}`, options, async (signal) => {
+    return this.#mutating(`cannot halt ${what}`, "copy" in target ? target.copy : `job:${target.job}`, options, async (signal) => {
       let task: Task | undefined;
       if ("job" in target) {
         const detached = this.#detached.get(target.job);
@@ -423,6 +423,13 @@ export class WsapiEngine implements Engine {
     const job = id === undefined ? undefined : await this.observeJobNow(String(id), signal);
     if (job === undefined) throw new EngineError("the array started a task but did not say which", { code: "Internal", kind: "uncertain" });
     return job;
+  }
+
+  /** A call that may start or stop a task: the task poller follows the array again afterwards. */
+  #mutating<T>(context: string, key: string | undefined, options: CallOptions | undefined, work: (signal: Signal) => Promise<T>): Promise<T> {
+    return this.#call(context, key, options, work).finally(() => {
+      this.#poller.wake();
+    });
   }
 
   async #call<T>(context: string, key: string | undefined, options: CallOptions | undefined, work: (signal: Signal) => Promise<T>): Promise<T> {

@@ -1,7 +1,8 @@
 // Job indications over WSAPI: the array pushes nothing, so while someone subscribes the engine polls GET /tasks
 // and turns changes into Started / Progress / Finished (capabilities().indications is false: they come late by
 // up to one poll and a job shorter than a poll may show only Finished). Tasks already finished at the first poll
-// are history, not news, and are not reported.
+// are history, not news, and are not reported. It polls only while a task it saw was unfinished, or after the
+// engine woke it (a task started or stopped): an array with nothing running costs no request.
 import type { JobListener, JobObservation } from "../port.ts";
 import { finishedJobStates } from "../port.ts";
 
@@ -12,6 +13,8 @@ export class TaskPoller {
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #primed = false;
+  /** Set by wake(): poll again even if the last poll saw nothing running. */
+  #woken = false;
 
   constructor(poll: () => Promise<readonly JobObservation[]>, intervalMs: number) {
     this.#poll = poll;
@@ -20,7 +23,7 @@ export class TaskPoller {
 
   subscribe(listener: JobListener): () => void {
     this.#listeners.add(listener);
-    if (this.#timer === undefined) this.#schedule();
+    if (this.#timer === undefined) this.#schedule(0);
     return () => {
       this.#listeners.delete(listener);
       if (this.#listeners.size === 0) this.stop();
@@ -34,21 +37,32 @@ export class TaskPoller {
     this.#seen.clear();
   }
 
-  #schedule(): void {
+  /** A task was started or stopped: follow the array's tasks again (at the next interval). */
+  wake(): void {
+    this.#woken = true;
+    if (this.#listeners.size > 0 && this.#timer === undefined) this.#schedule(this.#intervalMs);
+  }
+
+  #schedule(ms: number): void {
+    this.#woken = false;
     this.#timer = setTimeout(() => {
       this.#tick().then(
-        () => {
-          if (this.#listeners.size > 0) this.#schedule();
+        (running) => {
+          this.#timer = undefined;
+          if (this.#listeners.size > 0 && (running || this.#woken)) this.#schedule(this.#intervalMs);
         },
         () => {
-          if (this.#listeners.size > 0) this.#schedule();
+          // A failed poll says nothing about what runs: try again.
+          this.#timer = undefined;
+          if (this.#listeners.size > 0) this.#schedule(this.#intervalMs);
         },
       );
-    }, this.#primed ? this.#intervalMs : 0);
+    }, ms);
     this.#timer.unref();
   }
 
-  async #tick(): Promise<void> {
+  /** One poll; true while some job is unfinished. */
+  async #tick(): Promise<boolean> {
     const jobs = await this.#poll();
     for (const job of jobs) {
       const before = this.#seen.get(job.id);
@@ -66,6 +80,7 @@ export class TaskPoller {
       else if (job.percentComplete !== before.percentComplete) this.#emit("Progress", job);
     }
     this.#primed = true;
+    return jobs.some((j) => !finishedJobStates.includes(j.jobState));
   }
 
   #emit(kind: "Started" | "Progress" | "Finished", job: JobObservation): void {

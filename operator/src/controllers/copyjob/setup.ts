@@ -1,0 +1,26 @@
+// The CopyJob controller: woken by its jobs, the copies they act on, and the engine's indications of their array
+// tasks. It deletes finished jobs after their TTL.
+import { group, version } from "../../api/common.ts";
+import { jobsOfIndication } from "../shared/indications.ts";
+import { contextFor, jobsOfCopy, plurals, statusWriter, type ControllerSetup, type SetupDeps } from "../shared/setup.ts";
+import { copyJobReconciler } from "./reconciler.ts";
+
+export function copyJobSetup(deps: SetupDeps): ControllerSetup {
+  const { caches } = deps.ctx;
+  return {
+    name: "copyjob",
+    watches: [
+      { source: caches.jobs },
+      { source: caches.virtualCopies, map: jobsOfCopy(caches, "VirtualCopy") },
+      { source: caches.physicalCopies, map: jobsOfCopy(caches, "PhysicalCopy") },
+      { source: deps.indications, map: jobsOfIndication(caches.jobs) },
+    ],
+    reconcile: copyJobReconciler({
+      ctx: contextFor(deps, "copyjob"),
+      status: statusWriter(deps, "CopyJob", "arraycopy-copyjob"),
+      deleteJob: async (job) => {
+        await deps.clients.customObjects.deleteNamespacedCustomObject({ group, version, namespace: job.metadata.namespace ?? "", plural: plurals.CopyJob, name: job.metadata.name });
+      },
+    }),
+  };
+}
