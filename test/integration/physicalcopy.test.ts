@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
-import { applyYaml, conditionOf, embeddedClass, eventsFor, getObject, startOperator, type ConditionView, type RunningOperator } from "../support/operator.ts";
+import { applyYaml, conditionOf, embeddedClass, eventsFor, getObject, startOperator, waitForCondition, type ConditionView, type RunningOperator } from "../support/operator.ts";
 
 const cls = `pc-it-${Math.random().toString(36).slice(2, 7)}`;
 const size = 8 << 20;
@@ -25,12 +25,8 @@ const job = (name: string, kind: string, copy: string, operation: string, extra:
   metadata: { name, namespace: ns },
   spec: { copyRef: { kind, name: copy }, operation, ...extra },
 });
-const waitFor = (kind: string, name: string, type: string, status = "True", timeoutMs = 60_000) =>
-  eventually(() => {
-    const obj = getObject<Obj>(kind, ns, name);
-    expect(conditionOf(obj, type), `${kind}/${name} ${type}`).toMatchObject({ status });
-    return obj as Obj;
-  }, timeoutMs);
+const waitFor = (kind: string, name: string, type: string, status: "True" | "False" = "True", timeoutMs = 60_000) =>
+  waitForCondition<Obj>(kind, ns, name, type, { status, timeoutMs, intervalMs: 100 });
 
 async function fill(volume: string): Promise<Buffer> {
   const data = randomBytes(size);

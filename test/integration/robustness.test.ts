@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineRegistry } from "../../operator/src/engine/registry.ts";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk, kubectlOk } from "../support/cluster.ts";
 import { FaultyEngine, eachCallFailsOnce } from "../support/faulty-engine.ts";
-import { applyYaml, conditionOf, embeddedClass, getObject, startOperator, type ConditionView } from "../support/operator.ts";
+import { applyYaml, conditionOf, embeddedClass, getObject, startOperator, waitForCondition, type ConditionView } from "../support/operator.ts";
 
 const api = "arraycopy.io/v1alpha1";
 const size = 4 << 20;
@@ -28,12 +28,8 @@ const vc = (cls: string, name: string, volume: string) => ({ apiVersion: api, ki
 const pc = (cls: string, name: string, target: Record<string, unknown>, saveSnapshot = true) => ({
   apiVersion: api, kind: "PhysicalCopy", metadata: { name, namespace: ns }, spec: { copyClassName: cls, source: { volumeName: "src" }, target, saveSnapshot },
 });
-const condition = (kind: string, name: string, type: string, status = "True", timeoutMs = 90_000) =>
-  eventually(() => {
-    const obj = getObject<Obj>(kind, ns, name);
-    expect(conditionOf(obj, type), `${kind}/${name}`).toMatchObject({ status });
-    return obj as Obj;
-  }, timeoutMs, 250);
+const condition = (kind: string, name: string, type: string, status: "True" | "False" = "True", timeoutMs = 90_000) =>
+  waitForCondition<Obj>(kind, ns, name, type, { status, timeoutMs, intervalMs: 250 });
 
 beforeAll(() => {
   installCrds();

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import { startTestArray, type TestArray } from "../wsapi-server/server.ts";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
-import { applyYaml, conditionOf, getObject, startOperator, type ConditionView, type RunningOperator } from "../support/operator.ts";
+import { applyYaml, conditionOf, getObject, startOperator, waitForCondition, type ConditionView, type RunningOperator } from "../support/operator.ts";
 
 const suffix = Math.random().toString(36).slice(2, 7);
 const cls = `sec-${suffix}`;
@@ -35,12 +35,8 @@ interface Obj {
   metadata: { name: string };
   status?: Record<string, unknown> & { conditions?: ConditionView[] };
 }
-const condition = (kind: string, name: string, type: string, status = "True", namespace: string | undefined = ns) =>
-  eventually(() => {
-    const obj = getObject<Obj>(kind, namespace, name);
-    expect(conditionOf(obj, type), `${kind}/${name}`).toMatchObject({ status });
-    return obj as Obj;
-  }, 60_000, 200);
+const condition = (kind: string, name: string, type: string, status: "True" | "False" = "True", namespace: string | undefined = ns) =>
+  waitForCondition<Obj>(kind, namespace, name, type, { status });
 
 const wsapiClass = (name: string, secret: string, caBundle: string | undefined) => ({
   apiVersion: api,

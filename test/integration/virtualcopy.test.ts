@@ -3,7 +3,7 @@
 // missing class, deletion under both policies, and array refusals shown as conditions and Warning events.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
-import { applyYaml, conditionOf, embeddedClass, eventsFor, getObject, startOperator, type RunningOperator } from "../support/operator.ts";
+import { applyYaml, conditionOf, embeddedClass, eventsFor, getObject, startOperator, waitForCondition, type RunningOperator } from "../support/operator.ts";
 
 const cls = `vc-it-${Math.random().toString(36).slice(2, 7)}`;
 let op: RunningOperator;
@@ -15,12 +15,7 @@ interface Vc {
 }
 
 const vc = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", metadata: { name, namespace: ns }, spec: { copyClassName: cls, ...spec } });
-const readyVc = (name: string) =>
-  eventually(() => {
-    const obj = getObject<Vc>("virtualcopy", ns, name);
-    expect(conditionOf(obj, "Ready")).toMatchObject({ status: "True" });
-    return obj as Vc;
-  }, 30_000);
+const readyVc = (name: string) => waitForCondition<Vc>("virtualcopy", ns, name, "Ready", { timeoutMs: 30_000 });
 const pvAndPvc = (claim: string, volume: string, driver = "csi.hpe.com") => [
   { apiVersion: "v1", kind: "PersistentVolume", metadata: { name: `pv-${ns}-${claim}` }, spec: { capacity: { storage: "1Mi" }, accessModes: ["ReadWriteOnce"], storageClassName: "", claimRef: { namespace: ns, name: claim }, csi: { driver, volumeHandle: volume } } },
   { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: claim, namespace: ns }, spec: { accessModes: ["ReadWriteOnce"], storageClassName: "", volumeName: `pv-${ns}-${claim}`, resources: { requests: { storage: "1Mi" } } } },

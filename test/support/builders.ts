@@ -1,7 +1,13 @@
 // Fixture builders with modifiers (STYLE.md): `virtualCopy("a", withPvc("data"), deleting())`.
-import type { CopyObservation } from "../../operator/src/engine/port.ts";
+import type { CopyObservation, JobObservation } from "../../operator/src/engine/port.ts";
 import type { ClassResolution } from "../../operator/src/controllers/shared/classes.ts";
-import { copyFinalizer, createIntentAnnotation, type VirtualCopyObject } from "../../operator/src/controllers/shared/objects.ts";
+import {
+  copyFinalizer,
+  createIntentAnnotation,
+  type CopyJobObject,
+  type PhysicalCopyObject,
+  type VirtualCopyObject,
+} from "../../operator/src/controllers/shared/objects.ts";
 
 type Mutable<T> = { -readonly [K in keyof T]: Mutable<T[K]> };
 type VcMod = (vc: Mutable<VirtualCopyObject>) => void;
@@ -83,3 +89,103 @@ export function copyObservation(mods: Partial<CopyObservation> = {}): CopyObserv
     ...mods,
   };
 }
+
+type PcMod = (pc: Mutable<PhysicalCopyObject>) => void;
+
+/** A PhysicalCopy of array volume "data" onto the existing volume "test-env", with saveSnapshot. */
+export function physicalCopy(name: string, ...mods: PcMod[]): PhysicalCopyObject {
+  const pc: Mutable<PhysicalCopyObject> = {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "PhysicalCopy",
+    metadata: { name, namespace: "ns", uid, generation: 1 },
+    spec: { source: { volumeName: "data" }, target: { volumeName: "test-env" }, saveSnapshot: true },
+  };
+  for (const m of mods) m(pc);
+  return pc;
+}
+
+export const pcWithFinalizer = (): PcMod => (pc) => {
+  pc.metadata.finalizers = [...(pc.metadata.finalizers ?? []), copyFinalizer];
+};
+export const pcDeleting = (): PcMod => (pc) => {
+  pc.metadata.deletionTimestamp = "2026-11-24T00:00:00Z";
+};
+export const pcUnassociated = (): PcMod => (pc) => {
+  pc.spec.saveSnapshot = false;
+};
+/** Status as the operator wrote it once the source and target resolved. */
+export const pcResolved = (): PcMod => (pc) => {
+  pc.status = { ...pc.status, sourceVolume: "data", targetVolume: "test-env" };
+};
+
+/** What the array shows for a physical copy onto "test-env" in `syncState` (undefined: no association). */
+export function physicalObservation(
+  syncState: NonNullable<CopyObservation["synchronization"]>["syncState"] | undefined,
+  mods: Partial<CopyObservation> = {},
+): CopyObservation {
+  return copyObservation({
+    name: "test-env",
+    kind: "Physical",
+    readOnly: false,
+    saveSnapshot: true,
+    owner: { namespace: "ns", name: "copy", uid },
+    synchronization:
+      syncState === undefined
+        ? undefined
+        : {
+            copyType: "UnSyncAssoc",
+            replicaType: "FullCopy",
+            syncState,
+            syncMaintained: false,
+            whenSynced: Date.parse("2026-11-24T01:00:00Z"),
+            percentSynced: syncState === "Frozen" ? 100 : 40,
+            copyPriority: "Same",
+          },
+    ...mods,
+  });
+}
+
+type JobMod = (job: Mutable<CopyJobObject>) => void;
+
+/** A CopyJob running `operation` on the PhysicalCopy "copy" (a VirtualCopy for Restore). */
+export function copyJob(name: string, operation: CopyJobObject["spec"]["operation"], ...mods: JobMod[]): CopyJobObject {
+  const job: Mutable<CopyJobObject> = {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "CopyJob",
+    metadata: { name, namespace: "ns", uid: `${uid}-job`, generation: 1 },
+    spec: { copyRef: { kind: operation === "Restore" ? "VirtualCopy" : "PhysicalCopy", name: "copy" }, operation, requestedState: "Start" },
+  };
+  for (const m of mods) m(job);
+  return job;
+}
+
+/** Status as the operator wrote it when it submitted the task (the intent) and, with `id`, once it started. */
+export const jobSubmitted = (id?: string): JobMod => (job) => {
+  job.status = {
+    ...job.status,
+    jobState: id === undefined ? "Starting" : "Running",
+    timeSubmitted: "2026-11-24T01:00:00Z",
+    percentComplete: 0,
+    ...(id === undefined ? {} : { arrayJobId: id }),
+  };
+};
+
+/** The array's task for a job. */
+export function jobObservation(mods: Partial<JobObservation> = {}): JobObservation {
+  return {
+    id: "7",
+    operation: "Resync",
+    copy: "test-env",
+    priority: "Same",
+    jobState: "Running",
+    operationalStatus: ["OK"],
+    percentComplete: 40,
+    errorCode: 0,
+    errorDescription: "",
+    timeSubmitted: Date.parse("2026-11-24T01:00:00Z"),
+    startTime: Date.parse("2026-11-24T01:00:01Z"),
+    endTime: undefined,
+    ...mods,
+  };
+}
+

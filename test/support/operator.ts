@@ -11,7 +11,8 @@ import { loadConfig } from "../../operator/src/config.ts";
 import { EngineRegistry } from "../../operator/src/engine/registry.ts";
 import type { Engine, VolumeOps } from "../../operator/src/engine/port.ts";
 import { rootLogger } from "../../operator/src/observability/logger.ts";
-import { cluster, kubectl, kubectlOk } from "./cluster.ts";
+import { expect } from "vitest";
+import { cluster, eventually, kubectl, kubectlOk } from "./cluster.ts";
 
 export interface RunningOperator {
   readonly registry: EngineRegistry;
@@ -117,7 +118,32 @@ export interface ConditionView {
   readonly observedGeneration?: number;
 }
 
-export function conditionOf(obj: { status?: { conditions?: ConditionView[] } } | undefined, type: string): ConditionView | undefined {
+export interface WaitOptions {
+  /** The condition's status to wait for; default True. */
+  readonly status?: "True" | "False" | "Unknown";
+  readonly timeoutMs?: number;
+  readonly intervalMs?: number;
+}
+
+/**
+ * Polls `kubectl get` until the object's condition `type` has `status`, and returns the object: the one way the
+ * tests wait for the state of the cluster.
+ */
+export function waitForCondition<T extends { status?: { conditions?: readonly ConditionView[] } }>(
+  kind: string,
+  namespace: string | undefined,
+  name: string,
+  type: string,
+  opts: WaitOptions = {},
+): Promise<T> {
+  return eventually(() => {
+    const obj = getObject<T>(kind, namespace, name);
+    expect(conditionOf(obj, type), `${kind}/${name} ${type}`).toMatchObject({ status: opts.status ?? "True" });
+    return obj as T;
+  }, opts.timeoutMs ?? 60_000, opts.intervalMs ?? 200);
+}
+
+export function conditionOf(obj: { status?: { conditions?: readonly ConditionView[] } } | undefined, type: string): ConditionView | undefined {
   return obj?.status?.conditions?.find((c) => c.type === type);
 }
 
