@@ -2,6 +2,7 @@
 // no-restricted-imports per layer (api/ → zod only; engine port → no Kubernetes; drivers → port + own I/O;
 // controllers → api, port, kube — never a driver; kube/ → never controllers or engines).
 import js from "@eslint/js";
+import stylistic from "@stylistic/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 const kubeClient = { name: "@kubernetes/client-node", message: "this layer must not know Kubernetes" };
@@ -17,7 +18,10 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ["eslint.config.js"] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ["eslint.config.js"] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
@@ -28,11 +32,44 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  // Prettier lays the code out at 120 columns; what it cannot break (a long string, a comment) is caught here.
+  { plugins: { "@stylistic": stylistic }, rules: { "@stylistic/max-len": ["error", { code: 120, tabWidth: 2 }] } },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
-  layer(["operator/src/api/**"], [{ regex: "^(?!zod$)(?!\\.{1,2}/)", message: "api/ imports only zod" }, { regex: "^\\.\\./(?!cim/)", message: "api/ imports only zod, itself and the CIM vocabulary" }]),
+  layer(
+    ["operator/src/api/**"],
+    [
+      { regex: "^(?!zod$)(?!\\.{1,2}/)", message: "api/ imports only zod" },
+      { regex: "^\\.\\./(?!cim/)", message: "api/ imports only zod, itself and the CIM vocabulary" },
+    ],
+  ),
   layer(["operator/src/cim/**"], [{ regex: ".*", message: "the CIM vocabulary imports nothing" }]),
-  layer(["operator/src/engine/port.ts", "operator/src/engine/errors.ts"], [{ regex: "^\\.\\./(?!cim/)", message: "the engine port imports nothing of Kubernetes" }, { group: ["./embedded/*", "./wsapi/*"], message: "the engine port imports no driver" }], [kubeClient]),
-  layer(["operator/src/engine/embedded/**", "operator/src/engine/wsapi/**"], [{ regex: "^\\.\\./\\.\\./(?!cim/)", message: "a driver imports only the port, cim/ and its own I/O" }, { group: ["../embedded/*", "../wsapi/*"], message: "a driver never imports another driver" }], [kubeClient]),
-  layer(["operator/src/controllers/**"], [{ group: ["**/engine/embedded/*", "**/engine/wsapi/*", "**/engine/registry*"], message: "controllers speak to the engine port, never a driver" }]),
-  layer(["operator/src/kube/**"], [{ group: ["**/controllers/*", "**/engine/*"], message: "kube/ never imports controllers or engines" }]),
+  layer(
+    ["operator/src/engine/port.ts", "operator/src/engine/errors.ts"],
+    [
+      { regex: "^\\.\\./(?!cim/)", message: "the engine port imports nothing of Kubernetes" },
+      { group: ["./embedded/*", "./wsapi/*"], message: "the engine port imports no driver" },
+    ],
+    [kubeClient],
+  ),
+  layer(
+    ["operator/src/engine/embedded/**", "operator/src/engine/wsapi/**"],
+    [
+      { regex: "^\\.\\./\\.\\./(?!cim/)", message: "a driver imports only the port, cim/ and its own I/O" },
+      { group: ["../embedded/*", "../wsapi/*"], message: "a driver never imports another driver" },
+    ],
+    [kubeClient],
+  ),
+  layer(
+    ["operator/src/controllers/**"],
+    [
+      {
+        group: ["**/engine/embedded/*", "**/engine/wsapi/*", "**/engine/registry*"],
+        message: "controllers speak to the engine port, never a driver",
+      },
+    ],
+  ),
+  layer(
+    ["operator/src/kube/**"],
+    [{ group: ["**/controllers/*", "**/engine/*"], message: "kube/ never imports controllers or engines" }],
+  ),
 );

@@ -60,7 +60,12 @@ async function fill(engine: EmbeddedEngine, name: string, at: number, length: nu
 }
 
 /** A physical copy onto a fresh destination, timed to its Finished indication; returns ms. */
-async function physicalCopy(engine: EmbeddedEngine, source: string, size: number, saveSnapshot = false): Promise<number> {
+async function physicalCopy(
+  engine: EmbeddedEngine,
+  source: string,
+  size: number,
+  saveSnapshot = false,
+): Promise<number> {
   await engine.createVolume("dst", size);
   const ms = await timed(async () => {
     const { job } = await engine.createPhysicalCopy({ name: "dst", source, online: false, saveSnapshot, owner });
@@ -98,7 +103,7 @@ function line(what: string, value: string, baseline: string, verdict: string): v
   console.log(`${what.padEnd(58)} ${value.padStart(14)}   ${baseline.padEnd(44)} ${verdict}`);
 }
 
-const rate = (bytes: number, ms: number): string => `${((bytes / MiB) / (ms / 1000)).toFixed(0)} MiB/s`;
+const rate = (bytes: number, ms: number): string => `${(bytes / MiB / (ms / 1000)).toFixed(0)} MiB/s`;
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), "arraycopy-bench-"));
@@ -115,7 +120,12 @@ async function main(): Promise<void> {
     const cpMs = await medianOf(runs, () => cp(denseFile, join(root, "cp.out"), false));
     const cpSyncMs = await medianOf(runs, () => cp(denseFile, join(root, "cp.out"), true));
     const label = `${dense / MiB} MiB`;
-    line(`physical copy, ${label} full`, rate(dense, copyMs), `cp ${rate(dense, cpMs)}, cp+sync ${rate(dense, cpSyncMs)}`, `${(cpMs / copyMs).toFixed(2)}× cp, ${(cpSyncMs / copyMs).toFixed(2)}× cp+sync (goal ≥ 0.9×)`);
+    line(
+      `physical copy, ${label} full`,
+      rate(dense, copyMs),
+      `cp ${rate(dense, cpMs)}, cp+sync ${rate(dense, cpSyncMs)}`,
+      `${(cpMs / copyMs).toFixed(2)}× cp, ${(cpSyncMs / copyMs).toFixed(2)}× cp+sync (goal ≥ 0.9×)`,
+    );
 
     // 2. A 64 GiB sparse volume holding 1 GiB, vs copying a dense 1 GiB volume.
     const sparseSize = 64 * GiB;
@@ -128,7 +138,12 @@ async function main(): Promise<void> {
     await fill(engine, "one", 0, held);
     const sparseMs = await medianOf(runs, () => physicalCopy(engine, "sparse", sparseSize));
     const oneMs = await medianOf(runs, () => physicalCopy(engine, "one", held));
-    line(`physical copy, 64 GiB sparse holding ${held / MiB} MiB`, `${sparseMs.toFixed(0)} ms`, `dense ${held / MiB} MiB copy ${oneMs.toFixed(0)} ms`, `${(sparseMs / oneMs).toFixed(2)}× (goal ≤ 1.5×)`);
+    line(
+      `physical copy, 64 GiB sparse holding ${held / MiB} MiB`,
+      `${sparseMs.toFixed(0)} ms`,
+      `dense ${held / MiB} MiB copy ${oneMs.toFixed(0)} ms`,
+      `${(sparseMs / oneMs).toFixed(2)}× (goal ≤ 1.5×)`,
+    );
 
     // 3. Virtual copy creation at 1 GiB and 64 GiB.
     const create = async (source: string): Promise<number> => {
@@ -141,7 +156,12 @@ async function main(): Promise<void> {
     };
     const vc1 = await create("one");
     const vc64 = await create("sparse");
-    line("virtual copy creation, 1 GiB / 64 GiB source", `${vc1.toFixed(2)} / ${vc64.toFixed(2)} ms`, "flat across sizes", `${Math.max(vc1, vc64) <= 10 ? "meets" : "misses"} ≤ 10 ms`);
+    line(
+      "virtual copy creation, 1 GiB / 64 GiB source",
+      `${vc1.toFixed(2)} / ${vc64.toFixed(2)} ms`,
+      "flat across sizes",
+      `${Math.max(vc1, vc64) <= 10 ? "meets" : "misses"} ≤ 10 ms`,
+    );
 
     // 4. Resync after changing 1% of blocks vs the full copy.
     // The baseline is item 1's median full copy of the same volume; this one only sets up the association.
@@ -158,7 +178,12 @@ async function main(): Promise<void> {
         await finished(engine, job.id);
       });
     });
-    line("resync after changing 1% of blocks", `${resyncMs.toFixed(0)} ms`, `full copy ${copyMs.toFixed(0)} ms`, `${((100 * resyncMs) / copyMs).toFixed(1)}% (goal ≤ 5%)`);
+    line(
+      "resync after changing 1% of blocks",
+      `${resyncMs.toFixed(0)} ms`,
+      `full copy ${copyMs.toFixed(0)} ms`,
+      `${((100 * resyncMs) / copyMs).toFixed(1)}% (goal ≤ 5%)`,
+    );
     await engine.startJob({ copy: "dst", owner, operation: "Detach" });
     await engine.deleteVolume("dst");
 
@@ -167,7 +192,8 @@ async function main(): Promise<void> {
     const data = randomBytes(64 * 1024);
     const writeAll = async (offsetBlock: number): Promise<number> => {
       const ms: number[] = [];
-      for (let i = 0; i < writes; i++) ms.push(await timed(() => engine.writeVolume("one", (offsetBlock + i) * 64 * 1024, data)));
+      for (let i = 0; i < writes; i++)
+        ms.push(await timed(() => engine.writeVolume("one", (offsetBlock + i) * 64 * 1024, data)));
       return median(ms);
     };
     const plain = await medianOf(3, () => writeAll(0));
@@ -177,7 +203,12 @@ async function main(): Promise<void> {
       await engine.deleteCopy({ name: "cow", owner });
       return ms;
     });
-    line("first 64 KiB write after a snapshot", `${firstAfter.toFixed(3)} ms`, `plain write ${plain.toFixed(3)} ms`, `${(firstAfter / plain).toFixed(2)}× (goal ≤ 2×)`);
+    line(
+      "first 64 KiB write after a snapshot",
+      `${firstAfter.toFixed(3)} ms`,
+      `plain write ${plain.toFixed(3)} ms`,
+      `${(firstAfter / plain).toFixed(2)}× (goal ≤ 2×)`,
+    );
 
     // 6. 20 physical copies of one volume submitted at once, through the two-at-a-time queue, to the last Finished
     // indication; baseline: cp of the same data file onto 20 distinct files, then one sync (all durable at the end).
@@ -194,7 +225,17 @@ async function main(): Promise<void> {
       const ms = await timed(async () => {
         const ids: string[] = [];
         for (let i = 0; i < count; i++) {
-          ids.push((await engine.createPhysicalCopy({ name: `batch-${String(i)}`, source: "batch-src", online: false, saveSnapshot: true, owner })).job.id);
+          ids.push(
+            (
+              await engine.createPhysicalCopy({
+                name: `batch-${String(i)}`,
+                source: "batch-src",
+                online: false,
+                saveSnapshot: true,
+                owner,
+              })
+            ).job.id,
+          );
         }
         for (const id of ids) await finished(engine, id);
       });
@@ -217,7 +258,12 @@ async function main(): Promise<void> {
     };
     const batchMs = await medianOf(3, batch);
     const cpBatchMs = await medianOf(3, cpBatch);
-    line(`${String(count)} physical copies of ${String(each / MiB)} MiB, 2 at a time`, rate(count * each, batchMs), `cp to ${String(count)} files + sync ${rate(count * each, cpBatchMs)}`, `${(cpBatchMs / batchMs).toFixed(2)}× cp+sync`);
+    line(
+      `${String(count)} physical copies of ${String(each / MiB)} MiB, 2 at a time`,
+      rate(count * each, batchMs),
+      `cp to ${String(count)} files + sync ${rate(count * each, cpBatchMs)}`,
+      `${(cpBatchMs / batchMs).toFixed(2)}× cp+sync`,
+    );
   } finally {
     await engine.close();
     await rm(root, { recursive: true, force: true });

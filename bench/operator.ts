@@ -1,4 +1,5 @@
-// Operator benchmarks (not tests): `npm run bench:operator [-- --sizes 100,1000 --repeat 3 --cache 10000 --physical 20]`.
+// Operator benchmarks (not tests): `npm run bench:operator [-- --sizes 100,1000 --repeat 3 --cache 10000 --physical
+// 20]`.
 //
 // The operator runs as the image runs it (dist/main.js, built first, with the image's node flags). On a control
 // plane of its own, for each N (each measurement run --repeat times, medians shown, every run listed):
@@ -82,12 +83,16 @@ async function requestCounts(server: string, token: string, ca: string): Promise
       res.on("end", () => {
         resolve(data);
       });
-    }).on("error", reject).end();
+    })
+      .on("error", reject)
+      .end();
   });
   const counts = new Map<string, number>();
   for (const line of text.split("\n")) {
     if (!line.startsWith("apiserver_request_total{")) continue;
-    const labels: Record<string, string> = Object.fromEntries([...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""]));
+    const labels: Record<string, string> = Object.fromEntries(
+      [...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""]),
+    );
     const sub = labels.subresource ?? "";
     const key = `${labels.verb ?? ""} ${labels.resource ?? ""}${sub === "" ? "" : `/${sub}`}`;
     counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
@@ -104,10 +109,16 @@ function writesSince(before: Map<string, number>, after: Map<string, number>): M
   }
   return out;
 }
-const sum = (m: Map<string, number>, filter: (k: string) => boolean = () => true) => [...m].filter(([k]) => filter(k)).reduce((a, [, v]) => a + v, 0);
+const sum = (m: Map<string, number>, filter: (k: string) => boolean = () => true) =>
+  [...m].filter(([k]) => filter(k)).reduce((a, [, v]) => a + v, 0);
 
 function vc(ns: string, name: string, cls: string) {
-  return { apiVersion: `${group}/${version}`, kind: "VirtualCopy", metadata: { name, namespace: ns }, spec: { copyClassName: cls, source: { volumeName: "bench-src" } } };
+  return {
+    apiVersion: `${group}/${version}`,
+    kind: "VirtualCopy",
+    metadata: { name, namespace: ns },
+    spec: { copyClassName: cls, source: { volumeName: "bench-src" } },
+  };
 }
 
 async function createNamespace(kc: KubeConfig, ns: string): Promise<void> {
@@ -117,28 +128,60 @@ async function createNamespace(kc: KubeConfig, ns: string): Promise<void> {
 }
 
 /** The floor: create N objects and write one status patch on each, `concurrency` in flight. */
-async function floor(api: CustomObjectsApi, kc: KubeConfig, n: number, pids: ReadonlyMap<string, number>, ns: string): Promise<{ ms: number; cpu: Map<string, number> }> {
+async function floor(
+  api: CustomObjectsApi,
+  kc: KubeConfig,
+  n: number,
+  pids: ReadonlyMap<string, number>,
+  ns: string,
+): Promise<{ ms: number; cpu: Map<string, number> }> {
   await createNamespace(kc, ns);
   const start = performance.now();
   const ssa = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-  const { cpu } = await cpuDuring(pids, () => pool(n, async (i) => {
-    const name = `c-${String(i)}`;
-    await api.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: vc(ns, name, "floor") });
-    const status = { conditions: [{ type: "Ready", status: "True", reason: "Idle", message: "ready", lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"), observedGeneration: 1 }] };
-    await api.patchNamespacedCustomObjectStatus({ group, version, namespace: ns, plural, name, body: { status } }, ssa);
-  }));
+  const { cpu } = await cpuDuring(pids, () =>
+    pool(n, async (i) => {
+      const name = `c-${String(i)}`;
+      await api.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: vc(ns, name, "floor") });
+      const status = {
+        conditions: [
+          {
+            type: "Ready",
+            status: "True",
+            reason: "Idle",
+            message: "ready",
+            lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+            observedGeneration: 1,
+          },
+        ],
+      };
+      await api.patchNamespacedCustomObjectStatus(
+        { group, version, namespace: ns, plural, name, body: { status } },
+        ssa,
+      );
+    }),
+  );
   return { ms: performance.now() - start, cpu };
 }
 
-type Listed = { metadata?: { resourceVersion?: string }; items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
-const isReady = (o: Listed["items"][number]) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+type Listed = {
+  metadata?: { resourceVersion?: string };
+  items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+};
+const isReady = (o: Listed["items"][number]) =>
+  o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
 
 /**
  * Waits until `n` objects of `plural` in `ns` are Ready, from a watch: polling with lists would cost the apiserver
  * (and this client) a full serialization of every object several times a second, CPU taken from the operator on a
  * 2-core machine that the floor never pays. Call before creating the objects; await the returned promise after.
  */
-async function readyWatch(api: CustomObjectsApi, kc: KubeConfig, ns: string, plural: string, n: number): Promise<{ readonly done: Promise<void> }> {
+async function readyWatch(
+  api: CustomObjectsApi,
+  kc: KubeConfig,
+  ns: string,
+  plural: string,
+  n: number,
+): Promise<{ readonly done: Promise<void> }> {
   const { Watch } = await import("@kubernetes/client-node");
   const ready = new Set<string>();
   const list = async () => {
@@ -154,18 +197,28 @@ async function readyWatch(api: CustomObjectsApi, kc: KubeConfig, ns: string, plu
       let request: { abort(): void } | undefined;
       await new Promise<void>((resolve) => {
         const path = `/apis/${group}/${version}/namespaces/${ns}/${plural}`;
-        void new Watch(kc).watch(path, { resourceVersion: rv, allowWatchBookmarks: true }, (type: string, obj: Listed["items"][number] & { metadata: { resourceVersion?: string } }) => {
-          rv = obj.metadata.resourceVersion ?? rv;
-          if (type === "DELETED" || !isReady(obj)) ready.delete(obj.metadata.name);
-          else ready.add(obj.metadata.name);
-          if (ready.size >= n) resolve();
-        }, () => {
-          resolve();
-        }).then((r) => {
-          request = r;
-        }, () => {
-          resolve();
-        });
+        void new Watch(kc)
+          .watch(
+            path,
+            { resourceVersion: rv, allowWatchBookmarks: true },
+            (type: string, obj: Listed["items"][number] & { metadata: { resourceVersion?: string } }) => {
+              rv = obj.metadata.resourceVersion ?? rv;
+              if (type === "DELETED" || !isReady(obj)) ready.delete(obj.metadata.name);
+              else ready.add(obj.metadata.name);
+              if (ready.size >= n) resolve();
+            },
+            () => {
+              resolve();
+            },
+          )
+          .then(
+            (r) => {
+              request = r;
+            },
+            () => {
+              resolve();
+            },
+          );
       });
       request?.abort();
       if (ready.size < n) rv = await list();
@@ -182,7 +235,10 @@ function cpuSeconds(pid: number): number {
 }
 
 /** CPU seconds of each named process (and of this benchmark's own process) over `work`. */
-async function cpuDuring<T>(pids: ReadonlyMap<string, number>, work: () => Promise<T>): Promise<{ result: T; cpu: Map<string, number> }> {
+async function cpuDuring<T>(
+  pids: ReadonlyMap<string, number>,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpu: Map<string, number> }> {
   const before = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
   const self = process.cpuUsage();
   const result = await work();
@@ -204,29 +260,62 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-async function operatorRun(api: CustomObjectsApi, kc: KubeConfig, op: OperatorProcess, n: number, counts: () => Promise<Map<string, number>>, pids: ReadonlyMap<string, number>, ns: string, restSeconds: number) {
+async function operatorRun(
+  api: CustomObjectsApi,
+  kc: KubeConfig,
+  op: OperatorProcess,
+  n: number,
+  counts: () => Promise<Map<string, number>>,
+  pids: ReadonlyMap<string, number>,
+  ns: string,
+  restSeconds: number,
+) {
   await createNamespace(kc, ns);
   const before = await counts();
   const start = performance.now();
   const allReady = await readyWatch(api, kc, ns, plural, n);
   const { cpu } = await cpuDuring(new Map([...pids, ["operator", op.pid]]), async () => {
     await pool(n, async (i) => {
-      await api.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: vc(ns, `c-${String(i)}`, "bench") });
+      await api.createNamespacedCustomObject({
+        group,
+        version,
+        namespace: ns,
+        plural,
+        body: vc(ns, `c-${String(i)}`, "bench"),
+      });
     });
     await allReady.done;
   });
   const ms = performance.now() - start;
   const writes = writesSince(before, await counts());
-  const operatorWrites = sum(writes, (k) => !k.startsWith("POST virtualcopies") && !k.includes("leases") && !k.startsWith("POST namespaces"));
+  const operatorWrites = sum(
+    writes,
+    (k) => !k.startsWith("POST virtualcopies") && !k.includes("leases") && !k.startsWith("POST namespaces"),
+  );
   const restBefore = await counts();
   await new Promise((r) => setTimeout(r, restSeconds * 1000));
   const rest = writesSince(restBefore, await counts());
   const perMinute = (m: number) => (restSeconds === 0 ? Number.NaN : (m * 60) / restSeconds);
-  return { ms, cpu, writes, rest, perCopy: operatorWrites / n, restPerMinute: perMinute(sum(rest, (k) => !k.includes("leases"))), leasePerMinute: perMinute(sum(rest, (k) => k.includes("leases"))), rss: rssMiB(op.pid) };
+  return {
+    ms,
+    cpu,
+    writes,
+    rest,
+    perCopy: operatorWrites / n,
+    restPerMinute: perMinute(sum(rest, (k) => !k.includes("leases"))),
+    leasePerMinute: perMinute(sum(rest, (k) => k.includes("leases"))),
+    rss: rssMiB(op.pid),
+  };
 }
 
 /** N PhysicalCopies of one volume through the array's two-at-a-time queue, against cp of the same data N times. */
-async function physicalRun(api: CustomObjectsApi, kc: KubeConfig, n: number, srcFile: string, dir: string): Promise<void> {
+async function physicalRun(
+  api: CustomObjectsApi,
+  kc: KubeConfig,
+  n: number,
+  srcFile: string,
+  dir: string,
+): Promise<void> {
   const { spawnSync } = await import("node:child_process");
   // The same work as the operator's: n distinct targets, all durable at the end (one sync). Copying onto one file n
   // times would let each copy's truncation drop the previous one's dirty pages, so only the last would reach disk.
@@ -248,30 +337,64 @@ async function physicalRun(api: CustomObjectsApi, kc: KubeConfig, n: number, src
   const start = performance.now();
   const allReady = await readyWatch(api, kc, ns, "physicalcopies", n);
   await pool(n, async (i) => {
-    const body = { apiVersion: `${group}/${version}`, kind: "PhysicalCopy", metadata: { name: `p-${String(i)}`, namespace: ns }, spec: { copyClassName: "bench", source: { volumeName: "pc-src" }, target: { volumeName: `pc-dst-${String(i)}` } } };
+    const body = {
+      apiVersion: `${group}/${version}`,
+      kind: "PhysicalCopy",
+      metadata: { name: `p-${String(i)}`, namespace: ns },
+      spec: { copyClassName: "bench", source: { volumeName: "pc-src" }, target: { volumeName: `pc-dst-${String(i)}` } },
+    };
     await api.createNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies", body });
   });
   await allReady.done;
   const operatorMs = performance.now() - start;
   // The array tasks' timeline, from the CopyJobs' CIM times (whole seconds): when the operator submitted each, when
   // the array started and finished it. Printed as a comment, for reading where the time went.
-  const jobs = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural: "copyjobs" })) as { items: { metadata: { name: string }; status?: { timeSubmitted?: string; startTime?: string; completionTime?: string } }[] };
+  const jobs = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural: "copyjobs" })) as {
+    items: {
+      metadata: { name: string };
+      status?: { timeSubmitted?: string; startTime?: string; completionTime?: string };
+    }[];
+  };
   const t0 = Date.now() - operatorMs;
   const at = (t: string | undefined) => (t === undefined ? "-" : ((Date.parse(t) - t0) / 1000).toFixed(0));
-  const rows = jobs.items.map((j) => `${j.metadata.name}: ${at(j.status?.timeSubmitted)}/${at(j.status?.startTime)}/${at(j.status?.completionTime)}`).sort();
+  const rows = jobs.items
+    .map(
+      (j) =>
+        `${j.metadata.name}: ${at(j.status?.timeSubmitted)}/${at(j.status?.startTime)}/${at(j.status?.completionTime)}`,
+    )
+    .sort();
   say(`<!-- copy jobs, seconds from the first apply, submitted/started/finished: ${rows.join(", ")} -->`);
   const cpMs = [cp(), cp(), cp()].sort((a, b) => a - b)[1] ?? 0;
   const mib = (n * physicalBytes) / 1048576;
-  say(`\n| ${String(n)} PhysicalCopies of ${String(physicalBytes / 1048576)} MiB | operator, all Ready (2 at a time) | cp --sparse=always to ${String(n)} files + sync (median of 3) | ratio |`);
+  say(
+    `\n| ${String(n)} PhysicalCopies of ${String(physicalBytes / 1048576)} MiB | operator, all Ready (2 at ` +
+      `a time) | cp --sparse=always to ${String(n)} files + sync (median of 3) | ratio |`,
+  );
   say("|---|---|---|---|");
-  say(`| ${mib.toFixed(0)} MiB in all | ${(operatorMs / 1000).toFixed(2)} s (${(mib / (operatorMs / 1000)).toFixed(0)} MiB/s) | ${(cpMs / 1000).toFixed(2)} s (${(mib / (cpMs / 1000)).toFixed(0)} MiB/s) | ${(operatorMs / cpMs).toFixed(2)}× |`);
+  say(
+    `| ${mib.toFixed(0)} MiB in all | ${(operatorMs / 1000).toFixed(2)} s ` +
+      `(${(mib / (operatorMs / 1000)).toFixed(0)} MiB/s) | ${(cpMs / 1000).toFixed(2)} s ` +
+      `(${(mib / (cpMs / 1000)).toFixed(0)} MiB/s) | ${(operatorMs / cpMs).toFixed(2)}× |`,
+  );
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-operator-"));
-  say(`# operator benchmark, ${new Date().toISOString()}, ${String((await import("node:os")).cpus().length)} cores, sizes ${sizes.join(",")} (medians of ${String(repeat)}), cache ${String(cacheN)}, operator: node ${nodeFlags.join(" ")} dist/main.js`);
+  say(
+    `# operator benchmark, ${new Date().toISOString()}, ${String((await import("node:os")).cpus().length)} ` +
+      `cores, sizes ${sizes.join(",")} (medians of ${String(repeat)}), cache ${String(cacheN)}, ` +
+      `operator: node ${nodeFlags.join(" ")} dist/main.js`,
+  );
   const { spawnSync } = await import("node:child_process");
-  const built = spawnSync(process.execPath, [join(import.meta.dirname, "..", "node_modules", "typescript", "bin", "tsc"), "-p", join(import.meta.dirname, "..", "tsconfig.build.json")], { stdio: "inherit" });
+  const built = spawnSync(
+    process.execPath,
+    [
+      join(import.meta.dirname, "..", "node_modules", "typescript", "bin", "tsc"),
+      "-p",
+      join(import.meta.dirname, "..", "tsconfig.build.json"),
+    ],
+    { stdio: "inherit" },
+  );
   if (built.status !== 0) throw new Error("tsc -p tsconfig.build.json failed");
   const cluster = await startCluster({ dir: join(dir, "cluster"), ownerPid: process.pid, log: () => undefined });
   const kc = new KubeConfig();
@@ -281,10 +404,31 @@ async function main(): Promise<void> {
   const ca = readFileSync(cluster.caFile, "utf8");
   const counts = () => requestCounts(cluster.server, token, ca);
   const recorded = JSON.parse(readFileSync(join(cluster.dir, "pids.json"), "utf8")) as { name: string; pid: number }[];
-  const pids = new Map(recorded.filter((r) => r.name === "kube-apiserver" || r.name === "etcd").map((r) => [r.name, r.pid]));
-  spawnSync(cluster.kubectl, [`--kubeconfig=${cluster.kubeconfig}`, "apply", "--server-side", "-f", join(import.meta.dirname, "..", "crds")]);
-  spawnSync(cluster.kubectl, [`--kubeconfig=${cluster.kubeconfig}`, "wait", "--for=condition=Established", "crd", "--all"]);
-  spawnSync(cluster.kubectl, [`--kubeconfig=${cluster.kubeconfig}`, "apply", "-f", "-"], { input: JSON.stringify({ apiVersion: `${group}/${version}`, kind: "CopyClass", metadata: { name: "bench" }, spec: { driver: "embedded" } }) });
+  const pids = new Map(
+    recorded.filter((r) => r.name === "kube-apiserver" || r.name === "etcd").map((r) => [r.name, r.pid]),
+  );
+  spawnSync(cluster.kubectl, [
+    `--kubeconfig=${cluster.kubeconfig}`,
+    "apply",
+    "--server-side",
+    "-f",
+    join(import.meta.dirname, "..", "crds"),
+  ]);
+  spawnSync(cluster.kubectl, [
+    `--kubeconfig=${cluster.kubeconfig}`,
+    "wait",
+    "--for=condition=Established",
+    "crd",
+    "--all",
+  ]);
+  spawnSync(cluster.kubectl, [`--kubeconfig=${cluster.kubeconfig}`, "apply", "-f", "-"], {
+    input: JSON.stringify({
+      apiVersion: `${group}/${version}`,
+      kind: "CopyClass",
+      metadata: { name: "bench" },
+      spec: { driver: "embedded" },
+    }),
+  });
   const dataDir = join(dir, "data");
   const engine = await openEmbeddedEngine({ dataDir: join(dataDir, "bench") });
   await engine.createVolume("bench-src", 1 << 20);
@@ -315,25 +459,66 @@ async function main(): Promise<void> {
     }
     floors.set(n, runs);
   }
-  const op = await startOperatorProcess({ kubeconfig: cluster.kubeconfig, dataDir, logFile: join(dir, "operator.log"), pidsFile: join(dir, "operator-pids.json"), ownerPid: process.pid, entry, nodeFlags, extraArgs: ["--leader-elect", "true", "--lease-namespace", "default", "--log-level", "info"] });
+  const op = await startOperatorProcess({
+    kubeconfig: cluster.kubeconfig,
+    dataDir,
+    logFile: join(dir, "operator.log"),
+    pidsFile: join(dir, "operator-pids.json"),
+    ownerPid: process.pid,
+    entry,
+    nodeFlags,
+    extraArgs: ["--leader-elect", "true", "--lease-namespace", "default", "--log-level", "info"],
+  });
   try {
     const cpuRows: string[] = [];
     const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    say(`\n| N | floor (plain client: create + 1 status write) | operator: all Ready | ratio | copies/s | operator writes per copy | writes/min at rest (Lease apart) | operator RSS |`);
+    say(
+      `\n| N | floor (plain client: create + 1 status write) | operator: all Ready | ratio | copies/s | ` +
+        `operator writes per copy | writes/min at rest (Lease apart) | operator RSS |`,
+    );
     say("|---|---|---|---|---|---|---|---|");
     for (const n of sizes) {
       const fls = floors.get(n) ?? [];
       const ops: Awaited<ReturnType<typeof operatorRun>>[] = [];
       // The rest period follows the last run only.
-      for (let k = 0; k < repeat; k++) ops.push(await operatorRun(api, kc, op, n, counts, pids, `op-${String(n)}-${String(k)}`, k === repeat - 1 ? restSeconds : 0));
+      for (let k = 0; k < repeat; k++)
+        ops.push(
+          await operatorRun(
+            api,
+            kc,
+            op,
+            n,
+            counts,
+            pids,
+            `op-${String(n)}-${String(k)}`,
+            k === repeat - 1 ? restSeconds : 0,
+          ),
+        );
       const o = ops[ops.length - 1];
       if (o === undefined) continue;
       const f = median(fls.map((x) => x.ms));
       const oMs = median(ops.map((x) => x.ms));
-      fls.forEach((fl, k) => cpuRows.push(`| ${String(n)} | floor ${String(k + 1)} | ${(fl.ms / 1000).toFixed(2)} s | ${showCpu(fl.cpu)} |`));
-      ops.forEach((x, k) => cpuRows.push(`| ${String(n)} | operator ${String(k + 1)} | ${(x.ms / 1000).toFixed(2)} s | ${showCpu(x.cpu)} |`));
-      say(`| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(oMs / 1000).toFixed(2)} s | ${(oMs / f).toFixed(2)}× | ${(n / (oMs / 1000)).toFixed(1)} | ${median(ops.map((x) => x.perCopy)).toFixed(2)} | ${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`);
-      say(`<!-- N=${String(n)}, medians of ${String(repeat)}: floor runs ${fls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; operator runs ${ops.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; writes of the last: ${JSON.stringify(Object.fromEntries(o.writes))}; at rest: ${JSON.stringify(Object.fromEntries(o.rest))} -->`);
+      fls.forEach((fl, k) =>
+        cpuRows.push(`| ${String(n)} | floor ${String(k + 1)} | ${(fl.ms / 1000).toFixed(2)} s | ${showCpu(fl.cpu)} |`),
+      );
+      ops.forEach((x, k) =>
+        cpuRows.push(
+          `| ${String(n)} | operator ${String(k + 1)} | ${(x.ms / 1000).toFixed(2)} s | ${showCpu(x.cpu)} |`,
+        ),
+      );
+      say(
+        `| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(oMs / 1000).toFixed(2)} s | ` +
+          `${(oMs / f).toFixed(2)}× | ${(n / (oMs / 1000)).toFixed(1)} | ` +
+          `${median(ops.map((x) => x.perCopy)).toFixed(2)} | ` +
+          `${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`,
+      );
+      say(
+        `<!-- N=${String(n)}, medians of ${String(repeat)}: floor runs ` +
+          `${fls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; operator runs ` +
+          `${ops.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; ` +
+          `writes of the last: ${JSON.stringify(Object.fromEntries(o.writes))}; ` +
+          `at rest: ${JSON.stringify(Object.fromEntries(o.rest))} -->`,
+      );
     }
     say("\n| N | run | wall | CPU seconds by process (2 cores: at most 2 CPU-seconds per second) |");
     say("|---|---|---|---|");
@@ -347,19 +532,47 @@ async function main(): Promise<void> {
     await createNamespace(kc, ns);
     const t = performance.now();
     await pool(cacheN, async (i) => {
-      await api.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: vc(ns, `c-${String(i)}`, "no-such-class") });
+      await api.createNamespacedCustomObject({
+        group,
+        version,
+        namespace: ns,
+        plural,
+        body: vc(ns, `c-${String(i)}`, "no-such-class"),
+      });
     });
-    say(`\ncreated ${String(cacheN)} VirtualCopies of a missing class in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    say(
+      `\ncreated ${String(cacheN)} VirtualCopies of a missing class in ` +
+        `${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
     const start = performance.now();
-    const op2 = await startOperatorProcess({ kubeconfig: cluster.kubeconfig, dataDir, logFile: join(dir, "operator2.log"), pidsFile: join(dir, "operator2-pids.json"), ownerPid: process.pid, entry, nodeFlags, extraArgs: ["--leader-elect", "false", "--log-level", "info"] });
+    const op2 = await startOperatorProcess({
+      kubeconfig: cluster.kubeconfig,
+      dataDir,
+      logFile: join(dir, "operator2.log"),
+      pidsFile: join(dir, "operator2-pids.json"),
+      ownerPid: process.pid,
+      entry,
+      nodeFlags,
+      extraArgs: ["--leader-elect", "false", "--log-level", "info"],
+    });
     try {
-      while ((await fetch(`${op2.url}/readyz`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 50));
+      while (
+        (await fetch(`${op2.url}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        )) !== 200
+      )
+        await new Promise((r) => setTimeout(r, 50));
       const ready = performance.now() - start;
       let stalled = 0;
       while (stalled < cacheN) {
         await new Promise((r) => setTimeout(r, 2000));
-        const list = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural })) as { items: { status?: { conditions?: { type: string; reason: string }[] } }[] };
-        stalled = list.items.filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.reason === "ClassNotFound")).length;
+        const list = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural })) as {
+          items: { status?: { conditions?: { type: string; reason: string }[] } }[];
+        };
+        stalled = list.items.filter((o) =>
+          o.status?.conditions?.some((c) => c.type === "Ready" && c.reason === "ClassNotFound"),
+        ).length;
       }
       const settled = performance.now() - start;
       // RSS with the C objects cached: the peak (VmHWM, during the burst of status writes) and, settled, the median
@@ -372,9 +585,16 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 1000));
       }
       const rss = readings.sort((a, b) => a - b)[2] ?? 0;
-      say(`| objects in cache | start to /readyz | start to every object's status written | operator RSS, settled | peak RSS |`);
+      say(
+        `| objects in cache | start to /readyz | start to every object's status written | operator RSS, ` +
+          `settled | peak RSS |`,
+      );
       say(`|---|---|---|---|---|`);
-      say(`| ${String(cacheN + repeat * sizes.reduce((a, b) => a + b, 0))} (${String(cacheN)} of a missing class) | ${(ready / 1000).toFixed(2)} s | ${(settled / 1000).toFixed(1)} s | ${rss.toFixed(0)} MiB | ${peak.toFixed(0)} MiB |`);
+      say(
+        `| ${String(cacheN + repeat * sizes.reduce((a, b) => a + b, 0))} (${String(cacheN)} of a missing ` +
+          `class) | ${(ready / 1000).toFixed(2)} s | ${(settled / 1000).toFixed(1)} s | ` +
+          `${rss.toFixed(0)} MiB | ${peak.toFixed(0)} MiB |`,
+      );
     } finally {
       await op2.stop(10_000);
     }

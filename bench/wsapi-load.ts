@@ -67,16 +67,23 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "bench-wsapi-"));
   const info = await startCluster({ dir: join(root, "cluster"), ownerPid: process.pid });
   const kubectl = (args: readonly string[], input?: string): string => {
-    const res = spawnSync(info.kubectl, ["--kubeconfig", info.kubeconfig, ...args], { input, encoding: "utf8", maxBuffer: 256 << 20 });
+    const res = spawnSync(info.kubectl, ["--kubeconfig", info.kubeconfig, ...args], {
+      input,
+      encoding: "utf8",
+      maxBuffer: 256 << 20,
+    });
     if (res.status !== 0) throw new Error(`kubectl ${args.join(" ")}: ${res.stderr}`);
     return res.stdout;
   };
   const apply = (...objects: readonly unknown[]): void => {
     kubectl(["apply", "-f", "-"], objects.map((o) => stringify(o)).join("---\n"));
   };
-  const items = (kind: string): { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] =>
+  const items = (
+    kind: string,
+  ): { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] =>
     (JSON.parse(kubectl(["get", kind, "-n", ns, "-o", "json"])) as { items: [] }).items;
-  const readyCount = (kind: string): number => items(kind).filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
+  const readyCount = (kind: string): number =>
+    items(kind).filter((o) => o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length;
 
   kubectl(["apply", "--server-side", "-f", join(import.meta.dirname, "..", "crds")]);
   kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
@@ -88,21 +95,65 @@ async function main(): Promise<void> {
   await a.backing.createVolume("src", 1 << 20);
   await b.backing.createVolume("src", 1 << 20);
   for (let i = 0; i < jobs; i++) await b.backing.createVolume(`pdst-${String(i)}`, 1 << 20);
-  for (const [name, arr] of [["array-a", a.array], ["array-b", b.array]] as const) {
+  for (const [name, arr] of [
+    ["array-a", a.array],
+    ["array-b", b.array],
+  ] as const) {
     apply(
-      { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: ns }, stringData: { username: arr.user, password: arr.password } },
-      { apiVersion: api, kind: "CopyClass", metadata: { name }, spec: { driver: "wsapi", wsapi: { endpoint: arr.url, credentialsSecretRef: { name, namespace: ns }, cpg: "FC_r6", caBundle: arr.ca } } },
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name, namespace: ns },
+        stringData: { username: arr.user, password: arr.password },
+      },
+      {
+        apiVersion: api,
+        kind: "CopyClass",
+        metadata: { name },
+        spec: {
+          driver: "wsapi",
+          wsapi: { endpoint: arr.url, credentialsSecretRef: { name, namespace: ns }, cpg: "FC_r6", caBundle: arr.ca },
+        },
+      },
     );
   }
 
-  const config = loadConfig(["--kubeconfig", info.kubeconfig, "--data-dir", join(root, "data"), "--metrics-port", "0", "--leader-elect", "false", "--workers", "4", "--log-level", "warn"], {});
+  const config = loadConfig(
+    [
+      "--kubeconfig",
+      info.kubeconfig,
+      "--data-dir",
+      join(root, "data"),
+      "--metrics-port",
+      "0",
+      "--leader-elect",
+      "false",
+      "--workers",
+      "4",
+      "--log-level",
+      "warn",
+    ],
+    {},
+  );
   const stop = new AbortController();
   const exited = run(config, rootLogger(config.logLevel), stop.signal, {});
-  await until("classes Ready", () => kubectl(["get", "copyclass", "-o", "jsonpath={.items[*].status.conditions[?(@.type=='Ready')].status}"]).split(" ").filter((s) => s === "True").length === 2, 60_000);
+  await until(
+    "classes Ready",
+    () =>
+      kubectl(["get", "copyclass", "-o", "jsonpath={.items[*].status.conditions[?(@.type=='Ready')].status}"])
+        .split(" ")
+        .filter((s) => s === "True").length === 2,
+    60_000,
+  );
 
   // Lifecycle.
   const atStart = a.array.requests.length;
-  const vcs = Array.from({ length: copies }, (_, i) => ({ apiVersion: api, kind: "VirtualCopy", metadata: { name: `vc-${String(i)}`, namespace: ns }, spec: { copyClassName: "array-a", source: { volumeName: "src" } } }));
+  const vcs = Array.from({ length: copies }, (_, i) => ({
+    apiVersion: api,
+    kind: "VirtualCopy",
+    metadata: { name: `vc-${String(i)}`, namespace: ns },
+    spec: { copyClassName: "array-a", source: { volumeName: "src" } },
+  }));
   apply(...vcs);
   const readyMs = await until(`${copies} VirtualCopies Ready`, () => readyCount("virtualcopy") === copies, 300_000);
   const createRequests = a.array.requests.slice(atStart);
@@ -110,7 +161,10 @@ async function main(): Promise<void> {
   await until("VirtualCopies gone", () => items("virtualcopy").length === 0, 300_000);
   const lifecycle = a.array.requests.slice(atStart);
   say(`lifecycle: ${copies} VirtualCopies Ready in ${(readyMs / 1000).toFixed(1)} s, then deleted`);
-  say(`  ${(createRequests.length / copies).toFixed(2)} requests per copy to Ready, ${(lifecycle.length / copies).toFixed(2)} per copy for the whole lifecycle:`);
+  say(
+    `  ${(createRequests.length / copies).toFixed(2)} requests per copy to Ready, ` +
+      `${(lifecycle.length / copies).toFixed(2)} per copy for the whole lifecycle:`,
+  );
   for (const [k, n] of tally(lifecycle)) say(`    ${k.padEnd(28)} ${(n / copies).toFixed(2)} per copy`);
 
   // At rest: the N copies again, Ready, and J physical copies queued (their copy jobs unfinished).
@@ -121,18 +175,27 @@ async function main(): Promise<void> {
       apiVersion: api,
       kind: "PhysicalCopy",
       metadata: { name: `pc-${String(i)}`, namespace: ns },
-      spec: { copyClassName: "array-b", source: { volumeName: "src" }, target: { volumeName: `pdst-${String(i)}` }, saveSnapshot: true },
+      spec: {
+        copyClassName: "array-b",
+        source: { volumeName: "src" },
+        target: { volumeName: `pdst-${String(i)}` },
+        saveSnapshot: true,
+      },
     })),
   );
   await until(`${jobs} copies queued`, () => queued >= jobs, 120_000);
   await new Promise((r) => setTimeout(r, 5_000));
   const [restA, restB] = [a.array.requests.length, b.array.requests.length];
   await new Promise((r) => setTimeout(r, restSeconds * 1000));
-  const perMinute = (reqs: readonly string[]): Map<string, number> => new Map([...tally(reqs)].map(([k, n]) => [k, (n * 60) / restSeconds]));
+  const perMinute = (reqs: readonly string[]): Map<string, number> =>
+    new Map([...tally(reqs)].map(([k, n]) => [k, (n * 60) / restSeconds]));
   const quietA = perMinute(a.array.requests.slice(restA));
   const quietB = perMinute(b.array.requests.slice(restB));
   const sum = (m: Map<string, number>): number => [...m.values()].reduce((x, y) => x + y, 0);
-  say(`at rest over ${restSeconds} s: ${copies} VirtualCopies Ready on array-a, ${jobs} PhysicalCopies queued (jobs unfinished) on array-b`);
+  say(
+    `at rest over ${restSeconds} s: ${copies} VirtualCopies Ready on array-a, ${jobs} PhysicalCopies queued ` +
+      `(jobs unfinished) on array-b`,
+  );
   say(`  array-a: ${sum(quietA).toFixed(1)} requests/min`);
   for (const [k, n] of quietA) say(`    ${k.padEnd(28)} ${n.toFixed(1)}/min`);
   say(`  array-b: ${sum(quietB).toFixed(1)} requests/min (${(sum(quietB) / jobs).toFixed(1)} per running job)`);
@@ -153,8 +216,16 @@ async function main(): Promise<void> {
     copies,
     jobs,
     restSeconds,
-    lifecycle: { readySeconds: readyMs / 1000, requestsPerCopyToReady: createRequests.length / copies, requestsPerCopy: lifecycle.length / copies, byEndpoint: Object.fromEntries([...tally(lifecycle)].map(([k, n]) => [k, n / copies])) },
-    atRest: { arrayA: { perMinute: sum(quietA), byEndpoint: Object.fromEntries(quietA) }, arrayB: { perMinute: sum(quietB), perJobPerMinute: sum(quietB) / jobs, byEndpoint: Object.fromEntries(quietB) } },
+    lifecycle: {
+      readySeconds: readyMs / 1000,
+      requestsPerCopyToReady: createRequests.length / copies,
+      requestsPerCopy: lifecycle.length / copies,
+      byEndpoint: Object.fromEntries([...tally(lifecycle)].map(([k, n]) => [k, n / copies])),
+    },
+    atRest: {
+      arrayA: { perMinute: sum(quietA), byEndpoint: Object.fromEntries(quietA) },
+      arrayB: { perMinute: sum(quietB), perJobPerMinute: sum(quietB) / jobs, byEndpoint: Object.fromEntries(quietB) },
+    },
     sessions: { arrayA: sessions(a.array), arrayB: sessions(b.array) },
   };
   const out = join(import.meta.dirname, "results");
@@ -185,7 +256,13 @@ async function openArray(dir: string, copiesAtOnce: number) {
     }, 500);
     timer.unref();
   }
-  return { backing, array, stop: () => { clearInterval(timer); } };
+  return {
+    backing,
+    array,
+    stop: () => {
+      clearInterval(timer);
+    },
+  };
 }
 
 await main();

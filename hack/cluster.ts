@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { readCluster, startCluster, stopCluster } from "./control-plane/cluster.ts";
 
 export const defaultClusterDir =
-  process.env.ARRAYCOPY_CLUSTER_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "arraycopy", "cluster");
+  process.env.ARRAYCOPY_CLUSTER_DIR ??
+  join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "arraycopy", "cluster");
 
 async function main(cmd: string | undefined): Promise<number> {
   const dir = defaultClusterDir;

@@ -15,12 +15,21 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { startCluster, stopCluster, type ClusterInfo } from "./control-plane/cluster.ts";
 import { killRecorded } from "./control-plane/processes.ts";
-import { getText, reconciledControllers, runningControllers, skippedKinds, waitConverged, type Kubectl } from "./demo/converge.ts";
+import {
+  getText,
+  reconciledControllers,
+  runningControllers,
+  skippedKinds,
+  waitConverged,
+  type Kubectl,
+} from "./demo/converge.ts";
 import { createExampleVolumes, crdsDir, exampleClass, exampleObjects, examplesDir, repoRoot } from "./demo/examples.ts";
 import { startOperatorProcess, type OperatorProcess } from "./demo/operator-process.ts";
 import { fetchView, renderView } from "./demo/view.ts";
 
-const stateDir = process.env.ARRAYCOPY_DEMO_DIR ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "arraycopy", "demo");
+const stateDir =
+  process.env.ARRAYCOPY_DEMO_DIR ??
+  join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "arraycopy", "demo");
 const paths = {
   cluster: join(stateDir, "cluster"),
   data: join(stateDir, "data"),
@@ -36,7 +45,10 @@ const interrupted = (): boolean => stop.signal.aborted;
 function kubectlFor(info: ClusterInfo): Kubectl {
   return (args) =>
     new Promise((resolve, reject) => {
-      const child = spawn(info.kubectl, [`--kubeconfig=${info.kubeconfig}`, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(info.kubectl, [`--kubeconfig=${info.kubeconfig}`, ...args], {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -67,7 +79,8 @@ async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
 async function converge(kubectl: Kubectl, op: OperatorProcess, timeoutS: number): Promise<boolean> {
   const controllers = await runningControllers(op.url);
   const skipped = skippedKinds(controllers);
-  if (skipped.length > 0) console.log(`    not waiting for ${skipped.join(", ")}: no controller for them reconciles in this operator yet`);
+  if (skipped.length > 0)
+    console.log(`    not waiting for ${skipped.join(", ")}: no controller for them reconciles in this operator yet`);
   const problems = await waitConverged(kubectl, exampleObjects(), controllers, timeoutS);
   for (const p of problems) console.error(`    ${p}`);
   console.log(`\n${renderView(await fetchView(kubectl, controllers))}\n`);
@@ -105,7 +118,13 @@ const usage = "usage: npm run demo [-- --once [--timeout SECONDS]]";
 
 function options(): { once: boolean; timeoutS: number } | undefined {
   try {
-    const { values } = parseArgs({ options: { once: { type: "boolean", default: false }, timeout: { type: "string", default: "180" }, help: { type: "boolean", default: false } } });
+    const { values } = parseArgs({
+      options: {
+        once: { type: "boolean", default: false },
+        timeout: { type: "string", default: "180" },
+        help: { type: "boolean", default: false },
+      },
+    });
     const timeoutS = Number(values.timeout);
     if (values.help || !Number.isInteger(timeoutS) || timeoutS < 1) return undefined;
     return { once: values.once, timeoutS };
@@ -128,23 +147,43 @@ async function main(): Promise<number> {
   let op: OperatorProcess | undefined;
   try {
     info = await step("Starting a local control plane (kube-apiserver + etcd on 127.0.0.1)", () =>
-      startCluster({ dir: paths.cluster, ownerPid: process.pid, log: (l) => { console.log(`    ${l}`); } }));
+      startCluster({
+        dir: paths.cluster,
+        ownerPid: process.pid,
+        log: (l) => {
+          console.log(`    ${l}`);
+        },
+      }),
+    );
     const kubectl = kubectlFor(info);
     await step("Installing the CRDs", async () => {
       await ok(kubectl, ["apply", "--server-side", "--force-conflicts", "-f", crdsDir]);
       await ok(kubectl, ["wait", "--for=condition=Established", "--timeout=60s", "-f", crdsDir]);
     });
-    await step(`Creating the array volumes postgres-data (64 MiB of data) and postgres-test in ${paths.data}`, async () => {
-      rmSync(paths.data, { recursive: true, force: true });
-      await createExampleVolumes(join(paths.data, exampleClass));
-    });
+    await step(
+      `Creating the array volumes postgres-data (64 MiB of data) and postgres-test in ${paths.data}`,
+      async () => {
+        rmSync(paths.data, { recursive: true, force: true });
+        await createExampleVolumes(join(paths.data, exampleClass));
+      },
+    );
     const started = await step(`Starting the operator (log: ${paths.operatorLog})`, () =>
-      startOperatorProcess({ kubeconfig: info?.kubeconfig ?? "", dataDir: paths.data, logFile: paths.operatorLog, pidsFile: paths.pids, ownerPid: process.pid }));
+      startOperatorProcess({
+        kubeconfig: info?.kubeconfig ?? "",
+        dataDir: paths.data,
+        logFile: paths.operatorLog,
+        pidsFile: paths.pids,
+        ownerPid: process.pid,
+      }),
+    );
     op = started;
     await step("kubectl apply -f examples/", async () => {
       console.log((await ok(kubectl, ["apply", "-f", examplesDir])).trimEnd().replace(/^/gm, "    "));
     });
-    if (opts.once) return (await step("Waiting for the examples to converge", () => converge(kubectl, started, opts.timeoutS))) ? 0 : 1;
+    if (opts.once)
+      return (await step("Waiting for the examples to converge", () => converge(kubectl, started, opts.timeoutS)))
+        ? 0
+        : 1;
     await live(kubectl, info, started);
     return 0;
   } catch (e: unknown) {
@@ -161,7 +200,9 @@ async function main(): Promise<number> {
     // spends the whole grace period retrying it; this cluster's data is thrown away anyway.
     const n = await stopCluster(paths.cluster, 2_000);
     if (n > 0) console.log(`==> Stopped the control plane in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
-    const logs = [paths.operatorLog, join(paths.cluster, "kube-apiserver.log"), join(paths.cluster, "etcd.log")].filter((f) => existsSync(f));
+    const logs = [paths.operatorLog, join(paths.cluster, "kube-apiserver.log"), join(paths.cluster, "etcd.log")].filter(
+      (f) => existsSync(f),
+    );
     if (logs.length > 0) console.log(`Logs: ${logs.join(", ")}`);
   }
 }

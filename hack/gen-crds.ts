@@ -25,7 +25,9 @@ export function renderCrds(): Map<string, string> {
 function sync(dir: string, want: Map<string, string>, check: boolean): string[] {
   const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".yaml")) : [];
   if (check) {
-    const stale = [...want].filter(([f, text]) => !existsSync(join(dir, f)) || readFileSync(join(dir, f), "utf8") !== text).map(([f]) => f);
+    const stale = [...want]
+      .filter(([f, text]) => !existsSync(join(dir, f)) || readFileSync(join(dir, f), "utf8") !== text)
+      .map(([f]) => f);
     return [...stale, ...have.filter((f) => !want.has(f))].map((f) => relative(root, join(dir, f)));
   }
   mkdirSync(dir, { recursive: true });
@@ -39,7 +41,9 @@ function main(check: boolean): number {
   const drifted = dirs.flatMap((d) => sync(d, want, check));
   if (check) {
     if (drifted.length === 0) return 0;
-    console.error(`CRDs are out of date with operator/src/api (${drifted.join(", ")}): run \`npm run crds\` and commit`);
+    console.error(
+      `CRDs are out of date with operator/src/api (${drifted.join(", ")}): run \`npm run crds\` and commit`,
+    );
     return 1;
   }
   console.log(`wrote ${want.size} CRDs to ${dirs.map((d) => relative(root, d)).join(" and ")}`);

@@ -64,11 +64,29 @@ function writePki(pki: string, users: readonly TokenUser[]): { caFile: string } 
   mkdirSync(pki, { recursive: true });
   const crt = join(pki, "apiserver.crt");
   const key = join(pki, "apiserver.key");
-  const res = spawnSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    "-keyout", key, "-out", crt,
-  ], { encoding: "utf8" });
+  const res = spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "30",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-keyout",
+      key,
+      "-out",
+      crt,
+    ],
+    { encoding: "utf8" },
+  );
   if (res.status !== 0) throw new Error(`cannot create the serving certificate: ${res.stderr}`);
   const sa = generateKeyPairSync("rsa", {
     modulusLength: 2048,
@@ -110,7 +128,9 @@ const launchFile = (dir: string) => join(dir, "launch.json");
 
 function launch(dir: string, name: string, bin: string, args: readonly string[]): Recorded {
   // Remembered so that one component can be restarted as it was first started (restartComponent).
-  const launched = existsSync(launchFile(dir)) ? (JSON.parse(readFileSync(launchFile(dir), "utf8")) as Record<string, unknown>) : {};
+  const launched = existsSync(launchFile(dir))
+    ? (JSON.parse(readFileSync(launchFile(dir), "utf8")) as Record<string, unknown>)
+    : {};
   writeFileSync(launchFile(dir), JSON.stringify({ ...launched, [name]: { bin, args } }, null, 2));
   const out = openSync(join(dir, `${name}.log`), "a");
   const child = spawn(bin, args, { detached: true, stdio: ["ignore", out, out] });
@@ -148,13 +168,17 @@ async function waitFor(what: string, dir: string, proc: Recorded, probe: () => P
 async function httpsOk(url: string, caFile: string, token: string, body?: string): Promise<boolean> {
   const { request } = await import("node:https");
   return new Promise((resolve) => {
-    const req = request(url, { ca: readFileSync(caFile), headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
-      let data = "";
-      res.on("data", (c: Buffer) => (data += c.toString()));
-      res.on("end", () => {
-        resolve(res.statusCode === 200 && (body === undefined || data.trim() === body));
-      });
-    });
+    const req = request(
+      url,
+      { ca: readFileSync(caFile), headers: { authorization: `Bearer ${token}` }, timeout: 2000 },
+      (res) => {
+        let data = "";
+        res.on("data", (c: Buffer) => (data += c.toString()));
+        res.on("end", () => {
+          resolve(res.statusCode === 200 && (body === undefined || data.trim() === body));
+        });
+      },
+    );
     req.on("error", () => {
       resolve(false);
     });
@@ -169,7 +193,9 @@ async function httpsOk(url: string, caFile: string, token: string, body?: string
 /** A watchdog shell that stops the recorded process groups once `ownerPid` is gone. */
 function startWatchdog(dir: string, ownerPid: number, groups: readonly number[]): void {
   const pg = groups.map((p) => `-${p}`).join(" ");
-  const script = `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; kill -TERM ${pg} 2>/dev/null; sleep 5; kill -KILL ${pg} 2>/dev/null; true`;
+  const script =
+    `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; kill -TERM ${pg} 2>/dev/null; ` +
+    `sleep 5; kill -KILL ${pg} 2>/dev/null; true`;
   launch(dir, "watchdog", "/bin/sh", ["-c", script]);
 }
 
@@ -191,29 +217,49 @@ export async function startCluster(opts: StartOptions): Promise<ClusterInfo> {
   const started = Date.now();
 
   const etcd = launch(dir, "etcd", join(binDir, "etcd"), [
-    "--name=arraycopy", `--data-dir=${join(dir, "etcd")}`,
-    `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-    `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-    `--initial-cluster=arraycopy=http://127.0.0.1:${peerPort}`, "--watch-progress-notify-interval=5s",
-    "--unsafe-no-fsync=true", "--log-level=warn",
+    "--name=arraycopy",
+    `--data-dir=${join(dir, "etcd")}`,
+    `--listen-client-urls=${etcdUrl}`,
+    `--advertise-client-urls=${etcdUrl}`,
+    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-cluster=arraycopy=http://127.0.0.1:${peerPort}`,
+    "--watch-progress-notify-interval=5s",
+    "--unsafe-no-fsync=true",
+    "--log-level=warn",
   ]);
   await waitFor("etcd", dir, etcd, async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000);
 
   const pki = join(dir, "pki");
   const server = `https://127.0.0.1:${apiPort}`;
   const api = launch(dir, "kube-apiserver", join(binDir, "kube-apiserver"), [
-    `--etcd-servers=${etcdUrl}`, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-    `--secure-port=${apiPort}`, `--cert-dir=${pki}`,
-    `--tls-cert-file=${join(pki, "apiserver.crt")}`, `--tls-private-key-file=${join(pki, "apiserver.key")}`,
-    `--token-auth-file=${join(pki, "tokens.csv")}`, "--authorization-mode=RBAC",
-    "--service-cluster-ip-range=10.0.0.0/24", `--service-account-issuer=${server}/`,
-    `--service-account-key-file=${join(pki, "sa.pub")}`, `--service-account-signing-key-file=${join(pki, "sa.key")}`,
-    "--disable-admission-plugins=ServiceAccount", "--allow-privileged=true", "--v=0",
+    `--etcd-servers=${etcdUrl}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--secure-port=${apiPort}`,
+    `--cert-dir=${pki}`,
+    `--tls-cert-file=${join(pki, "apiserver.crt")}`,
+    `--tls-private-key-file=${join(pki, "apiserver.key")}`,
+    `--token-auth-file=${join(pki, "tokens.csv")}`,
+    "--authorization-mode=RBAC",
+    "--service-cluster-ip-range=10.0.0.0/24",
+    `--service-account-issuer=${server}/`,
+    `--service-account-key-file=${join(pki, "sa.pub")}`,
+    `--service-account-signing-key-file=${join(pki, "sa.key")}`,
+    "--disable-admission-plugins=ServiceAccount",
+    "--allow-privileged=true",
+    "--v=0",
   ]);
   const admin = users[0];
   if (admin === undefined) throw new Error("no admin user");
   await waitFor("kube-apiserver", dir, api, () => httpsOk(`${server}/readyz`, caFile, admin.token, "ok"), 120_000);
-  await waitFor("kube-apiserver", dir, api, () => httpsOk(`${server}/api/v1/namespaces/default`, caFile, admin.token), 60_000);
+  await waitFor(
+    "kube-apiserver",
+    dir,
+    api,
+    () => httpsOk(`${server}/api/v1/namespaces/default`, caFile, admin.token),
+    60_000,
+  );
   if (opts.ownerPid !== undefined) startWatchdog(dir, opts.ownerPid, [etcd.pid, api.pid]);
 
   const kubeconfig = join(dir, "kubeconfig");
@@ -221,7 +267,16 @@ export async function startCluster(opts: StartOptions): Promise<ClusterInfo> {
   for (const u of users) {
     writeFileSync(join(dir, `kubeconfig-${u.name}`), kubeconfigYaml(server, caFile, u.name, u.token), { mode: 0o600 });
   }
-  const info: ClusterInfo = { dir, server, caFile, kubeconfig, kubectl: join(binDir, "kubectl"), binDir, users, etcdUrl };
+  const info: ClusterInfo = {
+    dir,
+    server,
+    caFile,
+    kubeconfig,
+    kubectl: join(binDir, "kubectl"),
+    binDir,
+    users,
+    etcdUrl,
+  };
   writeFileSync(infoFile(dir), JSON.stringify(info, null, 2), { mode: 0o600 });
   log(`[control-plane] kube-apiserver ready at ${server} in ${Date.now() - started} ms`);
   return info;
@@ -249,7 +304,10 @@ export async function restartComponent(
   opts: { ownerPid?: number; downMs?: number; signal?: "SIGKILL" | "SIGTERM" } = {},
 ): Promise<void> {
   const { dir } = info;
-  const launched = JSON.parse(readFileSync(launchFile(dir), "utf8")) as Record<string, { bin: string; args: string[] } | undefined>;
+  const launched = JSON.parse(readFileSync(launchFile(dir), "utf8")) as Record<
+    string,
+    { bin: string; args: string[] } | undefined
+  >;
   const how = launched[name];
   if (how === undefined) throw new Error(`${name} was not started in ${dir}`);
   const records = JSON.parse(readFileSync(pidsFile(dir), "utf8")) as Recorded[];
@@ -264,12 +322,26 @@ export async function restartComponent(
     if (alive(rec.pid)) process.kill(-rec.pid, "SIGKILL");
     while (alive(rec.pid)) await sleep(20);
   }
-  writeFileSync(pidsFile(dir), JSON.stringify(records.filter((r) => r.name !== name), null, 2));
+  writeFileSync(
+    pidsFile(dir),
+    JSON.stringify(
+      records.filter((r) => r.name !== name),
+      null,
+      2,
+    ),
+  );
   if (opts.downMs !== undefined) await sleep(opts.downMs);
   const proc = launch(dir, name, how.bin, how.args);
   const admin = info.users.find((u) => u.name === "admin");
   if (admin === undefined) throw new Error("no admin user");
   if (name === "etcd") await waitFor("etcd", dir, proc, async () => (await fetch(`${info.etcdUrl}/health`)).ok, 30_000);
-  else await waitFor("kube-apiserver", dir, proc, () => httpsOk(`${info.server}/readyz`, info.caFile, admin.token, "ok"), 120_000);
+  else
+    await waitFor(
+      "kube-apiserver",
+      dir,
+      proc,
+      () => httpsOk(`${info.server}/readyz`, info.caFile, admin.token, "ok"),
+      120_000,
+    );
   if (opts.ownerPid !== undefined) startWatchdog(dir, opts.ownerPid, [proc.pid]);
 }

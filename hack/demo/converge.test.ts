@@ -35,7 +35,11 @@ describe("awaitedObjects", () => {
   });
 
   it("widens to every copy and job once all controllers run", () => {
-    expect(awaitedObjects(objects, new Set(["virtualcopy", "physicalcopy", "copyjob"])).map((o) => o.name)).toEqual(["snap", "clone", "resync"]);
+    expect(awaitedObjects(objects, new Set(["virtualcopy", "physicalcopy", "copyjob"])).map((o) => o.name)).toEqual([
+      "snap",
+      "clone",
+      "resync",
+    ]);
   });
 });
 
@@ -47,6 +51,8 @@ describe("renderView", () => {
       controllers: new Set(["virtualcopy"]),
       at: new Date(0),
     });
-    expect(text).toMatch(/^PhysicalCopy +default\/clone +- +- +- +- +\(no physicalcopy controller in this operator yet\)$/m);
+    expect(text).toMatch(
+      /^PhysicalCopy +default\/clone +- +- +- +- +\(no physicalcopy controller in this operator yet\)$/m,
+    );
   });
 });

@@ -57,7 +57,9 @@ export function awaitedObjects(objects: readonly ExampleObject[], controllers: R
 
 /** Kinds left out of the wait because their controller did not show up (said aloud by the callers). */
 export function skippedKinds(controllers: ReadonlySet<string>): string[] {
-  return Object.entries(convergence).filter(([, c]) => !controllers.has(c.controller)).map(([kind]) => kind);
+  return Object.entries(convergence)
+    .filter(([, c]) => !controllers.has(c.controller))
+    .map(([kind]) => kind);
 }
 
 const ref = (o: ExampleObject) => `${o.kind.toLowerCase()}.arraycopy.io/${o.name}`;
@@ -66,7 +68,12 @@ const ref = (o: ExampleObject) => `${o.kind.toLowerCase()}.arraycopy.io/${o.name
  * `kubectl wait` for every awaited object (one call per kind, namespace and condition, run together), then the
  * guard: no object of a skipped kind may have status. Resolves with the problems found, empty when all is well.
  */
-export async function waitConverged(kubectl: Kubectl, objects: readonly ExampleObject[], controllers: ReadonlySet<string>, timeoutS: number): Promise<string[]> {
+export async function waitConverged(
+  kubectl: Kubectl,
+  objects: readonly ExampleObject[],
+  controllers: ReadonlySet<string>,
+  timeoutS: number,
+): Promise<string[]> {
   const groups = new Map<string, Awaited[]>();
   for (const o of awaitedObjects(objects, controllers)) {
     const key = `${o.kind}|${o.namespace ?? ""}|${o.condition}`;
@@ -77,9 +84,20 @@ export async function waitConverged(kubectl: Kubectl, objects: readonly ExampleO
       const [first] = group;
       if (first === undefined) return [];
       const ns = first.namespace === undefined ? [] : ["-n", first.namespace];
-      const res = await kubectl(["wait", `--for=condition=${first.condition}`, `--timeout=${timeoutS}s`, ...ns, ...group.map(ref)]);
+      const res = await kubectl([
+        "wait",
+        `--for=condition=${first.condition}`,
+        `--timeout=${timeoutS}s`,
+        ...ns,
+        ...group.map(ref),
+      ]);
       if (res.code === 0) return [];
-      const states = await Promise.all(group.map(async (o) => `  ${ref(o)}: ${(await kubectl(["get", ref(o), ...ns, "-o", "jsonpath={.status}"])).stdout || "(no status)"}`));
+      const states = await Promise.all(
+        group.map(async (o) => {
+          const status = (await kubectl(["get", ref(o), ...ns, "-o", "jsonpath={.status}"])).stdout;
+          return `  ${ref(o)}: ${status || "(no status)"}`;
+        }),
+      );
       return [`kubectl wait --for=condition=${first.condition} failed: ${res.stderr.trim()}\n${states.join("\n")}`];
     }),
   );
@@ -88,7 +106,10 @@ export async function waitConverged(kubectl: Kubectl, objects: readonly ExampleO
     const ns = o.namespace === undefined ? [] : ["-n", o.namespace];
     const status = (await kubectl(["get", ref(o), ...ns, "-o", "jsonpath={.status}"])).stdout.trim();
     if (status !== "" && status !== "{}") {
-      problems.push([`${ref(o)} has status but no ${convergence[o.kind]?.controller ?? "?"} reconciles show in /metrics: fix the detection in hack/demo/converge.ts`]);
+      problems.push([
+        `${ref(o)} has status but no ${convergence[o.kind]?.controller ?? "?"} reconciles show in /metrics: ` +
+          `fix the detection in hack/demo/converge.ts`,
+      ]);
     }
   }
   return problems.flat();

@@ -18,7 +18,9 @@ export interface ExampleObject {
 
 /** Every object `kubectl apply -f examples/` creates (top level only: examples/wsapi/ needs a real array). */
 export function exampleObjects(): ExampleObject[] {
-  const files = readdirSync(examplesDir).filter((f) => f.endsWith(".yaml")).sort();
+  const files = readdirSync(examplesDir)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort();
   return files.flatMap((f) =>
     parseAllDocuments(readFileSync(join(examplesDir, f), "utf8")).flatMap((doc) => {
       const o = doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null;

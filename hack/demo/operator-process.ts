@@ -21,7 +21,10 @@ export interface OperatorOptions {
   readonly ownerPid: number;
   readonly extraArgs?: readonly string[];
   readonly startTimeoutMs?: number;
-  /** The script node runs: default the TypeScript source; the benchmarks run the compiled dist/main.js, as the image does. */
+  /**
+   * The script node runs: default the TypeScript source; the benchmarks run the compiled dist/main.js, as the image
+   * does.
+   */
   readonly entry?: string;
   /** Node and V8 flags before the script; default `operatorNodeFlags`, as the image and the chart set them. */
   readonly nodeFlags?: readonly string[];
@@ -89,7 +92,9 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: Nod
 }
 
 function startWatchdog(pidsFile: string, ownerPid: number, operatorPid: number): void {
-  const script = `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; kill -TERM -${operatorPid} 2>/dev/null; sleep 10; kill -KILL -${operatorPid} 2>/dev/null; true`;
+  const script =
+    `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; kill -TERM -${operatorPid} ` +
+    `2>/dev/null; sleep 10; kill -KILL -${operatorPid} 2>/dev/null; true`;
   const child = spawn("/bin/sh", ["-c", script], { detached: true, stdio: "ignore" });
   child.unref();
   if (child.pid !== undefined) recordProcess(pidsFile, "operator-watchdog", child.pid);
@@ -104,8 +109,16 @@ export async function startOperatorProcess(opts: OperatorOptions): Promise<Opera
     [
       ...(opts.nodeFlags ?? operatorNodeFlags),
       opts.entry ?? join(repoRoot, "operator", "src", "main.ts"),
-      "--kubeconfig", opts.kubeconfig, "--data-dir", opts.dataDir,
-      "--leader-elect", "false", "--metrics-port", "0", "--log-level", "info",
+      "--kubeconfig",
+      opts.kubeconfig,
+      "--data-dir",
+      opts.dataDir,
+      "--leader-elect",
+      "false",
+      "--metrics-port",
+      "0",
+      "--log-level",
+      "info",
       ...(opts.extraArgs ?? []),
     ],
     { cwd: repoRoot, detached: true, stdio: ["ignore", out, out] },
@@ -117,7 +130,11 @@ export async function startOperatorProcess(opts: OperatorOptions): Promise<Opera
   startWatchdog(opts.pidsFile, opts.ownerPid, pid);
 
   let stoppedAt: number | undefined;
-  const exited = exitOf(child).then(({ code, signal }) => ({ code, signal, ms: stoppedAt === undefined ? 0 : Date.now() - stoppedAt }));
+  const exited = exitOf(child).then(({ code, signal }) => ({
+    code,
+    signal,
+    ms: stoppedAt === undefined ? 0 : Date.now() - stoppedAt,
+  }));
   let exitSeen = false;
   void exited.then(() => (exitSeen = true));
   const gone = (): boolean => exitSeen;
@@ -128,7 +145,9 @@ export async function startOperatorProcess(opts: OperatorOptions): Promise<Opera
     if (gone()) throw new Error(`the operator exited while starting:\n${logTail(opts.logFile)}`);
     if (Date.now() > deadline) {
       signal(-pid, "SIGKILL");
-      throw new Error(`the operator did not serve /healthz within ${opts.startTimeoutMs ?? 60_000} ms:\n${logTail(opts.logFile)}`);
+      throw new Error(
+        `the operator did not serve /healthz within ${opts.startTimeoutMs ?? 60_000} ms:\n${logTail(opts.logFile)}`,
+      );
     }
     await sleep(100);
     port = loggedPort(opts.logFile);

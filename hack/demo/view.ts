@@ -45,7 +45,13 @@ export interface View {
 
 export async function fetchView(kubectl: Kubectl, controllers: ReadonlySet<string>): Promise<View> {
   const [objs, evs] = await Promise.all([
-    kubectl(["get", "virtualcopies.arraycopy.io,physicalcopies.arraycopy.io,copyjobs.arraycopy.io", "-A", "-o", "json"]),
+    kubectl([
+      "get",
+      "virtualcopies.arraycopy.io,physicalcopies.arraycopy.io,copyjobs.arraycopy.io",
+      "-A",
+      "-o",
+      "json",
+    ]),
     kubectl(["get", "events.events.k8s.io", "-A", "-o", "json"]),
   ]);
   if (objs.code !== 0) throw new Error(`cannot list copies and jobs: ${objs.stderr.trim()}`);
@@ -60,7 +66,14 @@ export async function fetchView(kubectl: Kubectl, controllers: ReadonlySet<strin
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 const percent = (n: number | undefined) => (n === undefined ? "-" : `${n}%`);
@@ -68,7 +81,9 @@ const percent = (n: number | undefined) => (n === undefined ? "-" : `${n}%`);
 function explain(item: Item, controllers: ReadonlySet<string>, c: Condition | undefined): string {
   if (c !== undefined) return c.reason ?? "";
   const controller = convergence[item.kind]?.controller;
-  return controller !== undefined && !controllers.has(controller) ? `(no ${controller} controller in this operator yet)` : "(not reconciled yet)";
+  return controller !== undefined && !controllers.has(controller)
+    ? `(no ${controller} controller in this operator yet)`
+    : "(not reconciled yet)";
 }
 
 function eventTime(e: Event): string {
@@ -86,18 +101,47 @@ function age(iso: string, now: Date): string {
 export function renderView(view: View, eventCount = 8): string {
   const named = (i: Item) => `${i.metadata.namespace ?? ""}/${i.metadata.name}`;
   const cond = (i: Item, type: string) => i.status?.conditions?.find((c) => c.type === type);
-  const copies = view.items.filter((i) => i.kind !== "CopyJob").map((i) => {
-    const ready = cond(i, "Ready");
-    return [i.kind, named(i), i.status?.syncState ?? "-", i.status?.copyType ?? "-", percent(i.status?.percentSynced), ready?.status ?? "-", explain(i, view.controllers, ready)];
-  });
-  const jobs = view.items.filter((i) => i.kind === "CopyJob").map((i) => {
-    const done = cond(i, "Succeeded");
-    return [named(i), i.spec?.operation ?? "-", i.spec?.copyRef?.name ?? "-", i.status?.jobState ?? "-", percent(i.status?.percentComplete), done?.status ?? "-", explain(i, view.controllers, done)];
-  });
-  const events = [...view.events].sort((a, b) => eventMs(a) - eventMs(b)).slice(-eventCount).map((e) => {
-    const count = (e.series?.count ?? 1) > 1 ? ` (x${e.series?.count ?? 1})` : "";
-    return [age(eventTime(e), view.at), e.type ?? "", e.reason ?? "", `${e.regarding?.kind ?? ""}/${e.regarding?.name ?? ""}`, `${e.note ?? ""}${count}`];
-  });
+  const copies = view.items
+    .filter((i) => i.kind !== "CopyJob")
+    .map((i) => {
+      const ready = cond(i, "Ready");
+      return [
+        i.kind,
+        named(i),
+        i.status?.syncState ?? "-",
+        i.status?.copyType ?? "-",
+        percent(i.status?.percentSynced),
+        ready?.status ?? "-",
+        explain(i, view.controllers, ready),
+      ];
+    });
+  const jobs = view.items
+    .filter((i) => i.kind === "CopyJob")
+    .map((i) => {
+      const done = cond(i, "Succeeded");
+      return [
+        named(i),
+        i.spec?.operation ?? "-",
+        i.spec?.copyRef?.name ?? "-",
+        i.status?.jobState ?? "-",
+        percent(i.status?.percentComplete),
+        done?.status ?? "-",
+        explain(i, view.controllers, done),
+      ];
+    });
+  const events = [...view.events]
+    .sort((a, b) => eventMs(a) - eventMs(b))
+    .slice(-eventCount)
+    .map((e) => {
+      const count = (e.series?.count ?? 1) > 1 ? ` (x${e.series?.count ?? 1})` : "";
+      return [
+        age(eventTime(e), view.at),
+        e.type ?? "",
+        e.reason ?? "",
+        `${e.regarding?.kind ?? ""}/${e.regarding?.name ?? ""}`,
+        `${e.note ?? ""}${count}`,
+      ];
+    });
   return [
     "COPIES",
     table(["KIND", "NAME", "SYNCSTATE", "COPYTYPE", "PROGRESS", "READY", "REASON"], copies),

@@ -5,7 +5,14 @@ describe("configuration", () => {
   it("takes flags over environment over defaults", () => {
     const c = loadConfig(["--workers", "4"], { ARRAYCOPY_WORKERS: "8", ARRAYCOPY_KUBE_QPS: "50", POD_NAME: "op-0" });
     expect(loadConfig([], {}).qps).toBe(0);
-    expect(c).toMatchObject({ workers: 4, qps: 50, burst: 400, identity: "op-0", leaderElect: true, dataDir: "/var/lib/arraycopy" });
+    expect(c).toMatchObject({
+      workers: 4,
+      qps: 50,
+      burst: 400,
+      identity: "op-0",
+      leaderElect: true,
+      dataDir: "/var/lib/arraycopy",
+    });
   });
 
   it.each([
@@ -21,7 +28,19 @@ describe("configuration", () => {
   });
 
   it("documents every flag in --help", () => {
-    for (const flag of ["--kubeconfig", "--data-dir", "--metrics-port", "--workers", "--qps", "--burst", "--leader-elect", "--lease-namespace", "--lease-name", "--identity", "--log-level"]) {
+    for (const flag of [
+      "--kubeconfig",
+      "--data-dir",
+      "--metrics-port",
+      "--workers",
+      "--qps",
+      "--burst",
+      "--leader-elect",
+      "--lease-namespace",
+      "--lease-name",
+      "--identity",
+      "--log-level",
+    ]) {
       expect(usage()).toContain(flag);
     }
   });

@@ -15,9 +15,15 @@ export const configSchema = z.object({
     .number()
     .min(0)
     .max(100_000)
-    .describe("client-side limit on API requests per second; 0 (default) relies on the API server's Priority and Fairness, as controller-runtime does"),
+    .describe(
+      "client-side limit on API requests per second; 0 (default) relies on the API server's Priority and " +
+        "Fairness, as controller-runtime does",
+    ),
   burst: z.coerce.number().int().min(1).max(100_000).describe("API requests in a burst, when --qps is set"),
-  leaderElect: z.enum(["true", "false"]).transform((v) => v === "true").describe("use Lease leader election"),
+  leaderElect: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .describe("use Lease leader election"),
   leaseNamespace: z.string().min(1).describe("namespace of the leader-election Lease"),
   leaseName: z.string().min(1).describe("name of the leader-election Lease"),
   identity: z.string().min(1).describe("this replica's name in the Lease and in Events"),
@@ -69,7 +75,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`);
+    const problems = parsed.error.issues.map(
+      (i) => `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`,
+    );
     throw new Error(`invalid configuration: ${problems.join("; ")}`);
   }
   return parsed.data;
@@ -83,5 +91,10 @@ export function usage(): string {
     const about = shape[camel(flag)]?.description ?? "";
     return `  --${flag.padEnd(16)} ${envName.padEnd(24)} ${(d === undefined ? "" : `[${d}]`).padEnd(22)} ${about}`;
   });
-  return ["usage: node operator/src/main.ts [flags]   (flags override environment variables, which override defaults)", "", ...rows, ""].join("\n");
+  return [
+    "usage: node operator/src/main.ts [flags]   (flags override environment variables, which override defaults)",
+    "",
+    ...rows,
+    "",
+  ].join("\n");
 }

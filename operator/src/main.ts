@@ -13,7 +13,12 @@ import { copyJobSetup } from "./controllers/copyjob/setup.ts";
 import { physicalCopySetup } from "./controllers/physicalcopy/setup.ts";
 import type { Caches, ControllerContext, EngineProvider } from "./controllers/shared/context.ts";
 import { EngineIndications } from "./controllers/shared/indications.ts";
-import type { CopyClassObject, CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./controllers/shared/objects.ts";
+import type {
+  CopyClassObject,
+  CopyJobObject,
+  PhysicalCopyObject,
+  VirtualCopyObject,
+} from "./controllers/shared/objects.ts";
 import { plurals, type ControllerSetup, type SetupDeps } from "./controllers/shared/setup.ts";
 import { VolumeResolver } from "./controllers/shared/sources.ts";
 import { virtualCopySetup } from "./controllers/virtualcopy/setup.ts";
@@ -41,13 +46,27 @@ const cacheCompaction: CompactOptions = {
   keepManagedFields: (e) => isStatusApply(e) && (e.manager?.startsWith(managerPrefix) ?? false),
 };
 
-const setups: readonly ((deps: SetupDeps) => ControllerSetup)[] = [copyClassSetup, virtualCopySetup, physicalCopySetup, copyJobSetup];
+const setups: readonly ((deps: SetupDeps) => ControllerSetup)[] = [
+  copyClassSetup,
+  virtualCopySetup,
+  physicalCopySetup,
+  copyJobSetup,
+];
 
 function informer<T extends KubeObject>(kc: KubeConfig, clients: Clients, plural: string, log: Logger): Informer<T> {
   return new Informer<T>({
     name: plural,
     path: `/apis/${group}/${version}/${plural}`,
-    list: () => pagedList((limit, cont) => clients.customObjects.listClusterCustomObject({ group, version, plural, limit, ...(cont === undefined ? {} : { _continue: cont }) })),
+    list: () =>
+      pagedList((limit, cont) =>
+        clients.customObjects.listClusterCustomObject({
+          group,
+          version,
+          plural,
+          limit,
+          ...(cont === undefined ? {} : { _continue: cont }),
+        }),
+      ),
     watch: clientNodeWatch(kc),
     clock: realClock,
     decode: (raw) => decodeUntyped(compactObject(raw, cacheCompaction)) as T | undefined,
@@ -63,7 +82,10 @@ async function checkCrds(clients: Clients, log: Logger): Promise<void> {
     try {
       await clients.customObjects.listClusterCustomObject({ group, version, plural, limit: 1 });
     } catch (e: unknown) {
-      log.fatal({ err: summarise(e) }, `Cannot list ${plural}.${group}: install the CRDs first (helm install, or kubectl apply -f crds/)`);
+      log.fatal(
+        { err: summarise(e) },
+        `Cannot list ${plural}.${group}: install the CRDs first (helm install, or kubectl apply -f crds/)`,
+      );
       process.exit(1);
     }
   }
@@ -110,7 +132,9 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     // Credentials are read when an engine is built and never logged; the Secret is named by the CopyClass.
     readSecret: async (namespace, name) => {
       const secret = await clients.core.readNamespacedSecret({ namespace, name });
-      return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+      return Object.fromEntries(
+        Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+      );
     },
     wsapiLogger: (level, message, fields) => {
       log.child({ driver: "wsapi" })[level](fields ?? {}, message);
@@ -150,7 +174,10 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
       observer: metrics.controllerObserver(),
       queueObserver: metrics.queueObserver(name),
       onError: (key, e, terminal) => {
-        log.info({ controller: name, key, err: e instanceof Error ? e.message : String(e), terminal }, "Reconcile did not finish; retrying with backoff");
+        log.info(
+          { controller: name, key, err: e instanceof Error ? e.message : String(e), terminal },
+          "Reconcile did not finish; retrying with backoff",
+        );
       },
     });
   });
@@ -173,7 +200,11 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   log.info("Controllers stopped; releasing resources");
   await Promise.all(all.map((i) => i.stop()));
   await registry.close();
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   return exitCode;
 }
 

@@ -62,9 +62,27 @@ const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo)
 
 interface Obj {
   kind: string;
-  metadata: { name: string; uid: string; generation?: number; finalizers?: string[]; deletionTimestamp?: string; ownerReferences?: { uid: string }[] };
-  spec: Record<string, unknown> & { copyRef?: { kind: string; name: string }; deletionPolicy?: string; target?: { volumeName?: string; create?: unknown }; source?: { volumeName?: string } };
-  status?: Record<string, unknown> & { conditions?: ConditionView[]; arrayName?: string; targetVolume?: string; arrayJobId?: string; jobState?: string };
+  metadata: {
+    name: string;
+    uid: string;
+    generation?: number;
+    finalizers?: string[];
+    deletionTimestamp?: string;
+    ownerReferences?: { uid: string }[];
+  };
+  spec: Record<string, unknown> & {
+    copyRef?: { kind: string; name: string };
+    deletionPolicy?: string;
+    target?: { volumeName?: string; create?: unknown };
+    source?: { volumeName?: string };
+  };
+  status?: Record<string, unknown> & {
+    conditions?: ConditionView[];
+    arrayName?: string;
+    targetVolume?: string;
+    arrayJobId?: string;
+    jobState?: string;
+  };
 }
 
 /** One lifecycle: what is applied, in which wave, and whether (and in which wave) it is deleted. */
@@ -88,34 +106,99 @@ const note = (line: string) => {
 function plan(): Lifecycle[] {
   const out: Lifecycle[] = [];
   const meta = (name: string) => ({ name, namespace: ns });
-  const policy = (deleteIn: string | undefined, i: number) => (deleteIn === undefined ? (random() < 0.5 ? "Delete" : "Retain") : i % 2 === 0 ? "Delete" : "Retain");
+  const policy = (deleteIn: string | undefined, i: number) =>
+    deleteIn === undefined ? (random() < 0.5 ? "Delete" : "Retain") : i % 2 === 0 ? "Delete" : "Retain";
   // 22 virtual copies: 0–4 of the restore bases, the rest of the shared sources.
   for (let i = 0; i < 22; i++) {
     const name = `vc-${String(i).padStart(2, "0")}`;
     const wave = i < 10 ? "A" : i < 16 ? "B" : "E";
     const deleteIn = (i >= 10 && i < 14) || i === 6 || i === 7 ? "D" : i === 14 || i === 15 ? "E" : undefined;
     const source = i < 5 ? `rb-${String(i)}` : sources[i % sources.length];
-    out.push({ kind: "VirtualCopy", name, wave, ...(deleteIn === undefined ? {} : { deleteIn }), body: { apiVersion: api, kind: "VirtualCopy", metadata: meta(name), spec: { copyClassName: cls, source: { volumeName: source }, deletionPolicy: policy(deleteIn, i) } } });
+    out.push({
+      kind: "VirtualCopy",
+      name,
+      wave,
+      ...(deleteIn === undefined ? {} : { deleteIn }),
+      body: {
+        apiVersion: api,
+        kind: "VirtualCopy",
+        metadata: meta(name),
+        spec: { copyClassName: cls, source: { volumeName: source }, deletionPolicy: policy(deleteIn, i) },
+      },
+    });
   }
   // 11 offline physical copies onto existing targets; 8–10 without saveSnapshot (they end unassociated).
   for (let i = 0; i < 11; i++) {
     const name = `off-${String(i).padStart(2, "0")}`;
     const wave = i < 6 ? "A" : i < 9 ? "B" : "E";
     const deleteIn = i === 6 || i === 7 || i === 5 ? "D" : i === 8 ? "E" : undefined;
-    out.push({ kind: "PhysicalCopy", name, wave, ...(deleteIn === undefined ? {} : { deleteIn }), body: { apiVersion: api, kind: "PhysicalCopy", metadata: meta(name), spec: { copyClassName: cls, source: { volumeName: sources[i % sources.length] }, target: { volumeName: `tgt-${String(i).padStart(2, "0")}` }, saveSnapshot: i < 8, deletionPolicy: policy(deleteIn, i) } } });
+    out.push({
+      kind: "PhysicalCopy",
+      name,
+      wave,
+      ...(deleteIn === undefined ? {} : { deleteIn }),
+      body: {
+        apiVersion: api,
+        kind: "PhysicalCopy",
+        metadata: meta(name),
+        spec: {
+          copyClassName: cls,
+          source: { volumeName: sources[i % sources.length] },
+          target: { volumeName: `tgt-${String(i).padStart(2, "0")}` },
+          saveSnapshot: i < 8,
+          deletionPolicy: policy(deleteIn, i),
+        },
+      },
+    });
   }
   // 7 online physical copies: the engine creates their targets.
   for (let i = 0; i < 7; i++) {
     const name = `on-${String(i).padStart(2, "0")}`;
     const wave = i < 4 ? "A" : i < 5 ? "B" : "E";
     const deleteIn = i === 2 || i === 3 ? "D" : i === 4 ? "E" : undefined;
-    out.push({ kind: "PhysicalCopy", name, wave, ...(deleteIn === undefined ? {} : { deleteIn }), body: { apiVersion: api, kind: "PhysicalCopy", metadata: meta(name), spec: { copyClassName: cls, source: { volumeName: sources[(i + 1) % sources.length] }, target: { create: {} }, deletionPolicy: policy(deleteIn, i) } } });
+    out.push({
+      kind: "PhysicalCopy",
+      name,
+      wave,
+      ...(deleteIn === undefined ? {} : { deleteIn }),
+      body: {
+        apiVersion: api,
+        kind: "PhysicalCopy",
+        metadata: meta(name),
+        spec: {
+          copyClassName: cls,
+          source: { volumeName: sources[(i + 1) % sources.length] },
+          target: { create: {} },
+          deletionPolicy: policy(deleteIn, i),
+        },
+      },
+    });
   }
   // 5 resyncs of associated offline copies and 5 restores of the base snapshots.
   for (let i = 0; i < 5; i++) {
     const wave = i < 4 ? "C" : "E";
-    out.push({ kind: "CopyJob", name: `resync-${String(i)}`, wave, body: { apiVersion: api, kind: "CopyJob", metadata: meta(`resync-${String(i)}`), spec: { copyRef: { kind: "PhysicalCopy", name: `off-0${String(i)}` }, operation: "Resync" } } });
-    out.push({ kind: "CopyJob", name: `restore-${String(i)}`, wave, body: { apiVersion: api, kind: "CopyJob", metadata: meta(`restore-${String(i)}`), spec: { copyRef: { kind: "VirtualCopy", name: `vc-0${String(i)}` }, operation: "Restore" } } });
+    out.push({
+      kind: "CopyJob",
+      name: `resync-${String(i)}`,
+      wave,
+      body: {
+        apiVersion: api,
+        kind: "CopyJob",
+        metadata: meta(`resync-${String(i)}`),
+        spec: { copyRef: { kind: "PhysicalCopy", name: `off-0${String(i)}` }, operation: "Resync" },
+      },
+    });
+    out.push({
+      kind: "CopyJob",
+      name: `restore-${String(i)}`,
+      wave,
+      body: {
+        apiVersion: api,
+        kind: "CopyJob",
+        metadata: meta(`restore-${String(i)}`),
+        spec: { copyRef: { kind: "VirtualCopy", name: `vc-0${String(i)}` }, operation: "Restore" },
+      },
+    });
   }
   return out;
 }
@@ -124,7 +207,8 @@ function plan(): Lifecycle[] {
 async function kube(args: readonly string[], input?: string): Promise<string> {
   return eventually(async () => kubectlAsyncOk(args, input === undefined ? {} : { input }), 60_000, 500);
 }
-const apply = (objs: readonly Record<string, unknown>[]) => kube(["apply", "-f", "-"], objs.map((o) => stringify(o)).join("---\n"));
+const apply = (objs: readonly Record<string, unknown>[]) =>
+  kube(["apply", "-f", "-"], objs.map((o) => stringify(o)).join("---\n"));
 
 async function listAll(): Promise<Obj[]> {
   const out = await kube(["get", "virtualcopies,physicalcopies,copyjobs", "-n", ns, "-o", "json"]);
@@ -133,9 +217,17 @@ async function listAll(): Promise<Obj[]> {
 
 async function etcdCompact(): Promise<number> {
   const { etcdUrl } = cluster();
-  const range = (await (await fetch(`${etcdUrl}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: Buffer.from("/").toString("base64") }) })).json()) as { header: { revision: string } };
+  const range = (await (
+    await fetch(`${etcdUrl}/v3/kv/range`, {
+      method: "POST",
+      body: JSON.stringify({ key: Buffer.from("/").toString("base64") }),
+    })
+  ).json()) as { header: { revision: string } };
   const revision = range.header.revision;
-  const res = await fetch(`${etcdUrl}/v3/kv/compaction`, { method: "POST", body: JSON.stringify({ revision, physical: true }) });
+  const res = await fetch(`${etcdUrl}/v3/kv/compaction`, {
+    method: "POST",
+    body: JSON.stringify({ revision, physical: true }),
+  });
   if (!res.ok) throw new Error(`etcd compaction failed: ${String(res.status)} ${await res.text()}`);
   return Number(revision);
 }
@@ -177,10 +269,14 @@ async function killAndRestartSoon(): Promise<void> {
 }
 
 async function apiserverReady(): Promise<void> {
-  await eventually(async () => {
-    const res = await kubectlAsync(["get", "--raw", "/readyz"]);
-    if (res.stdout.trim() !== "ok") throw new Error(`apiserver not ready: ${res.stderr}`);
-  }, 60_000, 250);
+  await eventually(
+    async () => {
+      const res = await kubectlAsync(["get", "--raw", "/readyz"]);
+      if (res.stdout.trim() !== "ok") throw new Error(`apiserver not ready: ${res.stderr}`);
+    },
+    60_000,
+    250,
+  );
 }
 
 // --- convergence and truth --------------------------------------------------------------------------------
@@ -191,20 +287,31 @@ const finalJobStates = new Set(["Completed", "Exception", "Terminated"]);
 function pending(o: Obj): string | undefined {
   if (o.metadata.deletionTimestamp !== undefined) {
     const ready = conditionOf(o, "Ready");
-    return `deleting (finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}; ${String(ready?.reason)}: ${String(ready?.message)})`;
+    return (
+      `deleting (finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}; ${String(ready?.reason)}: ` +
+      `${String(ready?.message)})`
+    );
   }
   if (o.kind === "CopyJob") {
     const s = conditionOf(o, "Succeeded");
-    return s?.status === "True" || s?.status === "False" ? undefined : `Succeeded ${String(s?.status)} ${String(s?.reason)}`;
+    return s?.status === "True" || s?.status === "False"
+      ? undefined
+      : `Succeeded ${String(s?.status)} ${String(s?.reason)}`;
   }
   const ready = conditionOf(o, "Ready");
   const reconciling = conditionOf(o, "Reconciling");
   if (ready?.observedGeneration !== o.metadata.generation) return "status not observed";
   if (reconciling?.status === "True") return `Reconciling ${reconciling.reason}`;
-  return ready?.status === "True" || conditionOf(o, "Stalled")?.status === "True" ? undefined : `Ready ${String(ready?.status)} ${String(ready?.reason)}`;
+  return ready?.status === "True" || conditionOf(o, "Stalled")?.status === "True"
+    ? undefined
+    : `Ready ${String(ready?.status)} ${String(ready?.reason)}`;
 }
 
-async function converge(lifecycles: readonly Lifecycle[], deleted: ReadonlySet<string>, timeoutMs: number): Promise<void> {
+async function converge(
+  lifecycles: readonly Lifecycle[],
+  deleted: ReadonlySet<string>,
+  timeoutMs: number,
+): Promise<void> {
   const started = Date.now();
   let last: string[] = [];
   let settledAt: number | undefined;
@@ -245,7 +352,8 @@ async function digest(engine: EmbeddedEngine, volume: string, length: number, ca
   const known = cache ? digests.get(volume) : undefined;
   if (known !== undefined) return known;
   const hash = createHash("sha256");
-  for (let at = 0; at < length; at += 16 << 20) hash.update(await engine.readVolume(volume, at, Math.min(16 << 20, length - at)));
+  for (let at = 0; at < length; at += 16 << 20)
+    hash.update(await engine.readVolume(volume, at, Math.min(16 << 20, length - at)));
   const d = hash.digest("hex");
   if (cache) digests.set(volume, d);
   return d;
@@ -257,25 +365,43 @@ async function same(engine: EmbeddedEngine, copy: string, source: string, length
 }
 
 /** Everything that is not the truth, as sentences; empty when the run passed. */
-async function truth(engine: EmbeddedEngine, lifecycles: readonly Lifecycle[], deleted: ReadonlySet<string>): Promise<{ problems: string[]; figures: Record<string, number> }> {
+async function truth(
+  engine: EmbeddedEngine,
+  lifecycles: readonly Lifecycle[],
+  deleted: ReadonlySet<string>,
+): Promise<{ problems: string[]; figures: Record<string, number> }> {
   const problems: string[] = [];
-  const figures: Record<string, number> = { bytesChecked: 0, broken: 0, jobsCompleted: 0, jobsFailed: 0, retainedKept: 0 };
+  const figures: Record<string, number> = {
+    bytesChecked: 0,
+    broken: 0,
+    jobsCompleted: 0,
+    jobsFailed: 0,
+    retainedKept: 0,
+  };
   const objs = await listAll();
   const byName = new Map(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
   const copies = (await engine.listCopies()).filter((c) => c.owner.namespace === ns);
   const byUid = new Map<string, CopyObservation[]>();
   for (const c of copies) byUid.set(c.owner.uid, [...(byUid.get(c.owner.uid) ?? []), c]);
-  for (const [uid, list] of byUid) if (list.length > 1) problems.push(`duplicated: ${String(list.length)} array objects for uid ${uid}: ${list.map((c) => c.name).join(", ")}`);
+  for (const [uid, list] of byUid)
+    if (list.length > 1)
+      problems.push(
+        `duplicated: ${String(list.length)} array objects for uid ${uid}: ${list.map((c) => c.name).join(", ")}`,
+      );
 
   // Deleted resources: gone from the API; on the array nothing unless Retain (or an offline target, unassociated).
   const deletedUids = new Map<string, Lifecycle>();
-  for (const o of objs) if (o.metadata.finalizers !== undefined && o.metadata.deletionTimestamp !== undefined) problems.push(`stranded finalizer on ${o.kind}/${o.metadata.name}`);
+  for (const o of objs)
+    if (o.metadata.finalizers !== undefined && o.metadata.deletionTimestamp !== undefined)
+      problems.push(`stranded finalizer on ${o.kind}/${o.metadata.name}`);
   const liveUids = new Set(objs.map((o) => o.metadata.uid));
   for (const c of copies) {
     if (liveUids.has(c.owner.uid)) continue;
     const l = lifecycles.find((x) => x.name === c.owner.name);
     if (l === undefined || !deleted.has(l.name)) {
-      problems.push(`leaked: array object ${c.name} owned by ${c.owner.name} (${c.owner.uid}), which is not a resource`);
+      problems.push(
+        `leaked: array object ${c.name} owned by ${c.owner.name} (${c.owner.uid}), which is not a resource`,
+      );
       continue;
     }
     deletedUids.set(c.owner.uid, l);
@@ -286,12 +412,19 @@ async function truth(engine: EmbeddedEngine, lifecycles: readonly Lifecycle[], d
     }
     const offline = l.kind === "PhysicalCopy" && spec.target?.volumeName !== undefined;
     if (offline && c.synchronization === undefined) continue;
-    problems.push(`leaked: ${l.kind}/${l.name} was deleted with policy Delete but ${c.name} is still on the array${offline ? " and still associated" : ""}`);
+    problems.push(
+      `leaked: ${l.kind}/${l.name} was deleted with policy Delete but ${c.name} is still on the ` +
+        `array${offline ? " and still associated" : ""}`,
+    );
   }
   for (const l of lifecycles) {
     const o = byName.get(`${l.kind}/${l.name}`);
     if (deleted.has(l.name)) {
-      if (o !== undefined) problems.push(`stranded: ${l.kind}/${l.name} was deleted but is still there (finalizers ${JSON.stringify(o.metadata.finalizers ?? [])})`);
+      if (o !== undefined)
+        problems.push(
+          `stranded: ${l.kind}/${l.name} was deleted but is still there (finalizers ` +
+            `${JSON.stringify(o.metadata.finalizers ?? [])})`,
+        );
       continue;
     }
     if (o === undefined) {
@@ -304,32 +437,53 @@ async function truth(engine: EmbeddedEngine, lifecycles: readonly Lifecycle[], d
   return { problems, figures };
 }
 
-async function copyTruth(engine: EmbeddedEngine, o: Obj, mine: readonly CopyObservation[], problems: string[], figures: Record<string, number>): Promise<void> {
+async function copyTruth(
+  engine: EmbeddedEngine,
+  o: Obj,
+  mine: readonly CopyObservation[],
+  problems: string[],
+  figures: Record<string, number>,
+): Promise<void> {
   const id = `${o.kind}/${o.metadata.name}`;
   const ready = conditionOf(o, "Ready");
   const copy = mine[0];
   if (copy === undefined) {
     // Nothing on the array: only a truthful failure may say so (the initial copy job failed before creating).
     if (ready?.status === "True") problems.push(`${id} is Ready but the array holds no object of its`);
-    else if (!["CopyFailed"].includes(ready?.reason ?? "")) problems.push(`${id} has no array object and says ${String(ready?.reason)}: ${String(ready?.message)}`);
+    else if (!["CopyFailed"].includes(ready?.reason ?? ""))
+      problems.push(`${id} has no array object and says ${String(ready?.reason)}: ${String(ready?.message)}`);
     return;
   }
   const sync = copy.synchronization?.syncState;
   const healthy = copy.contentComplete && (sync === undefined || sync === "Idle" || sync === "Frozen");
-  if (ready?.status === "True" && !healthy) problems.push(`${id} is Ready but the engine says ${String(sync)}, contentComplete ${String(copy.contentComplete)}`);
+  if (ready?.status === "True" && !healthy)
+    problems.push(
+      `${id} is Ready but the engine says ${String(sync)}, contentComplete ${String(copy.contentComplete)}`,
+    );
   if (ready?.status !== "True") {
-    if (healthy) problems.push(`${id} is not Ready (${String(ready?.reason)}: ${String(ready?.message)}) but the engine holds a complete copy`);
-    else if (sync === "Broken" && ready?.reason !== "Broken") problems.push(`${id} says ${String(ready?.reason)} but the engine says Broken`);
+    if (healthy)
+      problems.push(
+        `${id} is not Ready (${String(ready?.reason)}: ${String(ready?.message)}) but the engine holds a complete copy`,
+      );
+    else if (sync === "Broken" && ready?.reason !== "Broken")
+      problems.push(`${id} says ${String(ready?.reason)} but the engine says Broken`);
     else figures.broken = (figures.broken ?? 0) + 1;
   }
   if (healthy) {
-    const length = copy.kind === "Virtual" ? Math.min(copy.sizeBytes, copy.source.startsWith("rb-") ? baseSize : srcSize) : srcSize;
-    if (!(await same(engine, copy.name, copy.source, length))) problems.push(`${id}: ${copy.name} is complete but differs from its source ${copy.source}`);
+    const length =
+      copy.kind === "Virtual" ? Math.min(copy.sizeBytes, copy.source.startsWith("rb-") ? baseSize : srcSize) : srcSize;
+    if (!(await same(engine, copy.name, copy.source, length)))
+      problems.push(`${id}: ${copy.name} is complete but differs from its source ${copy.source}`);
     else figures.bytesChecked = (figures.bytesChecked ?? 0) + 1;
   }
 }
 
-async function jobTruth(engine: EmbeddedEngine, o: Obj, problems: string[], figures: Record<string, number>): Promise<void> {
+async function jobTruth(
+  engine: EmbeddedEngine,
+  o: Obj,
+  problems: string[],
+  figures: Record<string, number>,
+): Promise<void> {
   const id = `CopyJob/${o.metadata.name}`;
   const state = o.status?.jobState;
   if (state === undefined || !finalJobStates.has(state)) {
@@ -342,12 +496,18 @@ async function jobTruth(engine: EmbeddedEngine, o: Obj, problems: string[], figu
   if (jobId === undefined) return; // Ended without asking the array (an impossible request); its reason says why.
   const record = await engine.observeJob(jobId);
   if (record === undefined) return; // The engine no longer keeps it; nothing to compare with.
-  if (record.jobState !== state) problems.push(`${id} says ${state} but the engine's job ${jobId} is ${record.jobState}`);
+  if (record.jobState !== state)
+    problems.push(`${id} says ${state} but the engine's job ${jobId} is ${record.jobState}`);
   if (state === "Completed" && o.spec.operation === "Restore" && o.spec.copyRef !== undefined) {
     const vc = o.spec.copyRef.name;
     const base = `rb-${vc.slice(-1)}`;
     const snap = (await engine.listCopies()).find((c) => c.owner.name === vc && c.owner.namespace === ns);
-    if (snap !== undefined && snap.contentComplete && (await digest(engine, base, baseSize, false)) !== (await digest(engine, snap.name, baseSize, false))) problems.push(`${id}: ${base} differs from the snapshot it was restored from`);
+    if (
+      snap !== undefined &&
+      snap.contentComplete &&
+      (await digest(engine, base, baseSize, false)) !== (await digest(engine, snap.name, baseSize, false))
+    )
+      problems.push(`${id}: ${base} differs from the snapshot it was restored from`);
   }
 }
 
@@ -394,96 +554,123 @@ afterAll(async () => {
 });
 
 describe("chaos", () => {
-  it("50 lifecycles converge to the truth through operator kills, apiserver and etcd restarts, compactions and engine faults", async () => {
-    const started = Date.now();
-    const lifecycles = plan();
-    expect(lifecycles).toHaveLength(50);
-    const wave = (w: Lifecycle["wave"]) => lifecycles.filter((l) => l.wave === w).map((l) => l.body);
-    const deleteWave = async (w: "D" | "E") => {
-      for (const l of lifecycles.filter((x) => x.deleteIn === w)) {
-        await kube(["delete", l.kind.toLowerCase(), l.name, "-n", ns, "--wait=false"]);
+  it(
+    "50 lifecycles converge to the truth through operator kills, apiserver and etcd restarts, compactions " +
+      "and engine faults",
+    async () => {
+      const started = Date.now();
+      const lifecycles = plan();
+      expect(lifecycles).toHaveLength(50);
+      const wave = (w: Lifecycle["wave"]) => lifecycles.filter((l) => l.wave === w).map((l) => l.body);
+      const deleteWave = async (w: "D" | "E") => {
+        for (const l of lifecycles.filter((x) => x.deleteIn === w)) {
+          await kube(["delete", l.kind.toLowerCase(), l.name, "-n", ns, "--wait=false"]);
+        }
+      };
+      const deleted = new Set<string>();
+      const restartApiserver = async () => {
+        const rev = await etcdCompact();
+        note(`etcd compacted at revision ${String(rev)}; restarting kube-apiserver (SIGTERM: its watches end cleanly)`);
+        await restartComponent(cluster(), "kube-apiserver", {
+          ownerPid: process.pid,
+          downMs: between(0, 1_500),
+          signal: "SIGTERM",
+        });
+        // A watch that ended cleanly resumes from its resourceVersion, which compaction made too old: 410 Gone, and
+        // the informer relists. The new apiserver's counters start at zero, so its LISTs of our kinds are those
+        // relists.
+        await sleep(3_000);
+        const metrics = await kubectlAsyncOk(["get", "--raw", "/metrics"]);
+        const lists = [...metrics.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)]
+          .filter((m) => (m[1] ?? "").includes('group="arraycopy.io"') && (m[1] ?? "").includes('verb="LIST"'))
+          .reduce((n, m) => n + Number(m[2]), 0);
+        relistsAfterRestart = lists;
+        note(`kube-apiserver back; the operator relisted our kinds ${String(lists)} times since`);
+      };
+
+      // Phase 1: the operator as a process, under SIGKILLs and control-plane restarts.
+      await startProc();
+      await apply(wave("A"));
+      note(`wave A: ${String(wave("A").length)} lifecycles`);
+      await killAndRestartSoon();
+      await killAndRestartSoon();
+      await sleep(between(200, 1_500));
+      await restartApiserver();
+      await apply(wave("B"));
+      note(`wave B: ${String(wave("B").length)} lifecycles`);
+      await killAndRestartSoon();
+      await killAndRestartSoon();
+      await sleep(between(200, 1_500));
+      note("restarting etcd");
+      await restartComponent(cluster(), "etcd", { ownerPid: process.pid, downMs: between(0, 1_500) });
+      await apiserverReady();
+      note("etcd back, kube-apiserver ready");
+      await apply(wave("C"));
+      note(`wave C: ${String(wave("C").length)} jobs`);
+      await killAndRestartSoon();
+      note(`etcd compacted at revision ${String(await etcdCompact())} with watches open`);
+      await deleteWave("D");
+      for (const l of lifecycles.filter((x) => x.deleteIn === "D")) deleted.add(l.name);
+      note(`wave D: ${String(deleted.size)} deletions`);
+      await killAndRestartSoon();
+      await killAndRestartSoon();
+      const phase1 = lifecycles.filter((l) => l.wave !== "E");
+      await converge(phase1, deleted, 90_000);
+      if (proc !== undefined) await proc.stop(15_000);
+      proc = undefined;
+
+      // Phase 2: in-process, every engine call liable to fail or stall.
+      const faults: FaultyEngine[] = [];
+      const plan2 = faultPlan();
+      const registry = new EngineRegistry({ dataDir });
+      const op = startOperator(["--workers", "4"], {
+        registry,
+        wrap: (e: Engine) => {
+          const f = new FaultyEngine(e, plan2, 1_500);
+          faults.push(f);
+          return f.engine();
+        },
+      });
+      try {
+        await apply(wave("E"));
+        await sleep(between(500, 2_000));
+        await deleteWave("E");
+        for (const l of lifecycles.filter((x) => x.deleteIn === "E")) deleted.add(l.name);
+        note(
+          `wave E under engine faults: ${String(wave("E").length)} lifecycles, ` +
+            `${String(lifecycles.filter((x) => x.deleteIn === "E").length)} deletions`,
+        );
+        await converge(lifecycles, deleted, 90_000);
+      } finally {
+        await op.stop();
       }
-    };
-    const deleted = new Set<string>();
-    const restartApiserver = async () => {
-      const rev = await etcdCompact();
-      note(`etcd compacted at revision ${String(rev)}; restarting kube-apiserver (SIGTERM: its watches end cleanly)`);
-      await restartComponent(cluster(), "kube-apiserver", { ownerPid: process.pid, downMs: between(0, 1_500), signal: "SIGTERM" });
-      // A watch that ended cleanly resumes from its resourceVersion, which compaction made too old: 410 Gone, and
-      // the informer relists. The new apiserver's counters start at zero, so its LISTs of our kinds are those relists.
-      await sleep(3_000);
-      const metrics = await kubectlAsyncOk(["get", "--raw", "/metrics"]);
-      const lists = [...metrics.matchAll(/^apiserver_request_total\{([^}]*)\} (\d+)/gm)]
-        .filter((m) => (m[1] ?? "").includes('group="arraycopy.io"') && (m[1] ?? "").includes('verb="LIST"'))
-        .reduce((n, m) => n + Number(m[2]), 0);
-      relistsAfterRestart = lists;
-      note(`kube-apiserver back; the operator relisted our kinds ${String(lists)} times since`);
-    };
+      const injected = new Map<string, number>();
+      for (const f of faults) for (const [k, n] of f.injected) injected.set(k, (injected.get(k) ?? 0) + n);
+      note(`engine faults injected: ${JSON.stringify(Object.fromEntries(injected))}`);
 
-    // Phase 1: the operator as a process, under SIGKILLs and control-plane restarts.
-    await startProc();
-    await apply(wave("A"));
-    note(`wave A: ${String(wave("A").length)} lifecycles`);
-    await killAndRestartSoon();
-    await killAndRestartSoon();
-    await sleep(between(200, 1_500));
-    await restartApiserver();
-    await apply(wave("B"));
-    note(`wave B: ${String(wave("B").length)} lifecycles`);
-    await killAndRestartSoon();
-    await killAndRestartSoon();
-    await sleep(between(200, 1_500));
-    note("restarting etcd");
-    await restartComponent(cluster(), "etcd", { ownerPid: process.pid, downMs: between(0, 1_500) });
-    await apiserverReady();
-    note("etcd back, kube-apiserver ready");
-    await apply(wave("C"));
-    note(`wave C: ${String(wave("C").length)} jobs`);
-    await killAndRestartSoon();
-    note(`etcd compacted at revision ${String(await etcdCompact())} with watches open`);
-    await deleteWave("D");
-    for (const l of lifecycles.filter((x) => x.deleteIn === "D")) deleted.add(l.name);
-    note(`wave D: ${String(deleted.size)} deletions`);
-    await killAndRestartSoon();
-    await killAndRestartSoon();
-    const phase1 = lifecycles.filter((l) => l.wave !== "E");
-    await converge(phase1, deleted, 90_000);
-    if (proc !== undefined) await proc.stop(15_000);
-    proc = undefined;
-
-    // Phase 2: in-process, every engine call liable to fail or stall.
-    const faults: FaultyEngine[] = [];
-    const plan2 = faultPlan();
-    const registry = new EngineRegistry({ dataDir });
-    const op = startOperator(["--workers", "4"], { registry, wrap: (e: Engine) => { const f = new FaultyEngine(e, plan2, 1_500); faults.push(f); return f.engine(); } });
-    try {
-      await apply(wave("E"));
-      await sleep(between(500, 2_000));
-      await deleteWave("E");
-      for (const l of lifecycles.filter((x) => x.deleteIn === "E")) deleted.add(l.name);
-      note(`wave E under engine faults: ${String(wave("E").length)} lifecycles, ${String(lifecycles.filter((x) => x.deleteIn === "E").length)} deletions`);
-      await converge(lifecycles, deleted, 90_000);
-    } finally {
-      await op.stop();
-    }
-    const injected = new Map<string, number>();
-    for (const f of faults) for (const [k, n] of f.injected) injected.set(k, (injected.get(k) ?? 0) + n);
-    note(`engine faults injected: ${JSON.stringify(Object.fromEntries(injected))}`);
-
-    // The truth, from the engine reopened on the data directory.
-    const engine = await openEmbeddedEngine({ dataDir: join(dataDir, cls) });
-    try {
-      const { problems, figures } = await truth(engine, lifecycles, deleted);
-      note(`seed ${String(seed)}: ${String(kills)} operator SIGKILLs, 1 apiserver restart (${String(relistsAfterRestart)} relists after it), 1 etcd restart, 2 compactions; ${JSON.stringify(figures)}; ${String(Math.round((Date.now() - started) / 1000))} s`);
-      for (const o of await listAll()) {
-        const c = conditionOf(o, o.kind === "CopyJob" ? "Succeeded" : "Ready");
-        if (c?.status !== "True") note(`not Ready/Succeeded (the truth it shows): ${o.kind}/${o.metadata.name} ${String(c?.reason)}: ${String(c?.message)}`);
+      // The truth, from the engine reopened on the data directory.
+      const engine = await openEmbeddedEngine({ dataDir: join(dataDir, cls) });
+      try {
+        const { problems, figures } = await truth(engine, lifecycles, deleted);
+        note(
+          `seed ${String(seed)}: ${String(kills)} operator SIGKILLs, 1 apiserver restart ` +
+            `(${String(relistsAfterRestart)} relists after it), 1 etcd restart, 2 compactions; ` +
+            `${JSON.stringify(figures)}; ${String(Math.round((Date.now() - started) / 1000))} s`,
+        );
+        for (const o of await listAll()) {
+          const c = conditionOf(o, o.kind === "CopyJob" ? "Succeeded" : "Ready");
+          if (c?.status !== "True")
+            note(
+              `not Ready/Succeeded (the truth it shows): ${o.kind}/${o.metadata.name} ${String(c?.reason)}: ` +
+                String(c?.message),
+            );
+        }
+        for (const p of problems) note(`PROBLEM ${p}`);
+        expect(problems).toEqual([]);
+        expect([...injected.keys()].length, "engine faults were injected").toBeGreaterThan(0);
+      } finally {
+        await engine.close();
       }
-      for (const p of problems) note(`PROBLEM ${p}`);
-      expect(problems).toEqual([]);
-      expect([...injected.keys()].length, "engine faults were injected").toBeGreaterThan(0);
-    } finally {
-      await engine.close();
-    }
-  });
+    },
+  );
 });

@@ -6,7 +6,9 @@ import { homedir } from "node:os";
 import type { TestProject } from "vitest/node";
 import { startCluster, stopCluster } from "../../hack/control-plane/cluster.ts";
 
-const dir = process.env.ARRAYCOPY_CHAOS_CLUSTER_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "arraycopy", "chaos-cluster");
+const dir =
+  process.env.ARRAYCOPY_CHAOS_CLUSTER_DIR ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "arraycopy", "chaos-cluster");
 
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const info = await startCluster({ dir, ownerPid: process.pid });

@@ -22,7 +22,8 @@ function say(line: string): void {
 }
 
 async function fill(v: VolumeOps, name: string, size: number, seed: number): Promise<void> {
-  for (let at = 0; at < size; at += 8 * MiB) await v.writeVolume(name, at, Buffer.alloc(8 * MiB, (seed + at / MiB) & 0xff));
+  for (let at = 0; at < size; at += 8 * MiB)
+    await v.writeVolume(name, at, Buffer.alloc(8 * MiB, (seed + at / MiB) & 0xff));
 }
 
 function sayAtFirstProgress(engine: Engine): void {
@@ -47,7 +48,13 @@ async function randomScenario(engine: Engine, v: VolumeOps): Promise<void> {
     if (gen % 7 === 0 && copies < 6) {
       const name = `p${copies++}`;
       await v.createVolume(name, randomVolumeBytes);
-      const { job } = await engine.createPhysicalCopy({ name, source: "base", online: false, saveSnapshot: true, owner: owner(name) });
+      const { job } = await engine.createPhysicalCopy({
+        name,
+        source: "base",
+        online: false,
+        saveSnapshot: true,
+        owner: owner(name),
+      });
       say(`J ${job.id} ${gen}`);
     }
     if (gen % 11 === 0 && copies > 0) {
@@ -74,7 +81,13 @@ async function main(): Promise<void> {
       await v.createVolume("dst", bigVolumeBytes);
       await fill(v, "src", bigVolumeBytes, 1);
       sayAtFirstProgress(engine);
-      await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+      await engine.createPhysicalCopy({
+        name: "dst",
+        source: "src",
+        online: false,
+        saveSnapshot: true,
+        owner: owner(),
+      });
       break;
     }
     case "mid-unassociated-copy": {
@@ -82,14 +95,26 @@ async function main(): Promise<void> {
       await v.createVolume("dst", bigVolumeBytes);
       await fill(v, "src", bigVolumeBytes, 1);
       sayAtFirstProgress(engine);
-      await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: false, owner: owner() });
+      await engine.createPhysicalCopy({
+        name: "dst",
+        source: "src",
+        online: false,
+        saveSnapshot: false,
+        owner: owner(),
+      });
       break;
     }
     case "mid-resync": {
       await v.createVolume("src", bigVolumeBytes);
       await v.createVolume("dst", bigVolumeBytes);
       await fill(v, "src", bigVolumeBytes, 1);
-      const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+      const { job } = await engine.createPhysicalCopy({
+        name: "dst",
+        source: "src",
+        online: false,
+        saveSnapshot: true,
+        owner: owner(),
+      });
       await waitForJob(engine, job.id);
       await fill(v, "src", bigVolumeBytes, 2);
       sayAtFirstProgress(engine);
@@ -109,12 +134,14 @@ async function main(): Promise<void> {
       // Creates 32 at a time, so their catalog writes are group-committed; prints "V <name>" as each is acknowledged.
       await v.createVolume("base", 1 << 20);
       let next = 0;
-      await Promise.all(Array.from({ length: 32 }, async () => {
-        for (let i = next++; i < 100_000; i = next++) {
-          await engine.createVirtualCopy({ name: `v${String(i)}`, source: "base", readOnly: true, owner: owner() });
-          say(`V v${String(i)}`);
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          for (let i = next++; i < 100_000; i = next++) {
+            await engine.createVirtualCopy({ name: `v${String(i)}`, source: "base", readOnly: true, owner: owner() });
+            say(`V v${String(i)}`);
+          }
+        }),
+      );
       break;
     }
     default:

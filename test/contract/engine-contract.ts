@@ -59,14 +59,28 @@ export function engineContract(name: string, factory: EngineFactory): void {
       it("another owner gets EXISTENT_VOL (22), final", async () => {
         await volumeWith("base", MiB, 1);
         await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
-        const e = await refusal(() => engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner("other", "uid-2") }));
+        const e = await refusal(() =>
+          engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner("other", "uid-2") }),
+        );
         expect([e.code, e.arrayCode, e.kind]).toEqual(["AlreadyExists", 22, "final"]);
       });
       it("repeating a physical copy create returns the same copy and job", async () => {
         await volumeWith("src", 2 * MiB, 2);
         await vol().createVolume("dst", 2 * MiB);
-        const first = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
-        const again = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+        const first = await engine.createPhysicalCopy({
+          name: "dst",
+          source: "src",
+          online: false,
+          saveSnapshot: true,
+          owner: owner(),
+        });
+        const again = await engine.createPhysicalCopy({
+          name: "dst",
+          source: "src",
+          online: false,
+          saveSnapshot: true,
+          owner: owner(),
+        });
         expect(again.job.id).toBe(first.job.id);
         await waitForJob(engine, first.job.id);
       });
@@ -102,7 +116,13 @@ export function engineContract(name: string, factory: EngineFactory): void {
       it("starting a job on another owner's copy is refused and starts nothing", async () => {
         await volumeWith("src", 2 * MiB, 43);
         await vol().createVolume("dst", 2 * MiB);
-        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+        const { job } = await engine.createPhysicalCopy({
+          name: "dst",
+          source: "src",
+          online: false,
+          saveSnapshot: true,
+          owner: owner(),
+        });
         await waitForJob(engine, job.id);
         for (const operation of ["Resync", "StartCopy", "Detach"] as const) {
           await expectNotOwned(() => engine.startJob({ copy: "dst", owner: other, operation }));
@@ -125,17 +145,100 @@ export function engineContract(name: string, factory: EngineFactory): void {
 
     describe("refusals use the array's codes", () => {
       const cases: { name: string; act: (e: Engine) => Promise<unknown>; code: string; array: number | string }[] = [
-        { name: "a missing source is NON_EXISTENT_VOL (23)", act: (e) => e.createVirtualCopy({ name: "s", source: "nope", readOnly: true, owner: owner() }), code: "NotFound", array: 23 },
-        { name: "a 32-character name is INV_INPUT_EXCEEDS_LENGTH (57)", act: (e) => e.createVirtualCopy({ name: "x".repeat(32), source: "base", readOnly: true, owner: owner() }), code: "InvalidInput", array: 57 },
-        { name: "an illegal character is INV_INPUT_ILLEGAL_CHAR (69)", act: (e) => e.createVirtualCopy({ name: "a b", source: "base", readOnly: true, owner: owner() }), code: "InvalidInput", array: 69 },
-        { name: "retention above expiration is INV_INPUT_RETAIN_GT_EXPIRE", act: (e) => e.createVirtualCopy({ name: "s", source: "base", readOnly: true, expirationHours: 1, retentionHours: 2, owner: owner() }), code: "InvalidInput", array: "INV_INPUT_RETAIN_GT_EXPIRE" },
-        { name: "a read-only copy of a read-only copy is refused", act: async (e) => { await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() }); return e.createVirtualCopy({ name: "ro2", source: "ro", readOnly: true, owner: owner() }); }, code: "InvalidInput", array: "INV_OPERATION_VV_READONLY_TO_READONLY_SNAP" },
-        { name: "an offline copy needs its destination (23)", act: (e) => e.createPhysicalCopy({ name: "nodst", source: "base", online: false, saveSnapshot: false, owner: owner() }), code: "NotFound", array: 23 },
-        { name: "a destination smaller than the source is refused", act: async (e) => { await volumesOf(e).createVolume("small", MiB); return e.createPhysicalCopy({ name: "small", source: "base", online: false, saveSnapshot: false, owner: owner() }); }, code: "InvalidInput", array: "INV_OPERATION_VV_COPY_PARENT_TOO_BIG" },
-        { name: "online with saveSnapshot conflicts (44)", act: (e) => e.createPhysicalCopy({ name: "on", source: "base", online: true, saveSnapshot: true, owner: owner() }), code: "InvalidInput", array: 44 },
-        { name: "a volume with a virtual copy cannot be deleted (25)", act: async (e) => { await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() }); return volumesOf(e).deleteVolume("base"); }, code: "HasChildren", array: 25 },
-        { name: "writing a read-only copy is refused", act: async (e) => { await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() }); return volumesOf(e).writeVolume("ro", 0, Buffer.alloc(10)); }, code: "InvalidState", array: "INV_OPERATION_VV_READONLY_SNAPSHOT" },
-        { name: "an unknown job is NON_EXISTENT_TASK (145)", act: (e) => e.halt({ job: "999999", owner: owner() }), code: "NotFound", array: 145 },
+        {
+          name: "a missing source is NON_EXISTENT_VOL (23)",
+          act: (e) => e.createVirtualCopy({ name: "s", source: "nope", readOnly: true, owner: owner() }),
+          code: "NotFound",
+          array: 23,
+        },
+        {
+          name: "a 32-character name is INV_INPUT_EXCEEDS_LENGTH (57)",
+          act: (e) => e.createVirtualCopy({ name: "x".repeat(32), source: "base", readOnly: true, owner: owner() }),
+          code: "InvalidInput",
+          array: 57,
+        },
+        {
+          name: "an illegal character is INV_INPUT_ILLEGAL_CHAR (69)",
+          act: (e) => e.createVirtualCopy({ name: "a b", source: "base", readOnly: true, owner: owner() }),
+          code: "InvalidInput",
+          array: 69,
+        },
+        {
+          name: "retention above expiration is INV_INPUT_RETAIN_GT_EXPIRE",
+          act: (e) =>
+            e.createVirtualCopy({
+              name: "s",
+              source: "base",
+              readOnly: true,
+              expirationHours: 1,
+              retentionHours: 2,
+              owner: owner(),
+            }),
+          code: "InvalidInput",
+          array: "INV_INPUT_RETAIN_GT_EXPIRE",
+        },
+        {
+          name: "a read-only copy of a read-only copy is refused",
+          act: async (e) => {
+            await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() });
+            return e.createVirtualCopy({ name: "ro2", source: "ro", readOnly: true, owner: owner() });
+          },
+          code: "InvalidInput",
+          array: "INV_OPERATION_VV_READONLY_TO_READONLY_SNAP",
+        },
+        {
+          name: "an offline copy needs its destination (23)",
+          act: (e) =>
+            e.createPhysicalCopy({ name: "nodst", source: "base", online: false, saveSnapshot: false, owner: owner() }),
+          code: "NotFound",
+          array: 23,
+        },
+        {
+          name: "a destination smaller than the source is refused",
+          act: async (e) => {
+            await volumesOf(e).createVolume("small", MiB);
+            return e.createPhysicalCopy({
+              name: "small",
+              source: "base",
+              online: false,
+              saveSnapshot: false,
+              owner: owner(),
+            });
+          },
+          code: "InvalidInput",
+          array: "INV_OPERATION_VV_COPY_PARENT_TOO_BIG",
+        },
+        {
+          name: "online with saveSnapshot conflicts (44)",
+          act: (e) =>
+            e.createPhysicalCopy({ name: "on", source: "base", online: true, saveSnapshot: true, owner: owner() }),
+          code: "InvalidInput",
+          array: 44,
+        },
+        {
+          name: "a volume with a virtual copy cannot be deleted (25)",
+          act: async (e) => {
+            await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() });
+            return volumesOf(e).deleteVolume("base");
+          },
+          code: "HasChildren",
+          array: 25,
+        },
+        {
+          name: "writing a read-only copy is refused",
+          act: async (e) => {
+            await e.createVirtualCopy({ name: "ro", source: "base", readOnly: true, owner: owner() });
+            return volumesOf(e).writeVolume("ro", 0, Buffer.alloc(10));
+          },
+          code: "InvalidState",
+          array: "INV_OPERATION_VV_READONLY_SNAPSHOT",
+        },
+        {
+          name: "an unknown job is NON_EXISTENT_TASK (145)",
+          act: (e) => e.halt({ job: "999999", owner: owner() }),
+          code: "NotFound",
+          array: 145,
+        },
       ];
       for (const c of cases) {
         it(c.name, async () => {
@@ -147,7 +250,9 @@ export function engineContract(name: string, factory: EngineFactory): void {
         });
       }
       it("messages chain the context and the array's code", async () => {
-        const e = await refusal(() => engine.createVirtualCopy({ name: "s", source: "vol1", readOnly: true, owner: owner() }));
+        const e = await refusal(() =>
+          engine.createVirtualCopy({ name: "s", source: "vol1", readOnly: true, owner: owner() }),
+        );
         expect(e.message).toBe("cannot create virtual copy s: volume vol1 not found (23)");
       });
     });
@@ -155,7 +260,14 @@ export function engineContract(name: string, factory: EngineFactory): void {
     describe("expiration and retention follow the clock", () => {
       it("a retained copy cannot be deleted until retention passes, and expires on its own", async () => {
         await volumeWith("base", MiB, 4);
-        await engine.createVirtualCopy({ name: "kept", source: "base", readOnly: true, expirationHours: 48, retentionHours: 24, owner: owner() });
+        await engine.createVirtualCopy({
+          name: "kept",
+          source: "base",
+          readOnly: true,
+          expirationHours: 48,
+          retentionHours: 24,
+          owner: owner(),
+        });
         const e = await refusal(() => engine.deleteCopy({ name: "kept", owner: owner() }));
         expect([e.code, e.arraySymbol]).toEqual(["Retained", "RETAINED"]);
         under.clock.advanceHours(25);
@@ -169,7 +281,12 @@ export function engineContract(name: string, factory: EngineFactory): void {
       it("a read-only copy keeps the old bytes while the base changes, through a chain of copies", async () => {
         const v0 = await volumeWith("base", 4 * MiB, 10);
         const s1 = await engine.createVirtualCopy({ name: "s1", source: "base", readOnly: true, owner: owner() });
-        expect(s1.synchronization).toMatchObject({ copyType: "UnSyncAssoc", replicaType: "AfterDelta", syncState: "Idle", syncMaintained: false });
+        expect(s1.synchronization).toMatchObject({
+          copyType: "UnSyncAssoc",
+          replicaType: "AfterDelta",
+          syncState: "Idle",
+          syncMaintained: false,
+        });
         const p1 = pattern(11, block + 100);
         await vol().writeVolume("base", block - 50, p1);
         await engine.createVirtualCopy({ name: "s2", source: "base", readOnly: true, owner: owner() });
@@ -199,9 +316,27 @@ export function engineContract(name: string, factory: EngineFactory): void {
 
     describe("physical copies", () => {
       const kinds = [
-        { name: "offline, saved snapshot (UnSyncAssoc)", online: false, save: true, copyType: "UnSyncAssoc", end: "Frozen" },
-        { name: "offline, no snapshot (UnSyncUnAssoc, association gone when done)", online: false, save: false, copyType: "UnSyncUnAssoc", end: undefined },
-        { name: "online (engine creates the destination)", online: true, save: false, copyType: "UnSyncUnAssoc", end: undefined },
+        {
+          name: "offline, saved snapshot (UnSyncAssoc)",
+          online: false,
+          save: true,
+          copyType: "UnSyncAssoc",
+          end: "Frozen",
+        },
+        {
+          name: "offline, no snapshot (UnSyncUnAssoc, association gone when done)",
+          online: false,
+          save: false,
+          copyType: "UnSyncUnAssoc",
+          end: undefined,
+        },
+        {
+          name: "online (engine creates the destination)",
+          online: true,
+          save: false,
+          copyType: "UnSyncUnAssoc",
+          end: undefined,
+        },
       ] as const;
       for (const k of kinds) {
         it(`${k.name}: byte for byte the source as it was when the copy was asked for`, async () => {
@@ -211,14 +346,25 @@ export function engineContract(name: string, factory: EngineFactory): void {
           await vol().writeVolume("src", 6 * MiB, pattern(31, MiB)); // a hole between
           await engine.createVirtualCopy({ name: "before", source: "src", readOnly: true, owner: owner() });
           if (!k.online) await vol().createVolume("dst", size);
-          const { copy, job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: k.online, saveSnapshot: k.save, owner: owner() });
+          const { copy, job } = await engine.createPhysicalCopy({
+            name: "dst",
+            source: "src",
+            online: k.online,
+            saveSnapshot: k.save,
+            owner: owner(),
+          });
           // A remote engine's unassociated copy may already be done (and its association gone) when create answers.
           if (copy.synchronization !== undefined || under.remote !== true) {
             expect(copy.synchronization).toMatchObject({ copyType: k.copyType, replicaType: "FullCopy" });
           }
           await vol().writeVolume("src", MiB, pattern(32, MiB)); // after the point in time
           const done = await waitForJob(engine, job.id);
-          expect(done).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"], percentComplete: 100, errorCode: 0 });
+          expect(done).toMatchObject({
+            jobState: "Completed",
+            operationalStatus: ["Completed", "OK"],
+            percentComplete: 100,
+            errorCode: 0,
+          });
           expect(await sameBytes(engine, "dst", "before", size)).toBe(true);
           const seen = await engine.observeCopy("dst");
           expect(seen?.synchronization?.syncState).toBe(k.end);
@@ -226,25 +372,35 @@ export function engineContract(name: string, factory: EngineFactory): void {
         });
       }
 
-      it("writes, virtual copies and their deletion on the source while it is copied do not leak into the copy", async () => {
-        const size = 128 * MiB;
-        await volumeWith("src", size, 35);
-        await vol().createVolume("dst", size);
-        await engine.createVirtualCopy({ name: "pit", source: "src", readOnly: true, owner: owner() });
-        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: false, owner: owner() });
-        // One call at a time, so they interleave with the copy's own turns instead of all running before it.
-        for (let i = 0; i < 4096; i++) {
-          const now = await engine.observeJob(job.id);
-          if (now === undefined || now.endTime !== undefined) break;
-          // Aim just ahead of the copy, where its reads are in flight.
-          const ahead = Math.floor((now.percentComplete / 100) * (size / block)) + (i % 64);
-          await vol().writeVolume("src", Math.min(ahead, size / block - 1) * block, pattern(100 + i, block));
-          if (i % 16 === 0) await engine.createVirtualCopy({ name: `mid${i}`, source: "src", readOnly: true, owner: owner() });
-          if (i % 16 === 8) await engine.deleteCopy({ name: `mid${i - 8}`, owner: owner() });
-        }
-        expect((await waitForJob(engine, job.id)).jobState).toBe("Completed");
-        expect(await sameBytes(engine, "dst", "pit", size)).toBe(true);
-      });
+      it(
+        "writes, virtual copies and their deletion on the source while it is " + "copied do not leak into the copy",
+        async () => {
+          const size = 128 * MiB;
+          await volumeWith("src", size, 35);
+          await vol().createVolume("dst", size);
+          await engine.createVirtualCopy({ name: "pit", source: "src", readOnly: true, owner: owner() });
+          const { job } = await engine.createPhysicalCopy({
+            name: "dst",
+            source: "src",
+            online: false,
+            saveSnapshot: false,
+            owner: owner(),
+          });
+          // One call at a time, so they interleave with the copy's own turns instead of all running before it.
+          for (let i = 0; i < 4096; i++) {
+            const now = await engine.observeJob(job.id);
+            if (now === undefined || now.endTime !== undefined) break;
+            // Aim just ahead of the copy, where its reads are in flight.
+            const ahead = Math.floor((now.percentComplete / 100) * (size / block)) + (i % 64);
+            await vol().writeVolume("src", Math.min(ahead, size / block - 1) * block, pattern(100 + i, block));
+            if (i % 16 === 0)
+              await engine.createVirtualCopy({ name: `mid${i}`, source: "src", readOnly: true, owner: owner() });
+            if (i % 16 === 8) await engine.deleteCopy({ name: `mid${i - 8}`, owner: owner() });
+          }
+          expect((await waitForJob(engine, job.id)).jobState).toBe("Completed");
+          expect(await sameBytes(engine, "dst", "pit", size)).toBe(true);
+        },
+      );
 
       it("at most the concurrency limit run; the rest queue as Initialized, highest priority first", async (ctx) => {
         // Needs pushed indications (the start order) and jobs slower than a round trip.
@@ -259,9 +415,20 @@ export function engineContract(name: string, factory: EngineFactory): void {
         });
         const last = names.length - 1;
         const created = await Promise.all(
-          names.map((n, i) => engine.createPhysicalCopy({ name: n, source: "src", online: false, saveSnapshot: true, priority: i === last ? "High" : "Low", owner: owner(n) })),
+          names.map((n, i) =>
+            engine.createPhysicalCopy({
+              name: n,
+              source: "src",
+              online: false,
+              saveSnapshot: true,
+              priority: i === last ? "High" : "Low",
+              owner: owner(n),
+            }),
+          ),
         );
-        expect(created.map((c) => c.copy.synchronization?.syncState)).toEqual(names.map((_, i) => (i < limit ? "ResyncInProgress" : "Initialized")));
+        expect(created.map((c) => c.copy.synchronization?.syncState)).toEqual(
+          names.map((_, i) => (i < limit ? "ResyncInProgress" : "Initialized")),
+        );
         expect(created.map((c) => c.job.jobState)).toEqual(names.map((_, i) => (i < limit ? "Running" : "New")));
         for (const c of created) await waitForJob(engine, c.job.id);
         stop();
@@ -274,16 +441,29 @@ export function engineContract(name: string, factory: EngineFactory): void {
         await vol().createVolume("dst", 32 * MiB);
         const seen: JobIndication[] = [];
         const stop = engine.subscribe((i) => seen.push(i));
-        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: false, owner: owner() });
+        const { job } = await engine.createPhysicalCopy({
+          name: "dst",
+          source: "src",
+          online: false,
+          saveSnapshot: false,
+          owner: owner(),
+        });
         await waitForJob(engine, job.id);
         // An engine without pushed indications (capabilities().indications false) reports them up to a poll late.
-        for (let waited = 0; !seen.some((i) => i.job.id === job.id && i.kind === "Finished") && waited < 10_000; waited += 10) {
+        for (
+          let waited = 0;
+          !seen.some((i) => i.job.id === job.id && i.kind === "Finished") && waited < 10_000;
+          waited += 10
+        ) {
           await new Promise((r) => setTimeout(r, 10));
         }
         stop();
         const mine = seen.filter((i) => i.job.id === job.id);
         expect(mine[0]?.kind).toBe("Started");
-        expect(mine.at(-1)).toMatchObject({ kind: "Finished", job: { jobState: "Completed", operationalStatus: ["Completed", "OK"] } });
+        expect(mine.at(-1)).toMatchObject({
+          kind: "Finished",
+          job: { jobState: "Completed", operationalStatus: ["Completed", "OK"] },
+        });
         const percents = mine.map((i) => i.job.percentComplete);
         expect(percents).toEqual([...percents].sort((a, b) => a - b));
       });
@@ -293,7 +473,13 @@ export function engineContract(name: string, factory: EngineFactory): void {
       async function associated(): Promise<void> {
         await volumeWith("src", 8 * MiB, 60);
         await vol().createVolume("dst", 8 * MiB);
-        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner() });
+        const { job } = await engine.createPhysicalCopy({
+          name: "dst",
+          source: "src",
+          online: false,
+          saveSnapshot: true,
+          owner: owner(),
+        });
         await waitForJob(engine, job.id);
       }
       async function states(copy: string, run: () => Promise<string>): Promise<(SyncState | undefined)[]> {
@@ -310,7 +496,10 @@ export function engineContract(name: string, factory: EngineFactory): void {
         const before = (await engine.observeCopy("dst"))?.synchronization?.whenSynced ?? 0;
         await vol().writeVolume("src", 3 * MiB + 7, pattern(61, 3 * block));
         under.clock.advanceHours(1);
-        const seen = await states("dst", async () => (await engine.startJob({ copy: "dst", owner: owner(), operation: "Resync" })).id);
+        const seen = await states(
+          "dst",
+          async () => (await engine.startJob({ copy: "dst", owner: owner(), operation: "Resync" })).id,
+        );
         // A resync of three blocks can end within one round trip of a remote engine: then only its ends are checked.
         if (under.remote === true && seen[1] === "Frozen") expect([seen[0], seen[2]]).toEqual(["Frozen", "Frozen"]);
         else expect(seen).toEqual(["Frozen", "ResyncInProgress", "Frozen"]);
@@ -323,7 +512,10 @@ export function engineContract(name: string, factory: EngineFactory): void {
       it("start copy: Frozen → CopyInProgress → Frozen", async () => {
         await associated();
         await vol().writeVolume("src", 0, pattern(62, MiB));
-        const seen = await states("dst", async () => (await engine.startJob({ copy: "dst", owner: owner(), operation: "StartCopy" })).id);
+        const seen = await states(
+          "dst",
+          async () => (await engine.startJob({ copy: "dst", owner: owner(), operation: "StartCopy" })).id,
+        );
         expect(seen).toEqual(["Frozen", "CopyInProgress", "Frozen"]);
         expect(await sameBytes(engine, "dst", "src", 8 * MiB)).toBe(true);
       });
@@ -343,7 +535,13 @@ export function engineContract(name: string, factory: EngineFactory): void {
         await associated();
         await engine.startJob({ copy: "dst", owner: owner(), operation: "Detach" });
         await vol().writeVolume("src", 0, pattern(63, MiB));
-        const { job } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner: owner("copy-b", "uid-2") });
+        const { job } = await engine.createPhysicalCopy({
+          name: "dst",
+          source: "src",
+          online: false,
+          saveSnapshot: true,
+          owner: owner("copy-b", "uid-2"),
+        });
         expect((await waitForJob(engine, job.id)).jobState).toBe("Completed");
         const copy = await engine.observeCopy("dst");
         expect(copy?.owner).toMatchObject({ name: "copy-b" });
@@ -379,7 +577,10 @@ export function engineContract(name: string, factory: EngineFactory): void {
         await engine.createVirtualCopy({ name: "later", source: "base", readOnly: true, owner: owner() });
         const later = await vol().readVolume("base", 0, 8 * MiB);
         await vol().writeVolume("base", 0, pattern(72, MiB));
-        const seen = await states("snap", async () => (await engine.startJob({ copy: "snap", owner: owner(), operation: "Restore" })).id);
+        const seen = await states(
+          "snap",
+          async () => (await engine.startJob({ copy: "snap", owner: owner(), operation: "Restore" })).id,
+        );
         expect(seen).toEqual(["Idle", "RestoreInProgress", "Idle"]);
         const expected = Buffer.concat([v0, Buffer.alloc(4 * MiB)]);
         expect((await vol().readVolume("base", 0, 8 * MiB)).equals(expected)).toBe(true);
@@ -400,7 +601,12 @@ export function engineContract(name: string, factory: EngineFactory): void {
     describe("abort signals", () => {
       it("an aborted call changes nothing and says so", async () => {
         await volumeWith("base", MiB, 90);
-        const e = await refusal(() => engine.createVirtualCopy({ name: "s", source: "base", readOnly: true, owner: owner() }, { signal: AbortSignal.abort() }));
+        const e = await refusal(() =>
+          engine.createVirtualCopy(
+            { name: "s", source: "base", readOnly: true, owner: owner() },
+            { signal: AbortSignal.abort() },
+          ),
+        );
         expect([e.code, e.kind]).toEqual(["Aborted", "retryable"]);
         expect(await engine.observeCopy("s")).toBeUndefined();
       });

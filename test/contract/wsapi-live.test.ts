@@ -18,7 +18,10 @@ const password = env.ARRAYCOPY_WSAPI_PASSWORD;
 const cpg = env.ARRAYCOPY_WSAPI_CPG;
 const configured = url !== undefined && user !== undefined && password !== undefined && cpg !== undefined;
 
-const noData = (): Promise<never> => Promise.reject(new EngineError("cannot move data over WSAPI: a live array has no data path here", { code: "Unsupported" }));
+const noData = (): Promise<never> =>
+  Promise.reject(
+    new EngineError("cannot move data over WSAPI: a live array has no data path here", { code: "Unsupported" }),
+  );
 
 describe.skipIf(!configured)("live array (ARRAYCOPY_WSAPI_*)", () => {
   engineContract("wsapi (live array)", () => {

@@ -26,8 +26,10 @@ function dataPath(engine: EmbeddedEngine): DataPath {
     return e instanceof Error ? e : new Error(String(e));
   };
   return {
-    read: (name, offset, length) => engine.readVolume(name, offset, length).catch((e: unknown) => Promise.reject(inner(e))),
-    write: (name, offset, data) => engine.writeVolume(name, offset, data).catch((e: unknown) => Promise.reject(inner(e))),
+    read: (name, offset, length) =>
+      engine.readVolume(name, offset, length).catch((e: unknown) => Promise.reject(inner(e))),
+    write: (name, offset, data) =>
+      engine.writeVolume(name, offset, data).catch((e: unknown) => Promise.reject(inner(e))),
   };
 }
 
@@ -85,7 +87,10 @@ for (const mode of modes) {
 }
 
 describe("wsapi: stopping an online copy deletes what it made and nothing else", () => {
-  for (const mode of [...modes, { name: "every quirk at once", quirks: Object.fromEntries(quirkNames.map((q) => [q, true])) }]) {
+  for (const mode of [
+    ...modes,
+    { name: "every quirk at once", quirks: Object.fromEntries(quirkNames.map((q) => [q, true])) },
+  ]) {
     describe(mode.name, () => {
       let s: Setup;
       beforeEach(async () => {
@@ -100,20 +105,40 @@ describe("wsapi: stopping an online copy deletes what it made and nothing else",
       async function bystanders(): Promise<Map<string, Buffer>> {
         const v = volumesOf(s.engine);
         const data = new Map<string, Buffer>();
-        for (const [name, seed] of [["src", 1], ["keep-a", 2], ["keep-b", 3]] as const) {
+        for (const [name, seed] of [
+          ["src", 1],
+          ["keep-a", 2],
+          ["keep-b", 3],
+        ] as const) {
           await v.createVolume(name, 2 * MiB);
           const bytes = pattern(seed, 2 * MiB);
           await v.writeVolume(name, 0, bytes);
           data.set(name, bytes);
         }
-        await s.engine.createVirtualCopy({ name: "their-snap", source: "src", readOnly: true, owner: owner("theirs", "uid-9") });
-        await s.engine.createVirtualCopy({ name: "their-rw", source: "their-snap", readOnly: false, owner: owner("theirs", "uid-9") });
+        await s.engine.createVirtualCopy({
+          name: "their-snap",
+          source: "src",
+          readOnly: true,
+          owner: owner("theirs", "uid-9"),
+        });
+        await s.engine.createVirtualCopy({
+          name: "their-rw",
+          source: "their-snap",
+          readOnly: false,
+          owner: owner("theirs", "uid-9"),
+        });
         data.set("their-snap", data.get("src") ?? Buffer.alloc(0));
         return data;
       }
 
       async function queuedOnlineCopy(): Promise<string> {
-        const { copy, job } = await s.engine.createPhysicalCopy({ name: "oc", source: "src", online: true, saveSnapshot: false, owner: owner() });
+        const { copy, job } = await s.engine.createPhysicalCopy({
+          name: "oc",
+          source: "src",
+          online: true,
+          saveSnapshot: false,
+          owner: owner(),
+        });
         expect(copy.synchronization?.syncState).toBe("Initialized");
         expect(job.jobState).toBe("New");
         return job.id;
@@ -122,17 +147,21 @@ describe("wsapi: stopping an online copy deletes what it made and nothing else",
       async function expectIntact(data: Map<string, Buffer>): Promise<void> {
         const names = (await volumesOf(s.engine).listVolumes()).map((v) => v.name).sort();
         expect(names).toEqual(["keep-a", "keep-b", "src", "their-rw", "their-snap"]);
-        for (const [name, bytes] of data) expect((await volumesOf(s.engine).readVolume(name, 0, bytes.length)).equals(bytes)).toBe(true);
+        for (const [name, bytes] of data)
+          expect((await volumesOf(s.engine).readVolume(name, 0, bytes.length)).equals(bytes)).toBe(true);
       }
 
-      it("deleteCopy: cancels the task, deletes the destination and its two internal snapshots, in that order", async () => {
-        const data = await bystanders();
-        const id = await queuedOnlineCopy();
-        await s.engine.deleteCopy({ name: "oc", owner: owner() });
-        expect(s.array.deleted).toEqual(["oc", `ocp-${id}-rw`, `ocp-${id}-ro`]);
-        expect(await s.engine.observeJob(id)).toMatchObject({ jobState: "Terminated" });
-        await expectIntact(data);
-      });
+      it(
+        "deleteCopy: cancels the task, deletes the destination and its two " + "internal snapshots, in that order",
+        async () => {
+          const data = await bystanders();
+          const id = await queuedOnlineCopy();
+          await s.engine.deleteCopy({ name: "oc", owner: owner() });
+          expect(s.array.deleted).toEqual(["oc", `ocp-${id}-rw`, `ocp-${id}-ro`]);
+          expect(await s.engine.observeJob(id)).toMatchObject({ jobState: "Terminated" });
+          await expectIntact(data);
+        },
+      );
 
       it("halt: the same, through the copy or through its job", async () => {
         const data = await bystanders();
@@ -147,7 +176,11 @@ describe("wsapi: stopping an online copy deletes what it made and nothing else",
         await bystanders();
         const id = await queuedOnlineCopy();
         const other = owner("copy-b", "uid-2");
-        for (const act of [() => s.engine.deleteCopy({ name: "oc", owner: other }), () => s.engine.halt({ copy: "oc", owner: other }), () => s.engine.halt({ job: id, owner: other })]) {
+        for (const act of [
+          () => s.engine.deleteCopy({ name: "oc", owner: other }),
+          () => s.engine.halt({ copy: "oc", owner: other }),
+          () => s.engine.halt({ job: id, owner: other }),
+        ]) {
           expect((await refusal(act)).code).toBe("NotOwned");
         }
         expect(s.array.deleted).toEqual([]);

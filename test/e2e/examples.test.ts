@@ -11,7 +11,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getText, runningControllers, skippedKinds, waitConverged, type Kubectl } from "../../hack/demo/converge.ts";
-import { convergence, createExampleVolumes, exampleClass, exampleObjects, examplesDir, exampleVolumes, type ExampleObject } from "../../hack/demo/examples.ts";
+import {
+  convergence,
+  createExampleVolumes,
+  exampleClass,
+  exampleObjects,
+  examplesDir,
+  exampleVolumes,
+  type ExampleObject,
+} from "../../hack/demo/examples.ts";
 import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import { createIntentAnnotation } from "../../operator/src/controllers/shared/objects.ts";
 import { lastAppliedAnnotation } from "../../operator/src/kube/compact.ts";
@@ -37,61 +45,101 @@ function operator(): OperatorProcess {
   return op;
 }
 
-/** CopyJobs the operator created for the examples' copies (a PhysicalCopy's initial copy): nothing else removes them without kube-controller-manager's garbage collector. */
+/**
+ * CopyJobs the operator created for the examples' copies (a PhysicalCopy's initial copy): nothing else removes them
+ * without kube-controller-manager's garbage collector.
+ */
 async function ownedJobs(): Promise<ExampleObject[]> {
   const copies = new Set(objects.filter(isCopy).map((o) => `${o.kind}/${o.namespace ?? ""}/${o.name}`));
   const namespaces = [...new Set(objects.filter(isCopy).map((o) => o.namespace ?? "default"))];
-  const jobs = await Promise.all(namespaces.map(async (ns) => {
-    const list = JSON.parse(await kubectlAsyncOk(["get", "copyjobs.arraycopy.io", "-n", ns, "-o", "json"])) as {
-      items: { metadata: { name: string; ownerReferences?: { kind: string; name: string }[] } }[];
-    };
-    return list.items
-      .filter((j) => (j.metadata.ownerReferences ?? []).some((r) => copies.has(`${r.kind}/${ns}/${r.name}`)))
-      .map((j) => ({ kind: "CopyJob", name: j.metadata.name, namespace: ns }));
-  }));
+  const jobs = await Promise.all(
+    namespaces.map(async (ns) => {
+      const list = JSON.parse(await kubectlAsyncOk(["get", "copyjobs.arraycopy.io", "-n", ns, "-o", "json"])) as {
+        items: { metadata: { name: string; ownerReferences?: { kind: string; name: string }[] } }[];
+      };
+      return list.items
+        .filter((j) => (j.metadata.ownerReferences ?? []).some((r) => copies.has(`${r.kind}/${ns}/${r.name}`)))
+        .map((j) => ({ kind: "CopyJob", name: j.metadata.name, namespace: ns }));
+    }),
+  );
   return jobs.flat();
 }
 
-/** Deletes objects and, when `strip`, removes whatever finalizers are left (the operator is gone, or none exists for them). */
+/**
+ * Deletes objects and, when `strip`, removes whatever finalizers are left (the operator is gone, or none exists for
+ * them).
+ */
 async function remove(list: readonly ExampleObject[], strip: boolean): Promise<void> {
-  await Promise.all(list.map(async (o) => {
-    await kubectlAsync(["delete", ref(o), ...nsArgs(o), "--ignore-not-found", "--wait=false"]);
-    if (strip) await kubectlAsync(["patch", ref(o), ...nsArgs(o), "--type=merge", "-p", '{"metadata":{"finalizers":null}}']);
-  }));
+  await Promise.all(
+    list.map(async (o) => {
+      await kubectlAsync(["delete", ref(o), ...nsArgs(o), "--ignore-not-found", "--wait=false"]);
+      if (strip)
+        await kubectlAsync(["patch", ref(o), ...nsArgs(o), "--type=merge", "-p", '{"metadata":{"finalizers":null}}']);
+    }),
+  );
 }
 
 beforeAll(async () => {
   installCrds();
-  const classes = JSON.parse(kubectlOk(["get", "copyclasses.arraycopy.io", "-o", "json"])) as { items: { metadata: { name: string; annotations?: Record<string, string> } }[] };
-  const defaults = classes.items.filter((c) => c.metadata.annotations?.["arraycopy.io/is-default-class"] === "true" && c.metadata.name !== exampleClass);
+  const classes = JSON.parse(kubectlOk(["get", "copyclasses.arraycopy.io", "-o", "json"])) as {
+    items: { metadata: { name: string; annotations?: Record<string, string> } }[];
+  };
+  const defaults = classes.items.filter(
+    (c) => c.metadata.annotations?.["arraycopy.io/is-default-class"] === "true" && c.metadata.name !== exampleClass,
+  );
   if (defaults.length > 0) {
-    throw new Error(`CopyClass ${defaults.map((c) => c.metadata.name).join(", ")} is marked default in this test cluster: examples/copyclass.yaml adds another, and two defaults mean none. Make the other test's class non-default.`);
+    throw new Error(
+      `CopyClass ${defaults.map((c) => c.metadata.name).join(", ")} is marked default in this test cluster: ` +
+        `examples/copyclass.yaml adds another, and two defaults mean none. Make the other test's class non-default.`,
+    );
   }
   // The engine takes the directory's lock: the volumes are made and the engine closed before the operator opens it.
   await createExampleVolumes(classDir);
-  op = await startOperatorProcess({ kubeconfig: cluster().kubeconfig, dataDir: join(workDir, "data"), logFile: join(workDir, "operator.log"), pidsFile: join(workDir, "pids.json"), ownerPid: process.pid });
+  op = await startOperatorProcess({
+    kubeconfig: cluster().kubeconfig,
+    dataDir: join(workDir, "data"),
+    logFile: join(workDir, "operator.log"),
+    pidsFile: join(workDir, "pids.json"),
+    ownerPid: process.pid,
+  });
 });
 
 beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => {
-  });
+  onTestFailed(() => {});
 });
 
 afterAll(async () => {
   await op?.stop();
   // Whatever a failed test left behind: the operator is stopped, so finalizers are stripped.
   await remove([...(await ownedJobs()), ...objects], true);
-  if (run.failed) console.error(`operator log kept in ${join(workDir, "operator.log")}:\n${logTail(join(workDir, "operator.log"))}`);
+  if (run.failed)
+    console.error(`operator log kept in ${join(workDir, "operator.log")}:\n${logTail(join(workDir, "operator.log"))}`);
   else rmSync(workDir, { recursive: true, force: true });
 });
 
 describe("examples/ with the operator as its own process", () => {
   it("applies with kubectl, and the VirtualCopy goes Ready under kubectl wait", async () => {
     await kubectlAsyncOk(["apply", "-f", examplesDir]);
-    await kubectlAsyncOk(["wait", "--for=condition=Ready", "virtualcopy/postgres-before-upgrade", "-n", "default", "--timeout=60s"]);
+    await kubectlAsyncOk([
+      "wait",
+      "--for=condition=Ready",
+      "virtualcopy/postgres-before-upgrade",
+      "-n",
+      "default",
+      "--timeout=60s",
+    ]);
     // The operator's caches drop kubectl's last-applied annotation (kube/compact.ts), and its intent annotation is
     // added by JSON patch: the object must keep both, or the next `kubectl apply` would diff against nothing.
-    const meta = JSON.parse(await kubectlAsyncOk(["get", "virtualcopy/postgres-before-upgrade", "-n", "default", "-o", "jsonpath={.metadata.annotations}"])) as Record<string, string>;
+    const meta = JSON.parse(
+      await kubectlAsyncOk([
+        "get",
+        "virtualcopy/postgres-before-upgrade",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.metadata.annotations}",
+      ]),
+    ) as Record<string, string>;
     expect(Object.keys(meta).sort()).toEqual([createIntentAnnotation, lastAppliedAnnotation]);
     expect((JSON.parse(meta[lastAppliedAnnotation] ?? "{}") as { kind?: string }).kind).toBe("VirtualCopy");
   });
@@ -118,10 +166,20 @@ describe("examples/ with the operator as its own process", () => {
   it("deletes the examples through the operator, keeping array data (Retain)", async () => {
     // Retain: the virtual copy's retentionHours (24) makes the array refuse to delete it today, as it should.
     const copies = objects.filter(isCopy);
-    for (const o of copies) await kubectlAsyncOk(["patch", ref(o), ...nsArgs(o), "--type=merge", "-p", '{"spec":{"deletionPolicy":"Retain"}}']);
+    for (const o of copies)
+      await kubectlAsyncOk([
+        "patch",
+        ref(o),
+        ...nsArgs(o),
+        "--type=merge",
+        "-p",
+        '{"spec":{"deletionPolicy":"Retain"}}',
+      ]);
     const managed = [...objects.filter(isManaged), ...(await ownedJobs())];
     await remove(managed, false);
-    await Promise.all(managed.map((o) => kubectlAsyncOk(["wait", "--for=delete", ref(o), ...nsArgs(o), "--timeout=60s"])));
+    await Promise.all(
+      managed.map((o) => kubectlAsyncOk(["wait", "--for=delete", ref(o), ...nsArgs(o), "--timeout=60s"])),
+    );
     // The PVC and PV keep kubernetes.io/pvc-protection and pv-protection, which only kube-controller-manager removes.
     const rest = objects.filter((o) => !isManaged(o));
     await remove(rest, true);
@@ -143,7 +201,8 @@ describe("examples/ with the operator as its own process", () => {
       const snapshot = (await engine.listCopies()).find((c) => c.owner.name === "postgres-before-upgrade");
       expect(snapshot).toBeDefined();
       expect((await engine.readVolume(snapshot?.name ?? "", 0, source.sizeBytes)).equals(data)).toBe(true);
-      if (controllers.has("physicalcopy")) expect((await engine.readVolume("postgres-test", 0, source.sizeBytes)).equals(data)).toBe(true);
+      if (controllers.has("physicalcopy"))
+        expect((await engine.readVolume("postgres-test", 0, source.sizeBytes)).equals(data)).toBe(true);
     } finally {
       await engine.close();
     }

@@ -27,19 +27,34 @@ describe("CRDs", () => {
     const resources = kubectlOk(["api-resources", "--api-group=arraycopy.io", "-o", "wide"]);
     for (const r of ["copyclasses", "virtualcopies", "physicalcopies", "copyjobs"]) expect(resources).toContain(r);
     expect(resources).toContain("arraycopy");
-    const established = kubectlOk(["get", "crd", "-l", "app.kubernetes.io/part-of=arraycopy", "-o",
-      "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Established\")].status} {end}"]);
+    const established = kubectlOk([
+      "get",
+      "crd",
+      "-l",
+      "app.kubernetes.io/part-of=arraycopy",
+      "-o",
+      'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status} {end}',
+    ]);
     expect(established.trim().split(" ").sort()).toEqual([
-      "copyclasses.arraycopy.io=True", "copyjobs.arraycopy.io=True", "physicalcopies.arraycopy.io=True", "virtualcopies.arraycopy.io=True",
+      "copyclasses.arraycopy.io=True",
+      "copyjobs.arraycopy.io=True",
+      "physicalcopies.arraycopy.io=True",
+      "virtualcopies.arraycopy.io=True",
     ]);
   });
 });
 
 describe("examples", () => {
   const dirs = [join(repoRoot, "examples"), join(repoRoot, "examples", "wsapi")];
-  const files = dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith(".yaml")).map((f) => join(d, f)));
+  const files = dirs.flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => join(d, f)),
+  );
   beforeAll(() => {
-    kubectlOk(["apply", "-f", "-"], { input: stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "arraycopy-system" } }) });
+    kubectlOk(["apply", "-f", "-"], {
+      input: stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "arraycopy-system" } }),
+    });
   });
   it.each(files)("%s passes kubectl apply --dry-run=server", (file) => {
     const res = kubectl(["apply", "--dry-run=server", "-f", file]);
@@ -79,22 +94,66 @@ describe("kubectl", () => {
   });
 
   it("get shows SyncState, CopyType, progress, Ready and Age, and the category lists every kind", () => {
-    const vc = { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", metadata: { name: "cols", namespace: ns }, spec: { source: { volumeName: "db-data" } } };
+    const vc = {
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "VirtualCopy",
+      metadata: { name: "cols", namespace: ns },
+      spec: { source: { volumeName: "db-data" } },
+    };
     kubectlOk(["create", "-f", "-"], { input: stringify(vc) });
     const status = {
-      syncState: "Idle", copyType: "UnSyncAssoc", replicaType: "AfterDelta",
-      conditions: [{ type: "Ready", status: "True", reason: "Idle", message: "ready", lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") }],
+      syncState: "Idle",
+      copyType: "UnSyncAssoc",
+      replicaType: "AfterDelta",
+      conditions: [
+        {
+          type: "Ready",
+          status: "True",
+          reason: "Idle",
+          message: "ready",
+          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        },
+      ],
     };
-    kubectlOk(["patch", "virtualcopy", "cols", "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status })]);
+    kubectlOk([
+      "patch",
+      "virtualcopy",
+      "cols",
+      "-n",
+      ns,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status }),
+    ]);
     const out = kubectlOk(["get", "virtualcopy", "cols", "-n", ns]);
     const [header, row] = out.trim().split("\n");
     expect(header?.split(/\s+/)).toEqual(["NAME", "SOURCEPVC", "SYNCSTATE", "COPYTYPE", "READY", "AGE"]);
     expect(row).toMatch(/^cols\s+Idle\s+UnSyncAssoc\s+True\s+\d+s$/);
-    const pc = { apiVersion: "arraycopy.io/v1alpha1", kind: "PhysicalCopy", metadata: { name: "cols", namespace: ns }, spec: { source: { volumeName: "db-data" }, target: { volumeName: "db-test" } } };
-    const job = { apiVersion: "arraycopy.io/v1alpha1", kind: "CopyJob", metadata: { name: "cols", namespace: ns }, spec: { copyRef: { kind: "PhysicalCopy", name: "cols" }, operation: "Resync" } };
+    const pc = {
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "PhysicalCopy",
+      metadata: { name: "cols", namespace: ns },
+      spec: { source: { volumeName: "db-data" }, target: { volumeName: "db-test" } },
+    };
+    const job = {
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "CopyJob",
+      metadata: { name: "cols", namespace: ns },
+      spec: { copyRef: { kind: "PhysicalCopy", name: "cols" }, operation: "Resync" },
+    };
     kubectlOk(["create", "-f", "-"], { input: `${stringify(pc)}---\n${stringify(job)}` });
     const headerOf = (kind: string) => kubectlOk(["get", kind, "-n", ns]).split("\n")[0]?.split(/\s+/);
-    expect(headerOf("physicalcopies")).toEqual(["NAME", "SOURCEPVC", "TARGET", "SYNCSTATE", "COPYTYPE", "PROGRESS", "READY", "AGE"]);
+    expect(headerOf("physicalcopies")).toEqual([
+      "NAME",
+      "SOURCEPVC",
+      "TARGET",
+      "SYNCSTATE",
+      "COPYTYPE",
+      "PROGRESS",
+      "READY",
+      "AGE",
+    ]);
     expect(headerOf("copyjobs")).toEqual(["NAME", "OPERATION", "COPY", "JOBSTATE", "PROGRESS", "SUCCEEDED", "AGE"]);
     const all = kubectlOk(["get", "arraycopy", "-n", ns, "-o", "name"]);
     expect(all).toContain("virtualcopy.arraycopy.io/cols");
@@ -105,7 +164,18 @@ describe("kubectl", () => {
   });
 
   it("status is a subresource: a spec write does not change it", () => {
-    const patched = kubectlOk(["patch", "virtualcopy", "cols", "-n", ns, "--type=merge", "-p", JSON.stringify({ status: { syncState: "Broken" } }), "-o", "jsonpath={.status.syncState}"]);
+    const patched = kubectlOk([
+      "patch",
+      "virtualcopy",
+      "cols",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status: { syncState: "Broken" } }),
+      "-o",
+      "jsonpath={.status.syncState}",
+    ]);
     expect(patched).toBe("Idle");
   });
 

@@ -12,8 +12,26 @@ import { parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBinaries } from "../../hack/control-plane/binaries.ts";
 import { loadConfig } from "../../operator/src/config.ts";
-import { cluster, eventually, freshNamespace, installCrds, kubectlAsync, kubectlAsyncOk, kubectlOk, repoRoot, type KubectlResult } from "../support/cluster.ts";
-import { applyYaml, conditionOf, eventsFor, getObject, startOperator, type ConditionView, type RunningOperator } from "../support/operator.ts";
+import {
+  cluster,
+  eventually,
+  freshNamespace,
+  installCrds,
+  kubectlAsync,
+  kubectlAsyncOk,
+  kubectlOk,
+  repoRoot,
+  type KubectlResult,
+} from "../support/cluster.ts";
+import {
+  applyYaml,
+  conditionOf,
+  eventsFor,
+  getObject,
+  startOperator,
+  type ConditionView,
+  type RunningOperator,
+} from "../support/operator.ts";
 
 const chart = join(repoRoot, "charts", "arraycopy");
 const release = `ac-${Math.random().toString(36).slice(2, 7)}`;
@@ -40,7 +58,12 @@ function helm(args: readonly string[]): KubectlResult {
     encoding: "utf8",
     cwd: repoRoot,
     timeout: 120_000,
-    env: { ...process.env, HELM_CONFIG_HOME: join(helmHome, "config"), HELM_CACHE_HOME: join(helmHome, "cache"), HELM_DATA_HOME: join(helmHome, "data") },
+    env: {
+      ...process.env,
+      HELM_CONFIG_HOME: join(helmHome, "config"),
+      HELM_CACHE_HOME: join(helmHome, "cache"),
+      HELM_DATA_HOME: join(helmHome, "data"),
+    },
   });
   return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
 }
@@ -53,10 +76,16 @@ function helmOk(args: readonly string[]): string {
 
 /** kubectl as the chart's ServiceAccount; asynchronous because the operator runs in this process. */
 function asOperator(args: readonly string[], input?: string): Promise<KubectlResult> {
-  return kubectlAsync(args, input === undefined ? { kubeconfig: tokenKubeconfig } : { kubeconfig: tokenKubeconfig, input });
+  return kubectlAsync(
+    args,
+    input === undefined ? { kubeconfig: tokenKubeconfig } : { kubeconfig: tokenKubeconfig, input },
+  );
 }
 
-const rendered = (out: string) => parseAllDocuments(out).map((d) => d.toJS() as Obj | null).filter((o): o is Obj => o !== null);
+const rendered = (out: string) =>
+  parseAllDocuments(out)
+    .map((d) => d.toJS() as Obj | null)
+    .filter((o): o is Obj => o !== null);
 
 beforeAll(() => {
   // Builds helm on first use (about 1.5 minutes cold, progress on stderr), beside the control plane's binaries.
@@ -72,15 +101,43 @@ afterAll(async () => {
 describe("the chart", () => {
   it("passes helm lint --strict, with the default values and with the wsapi class", () => {
     helmOk(["lint", "--strict", chart]);
-    helmOk(["lint", "--strict", chart, "--set", "copyClasses.wsapi.create=true", "--set", "copyClasses.wsapi.credentials.username=u", "--set", "copyClasses.wsapi.credentials.password=p", "--set", "metrics.serviceMonitor.enabled=true"]);
+    helmOk([
+      "lint",
+      "--strict",
+      chart,
+      "--set",
+      "copyClasses.wsapi.create=true",
+      "--set",
+      "copyClasses.wsapi.credentials.username=u",
+      "--set",
+      "copyClasses.wsapi.credentials.password=p",
+      "--set",
+      "metrics.serviceMonitor.enabled=true",
+    ]);
   });
 
   it.each([
-    { why: "a misspelt value is refused, not silently ignored", set: "persistance.enabled=false", error: "additional properties 'persistance' not allowed" },
+    {
+      why: "a misspelt value is refused, not silently ignored",
+      set: "persistance.enabled=false",
+      error: "additional properties 'persistance' not allowed",
+    },
     { why: "zero replicas would leave no operator", set: "replicaCount=0", error: "/replicaCount" },
-    { why: "a log level the operator would refuse at start", set: "operator.logLevel=verbose", error: "/operator/logLevel" },
-    { why: "a data volume two pods could write", set: "persistence.accessMode=ReadWriteMany", error: "/persistence/accessMode" },
-    { why: "a plain-http array endpoint", set: "copyClasses.wsapi.endpoint=http://array", error: "/copyClasses/wsapi/endpoint" },
+    {
+      why: "a log level the operator would refuse at start",
+      set: "operator.logLevel=verbose",
+      error: "/operator/logLevel",
+    },
+    {
+      why: "a data volume two pods could write",
+      set: "persistence.accessMode=ReadWriteMany",
+      error: "/persistence/accessMode",
+    },
+    {
+      why: "a plain-http array endpoint",
+      set: "copyClasses.wsapi.endpoint=http://array",
+      error: "/copyClasses/wsapi/endpoint",
+    },
   ])("values.schema.json: $why", ({ set, error }) => {
     const res = helm(["template", "x", chart, "--set", set]);
     expect(res.code).not.toBe(0);
@@ -94,24 +151,71 @@ describe("the chart", () => {
   });
 
   it("renders objects the apiserver accepts: every one passes kubectl apply --dry-run=server", async () => {
-    const out = helmOk(["template", release, chart, "-n", ns, "--include-crds", ...installValues,
-      "--set", "copyClasses.wsapi.create=true", "--set", `copyClasses.wsapi.name=${release}-array`, "--set", "copyClasses.wsapi.credentials.username=u", "--set", "copyClasses.wsapi.credentials.password=p"]);
+    const out = helmOk([
+      "template",
+      release,
+      chart,
+      "-n",
+      ns,
+      "--include-crds",
+      ...installValues,
+      "--set",
+      "copyClasses.wsapi.create=true",
+      "--set",
+      `copyClasses.wsapi.name=${release}-array`,
+      "--set",
+      "copyClasses.wsapi.credentials.username=u",
+      "--set",
+      "copyClasses.wsapi.credentials.password=p",
+    ]);
     const objects = rendered(out);
     expect(objects.map((o) => o.kind).sort()).toEqual([
-      "ClusterRole", "ClusterRoleBinding", "CopyClass", "CopyClass",
-      "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition", "CustomResourceDefinition",
-      "Deployment", "PersistentVolumeClaim", "PodDisruptionBudget", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "CopyClass",
+      "CopyClass",
+      "CustomResourceDefinition",
+      "CustomResourceDefinition",
+      "CustomResourceDefinition",
+      "CustomResourceDefinition",
+      "Deployment",
+      "PersistentVolumeClaim",
+      "PodDisruptionBudget",
+      "Role",
+      "RoleBinding",
+      "Secret",
+      "Service",
+      "ServiceAccount",
     ]);
     // Server-side apply: the CRDs already exist (applied the same way by installCrds), and the apiserver runs its
     // full validation (schemas, CEL rules, admission) on each object without persisting it.
     const res = await kubectlAsync(["apply", "--server-side", "--dry-run=server", "-f", "-"], { input: out });
     expect(res.code, res.stderr).toBe(0);
     // One "(server dry run)" line per object: none skipped.
-    expect(res.stdout.trim().split("\n").filter((l) => l.endsWith("(server dry run)"))).toHaveLength(objects.length);
+    expect(
+      res.stdout
+        .trim()
+        .split("\n")
+        .filter((l) => l.endsWith("(server dry run)")),
+    ).toHaveLength(objects.length);
   });
 
   it("renders the optional pieces: emptyDir without persistence, a ServiceMonitor, a digest-pinned image", () => {
-    const objects = rendered(helmOk(["template", release, chart, "-n", ns, "--set", "persistence.enabled=false", "--set", "metrics.serviceMonitor.enabled=true", "--set", `image.digest=sha256:${"a".repeat(64)}`]));
+    const objects = rendered(
+      helmOk([
+        "template",
+        release,
+        chart,
+        "-n",
+        ns,
+        "--set",
+        "persistence.enabled=false",
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
+        "--set",
+        `image.digest=sha256:${"a".repeat(64)}`,
+      ]),
+    );
     expect(objects.map((o) => o.kind)).not.toContain("PersistentVolumeClaim");
     expect(JSON.stringify(objects.find((o) => o.kind === "Deployment"))).not.toContain("podAffinity");
     expect(objects.map((o) => o.kind)).toContain("ServiceMonitor");
@@ -125,23 +229,54 @@ describe("helm install into the real apiserver", () => {
   it("creates every object; the Deployment is hardened and runs two replicas with leader election", () => {
     helmOk(["install", release, chart, "-n", ns, ...installValues]);
     expect(helmOk(["status", release, "-n", ns, "-o", "json"])).toContain('"status":"deployed"');
-    const namespaced: [string, string][] = [["serviceaccount", fullname], ["role", fullname], ["rolebinding", fullname], ["deployment", fullname], ["poddisruptionbudget", fullname], ["service", `${fullname}-metrics`], ["persistentvolumeclaim", `${fullname}-data`]];
+    const namespaced: [string, string][] = [
+      ["serviceaccount", fullname],
+      ["role", fullname],
+      ["rolebinding", fullname],
+      ["deployment", fullname],
+      ["poddisruptionbudget", fullname],
+      ["service", `${fullname}-metrics`],
+      ["persistentvolumeclaim", `${fullname}-data`],
+    ];
     for (const [kind, name] of namespaced) expect(getObject(kind, ns, name), `${kind}/${name}`).toBeDefined();
-    const clusterScoped: [string, string][] = [["clusterrole", fullname], ["clusterrolebinding", fullname], ["copyclass", cls]];
+    const clusterScoped: [string, string][] = [
+      ["clusterrole", fullname],
+      ["clusterrolebinding", fullname],
+      ["copyclass", cls],
+    ];
     for (const [kind, name] of clusterScoped) expect(getObject(kind, undefined, name), `${kind}/${name}`).toBeDefined();
-    const d = getObject<{ spec: { replicas: number; template: { spec: { securityContext: unknown; affinity?: unknown; containers: Record<string, unknown>[]; volumes: unknown[] } } } }>("deployment", ns, fullname);
+    const d = getObject<{
+      spec: {
+        replicas: number;
+        template: {
+          spec: {
+            securityContext: unknown;
+            affinity?: unknown;
+            containers: Record<string, unknown>[];
+            volumes: unknown[];
+          };
+        };
+      };
+    }>("deployment", ns, fullname);
     const pod = d?.spec.template.spec;
     const container = pod?.containers[0];
     expect(d?.spec.replicas).toBe(2);
     expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
-    expect(container?.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
+    expect(container?.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
     // The image's entrypoint is node (distroless): its args are node flags, the script the Dockerfile builds, then
     // flags the operator itself accepts (its own parser, strict: an unknown flag throws).
     const args = container?.args as string[];
     const script = args.indexOf("dist/main.js");
     expect(script).toBeGreaterThanOrEqual(0);
     expect(args.slice(0, script)).toEqual(["--optimize-for-size"]);
-    expect(readFileSync(join(repoRoot, "Dockerfile"), "utf8")).toMatch(/^CMD \["--optimize-for-size", "dist\/main\.js"\]$/m);
+    expect(readFileSync(join(repoRoot, "Dockerfile"), "utf8")).toMatch(
+      /^CMD \["--optimize-for-size", "dist\/main\.js"\]$/m,
+    );
     const config = loadConfig(args.slice(script + 1), {});
     expect(config).toMatchObject({ leaderElect: true, dataDir: "/var/lib/arraycopy", qps: 0, workers: 16 });
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: "/healthz", port: "metrics" } });
@@ -159,20 +294,37 @@ describe("helm install into the real apiserver", () => {
     // TokenRequest: the token a pod of the Deployment would get, bound to the chart's ServiceAccount.
     const token = kubectlOk(["create", "token", fullname, "-n", ns, "--duration=1h"]).trim();
     tokenKubeconfig = join(helmHome, "operator.kubeconfig");
-    writeFileSync(tokenKubeconfig, stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "test", cluster: { server: cluster().server, "certificate-authority": cluster().caFile } }],
-      users: [{ name: "operator", user: { token } }],
-      contexts: [{ name: "operator", context: { cluster: "test", user: "operator" } }],
-      "current-context": "operator",
-    }), { mode: 0o600 });
-    expect((await asOperator(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"])).stdout).toBe(`system:serviceaccount:${ns}:${fullname}`);
+    writeFileSync(
+      tokenKubeconfig,
+      stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "test", cluster: { server: cluster().server, "certificate-authority": cluster().caFile } }],
+        users: [{ name: "operator", user: { token } }],
+        contexts: [{ name: "operator", context: { cluster: "test", user: "operator" } }],
+        "current-context": "operator",
+      }),
+      { mode: 0o600 },
+    );
+    expect((await asOperator(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"])).stdout).toBe(
+      `system:serviceaccount:${ns}:${fullname}`,
+    );
 
     // As the Deployment runs it: leader election on, the Lease in the release namespace (POD_NAMESPACE there).
-    op = startOperator(["--kubeconfig", tokenKubeconfig, "--leader-elect", "true", "--lease-namespace", ns, "--identity", `${release}-pod`]);
+    op = startOperator([
+      "--kubeconfig",
+      tokenKubeconfig,
+      "--leader-elect",
+      "true",
+      "--lease-namespace",
+      ns,
+      "--identity",
+      `${release}-pod`,
+    ]);
     await eventually(() => {
-      expect(kubectlOk(["get", "lease", "arraycopy-operator", "-n", ns, "-o", "jsonpath={.spec.holderIdentity}"])).toBe(`${release}-pod`);
+      expect(kubectlOk(["get", "lease", "arraycopy-operator", "-n", ns, "-o", "jsonpath={.spec.holderIdentity}"])).toBe(
+        `${release}-pod`,
+      );
     });
     const engine = await op.engine(cls);
     for (const v of ["prod", "test-env"]) await engine.volumes.createVolume(v, 4 << 20);
@@ -186,9 +338,35 @@ describe("helm install into the real apiserver", () => {
 
     // A PVC source: the operator must read the PVC and its PV.
     applyYaml(
-      { apiVersion: "v1", kind: "PersistentVolume", metadata: { name: `pv-${ns}` }, spec: { capacity: { storage: "4Mi" }, accessModes: ["ReadWriteOnce"], storageClassName: "", claimRef: { namespace: ns, name: "prod-claim" }, csi: { driver: "csi.hpe.com", volumeHandle: "prod" } } },
-      { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "prod-claim", namespace: ns }, spec: { accessModes: ["ReadWriteOnce"], storageClassName: "", volumeName: `pv-${ns}`, resources: { requests: { storage: "4Mi" } } } },
-      { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", metadata: { name: "snap", namespace: ns }, spec: { copyClassName: cls, source: { persistentVolumeClaimName: "prod-claim" } } },
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: `pv-${ns}` },
+        spec: {
+          capacity: { storage: "4Mi" },
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: "",
+          claimRef: { namespace: ns, name: "prod-claim" },
+          csi: { driver: "csi.hpe.com", volumeHandle: "prod" },
+        },
+      },
+      {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name: "prod-claim", namespace: ns },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          storageClassName: "",
+          volumeName: `pv-${ns}`,
+          resources: { requests: { storage: "4Mi" } },
+        },
+      },
+      {
+        apiVersion: "arraycopy.io/v1alpha1",
+        kind: "VirtualCopy",
+        metadata: { name: "snap", namespace: ns },
+        spec: { copyClassName: cls, source: { persistentVolumeClaimName: "prod-claim" } },
+      },
     );
     const snap = await waitFor("virtualcopy", "snap", "Ready");
     expect(snap.status).toMatchObject({ syncState: "Idle", sourceVolume: "prod" });
@@ -197,10 +375,22 @@ describe("helm install into the real apiserver", () => {
     expect(await engine.observeCopy(String(snap.status?.arrayName))).toBeUndefined();
 
     // A PhysicalCopy: the operator creates its CopyJob and writes both statuses.
-    applyYaml({ apiVersion: "arraycopy.io/v1alpha1", kind: "PhysicalCopy", metadata: { name: "full", namespace: ns }, spec: { ...spec("prod"), target: { volumeName: "test-env" }, saveSnapshot: true } });
+    applyYaml({
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "PhysicalCopy",
+      metadata: { name: "full", namespace: ns },
+      spec: { ...spec("prod"), target: { volumeName: "test-env" }, saveSnapshot: true },
+    });
     const job = await waitFor("copyjob", "full-copy", "Succeeded");
-    expect(job.status).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"], percentComplete: 100 });
-    expect((await waitFor("physicalcopy", "full", "Ready")).status).toMatchObject({ syncState: "Frozen", percentSynced: 100 });
+    expect(job.status).toMatchObject({
+      jobState: "Completed",
+      operationalStatus: ["Completed", "OK"],
+      percentComplete: 100,
+    });
+    expect((await waitFor("physicalcopy", "full", "Ready")).status).toMatchObject({
+      syncState: "Frozen",
+      percentSynced: 100,
+    });
     // Events were recorded with the operator's own rights (events.k8s.io create).
     await eventually(() => {
       expect(eventsFor(ns, "full-copy").map((e) => e.reason)).toEqual(expect.arrayContaining(["Started", "Succeeded"]));
@@ -215,18 +405,45 @@ describe("helm install into the real apiserver", () => {
   it.each([
     { why: "Secrets are never listed, in any namespace", args: ["get", "secrets", "-A"] },
     { why: "not even in its own namespace", args: ["get", "secrets", "-n", "@ns"] },
-    { why: "CRDs are the chart's, not the operator's", args: ["delete", "crd", "copyclasses.arraycopy.io", "--dry-run=server"] },
+    {
+      why: "CRDs are the chart's, not the operator's",
+      args: ["delete", "crd", "copyclasses.arraycopy.io", "--dry-run=server"],
+    },
     { why: "it runs no workloads", args: ["run", "intruder", "-n", "@ns", "--image=busybox", "--dry-run=server"] },
-    { why: "it updates no Deployments, its own included", args: ["scale", "deployment", "@fullname", "-n", "@ns", "--replicas=5", "--dry-run=server"] },
-    { why: "PVCs are read, never changed", args: ["label", "pvc", "prod-claim", "-n", "@ns", "x=y", "--dry-run=server"] },
+    {
+      why: "it updates no Deployments, its own included",
+      args: ["scale", "deployment", "@fullname", "-n", "@ns", "--replicas=5", "--dry-run=server"],
+    },
+    {
+      why: "PVCs are read, never changed",
+      args: ["label", "pvc", "prod-claim", "-n", "@ns", "x=y", "--dry-run=server"],
+    },
     { why: "PVCs are read by name, never listed", args: ["get", "pvc", "-A"] },
     { why: "CopyClasses are the administrator's", args: ["delete", "copyclass", "@cls", "--dry-run=server"] },
-    { why: "users' copies are not deleted by the operator", args: ["delete", "virtualcopy", "any", "-n", "@ns", "--dry-run=server"] },
-    { why: "no RBAC escalation", args: ["create", "clusterrolebinding", "escalate", "--clusterrole=cluster-admin", "--user=x", "--dry-run=server"] },
-    { why: "Leases only in the release namespace", args: ["create", "-f", "-", "--dry-run=server"], input: { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: "x", namespace: "default" }, spec: {} } },
+    {
+      why: "users' copies are not deleted by the operator",
+      args: ["delete", "virtualcopy", "any", "-n", "@ns", "--dry-run=server"],
+    },
+    {
+      why: "no RBAC escalation",
+      args: ["create", "clusterrolebinding", "escalate", "--clusterrole=cluster-admin", "--user=x", "--dry-run=server"],
+    },
+    {
+      why: "Leases only in the release namespace",
+      args: ["create", "-f", "-", "--dry-run=server"],
+      input: {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name: "x", namespace: "default" },
+        spec: {},
+      },
+    },
     { why: "and only its own Lease there", args: ["get", "lease", "someone-elses", "-n", "@ns"] },
   ])("the token is refused: $why", async ({ args, input }) => {
-    const res = await asOperator(args.map((a) => a.replace("@ns", ns).replace("@fullname", fullname).replace("@cls", cls)), input === undefined ? undefined : JSON.stringify(input));
+    const res = await asOperator(
+      args.map((a) => a.replace("@ns", ns).replace("@fullname", fullname).replace("@cls", cls)),
+      input === undefined ? undefined : JSON.stringify(input),
+    );
     expect(res.code, res.stdout).not.toBe(0);
     expect(res.stderr).toMatch(/forbidden/i);
   });
@@ -244,10 +461,29 @@ describe("helm install into the real apiserver", () => {
     { verb: "list", resource: "persistentvolumes", sub: "", allowed: false },
     { verb: "create", resource: "events.events.k8s.io", sub: "", allowed: true },
     { verb: "create", resource: "events", sub: "", allowed: false },
-    { verb: "update", resource: "leases.coordination.k8s.io/arraycopy-operator", inNamespace: true, sub: "", allowed: true },
-    { verb: "delete", resource: "leases.coordination.k8s.io/arraycopy-operator", inNamespace: true, sub: "", allowed: false },
+    {
+      verb: "update",
+      resource: "leases.coordination.k8s.io/arraycopy-operator",
+      inNamespace: true,
+      sub: "",
+      allowed: true,
+    },
+    {
+      verb: "delete",
+      resource: "leases.coordination.k8s.io/arraycopy-operator",
+      inNamespace: true,
+      sub: "",
+      allowed: false,
+    },
   ])("kubectl auth can-i $verb $resource $sub → $allowed", async ({ verb, resource, sub, inNamespace, allowed }) => {
-    const res = await asOperator(["auth", "can-i", verb, resource, ...(sub === "" ? [] : [`--subresource=${sub}`]), ...(inNamespace === true ? ["-n", ns] : ["-A"])]);
+    const res = await asOperator([
+      "auth",
+      "can-i",
+      verb,
+      resource,
+      ...(sub === "" ? [] : [`--subresource=${sub}`]),
+      ...(inNamespace === true ? ["-n", ns] : ["-A"]),
+    ]);
     expect(res.stdout.trim()).toBe(allowed ? "yes" : "no");
   });
 

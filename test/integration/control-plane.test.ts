@@ -29,7 +29,9 @@ const alive = (pid: number) => {
 
 /** Starts cluster-child.ts and resolves with the child and the processes it recorded. */
 async function startChild(dir: string, ...flags: string[]) {
-  const child = spawn(process.execPath, [join(repoRoot, "test/support/cluster-child.ts"), dir, ...flags], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [join(repoRoot, "test/support/cluster-child.ts"), dir, ...flags], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once("line", resolve);
     child.once("exit", (code) => {
@@ -48,9 +50,13 @@ describe("local control plane", () => {
     expect(servers.map((r) => r.name).sort()).toEqual(["etcd", "kube-apiserver"]);
     expect(servers.every((r) => alive(r.pid))).toBe(true);
     child.kill("SIGKILL");
-    await eventually(() => {
-      expect(recorded.filter((r) => alive(r.pid)).map((r) => r.name)).toEqual([]);
-    }, 30_000, 200);
+    await eventually(
+      () => {
+        expect(recorded.filter((r) => alive(r.pid)).map((r) => r.name)).toEqual([]);
+      },
+      30_000,
+      200,
+    );
   });
 
   it("reaps a cluster left running when the next one starts in the same directory", async () => {

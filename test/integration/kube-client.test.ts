@@ -13,7 +13,13 @@ import { eventually, kubeConfig } from "../support/cluster.ts";
 function counting(): { middleware: Middleware; sent: () => number } {
   let n = 0;
   return {
-    middleware: { pre: (ctx) => { n++; return Promise.resolve(ctx); }, post: (ctx) => Promise.resolve(ctx) },
+    middleware: {
+      pre: (ctx) => {
+        n++;
+        return Promise.resolve(ctx);
+      },
+      post: (ctx) => Promise.resolve(ctx),
+    },
     sent: () => n,
   };
 }
@@ -22,7 +28,10 @@ describe("makeClients on the real apiserver", () => {
   it("throttles every request at the configured qps and burst", async () => {
     const clock = new FakeClock();
     const counter = counting();
-    const clients = makeClients(kubeConfig(), { throttle: new RequestThrottle(clock, { qps: 2, burst: 1 }), middleware: [counter.middleware] });
+    const clients = makeClients(kubeConfig(), {
+      throttle: new RequestThrottle(clock, { qps: 2, burst: 1 }),
+      middleware: [counter.middleware],
+    });
     const first = clients.core.readNamespace({ name: "default" });
     const second = clients.coordination.listNamespacedLease({ namespace: "default" });
     expect((await first).metadata?.name).toBe("default");
@@ -30,13 +39,18 @@ describe("makeClients on the real apiserver", () => {
     await clock.advanceAsync(499);
     expect(counter.sent()).toBe(1);
     await clock.advanceAsync(1);
-    await eventually(() => { expect(counter.sent()).toBe(2); });
+    await eventually(() => {
+      expect(counter.sent()).toBe(2);
+    });
     expect((await second).items).toBeDefined();
   });
 
   it("sends the kubeconfig user's credentials", async () => {
     const alice = makeClients(kubeConfig("alice"), { throttle: new RequestThrottle(realClock) });
-    const err = await alice.core.listNamespace().then(() => undefined, (e: unknown) => e);
+    const err = await alice.core.listNamespace().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isForbidden(err)).toBe(true);
   });
 });

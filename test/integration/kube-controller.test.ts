@@ -7,12 +7,24 @@ import { stringify } from "yaml";
 import { realClock } from "../../operator/src/kube/clock.ts";
 import { makeClients, type Clients } from "../../operator/src/kube/client.ts";
 import { Controller, done } from "../../operator/src/kube/controller.ts";
-import { Informer, clientNodeWatch, decodeUntyped, rawList, type UntypedObject } from "../../operator/src/kube/informer.ts";
+import {
+  Informer,
+  clientNodeWatch,
+  decodeUntyped,
+  rawList,
+  type UntypedObject,
+} from "../../operator/src/kube/informer.ts";
 import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
 import { StatusWriter, customObjectStatusApplier, type StatusTarget } from "../../operator/src/kube/status.ts";
 import { eventually, freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
 
-const target: StatusTarget = { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", group: "arraycopy.io", version: "v1alpha1", plural: "virtualcopies" };
+const target: StatusTarget = {
+  apiVersion: "arraycopy.io/v1alpha1",
+  kind: "VirtualCopy",
+  group: "arraycopy.io",
+  version: "v1alpha1",
+  plural: "virtualcopies",
+};
 const count = 100;
 
 let clients: Clients;
@@ -28,8 +40,16 @@ function generationOf(obj: UntypedObject): number {
 
 /** "name=status/observedGeneration" for every copy whose Ready condition is set, via kubectl. */
 function readyByName(ns: string): string[] {
-  const out = kubectlOk(["get", "virtualcopies", "-n", ns, "-o",
-    'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].observedGeneration}{"\\n"}{end}']);
+  const out = kubectlOk([
+    "get",
+    "virtualcopies",
+    "-n",
+    ns,
+    "-o",
+    "jsonpath={range .items[*]}{.metadata.name}=" +
+      '{.status.conditions[?(@.type=="Ready")].status}/' +
+      '{.status.conditions[?(@.type=="Ready")].observedGeneration}{"\\n"}{end}',
+  ]);
   return out.split("\n").filter((l) => l !== "");
 }
 
@@ -39,13 +59,23 @@ describe("Controller on the real apiserver", () => {
     const informer = new Informer<UntypedObject>({
       name: target.plural,
       path: `/apis/${target.group}/${target.version}/namespaces/${ns}/${target.plural}`,
-      list: async () => rawList(await clients.customObjects.listNamespacedCustomObject({ group: target.group, version: target.version, namespace: ns, plural: target.plural })),
+      list: async () =>
+        rawList(
+          await clients.customObjects.listNamespacedCustomObject({
+            group: target.group,
+            version: target.version,
+            namespace: ns,
+            plural: target.plural,
+          }),
+        ),
       watch: clientNodeWatch(kubeConfig()),
       clock: realClock,
       decode: decodeUntyped,
     });
     const status = new StatusWriter({
-      target, fieldManager: "arraycopy-test", clock: realClock,
+      target,
+      fieldManager: "arraycopy-test",
+      clock: realClock,
       apply: customObjectStatusApplier(clients.customObjects, target, "arraycopy-test"),
     });
     const inFlight = new Set<string>();
@@ -66,7 +96,12 @@ describe("Controller on the real apiserver", () => {
           // A little time in flight, so changes arriving meanwhile would expose a double hand-out.
           await new Promise((resolve) => setTimeout(resolve, 5));
           const generation = generationOf(obj);
-          await status.write(obj, { fields: { observedGeneration: generation }, conditions: [{ type: "Ready", status: "True", reason: "Created", message: "", observedGeneration: generation }] });
+          await status.write(obj, {
+            fields: { observedGeneration: generation },
+            conditions: [
+              { type: "Ready", status: "True", reason: "Created", message: "", observedGeneration: generation },
+            ],
+          });
           return done;
         } finally {
           inFlight.delete(key);
@@ -75,12 +110,17 @@ describe("Controller on the real apiserver", () => {
     });
 
     // Half exist before the controller starts (found by the initial list), half arrive through the watch.
-    const manifest = (from: number, to: number) => stringify({
-      apiVersion: "v1", kind: "List",
-      items: Array.from({ length: to - from }, (_, i) => ({
-        apiVersion: target.apiVersion, kind: target.kind, metadata: { name: `c-${from + i}`, namespace: ns }, spec: { source: { volumeName: "vol1" } },
-      })),
-    });
+    const manifest = (from: number, to: number) =>
+      stringify({
+        apiVersion: "v1",
+        kind: "List",
+        items: Array.from({ length: to - from }, (_, i) => ({
+          apiVersion: target.apiVersion,
+          kind: target.kind,
+          metadata: { name: `c-${from + i}`, namespace: ns },
+          spec: { source: { volumeName: "vol1" } },
+        })),
+      });
     kubectlOk(["create", "-f", "-"], { input: manifest(0, count / 2) });
     // The informer syncs before the controller subscribes: the controller must replay what it already holds.
     informer.start();
@@ -89,19 +129,35 @@ describe("Controller on the real apiserver", () => {
     const running = controller.run(stop.signal);
     kubectlOk(["create", "-f", "-"], { input: manifest(count / 2, count) });
 
-    await eventually(() => {
-      const ready = readyByName(ns);
-      expect(ready).toHaveLength(count);
-      expect(ready.every((l) => l.endsWith("=True/1"))).toBe(true);
-    }, 90_000, 500);
+    await eventually(
+      () => {
+        const ready = readyByName(ns);
+        expect(ready).toHaveLength(count);
+        expect(ready.every((l) => l.endsWith("=True/1"))).toBe(true);
+      },
+      90_000,
+      500,
+    );
     expect(controller.started()).toBe(true);
 
     // A spec change of every object bumps its generation: all converge to observedGeneration 2.
-    kubectlOk(["patch", "virtualcopies", "-n", ns, "--type=merge", "-p", '{"spec":{"expirationHours":48}}',
-      ...Array.from({ length: count }, (_, i) => `c-${i}`)]);
-    await eventually(() => {
-      expect(readyByName(ns).every((l) => l.endsWith("=True/2"))).toBe(true);
-    }, 90_000, 500);
+    kubectlOk([
+      "patch",
+      "virtualcopies",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      '{"spec":{"expirationHours":48}}',
+      ...Array.from({ length: count }, (_, i) => `c-${i}`),
+    ]);
+    await eventually(
+      () => {
+        expect(readyByName(ns).every((l) => l.endsWith("=True/2"))).toBe(true);
+      },
+      90_000,
+      500,
+    );
 
     stop.abort();
     await running;

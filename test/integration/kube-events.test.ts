@@ -37,8 +37,12 @@ function events(ns: string): EventView[] {
     const count: unknown = typeof series === "object" && series !== null ? Reflect.get(series, "count") : undefined;
     const regarding: unknown = typeof e === "object" && e !== null ? Reflect.get(e, "regarding") : undefined;
     return {
-      reason: str(e, "reason"), note: str(e, "note"), regardingName: str(regarding, "name"), eventTime: str(e, "eventTime"),
-      seriesCount: typeof count === "number" ? count : undefined, reportingController: str(e, "reportingController"),
+      reason: str(e, "reason"),
+      note: str(e, "note"),
+      regardingName: str(regarding, "name"),
+      eventTime: str(e, "eventTime"),
+      seriesCount: typeof count === "number" ? count : undefined,
+      reportingController: str(e, "reportingController"),
     };
   });
 }
@@ -47,7 +51,12 @@ describe("EventRecorder on the real apiserver", () => {
   it("creates an events.k8s.io/v1 Event and folds a repeat into its series", async () => {
     const ns = freshNamespace("ev");
     kubectlOk(["create", "-n", ns, "-f", "-"], {
-      input: JSON.stringify({ apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", metadata: { name: "a" }, spec: { source: { volumeName: "vol1" } } }),
+      input: JSON.stringify({
+        apiVersion: "arraycopy.io/v1alpha1",
+        kind: "VirtualCopy",
+        metadata: { name: "a" },
+        spec: { source: { volumeName: "vol1" } },
+      }),
     });
     const uid = kubectlOk(["get", "-n", ns, "virtualcopy", "a", "-o", "jsonpath={.metadata.uid}"]);
     const errors: string[] = [];
@@ -59,14 +68,22 @@ describe("EventRecorder on the real apiserver", () => {
     });
     const failed: EventInput = {
       regarding: { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", namespace: ns, name: "a", uid },
-      type: "Warning", reason: "CreateFailed", action: "Create", note: "cannot create virtual copy: array busy (53)",
+      type: "Warning",
+      reason: "CreateFailed",
+      action: "Create",
+      note: "cannot create virtual copy: array busy (53)",
     };
 
     await recorder.record(failed);
     expect(errors).toEqual([]);
     let seen = events(ns);
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ reason: "CreateFailed", regardingName: "a", reportingController: "arraycopy.io/operator", seriesCount: undefined });
+    expect(seen[0]).toMatchObject({
+      reason: "CreateFailed",
+      regardingName: "a",
+      reportingController: "arraycopy.io/operator",
+      seriesCount: undefined,
+    });
     // MicroTime: six fractional digits on the wire.
     expect(seen[0]?.eventTime).toMatch(/\.\d{6}Z$/);
 
@@ -79,7 +96,11 @@ describe("EventRecorder on the real apiserver", () => {
 
     await recorder.record({ ...failed, note: "cannot create virtual copy: volume vol1 not found (23)" });
     expect(errors).toEqual([]);
-    expect(events(ns).map((e) => e.note).sort()).toEqual([
+    expect(
+      events(ns)
+        .map((e) => e.note)
+        .sort(),
+    ).toEqual([
       "cannot create virtual copy: array busy (53)",
       "cannot create virtual copy: volume vol1 not found (23)",
     ]);

@@ -6,7 +6,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { realClock } from "../../operator/src/kube/clock.ts";
 import { makeClients, type Clients } from "../../operator/src/kube/client.ts";
 import { apiStatus, isPatchTestFailed } from "../../operator/src/kube/errors.ts";
-import { addFinalizerPatch, customObjectPatcher, finalize, type FinalizerMeta } from "../../operator/src/kube/finalizers.ts";
+import {
+  addFinalizerPatch,
+  customObjectPatcher,
+  finalize,
+  type FinalizerMeta,
+} from "../../operator/src/kube/finalizers.ts";
 import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
 import { eventually, freshNamespace, installCrds, kubeConfig, kubectl, kubectlOk } from "../support/cluster.ts";
 
@@ -26,7 +31,13 @@ interface Obj {
 }
 
 async function read(ns: string, name: string): Promise<Obj> {
-  const raw: unknown = await clients.customObjects.getNamespacedCustomObject({ group, version, namespace: ns, plural, name });
+  const raw: unknown = await clients.customObjects.getNamespacedCustomObject({
+    group,
+    version,
+    namespace: ns,
+    plural,
+    name,
+  });
   const meta: unknown = typeof raw === "object" && raw !== null ? Reflect.get(raw, "metadata") : undefined;
   if (typeof meta !== "object" || meta === null) throw new Error("object without metadata");
   const finalizers: unknown = Reflect.get(meta, "finalizers");
@@ -44,7 +55,14 @@ async function read(ns: string, name: string): Promise<Obj> {
 
 function create(ns: string, name: string, finalizers?: string[]): void {
   const metadata = finalizers === undefined ? { name } : { name, finalizers };
-  kubectlOk(["create", "-n", ns, "-f", "-"], { input: JSON.stringify({ apiVersion: `${group}/${version}`, kind: "VirtualCopy", metadata, spec: { source: { volumeName: "vol1" } } }) });
+  kubectlOk(["create", "-n", ns, "-f", "-"], {
+    input: JSON.stringify({
+      apiVersion: `${group}/${version}`,
+      kind: "VirtualCopy",
+      metadata,
+      spec: { source: { volumeName: "vol1" } },
+    }),
+  });
 }
 
 /** What a reconcile does: finalize from a fresh read, re-reading and retrying when the guard fails. */
@@ -53,10 +71,15 @@ async function addOurs(ns: string, name: string, firstRead?: Obj): Promise<{ out
   let obj = firstRead ?? (await read(ns, name));
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const out = await finalize(obj, ours, customObjectPatcher(clients.customObjects, { group, version, plural, namespace: ns, name }), {
-        apply: () => Promise.resolve("applied"),
-        cleanup: () => Promise.resolve({ kind: "finished" as const }),
-      });
+      const out = await finalize(
+        obj,
+        ours,
+        customObjectPatcher(clients.customObjects, { group, version, plural, namespace: ns, name }),
+        {
+          apply: () => Promise.resolve("applied"),
+          cleanup: () => Promise.resolve({ kind: "finished" as const }),
+        },
+      );
       return { outcome: out.kind, guardFailures };
     } catch (e: unknown) {
       if (!isPatchTestFailed(e)) throw e;
@@ -82,11 +105,25 @@ describe("finalizers on the real apiserver", () => {
     create(ns, "a", ["other.io/first"]);
     const stale = await read(ns, "a");
     // Another controller adds its finalizer between our read and our patch.
-    kubectlOk(["patch", "-n", ns, "virtualcopy", "a", "--type=json", "-p", '[{"op":"add","path":"/metadata/finalizers/-","value":"other.io/second"}]']);
+    kubectlOk([
+      "patch",
+      "-n",
+      ns,
+      "virtualcopy",
+      "a",
+      "--type=json",
+      "-p",
+      '[{"op":"add","path":"/metadata/finalizers/-","value":"other.io/second"}]',
+    ]);
 
     const ops = addFinalizerPatch(stale.metadata, ours);
     if (ops === undefined) throw new Error("expected a patch");
-    const err = await customObjectPatcher(clients.customObjects, { group, version, plural, namespace: ns, name: "a" })(ops).then(() => undefined, (e: unknown) => e);
+    const err = await customObjectPatcher(clients.customObjects, { group, version, plural, namespace: ns, name: "a" })(
+      ops,
+    ).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(apiStatus(err)).toMatchObject({ code: 422, reason: "Invalid" });
     expect(isPatchTestFailed(err)).toBe(true);
 
@@ -98,7 +135,16 @@ describe("finalizers on the real apiserver", () => {
     const ns = freshNamespace("fin");
     create(ns, "a");
     const stale = await read(ns, "a");
-    kubectlOk(["patch", "-n", ns, "virtualcopy", "a", "--type=json", "-p", '[{"op":"add","path":"/metadata/finalizers","value":["other.io/x"]}]']);
+    kubectlOk([
+      "patch",
+      "-n",
+      ns,
+      "virtualcopy",
+      "a",
+      "--type=json",
+      "-p",
+      '[{"op":"add","path":"/metadata/finalizers","value":["other.io/x"]}]',
+    ]);
     expect(await addOurs(ns, "a", stale)).toEqual({ outcome: "finalizerAdded", guardFailures: 1 });
     expect((await read(ns, "a")).metadata.finalizers).toEqual(["other.io/x", ours]);
   });
@@ -113,7 +159,16 @@ describe("finalizers on the real apiserver", () => {
     expect((await read(ns, "a")).metadata.finalizers).toEqual(["other.io/first"]);
     expect((await addOurs(ns, "a")).outcome).toBe("notOurs");
 
-    kubectlOk(["patch", "-n", ns, "virtualcopy", "a", "--type=json", "-p", '[{"op":"remove","path":"/metadata/finalizers"}]']);
+    kubectlOk([
+      "patch",
+      "-n",
+      ns,
+      "virtualcopy",
+      "a",
+      "--type=json",
+      "-p",
+      '[{"op":"remove","path":"/metadata/finalizers"}]',
+    ]);
     await eventually(() => {
       expect(kubectl(["get", "-n", ns, "virtualcopy", "a"]).code).not.toBe(0);
     });

@@ -7,7 +7,14 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { realClock } from "../../operator/src/kube/clock.ts";
 import { makeClients, type Clients } from "../../operator/src/kube/client.ts";
-import { Informer, clientNodeWatch, decodeUntyped, rawList, type UntypedObject, type WatchPort } from "../../operator/src/kube/informer.ts";
+import {
+  Informer,
+  clientNodeWatch,
+  decodeUntyped,
+  rawList,
+  type UntypedObject,
+  type WatchPort,
+} from "../../operator/src/kube/informer.ts";
 import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
 import { eventually, freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
 
@@ -23,7 +30,10 @@ beforeAll(() => {
 
 function createCopies(ns: string, ...names: string[]): void {
   const items = names.map((name) => ({
-    apiVersion: `${group}/${version}`, kind: "VirtualCopy", metadata: { name, namespace: ns }, spec: { source: { volumeName: "vol1" } },
+    apiVersion: `${group}/${version}`,
+    kind: "VirtualCopy",
+    metadata: { name, namespace: ns },
+    spec: { source: { volumeName: "vol1" } },
   }));
   kubectlOk(["create", "-f", "-"], { input: stringify({ apiVersion: "v1", kind: "List", items }) });
 }
@@ -46,7 +56,12 @@ class Saboteur implements WatchPort {
     this.#real = real;
   }
 
-  async watch(path: string, query: Readonly<Record<string, string | number | boolean>>, onEvent: (type: string, object: unknown) => void, onDone: (err: unknown) => void) {
+  async watch(
+    path: string,
+    query: Readonly<Record<string, string | number | boolean>>,
+    onEvent: (type: string, object: unknown) => void,
+    onDone: (err: unknown) => void,
+  ) {
     await this.#gate;
     const q = this.#staleOnce ? { ...query, resourceVersion: "1" } : query;
     this.#staleOnce = false;
@@ -58,7 +73,12 @@ class Saboteur implements WatchPort {
       onDone(err);
     };
     const handle = await this.#real.watch(path, q, onEvent, done);
-    this.#current = { abort: () => { handle.abort(); }, done };
+    this.#current = {
+      abort: () => {
+        handle.abort();
+      },
+      done,
+    };
     return handle;
   }
 
@@ -109,7 +129,9 @@ function start(ns: string, resyncMs = 0): Harness {
       path: `/apis/${group}/${version}/namespaces/${ns}/${plural}`,
       list: async () => {
         h.lists++;
-        return rawList(await clients.customObjects.listNamespacedCustomObject({ group, version, namespace: ns, plural }));
+        return rawList(
+          await clients.customObjects.listNamespacedCustomObject({ group, version, namespace: ns, plural }),
+        );
       },
       watch: saboteur,
       clock: realClock,
@@ -134,14 +156,18 @@ describe("Informer on the real apiserver", () => {
     expect(h.informer.keys()).toEqual([`${ns}/before`]);
 
     createCopies(ns, "a", "b");
-    await eventually(() => { expect(h.informer.keys().sort()).toEqual([`${ns}/a`, `${ns}/b`, `${ns}/before`]); });
+    await eventually(() => {
+      expect(h.informer.keys().sort()).toEqual([`${ns}/a`, `${ns}/b`, `${ns}/before`]);
+    });
     h.changed.length = 0;
     kubectlOk(["label", "-n", ns, "virtualcopy", "a", "tier=gold"]);
     await eventually(() => {
       expect(labelsOf(h.informer.getByName(ns, "a"))).toEqual({ tier: "gold" });
     });
     kubectlOk(["delete", "-n", ns, "virtualcopy", "b"]);
-    await eventually(() => { expect(h.informer.get(`${ns}/b`)).toBeUndefined(); });
+    await eventually(() => {
+      expect(h.informer.get(`${ns}/b`)).toBeUndefined();
+    });
     expect(h.changed).toContain(`${ns}/a`);
     expect(h.changed).toContain(`${ns}/b`);
     expect(h.informer.list(ns)).toHaveLength(2);
@@ -152,7 +178,9 @@ describe("Informer on the real apiserver", () => {
     createCopies(ns, "keep", "gone");
     const h = start(ns);
     await h.informer.waitForSync();
-    await eventually(() => { expect(h.saboteur.sentVersions.length).toBeGreaterThan(0); });
+    await eventually(() => {
+      expect(h.saboteur.sentVersions.length).toBeGreaterThan(0);
+    });
 
     h.saboteur.hold();
     h.saboteur.breakWatch(new Error("injected: connection reset"));
@@ -161,13 +189,17 @@ describe("Informer on the real apiserver", () => {
     h.changed.length = 0;
     h.saboteur.release();
 
-    await eventually(() => { expect(h.informer.keys().sort()).toEqual([`${ns}/keep`, `${ns}/new`]); });
+    await eventually(() => {
+      expect(h.informer.keys().sort()).toEqual([`${ns}/keep`, `${ns}/new`]);
+    });
     expect(h.changed.sort()).toEqual([`${ns}/gone`, `${ns}/new`]);
     expect(h.errors.some((m) => m.includes("injected: connection reset"))).toBe(true);
     expect(h.lists).toBe(2);
     // And it watches again: a later change arrives without another failure.
     kubectlOk(["label", "-n", ns, "virtualcopy", "keep", "tier=gold"]);
-    await eventually(() => { expect(h.changed).toContain(`${ns}/keep`); });
+    await eventually(() => {
+      expect(h.changed).toContain(`${ns}/keep`);
+    });
   });
 
   it("relists when the apiserver answers 410 Gone to a watch from a forgotten resourceVersion", async () => {
@@ -175,7 +207,9 @@ describe("Informer on the real apiserver", () => {
     createCopies(ns, "keep", "gone");
     const h = start(ns);
     await h.informer.waitForSync();
-    await eventually(() => { expect(h.saboteur.sentVersions.length).toBeGreaterThan(0); });
+    await eventually(() => {
+      expect(h.saboteur.sentVersions.length).toBeGreaterThan(0);
+    });
 
     // A clean close resumes from the last resourceVersion without relisting; that version is then replaced by "1",
     // which the apiserver's watch cache no longer holds: it answers with an ERROR event, code 410.
@@ -184,7 +218,9 @@ describe("Informer on the real apiserver", () => {
     kubectlOk(["delete", "-n", ns, "virtualcopy", "gone"]);
     h.saboteur.release({ staleVersion: true });
 
-    await eventually(() => { expect(h.informer.keys()).toEqual([`${ns}/keep`]); });
+    await eventually(() => {
+      expect(h.informer.keys()).toEqual([`${ns}/keep`]);
+    });
     expect(h.changed).toContain(`${ns}/gone`);
     expect(h.saboteur.sentVersions).toContain("1");
     expect(h.lists).toBe(2);
@@ -196,7 +232,9 @@ describe("Informer on the real apiserver", () => {
     createCopies(ns, "a");
     const h = start(ns, 300);
     await h.informer.waitForSync();
-    await eventually(() => { expect(h.changed.filter((k) => k === `${ns}/a`).length).toBeGreaterThanOrEqual(3); });
+    await eventually(() => {
+      expect(h.changed.filter((k) => k === `${ns}/a`).length).toBeGreaterThanOrEqual(3);
+    });
   });
 
   it("after stop, notifies nothing more", async () => {

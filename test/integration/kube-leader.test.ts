@@ -50,14 +50,18 @@ describe("LeaderElector on the real apiserver", () => {
     const ns = freshNamespace("lead");
     const a = replica(ns, "replica-a");
     const b = replica(ns, "replica-b");
-    const leader = await eventually(() => {
-      const leaders = [a, b].filter((r) => r.elector.isLeader());
-      expect(leaders).toHaveLength(1);
-      const [l] = leaders;
-      if (l === undefined) throw new Error("no leader");
-      expect(holder(ns)).toBe(l.identity);
-      return l;
-    }, 20_000, 100);
+    const leader = await eventually(
+      () => {
+        const leaders = [a, b].filter((r) => r.elector.isLeader());
+        expect(leaders).toHaveLength(1);
+        const [l] = leaders;
+        if (l === undefined) throw new Error("no leader");
+        expect(holder(ns)).toBe(l.identity);
+        return l;
+      },
+      20_000,
+      100,
+    );
     const standby = leader === a ? b : a;
     // Stays that way over several renewals.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -67,10 +71,14 @@ describe("LeaderElector on the real apiserver", () => {
     leader.stop.abort();
     await leader.done;
     expect(leader.log).toEqual(["started", "stopped"]);
-    await eventually(() => {
-      expect(standby.elector.isLeader()).toBe(true);
-      expect(holder(ns)).toBe(standby.identity);
-    }, 20_000, 100);
+    await eventually(
+      () => {
+        expect(standby.elector.isLeader()).toBe(true);
+        expect(holder(ns)).toBe(standby.identity);
+      },
+      20_000,
+      100,
+    );
 
     const c = replica(ns, "replica-c");
     await new Promise((resolve) => setTimeout(resolve, 1_500));

@@ -11,7 +11,13 @@ import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
 import { StatusWriter, customObjectStatusApplier, type StatusTarget } from "../../operator/src/kube/status.ts";
 import { freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
 
-const target: StatusTarget = { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", group: "arraycopy.io", version: "v1alpha1", plural: "virtualcopies" };
+const target: StatusTarget = {
+  apiVersion: "arraycopy.io/v1alpha1",
+  kind: "VirtualCopy",
+  group: "arraycopy.io",
+  version: "v1alpha1",
+  plural: "virtualcopies",
+};
 
 let reader: Clients;
 beforeAll(() => {
@@ -30,12 +36,25 @@ function writer(fieldManager: string): { w: StatusWriter; requests: () => number
     post: (ctx) => Promise.resolve(ctx),
   };
   const clients = makeClients(kubeConfig(), { throttle: new RequestThrottle(realClock), middleware: [counter] });
-  const w = new StatusWriter({ target, fieldManager, clock: realClock, apply: customObjectStatusApplier(clients.customObjects, target, fieldManager) });
+  const w = new StatusWriter({
+    target,
+    fieldManager,
+    clock: realClock,
+    apply: customObjectStatusApplier(clients.customObjects, target, fieldManager),
+  });
   return { w, requests: () => n };
 }
 
 async function read(ns: string, name: string): Promise<UntypedObject> {
-  const obj = decodeUntyped(await reader.customObjects.getNamespacedCustomObject({ group: target.group, version: target.version, namespace: ns, plural: target.plural, name }));
+  const obj = decodeUntyped(
+    await reader.customObjects.getNamespacedCustomObject({
+      group: target.group,
+      version: target.version,
+      namespace: ns,
+      plural: target.plural,
+      name,
+    }),
+  );
   if (obj === undefined) throw new Error("not an object");
   return obj;
 }
@@ -47,12 +66,16 @@ function statusOf(obj: UntypedObject): Record<string, unknown> {
 
 function conditionTypes(obj: UntypedObject): string[] {
   const list = statusOf(obj)["conditions"];
-  return Array.isArray(list) ? list.map((c: unknown) => String(typeof c === "object" && c !== null ? Reflect.get(c, "type") : "")).sort() : [];
+  return Array.isArray(list)
+    ? list.map((c: unknown) => String(typeof c === "object" && c !== null ? Reflect.get(c, "type") : "")).sort()
+    : [];
 }
 
 function condition(obj: UntypedObject, type: string): Record<string, unknown> | undefined {
   const list = statusOf(obj)["conditions"];
-  const found: unknown = Array.isArray(list) ? list.find((c: unknown) => typeof c === "object" && c !== null && Reflect.get(c, "type") === type) : undefined;
+  const found: unknown = Array.isArray(list)
+    ? list.find((c: unknown) => typeof c === "object" && c !== null && Reflect.get(c, "type") === type)
+    : undefined;
   return typeof found === "object" && found !== null ? { ...found } : undefined;
 }
 
@@ -60,14 +83,21 @@ describe("StatusWriter on the real apiserver", () => {
   it("two managers keep each other's conditions; unchanged writes send nothing", async () => {
     const ns = freshNamespace("status");
     kubectlOk(["create", "-n", ns, "-f", "-"], {
-      input: JSON.stringify({ apiVersion: target.apiVersion, kind: target.kind, metadata: { name: "a" }, spec: { source: { volumeName: "vol1" } } }),
+      input: JSON.stringify({
+        apiVersion: target.apiVersion,
+        kind: target.kind,
+        metadata: { name: "a" },
+        spec: { source: { volumeName: "vol1" } },
+      }),
     });
     const copy = writer("arraycopy-virtualcopy");
     const health = writer("arraycopy-health");
 
     const r1 = await copy.w.write(await read(ns, "a"), {
       fields: { observedGeneration: 1, syncState: "ResyncInProgress" },
-      conditions: [{ type: "Ready", status: "False", reason: "Creating", message: "creating on the array", observedGeneration: 1 }],
+      conditions: [
+        { type: "Ready", status: "False", reason: "Creating", message: "creating on the array", observedGeneration: 1 },
+      ],
     });
     expect(r1.written).toBe(true);
     await health.w.write(await read(ns, "a"), {
@@ -81,17 +111,25 @@ describe("StatusWriter on the real apiserver", () => {
     // Same status, new message: written, transition time kept; the other manager's condition stays.
     await copy.w.write(obj, {
       fields: { observedGeneration: 1, syncState: "ResyncInProgress" },
-      conditions: [{ type: "Ready", status: "False", reason: "Creating", message: "still creating", observedGeneration: 1 }],
+      conditions: [
+        { type: "Ready", status: "False", reason: "Creating", message: "still creating", observedGeneration: 1 },
+      ],
     });
     obj = await read(ns, "a");
-    expect(condition(obj, "Ready")).toMatchObject({ status: "False", message: "still creating", lastTransitionTime: firstTransition });
+    expect(condition(obj, "Ready")).toMatchObject({
+      status: "False",
+      message: "still creating",
+      lastTransitionTime: firstTransition,
+    });
     expect(conditionTypes(obj)).toEqual(["Ready", "Reconciling"]);
 
     // Unchanged, computed from the object as read: no request at all.
     const before = copy.requests();
     const again = await copy.w.write(obj, {
       fields: { observedGeneration: 1, syncState: "ResyncInProgress" },
-      conditions: [{ type: "Ready", status: "False", reason: "Creating", message: "still creating", observedGeneration: 1 }],
+      conditions: [
+        { type: "Ready", status: "False", reason: "Creating", message: "still creating", observedGeneration: 1 },
+      ],
     });
     expect(again.written).toBe(false);
     expect(copy.requests()).toBe(before);

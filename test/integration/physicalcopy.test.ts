@@ -4,7 +4,17 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
-import { applyYaml, conditionOf, embeddedClass, eventsFor, getObject, startOperator, waitForCondition, type ConditionView, type RunningOperator } from "../support/operator.ts";
+import {
+  applyYaml,
+  conditionOf,
+  embeddedClass,
+  eventsFor,
+  getObject,
+  startOperator,
+  waitForCondition,
+  type ConditionView,
+  type RunningOperator,
+} from "../support/operator.ts";
 
 const cls = `pc-it-${Math.random().toString(36).slice(2, 7)}`;
 const size = 8 << 20;
@@ -17,8 +27,18 @@ interface Obj {
 }
 
 const api = "arraycopy.io/v1alpha1";
-const pc = (name: string, spec: Record<string, unknown>) => ({ apiVersion: api, kind: "PhysicalCopy", metadata: { name, namespace: ns }, spec: { copyClassName: cls, ...spec } });
-const vc = (name: string, spec: Record<string, unknown>) => ({ apiVersion: api, kind: "VirtualCopy", metadata: { name, namespace: ns }, spec: { copyClassName: cls, ...spec } });
+const pc = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: api,
+  kind: "PhysicalCopy",
+  metadata: { name, namespace: ns },
+  spec: { copyClassName: cls, ...spec },
+});
+const vc = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: api,
+  kind: "VirtualCopy",
+  metadata: { name, namespace: ns },
+  spec: { copyClassName: cls, ...spec },
+});
 const job = (name: string, kind: string, copy: string, operation: string, extra: Record<string, unknown> = {}) => ({
   apiVersion: api,
   kind: "CopyJob",
@@ -52,12 +72,34 @@ afterAll(async () => {
 describe("PhysicalCopy and CopyJob", () => {
   it("runs the initial copy as an owned CopyJob, goes Ready Frozen, and resyncs only to the new data", async () => {
     const first = await fill("prod");
-    applyYaml(pc("test-copy", { source: { volumeName: "prod" }, target: { volumeName: "test-env" }, saveSnapshot: true, priority: "High" }));
+    applyYaml(
+      pc("test-copy", {
+        source: { volumeName: "prod" },
+        target: { volumeName: "test-env" },
+        saveSnapshot: true,
+        priority: "High",
+      }),
+    );
     const copyJob = await waitFor("copyjob", "test-copy-copy", "Succeeded");
-    expect(copyJob.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "PhysicalCopy", name: "test-copy" })]);
-    expect(copyJob.status).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"], percentComplete: 100, errorCode: 0 });
+    expect(copyJob.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ kind: "PhysicalCopy", name: "test-copy" }),
+    ]);
+    expect(copyJob.status).toMatchObject({
+      jobState: "Completed",
+      operationalStatus: ["Completed", "OK"],
+      percentComplete: 100,
+      errorCode: 0,
+    });
     const ready = await waitFor("physicalcopy", "test-copy", "Ready");
-    expect(ready.status).toMatchObject({ syncState: "Frozen", copyType: "UnSyncAssoc", replicaType: "FullCopy", syncMaintained: false, percentSynced: 100, sourceVolume: "prod", targetVolume: "test-env" });
+    expect(ready.status).toMatchObject({
+      syncState: "Frozen",
+      copyType: "UnSyncAssoc",
+      replicaType: "FullCopy",
+      syncMaintained: false,
+      percentSynced: 100,
+      sourceVolume: "prod",
+      targetVolume: "test-env",
+    });
     expect((await read("test-env")).equals(first)).toBe(true);
 
     const second = await fill("prod");
@@ -67,34 +109,44 @@ describe("PhysicalCopy and CopyJob", () => {
     await waitFor("physicalcopy", "test-copy", "Ready");
     await eventually(() => {
       expect(eventsFor(ns, "resync-1").map((e) => e.reason)).toEqual(expect.arrayContaining(["Started", "Succeeded"]));
-      expect(eventsFor(ns, "test-copy").map((e) => e.reason)).toEqual(expect.arrayContaining(["JobStarted", "JobSucceeded"]));
+      expect(eventsFor(ns, "test-copy").map((e) => e.reason)).toEqual(
+        expect.arrayContaining(["JobStarted", "JobSucceeded"]),
+      );
     });
   });
 
   it("ends an impossible request at once: resync of an unassociated copy", async () => {
     applyYaml(pc("clone", { source: { volumeName: "prod" }, target: { create: {} } }));
     const ready = await waitFor("physicalcopy", "clone", "Ready");
-    expect(ready.status).toMatchObject({ copyType: "UnSyncUnAssoc", targetVolume: expect.stringMatching(/^pc-[0-9a-f]{24}$/) as string });
+    expect(ready.status).toMatchObject({
+      copyType: "UnSyncUnAssoc",
+      targetVolume: expect.stringMatching(/^pc-[0-9a-f]{24}$/) as string,
+    });
     applyYaml(job("resync-clone", "PhysicalCopy", "clone", "Resync"));
     const failed = await waitFor("copyjob", "resync-clone", "Succeeded", "False");
     expect(conditionOf(failed, "Succeeded")).toMatchObject({ reason: "NotAssociated" });
     expect(failed.status).toMatchObject({ jobState: "Exception", operationalStatus: ["Completed", "Error"] });
     expect(conditionOf(failed, "Stalled")?.status).toBe("True");
     await eventually(() => {
-      expect(eventsFor(ns, "resync-clone")).toContainEqual(expect.objectContaining({ type: "Warning", reason: "Failed" }));
+      expect(eventsFor(ns, "resync-clone")).toContainEqual(
+        expect.objectContaining({ type: "Warning", reason: "Failed" }),
+      );
     });
   });
 
-  it("deletes an online copy's target with policy Delete, and keeps an offline target while ending its association", async () => {
-    const engine = await op.engine(cls);
-    const clone = String((getObject<Obj>("physicalcopy", ns, "clone")?.status ?? {}).targetVolume);
-    await kubectlAsyncOk(["delete", "physicalcopy", "clone", "-n", ns, "--timeout=60s"]);
-    expect(await engine.observeCopy(clone)).toBeUndefined();
-    await kubectlAsyncOk(["delete", "physicalcopy", "test-copy", "-n", ns, "--timeout=60s"]);
-    const target = await engine.observeCopy("test-env");
-    expect(target?.synchronization).toBeUndefined();
-    expect((await engine.volumes.listVolumes()).map((v) => v.name)).toContain("test-env");
-  });
+  it(
+    "deletes an online copy's target with policy Delete, and keeps an offline " + "target while ending its association",
+    async () => {
+      const engine = await op.engine(cls);
+      const clone = String((getObject<Obj>("physicalcopy", ns, "clone")?.status ?? {}).targetVolume);
+      await kubectlAsyncOk(["delete", "physicalcopy", "clone", "-n", ns, "--timeout=60s"]);
+      expect(await engine.observeCopy(clone)).toBeUndefined();
+      await kubectlAsyncOk(["delete", "physicalcopy", "test-copy", "-n", ns, "--timeout=60s"]);
+      const target = await engine.observeCopy("test-env");
+      expect(target?.synchronization).toBeUndefined();
+      expect((await engine.volumes.listVolumes()).map((v) => v.name)).toContain("test-env");
+    },
+  );
 
   it("restores a virtual copy onto its base, byte for byte", async () => {
     const original = await fill("base");
@@ -111,16 +163,33 @@ describe("PhysicalCopy and CopyJob", () => {
   it("terminates a job through its spec before the array starts it", async () => {
     applyYaml(job("never", "PhysicalCopy", "not-yet", "StartCopy"));
     await eventually(() => {
-      expect(conditionOf(getObject<Obj>("copyjob", ns, "never"), "Succeeded")).toMatchObject({ status: "Unknown", reason: "WaitingForCopy" });
+      expect(conditionOf(getObject<Obj>("copyjob", ns, "never"), "Succeeded")).toMatchObject({
+        status: "Unknown",
+        reason: "WaitingForCopy",
+      });
     });
-    await kubectlAsyncOk(["patch", "copyjob", "never", "-n", ns, "--type=merge", "-p", JSON.stringify({ spec: { requestedState: "Terminate" } })]);
+    await kubectlAsyncOk([
+      "patch",
+      "copyjob",
+      "never",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { requestedState: "Terminate" } }),
+    ]);
     const ended = await waitFor("copyjob", "never", "Succeeded", "False");
     expect(ended.status).toMatchObject({ jobState: "Terminated" });
     expect(conditionOf(ended, "Succeeded")?.reason).toBe("Terminated");
   });
 
   it("never changes a finished job again and deletes it after its TTL", async () => {
-    applyYaml(job("short-lived", "PhysicalCopy", "gone-copy", "Detach", { requestedState: "Terminate", ttlSecondsAfterFinished: 2 }));
+    applyYaml(
+      job("short-lived", "PhysicalCopy", "gone-copy", "Detach", {
+        requestedState: "Terminate",
+        ttlSecondsAfterFinished: 2,
+      }),
+    );
     const finished = await waitFor("copyjob", "short-lived", "Succeeded", "False");
     const at = conditionOf(finished, "Succeeded");
     await eventually(() => {

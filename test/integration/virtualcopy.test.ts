@@ -3,7 +3,16 @@
 // missing class, deletion under both policies, and array refusals shown as conditions and Warning events.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
-import { applyYaml, conditionOf, embeddedClass, eventsFor, getObject, startOperator, waitForCondition, type RunningOperator } from "../support/operator.ts";
+import {
+  applyYaml,
+  conditionOf,
+  embeddedClass,
+  eventsFor,
+  getObject,
+  startOperator,
+  waitForCondition,
+  type RunningOperator,
+} from "../support/operator.ts";
 
 const cls = `vc-it-${Math.random().toString(36).slice(2, 7)}`;
 let op: RunningOperator;
@@ -11,14 +20,49 @@ let ns: string;
 
 interface Vc {
   metadata: { finalizers?: string[]; annotations?: Record<string, string> };
-  status?: { arrayName?: string; syncState?: string; copyType?: string; replicaType?: string; syncMaintained?: boolean; whenSynced?: string; sourceVolume?: string; conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[] };
+  status?: {
+    arrayName?: string;
+    syncState?: string;
+    copyType?: string;
+    replicaType?: string;
+    syncMaintained?: boolean;
+    whenSynced?: string;
+    sourceVolume?: string;
+    conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number }[];
+  };
 }
 
-const vc = (name: string, spec: Record<string, unknown>) => ({ apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", metadata: { name, namespace: ns }, spec: { copyClassName: cls, ...spec } });
+const vc = (name: string, spec: Record<string, unknown>) => ({
+  apiVersion: "arraycopy.io/v1alpha1",
+  kind: "VirtualCopy",
+  metadata: { name, namespace: ns },
+  spec: { copyClassName: cls, ...spec },
+});
 const readyVc = (name: string) => waitForCondition<Vc>("virtualcopy", ns, name, "Ready", { timeoutMs: 30_000 });
 const pvAndPvc = (claim: string, volume: string, driver = "csi.hpe.com") => [
-  { apiVersion: "v1", kind: "PersistentVolume", metadata: { name: `pv-${ns}-${claim}` }, spec: { capacity: { storage: "1Mi" }, accessModes: ["ReadWriteOnce"], storageClassName: "", claimRef: { namespace: ns, name: claim }, csi: { driver, volumeHandle: volume } } },
-  { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: claim, namespace: ns }, spec: { accessModes: ["ReadWriteOnce"], storageClassName: "", volumeName: `pv-${ns}-${claim}`, resources: { requests: { storage: "1Mi" } } } },
+  {
+    apiVersion: "v1",
+    kind: "PersistentVolume",
+    metadata: { name: `pv-${ns}-${claim}` },
+    spec: {
+      capacity: { storage: "1Mi" },
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: "",
+      claimRef: { namespace: ns, name: claim },
+      csi: { driver, volumeHandle: volume },
+    },
+  },
+  {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: { name: claim, namespace: ns },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: "",
+      volumeName: `pv-${ns}-${claim}`,
+      resources: { requests: { storage: "1Mi" } },
+    },
+  },
 ];
 
 beforeAll(async () => {
@@ -43,7 +87,13 @@ describe("VirtualCopy", () => {
     applyYaml(vc("snap", { source: { volumeName: "data" }, expirationHours: 48, retentionHours: 1 }));
     await kubectlAsyncOk(["wait", "--for=condition=Ready", "virtualcopy/snap", "-n", ns, "--timeout=60s"]);
     const obj = await readyVc("snap");
-    expect(obj.status).toMatchObject({ syncState: "Idle", copyType: "UnSyncAssoc", replicaType: "AfterDelta", syncMaintained: false, sourceVolume: "data" });
+    expect(obj.status).toMatchObject({
+      syncState: "Idle",
+      copyType: "UnSyncAssoc",
+      replicaType: "AfterDelta",
+      syncMaintained: false,
+      sourceVolume: "data",
+    });
     expect(obj.status?.arrayName).toMatch(/^vc-[0-9a-f]{24}$/);
     expect(obj.status?.whenSynced).toMatch(/Z$/);
     expect(conditionOf(obj, "Reconciling")).toMatchObject({ status: "False" });
@@ -74,7 +124,9 @@ describe("VirtualCopy", () => {
       expect(conditionOf(obj, "Ready")?.message).toContain(`PersistentVolumeClaim ${ns}/late-claim not found`);
     });
     await eventually(() => {
-      expect(eventsFor(ns, "early")).toContainEqual(expect.objectContaining({ type: "Warning", reason: "SourceNotFound" }));
+      expect(eventsFor(ns, "early")).toContainEqual(
+        expect.objectContaining({ type: "Warning", reason: "SourceNotFound" }),
+      );
     });
     applyYaml(...pvAndPvc("late-claim", "logs"));
     const obj = await readyVc("early");
@@ -82,7 +134,10 @@ describe("VirtualCopy", () => {
   });
 
   it("refuses a PV of another CSI driver with a clear reason", async () => {
-    applyYaml(...pvAndPvc("ebs-claim", "data", "ebs.csi.aws.com"), vc("wrong-driver", { source: { persistentVolumeClaimName: "ebs-claim" } }));
+    applyYaml(
+      ...pvAndPvc("ebs-claim", "data", "ebs.csi.aws.com"),
+      vc("wrong-driver", { source: { persistentVolumeClaimName: "ebs-claim" } }),
+    );
     await eventually(() => {
       const obj = getObject<Vc>("virtualcopy", ns, "wrong-driver");
       expect(conditionOf(obj, "Ready")).toMatchObject({ status: "False", reason: "SourceDriverMismatch" });
@@ -90,7 +145,10 @@ describe("VirtualCopy", () => {
   });
 
   it("shows a missing class as ClassNotFound", async () => {
-    applyYaml({ ...vc("no-class", { source: { volumeName: "data" } }), spec: { copyClassName: "no-such-class", source: { volumeName: "data" } } });
+    applyYaml({
+      ...vc("no-class", { source: { volumeName: "data" } }),
+      spec: { copyClassName: "no-such-class", source: { volumeName: "data" } },
+    });
     await eventually(() => {
       const obj = getObject<Vc>("virtualcopy", ns, "no-class");
       expect(conditionOf(obj, "Ready")).toMatchObject({ status: "False", reason: "ClassNotFound" });
@@ -101,7 +159,10 @@ describe("VirtualCopy", () => {
 
   it("deletes the array copy with policy Delete, keeps it with Retain", async () => {
     const engine = await op.engine(cls);
-    applyYaml(vc("gone", { source: { volumeName: "data" }, deletionPolicy: "Delete" }), vc("kept", { source: { volumeName: "data" }, deletionPolicy: "Retain" }));
+    applyYaml(
+      vc("gone", { source: { volumeName: "data" }, deletionPolicy: "Delete" }),
+      vc("kept", { source: { volumeName: "data" }, deletionPolicy: "Retain" }),
+    );
     const gone = (await readyVc("gone")).status?.arrayName ?? "";
     const kept = (await readyVc("kept")).status?.arrayName ?? "";
     await kubectlAsyncOk(["delete", "virtualcopy", "gone", "kept", "-n", ns, "--timeout=60s"]);
@@ -121,7 +182,9 @@ describe("VirtualCopy", () => {
       expect(conditionOf(obj, "Ready")?.message).toContain("retained until");
     });
     await eventually(() => {
-      expect(eventsFor(ns, "locked")).toContainEqual(expect.objectContaining({ type: "Warning", reason: "DeletionRefused" }));
+      expect(eventsFor(ns, "locked")).toContainEqual(
+        expect.objectContaining({ type: "Warning", reason: "DeletionRefused" }),
+      );
     });
   });
 
@@ -133,7 +196,9 @@ describe("VirtualCopy", () => {
     await readyVc("child");
     await kubectlAsyncOk(["delete", "virtualcopy", "parent", "-n", ns, "--wait=false"]);
     await eventually(() => {
-      expect(conditionOf(getObject<Vc>("virtualcopy", ns, "parent"), "Ready")).toMatchObject({ reason: "DeletionRefused" });
+      expect(conditionOf(getObject<Vc>("virtualcopy", ns, "parent"), "Ready")).toMatchObject({
+        reason: "DeletionRefused",
+      });
     });
     await kubectlAsyncOk(["delete", "virtualcopy", "child", "-n", ns, "--timeout=60s"]);
     await eventually(() => {

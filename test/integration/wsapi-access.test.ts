@@ -9,7 +9,16 @@ import { openEmbeddedEngine, type EmbeddedEngine } from "../../operator/src/engi
 import { EngineRegistry } from "../../operator/src/engine/registry.ts";
 import { startTestArray, type TestArray } from "../wsapi-server/server.ts";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlOk } from "../support/cluster.ts";
-import { applyYaml, conditionOf, eventsFor, getObject, readSecret, startOperator, type ConditionView, type RunningOperator } from "../support/operator.ts";
+import {
+  applyYaml,
+  conditionOf,
+  eventsFor,
+  getObject,
+  readSecret,
+  startOperator,
+  type ConditionView,
+  type RunningOperator,
+} from "../support/operator.ts";
 
 const cls = `denied-${Math.random().toString(36).slice(2, 7)}`;
 const api = "arraycopy.io/v1alpha1";
@@ -31,8 +40,26 @@ beforeAll(async () => {
   array = await startTestArray({ engine: backing });
   await backing.createVolume("den-src", 1 << 20);
   applyYaml(
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "creds", namespace: ns }, stringData: { username: array.user, password: "not-the-password" } },
-    { apiVersion: api, kind: "CopyClass", metadata: { name: cls }, spec: { driver: "wsapi", wsapi: { endpoint: array.url, credentialsSecretRef: { name: "creds", namespace: ns }, cpg: "FC_r6", caBundle: array.ca } } },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "creds", namespace: ns },
+      stringData: { username: array.user, password: "not-the-password" },
+    },
+    {
+      apiVersion: api,
+      kind: "CopyClass",
+      metadata: { name: cls },
+      spec: {
+        driver: "wsapi",
+        wsapi: {
+          endpoint: array.url,
+          credentialsSecretRef: { name: "creds", namespace: ns },
+          cpg: "FC_r6",
+          caBundle: array.ca,
+        },
+      },
+    },
   );
   const registry = new EngineRegistry({
     dataDir: mkdtempSync(join(tmpdir(), "denied-data-")),
@@ -40,7 +67,14 @@ beforeAll(async () => {
     credentialsRecheckMs: 500,
   });
   op = startOperator([], { registry });
-  applyYaml(...copies.map((name) => ({ apiVersion: api, kind: "VirtualCopy", metadata: { name, namespace: ns }, spec: { copyClassName: cls, source: { volumeName: "den-src" } } })));
+  applyYaml(
+    ...copies.map((name) => ({
+      apiVersion: api,
+      kind: "VirtualCopy",
+      metadata: { name, namespace: ns },
+      spec: { copyClassName: cls, source: { volumeName: "den-src" } },
+    })),
+  );
 });
 
 afterAll(async () => {
@@ -53,13 +87,27 @@ afterAll(async () => {
 describe("a wsapi class with bad credentials", () => {
   it("gives every copy the final reason ArrayAccessDenied and a Warning event, after one login attempt", async () => {
     for (const name of copies) {
-      await eventually(() => {
-        const obj = getObject<Obj>("virtualcopy", ns, name);
-        expect(conditionOf(obj, "Ready")).toMatchObject({ status: "False", reason: "ArrayAccessDenied" });
-        expect(conditionOf(obj, "Stalled")).toMatchObject({ status: "True", reason: "ArrayAccessDenied" });
-        expect(conditionOf(obj, "Ready")?.message).toMatch(/cannot log in to the array as 3paradm: invalid username or password \(5\); fix the username and password/);
-      }, 60_000, 200);
-      await eventually(() => { expect(eventsFor(ns, name).filter((e) => e.type === "Warning" && e.reason === "ArrayAccessDenied")).toHaveLength(1); }, 30_000, 200);
+      await eventually(
+        () => {
+          const obj = getObject<Obj>("virtualcopy", ns, name);
+          expect(conditionOf(obj, "Ready")).toMatchObject({ status: "False", reason: "ArrayAccessDenied" });
+          expect(conditionOf(obj, "Stalled")).toMatchObject({ status: "True", reason: "ArrayAccessDenied" });
+          expect(conditionOf(obj, "Ready")?.message).toMatch(
+            /cannot log in to the array as 3paradm: invalid username or password \(5\); fix the username and password/,
+          );
+        },
+        60_000,
+        200,
+      );
+      await eventually(
+        () => {
+          expect(
+            eventsFor(ns, name).filter((e) => e.type === "Warning" && e.reason === "ArrayAccessDenied"),
+          ).toHaveLength(1);
+        },
+        30_000,
+        200,
+      );
     }
     const seen = array.requests.length;
     await new Promise((r) => setTimeout(r, 3_000));
@@ -68,11 +116,25 @@ describe("a wsapi class with bad credentials", () => {
   });
 
   it("goes Ready once the Secret is fixed and the class changes", async () => {
-    applyYaml({ apiVersion: "v1", kind: "Secret", metadata: { name: "creds", namespace: ns }, stringData: { username: array.user, password: array.password } });
+    applyYaml({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "creds", namespace: ns },
+      stringData: { username: array.user, password: array.password },
+    });
     await new Promise((r) => setTimeout(r, 600));
     kubectlOk(["label", "copyclass", cls, "touched=yes", "--overwrite"]);
     for (const name of copies) {
-      await eventually(() => { expect(conditionOf(getObject<Obj>("virtualcopy", ns, name), "Ready")).toMatchObject({ status: "True", reason: "Idle" }); }, 60_000, 200);
+      await eventually(
+        () => {
+          expect(conditionOf(getObject<Obj>("virtualcopy", ns, name), "Ready")).toMatchObject({
+            status: "True",
+            reason: "Idle",
+          });
+        },
+        60_000,
+        200,
+      );
     }
     expect(logins()).toBe(2);
   });

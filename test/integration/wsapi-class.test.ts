@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import { startTestArray, type TestArray } from "../wsapi-server/server.ts";
 import { freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
-import { applyYaml, conditionOf, startOperator, waitForCondition, type ConditionView, type RunningOperator } from "../support/operator.ts";
+import {
+  applyYaml,
+  conditionOf,
+  startOperator,
+  waitForCondition,
+  type ConditionView,
+  type RunningOperator,
+} from "../support/operator.ts";
 
 const cls = `wsapi-${Math.random().toString(36).slice(2, 7)}`;
 const size = 4 << 20;
@@ -22,8 +29,13 @@ let op: RunningOperator;
 interface Obj {
   status?: Record<string, unknown> & { conditions?: ConditionView[] };
 }
-const condition = (kind: string, name: string, type: string, status: "True" | "False" = "True", namespace: string | undefined = ns) =>
-  waitForCondition<Obj>(kind, namespace, name, type, { status });
+const condition = (
+  kind: string,
+  name: string,
+  type: string,
+  status: "True" | "False" = "True",
+  namespace: string | undefined = ns,
+) => waitForCondition<Obj>(kind, namespace, name, type, { status });
 
 beforeAll(async () => {
   installCrds();
@@ -32,8 +44,26 @@ beforeAll(async () => {
   array = await startTestArray({ engine: backing });
   for (const v of ["ws-src", "ws-dst"]) await backing.createVolume(v, size);
   applyYaml(
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "array-creds", namespace: ns }, stringData: { username: array.user, password: array.password } },
-    { apiVersion: api, kind: "CopyClass", metadata: { name: cls }, spec: { driver: "wsapi", wsapi: { endpoint: array.url, credentialsSecretRef: { name: "array-creds", namespace: ns }, cpg: "FC_r6", caBundle: array.ca } } },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "array-creds", namespace: ns },
+      stringData: { username: array.user, password: array.password },
+    },
+    {
+      apiVersion: api,
+      kind: "CopyClass",
+      metadata: { name: cls },
+      spec: {
+        driver: "wsapi",
+        wsapi: {
+          endpoint: array.url,
+          credentialsSecretRef: { name: "array-creds", namespace: ns },
+          cpg: "FC_r6",
+          caBundle: array.ca,
+        },
+      },
+    },
   );
   op = startOperator();
 });
@@ -55,8 +85,23 @@ describe("a wsapi CopyClass", () => {
     const first = randomBytes(size);
     await backing.writeVolume("ws-src", 0, first);
     applyYaml(
-      { apiVersion: api, kind: "VirtualCopy", metadata: { name: "ws-snap", namespace: ns }, spec: { copyClassName: cls, source: { volumeName: "ws-src" }, expirationHours: 24 } },
-      { apiVersion: api, kind: "PhysicalCopy", metadata: { name: "ws-copy", namespace: ns }, spec: { copyClassName: cls, source: { volumeName: "ws-src" }, target: { volumeName: "ws-dst" }, saveSnapshot: true } },
+      {
+        apiVersion: api,
+        kind: "VirtualCopy",
+        metadata: { name: "ws-snap", namespace: ns },
+        spec: { copyClassName: cls, source: { volumeName: "ws-src" }, expirationHours: 24 },
+      },
+      {
+        apiVersion: api,
+        kind: "PhysicalCopy",
+        metadata: { name: "ws-copy", namespace: ns },
+        spec: {
+          copyClassName: cls,
+          source: { volumeName: "ws-src" },
+          target: { volumeName: "ws-dst" },
+          saveSnapshot: true,
+        },
+      },
     );
     const snap = await condition("virtualcopy", "ws-snap", "Ready");
     expect(snap.status).toMatchObject({ syncState: "Idle", copyType: "UnSyncAssoc", replicaType: "AfterDelta" });
@@ -66,7 +111,12 @@ describe("a wsapi CopyClass", () => {
 
     const second = randomBytes(size);
     await backing.writeVolume("ws-src", 0, second);
-    applyYaml({ apiVersion: api, kind: "CopyJob", metadata: { name: "ws-resync", namespace: ns }, spec: { copyRef: { kind: "PhysicalCopy", name: "ws-copy" }, operation: "Resync" } });
+    applyYaml({
+      apiVersion: api,
+      kind: "CopyJob",
+      metadata: { name: "ws-resync", namespace: ns },
+      spec: { copyRef: { kind: "PhysicalCopy", name: "ws-copy" }, operation: "Resync" },
+    });
     const job = await condition("copyjob", "ws-resync", "Succeeded");
     expect(job.status).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"] });
     expect((await backing.readVolume("ws-dst", 0, size)).equals(second)).toBe(true);

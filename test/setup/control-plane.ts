@@ -12,7 +12,9 @@ declare module "vitest" {
   }
 }
 
-const dir = process.env.ARRAYCOPY_TEST_CLUSTER_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "arraycopy", "test-cluster");
+const dir =
+  process.env.ARRAYCOPY_TEST_CLUSTER_DIR ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "arraycopy", "test-cluster");
 
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const info = await startCluster({ dir, ownerPid: process.pid });

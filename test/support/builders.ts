@@ -26,39 +26,70 @@ export function virtualCopy(name: string, ...mods: VcMod[]): VirtualCopyObject {
   return vc;
 }
 
-export const withPvc = (claim: string): VcMod => (vc) => {
-  vc.spec.source = { persistentVolumeClaimName: claim };
-};
-export const withHours = (expirationHours?: number, retentionHours?: number): VcMod => (vc) => {
-  if (expirationHours !== undefined) vc.spec.expirationHours = expirationHours;
-  if (retentionHours !== undefined) vc.spec.retentionHours = retentionHours;
-};
-export const withPolicy = (p: "Delete" | "Retain"): VcMod => (vc) => {
-  vc.spec.deletionPolicy = p;
-};
+export const withPvc =
+  (claim: string): VcMod =>
+  (vc) => {
+    vc.spec.source = { persistentVolumeClaimName: claim };
+  };
+export const withHours =
+  (expirationHours?: number, retentionHours?: number): VcMod =>
+  (vc) => {
+    if (expirationHours !== undefined) vc.spec.expirationHours = expirationHours;
+    if (retentionHours !== undefined) vc.spec.retentionHours = retentionHours;
+  };
+export const withPolicy =
+  (p: "Delete" | "Retain"): VcMod =>
+  (vc) => {
+    vc.spec.deletionPolicy = p;
+  };
 export const withFinalizer = (): VcMod => (vc) => {
   vc.metadata.finalizers = [...(vc.metadata.finalizers ?? []), copyFinalizer];
 };
-export const withIntent = (at: Date): VcMod => (vc) => {
-  vc.metadata.annotations = { ...vc.metadata.annotations, [createIntentAnnotation]: at.toISOString() };
-};
+export const withIntent =
+  (at: Date): VcMod =>
+  (vc) => {
+    vc.metadata.annotations = { ...vc.metadata.annotations, [createIntentAnnotation]: at.toISOString() };
+  };
 export const deleting = (): VcMod => (vc) => {
   vc.metadata.deletionTimestamp = "2026-11-24T00:00:00Z";
 };
 /** Status as the operator wrote it once the copy was created. */
-export const created = (at: Date, extra: Record<string, unknown> = {}): VcMod => (vc) => {
-  vc.status = { ...vc.status, arrayName: vcArrayName, creationTime: at.toISOString().replace(/\.\d+Z$/, "Z"), syncState: "Idle", ...extra };
-};
-export const readyCondition = (status: "True" | "False", reason: string): VcMod => (vc) => {
-  vc.status = {
-    ...vc.status,
-    conditions: [{ type: "Ready", status, reason, message: "m", lastTransitionTime: "2026-11-24T00:00:00Z", observedGeneration: 1 }],
+export const created =
+  (at: Date, extra: Record<string, unknown> = {}): VcMod =>
+  (vc) => {
+    vc.status = {
+      ...vc.status,
+      arrayName: vcArrayName,
+      creationTime: at.toISOString().replace(/\.\d+Z$/, "Z"),
+      syncState: "Idle",
+      ...extra,
+    };
   };
-};
+export const readyCondition =
+  (status: "True" | "False", reason: string): VcMod =>
+  (vc) => {
+    vc.status = {
+      ...vc.status,
+      conditions: [
+        {
+          type: "Ready",
+          status,
+          reason,
+          message: "m",
+          lastTransitionTime: "2026-11-24T00:00:00Z",
+          observedGeneration: 1,
+        },
+      ],
+    };
+  };
 
 export const embeddedClass: ClassResolution = {
   ok: true,
-  cls: { name: "embedded", generation: 1, spec: { driver: "embedded", csiDriver: "csi.hpe.com", deletionPolicy: "Delete" } },
+  cls: {
+    name: "embedded",
+    generation: 1,
+    spec: { driver: "embedded", csiDriver: "csi.hpe.com", deletionPolicy: "Delete" },
+  },
 };
 
 export function copyObservation(mods: Partial<CopyObservation> = {}): CopyObservation {
@@ -153,22 +184,28 @@ export function copyJob(name: string, operation: CopyJobObject["spec"]["operatio
     apiVersion: "arraycopy.io/v1alpha1",
     kind: "CopyJob",
     metadata: { name, namespace: "ns", uid: `${uid}-job`, generation: 1 },
-    spec: { copyRef: { kind: operation === "Restore" ? "VirtualCopy" : "PhysicalCopy", name: "copy" }, operation, requestedState: "Start" },
+    spec: {
+      copyRef: { kind: operation === "Restore" ? "VirtualCopy" : "PhysicalCopy", name: "copy" },
+      operation,
+      requestedState: "Start",
+    },
   };
   for (const m of mods) m(job);
   return job;
 }
 
 /** Status as the operator wrote it when it submitted the task (the intent) and, with `id`, once it started. */
-export const jobSubmitted = (id?: string): JobMod => (job) => {
-  job.status = {
-    ...job.status,
-    jobState: id === undefined ? "Starting" : "Running",
-    timeSubmitted: "2026-11-24T01:00:00Z",
-    percentComplete: 0,
-    ...(id === undefined ? {} : { arrayJobId: id }),
+export const jobSubmitted =
+  (id?: string): JobMod =>
+  (job) => {
+    job.status = {
+      ...job.status,
+      jobState: id === undefined ? "Starting" : "Running",
+      timeSubmitted: "2026-11-24T01:00:00Z",
+      percentComplete: 0,
+      ...(id === undefined ? {} : { arrayJobId: id }),
+    };
   };
-};
 
 /** The array's task for a job. */
 export function jobObservation(mods: Partial<JobObservation> = {}): JobObservation {
@@ -188,4 +225,3 @@ export function jobObservation(mods: Partial<JobObservation> = {}): JobObservati
     ...mods,
   };
 }
-

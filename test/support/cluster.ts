@@ -24,7 +24,8 @@ export interface KubectlResult {
 /** Runs the apiserver-matched kubectl as `user` (default admin); never throws on a non-zero exit. */
 export function kubectl(args: readonly string[], opts: { input?: string; user?: string } = {}): KubectlResult {
   const c = cluster();
-  const kubeconfig = opts.user === undefined || opts.user === "admin" ? c.kubeconfig : join(c.dir, `kubeconfig-${opts.user}`);
+  const kubeconfig =
+    opts.user === undefined || opts.user === "admin" ? c.kubeconfig : join(c.dir, `kubeconfig-${opts.user}`);
   const res = spawnSync(c.kubectl, [`--kubeconfig=${kubeconfig}`, ...args], {
     input: opts.input,
     encoding: "utf8",
@@ -38,9 +39,14 @@ export function kubectl(args: readonly string[], opts: { input?: string; user?: 
  * kubectl without blocking this process: required for anything that waits on an operator running in-process
  * (kubectl wait, delete --wait), which spawnSync would freeze along with the whole event loop.
  */
-export function kubectlAsync(args: readonly string[], opts: { input?: string; user?: string; kubeconfig?: string } = {}): Promise<KubectlResult> {
+export function kubectlAsync(
+  args: readonly string[],
+  opts: { input?: string; user?: string; kubeconfig?: string } = {},
+): Promise<KubectlResult> {
   const c = cluster();
-  const kubeconfig = opts.kubeconfig ?? (opts.user === undefined || opts.user === "admin" ? c.kubeconfig : join(c.dir, `kubeconfig-${opts.user}`));
+  const kubeconfig =
+    opts.kubeconfig ??
+    (opts.user === undefined || opts.user === "admin" ? c.kubeconfig : join(c.dir, `kubeconfig-${opts.user}`));
   return new Promise((resolve, reject) => {
     const child = spawn(c.kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { cwd: repoRoot });
     let stdout = "";
@@ -55,7 +61,10 @@ export function kubectlAsync(args: readonly string[], opts: { input?: string; us
   });
 }
 
-export async function kubectlAsyncOk(args: readonly string[], opts: { input?: string; user?: string } = {}): Promise<string> {
+export async function kubectlAsyncOk(
+  args: readonly string[],
+  opts: { input?: string; user?: string } = {},
+): Promise<string> {
   const res = await kubectlAsync(args, opts);
   if (res.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
   return res.stdout;

@@ -36,16 +36,26 @@ export class FaultyEngine {
   /** The wrapped engine, as the operator sees it. */
   engine(): Engine {
     const inner = this.inner;
-    const wrap = <A extends unknown[], R>(method: string, f: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => this.#call(method, () => f(...args));
+    const wrap =
+      <A extends unknown[], R>(method: string, f: (...args: A) => Promise<R>) =>
+      async (...args: A): Promise<R> =>
+        this.#call(method, () => f(...args));
     return {
       capabilities: () => inner.capabilities(),
-      createVirtualCopy: wrap("createVirtualCopy", (r: Parameters<Engine["createVirtualCopy"]>[0], o?: CallOptions) => inner.createVirtualCopy(r, o)),
-      createPhysicalCopy: wrap("createPhysicalCopy", (r: Parameters<Engine["createPhysicalCopy"]>[0], o?: CallOptions) => inner.createPhysicalCopy(r, o)),
+      createVirtualCopy: wrap("createVirtualCopy", (r: Parameters<Engine["createVirtualCopy"]>[0], o?: CallOptions) =>
+        inner.createVirtualCopy(r, o),
+      ),
+      createPhysicalCopy: wrap(
+        "createPhysicalCopy",
+        (r: Parameters<Engine["createPhysicalCopy"]>[0], o?: CallOptions) => inner.createPhysicalCopy(r, o),
+      ),
       startJob: wrap("startJob", (r: Parameters<Engine["startJob"]>[0], o?: CallOptions) => inner.startJob(r, o)),
       halt: wrap("halt", (t: Parameters<Engine["halt"]>[0], o?: CallOptions) => inner.halt(t, o)),
       observeCopy: wrap("observeCopy", (n: string, o?: CallOptions) => inner.observeCopy(n, o)),
       observeJob: wrap("observeJob", (id: string, o?: CallOptions) => inner.observeJob(id, o)),
-      deleteCopy: wrap("deleteCopy", (c: Parameters<Engine["deleteCopy"]>[0], o?: CallOptions) => inner.deleteCopy(c, o)),
+      deleteCopy: wrap("deleteCopy", (c: Parameters<Engine["deleteCopy"]>[0], o?: CallOptions) =>
+        inner.deleteCopy(c, o),
+      ),
       listCopies: (o?: CallOptions) => inner.listCopies(o),
       subscribe: (l) => inner.subscribe(l),
       volumes: inner.volumes,
@@ -57,7 +67,8 @@ export class FaultyEngine {
     const n = this.#calls.get(method) ?? 0;
     this.#calls.set(method, n + 1);
     const fault = this.plan(method, n);
-    if (fault !== undefined) this.injected.set(`${method}:${fault}`, (this.injected.get(`${method}:${fault}`) ?? 0) + 1);
+    if (fault !== undefined)
+      this.injected.set(`${method}:${fault}`, (this.injected.get(`${method}:${fault}`) ?? 0) + 1);
     switch (fault) {
       case "unavailable":
         throw new EngineError(`injected: the array did not answer ${method}`, { code: "Unavailable" });

@@ -26,71 +26,383 @@ const build = (base: Spec, mods: Mod[]): Spec => {
 };
 
 export const vcSpec = (...mods: Mod[]) => build({ source: { volumeName: "db-data" } }, mods);
-export const pcSpec = (...mods: Mod[]) => build({ source: { volumeName: "db-data" }, target: { volumeName: "db-test" } }, mods);
-export const jobSpec = (...mods: Mod[]) => build({ copyRef: { kind: "PhysicalCopy", name: "db-test-copy" }, operation: "Resync" }, mods);
+export const pcSpec = (...mods: Mod[]) =>
+  build({ source: { volumeName: "db-data" }, target: { volumeName: "db-test" } }, mods);
+export const jobSpec = (...mods: Mod[]) =>
+  build({ copyRef: { kind: "PhysicalCopy", name: "db-test-copy" }, operation: "Resync" }, mods);
 export const classSpec = (...mods: Mod[]) => build({ driver: "embedded" }, mods);
 
-const set = (path: string, value: unknown): Mod => (spec) => {
-  const keys = path.split(".");
-  const last = keys.pop() ?? "";
-  let node: Record<string, unknown> = spec;
-  for (const k of keys) {
-    node[k] ??= {};
-    node = node[k] as Record<string, unknown>;
-  }
-  if (value === undefined) Reflect.deleteProperty(node, last);
-  else node[last] = value;
-};
+const set =
+  (path: string, value: unknown): Mod =>
+  (spec) => {
+    const keys = path.split(".");
+    const last = keys.pop() ?? "";
+    let node: Record<string, unknown> = spec;
+    for (const k of keys) {
+      node[k] ??= {};
+      node = node[k] as Record<string, unknown>;
+    }
+    if (value === undefined) Reflect.deleteProperty(node, last);
+    else node[last] = value;
+  };
 const unset = (path: string): Mod => set(path, undefined);
 
-const wsapi = { endpoint: "https://array1.example.com:8080/api/v1", credentialsSecretRef: { name: "creds", namespace: "ops" }, cpg: "SSD_r6" };
+const wsapi = {
+  endpoint: "https://array1.example.com:8080/api/v1",
+  credentialsSecretRef: { name: "creds", namespace: "ops" },
+  cpg: "SSD_r6",
+};
 
 export const invalidCases: readonly InvalidCase[] = [
   // VirtualCopy: creation
-  { name: "virtual copy with two sources", why: "a snapshot has exactly one source", kind: "VirtualCopy", spec: vcSpec(set("source.persistentVolumeClaimName", "db")), field: "spec.source", zod: true },
-  { name: "virtual copy with no source", why: "an empty source object must not pass as a source", kind: "VirtualCopy", spec: vcSpec(unset("source.volumeName")), field: "spec.source", zod: true },
-  { name: "virtual copy without source", why: "source is required", kind: "VirtualCopy", spec: vcSpec(unset("source")), field: "spec.source", zod: true },
-  { name: "unknown deletion policy", why: "a typo must not silently mean Delete", kind: "VirtualCopy", spec: vcSpec(set("deletionPolicy", "Keep")), field: "spec.deletionPolicy", zod: true },
-  { name: "expiration of zero hours", why: "the array takes 1 to 43800 hours", kind: "VirtualCopy", spec: vcSpec(set("expirationHours", 0)), field: "spec.expirationHours", zod: true },
-  { name: "expiration over five years", why: "the array takes 1 to 43800 hours", kind: "VirtualCopy", spec: vcSpec(set("expirationHours", 43_801)), field: "spec.expirationHours", zod: true },
-  { name: "retention over five years", why: "the array takes 1 to 43800 hours", kind: "VirtualCopy", spec: vcSpec(set("retentionHours", 50_000)), field: "spec.retentionHours", zod: true },
-  { name: "retention longer than expiration", why: "the array refuses it (INV_INPUT_RETAIN_GT_EXPIRE)", kind: "VirtualCopy", spec: vcSpec(set("expirationHours", 24), set("retentionHours", 48)), field: "spec.retentionHours", zod: true },
-  { name: "expiration as a string", why: "hours are integers, not quoted text", kind: "VirtualCopy", spec: vcSpec(set("expirationHours", "24")), field: "spec.expirationHours", zod: true },
-  { name: "array name over 31 characters", why: "the array cannot hold it (INV_INPUT_EXCEEDS_LENGTH, 57)", kind: "VirtualCopy", spec: vcSpec(set("source.volumeName", "a".repeat(32))), field: "spec.source.volumeName", zod: true },
-  { name: "array name with a slash", why: "the array cannot hold it (INV_INPUT_ILLEGAL_CHAR, 69)", kind: "VirtualCopy", spec: vcSpec(set("source.volumeName", "db/data")), field: "spec.source.volumeName", zod: true },
-  { name: "claim name not a DNS name", why: "no PVC can have that name", kind: "VirtualCopy", spec: vcSpec(unset("source.volumeName"), set("source.persistentVolumeClaimName", "Bad_Name")), field: "spec.source.persistentVolumeClaimName", zod: true },
-  { name: "class name not a DNS name", why: "no CopyClass can have that name", kind: "VirtualCopy", spec: vcSpec(set("copyClassName", "Fast Array")), field: "spec.copyClassName", zod: true },
-  { name: "unknown field", why: "a misspelt field must not be silently dropped", kind: "VirtualCopy", spec: vcSpec(set("expirationHour", 24)), field: "spec.expirationHour", zod: false },
+  {
+    name: "virtual copy with two sources",
+    why: "a snapshot has exactly one source",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("source.persistentVolumeClaimName", "db")),
+    field: "spec.source",
+    zod: true,
+  },
+  {
+    name: "virtual copy with no source",
+    why: "an empty source object must not pass as a source",
+    kind: "VirtualCopy",
+    spec: vcSpec(unset("source.volumeName")),
+    field: "spec.source",
+    zod: true,
+  },
+  {
+    name: "virtual copy without source",
+    why: "source is required",
+    kind: "VirtualCopy",
+    spec: vcSpec(unset("source")),
+    field: "spec.source",
+    zod: true,
+  },
+  {
+    name: "unknown deletion policy",
+    why: "a typo must not silently mean Delete",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("deletionPolicy", "Keep")),
+    field: "spec.deletionPolicy",
+    zod: true,
+  },
+  {
+    name: "expiration of zero hours",
+    why: "the array takes 1 to 43800 hours",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("expirationHours", 0)),
+    field: "spec.expirationHours",
+    zod: true,
+  },
+  {
+    name: "expiration over five years",
+    why: "the array takes 1 to 43800 hours",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("expirationHours", 43_801)),
+    field: "spec.expirationHours",
+    zod: true,
+  },
+  {
+    name: "retention over five years",
+    why: "the array takes 1 to 43800 hours",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("retentionHours", 50_000)),
+    field: "spec.retentionHours",
+    zod: true,
+  },
+  {
+    name: "retention longer than expiration",
+    why: "the array refuses it (INV_INPUT_RETAIN_GT_EXPIRE)",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("expirationHours", 24), set("retentionHours", 48)),
+    field: "spec.retentionHours",
+    zod: true,
+  },
+  {
+    name: "expiration as a string",
+    why: "hours are integers, not quoted text",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("expirationHours", "24")),
+    field: "spec.expirationHours",
+    zod: true,
+  },
+  {
+    name: "array name over 31 characters",
+    why: "the array cannot hold it (INV_INPUT_EXCEEDS_LENGTH, 57)",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("source.volumeName", "a".repeat(32))),
+    field: "spec.source.volumeName",
+    zod: true,
+  },
+  {
+    name: "array name with a slash",
+    why: "the array cannot hold it (INV_INPUT_ILLEGAL_CHAR, 69)",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("source.volumeName", "db/data")),
+    field: "spec.source.volumeName",
+    zod: true,
+  },
+  {
+    name: "claim name not a DNS name",
+    why: "no PVC can have that name",
+    kind: "VirtualCopy",
+    spec: vcSpec(unset("source.volumeName"), set("source.persistentVolumeClaimName", "Bad_Name")),
+    field: "spec.source.persistentVolumeClaimName",
+    zod: true,
+  },
+  {
+    name: "class name not a DNS name",
+    why: "no CopyClass can have that name",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("copyClassName", "Fast Array")),
+    field: "spec.copyClassName",
+    zod: true,
+  },
+  {
+    name: "unknown field",
+    why: "a misspelt field must not be silently dropped",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("expirationHour", 24)),
+    field: "spec.expirationHour",
+    zod: false,
+  },
   // VirtualCopy: transitions
-  { name: "changed source", why: "a copy's source is fixed at creation", kind: "VirtualCopy", spec: vcSpec(), update: vcSpec(set("source.volumeName", "other")), field: "spec.source", zod: false },
-  { name: "lowered retention", why: "retention can be raised, never lowered (array rule)", kind: "VirtualCopy", spec: vcSpec(set("retentionHours", 48)), update: vcSpec(set("retentionHours", 24)), field: "spec.retentionHours", zod: false },
-  { name: "removed retention", why: "retention can never be removed (array rule)", kind: "VirtualCopy", spec: vcSpec(set("retentionHours", 48)), update: vcSpec(), field: "spec.retentionHours", zod: false },
-  { name: "changed read-only", why: "the access mode is fixed at creation", kind: "VirtualCopy", spec: vcSpec(), update: vcSpec(set("readOnly", false)), field: "spec.readOnly", zod: false },
-  { name: "class set after creation", why: "moving a copy to another array is not a field change", kind: "VirtualCopy", spec: vcSpec(), update: vcSpec(set("copyClassName", "other")), field: "spec.copyClassName", zod: false },
+  {
+    name: "changed source",
+    why: "a copy's source is fixed at creation",
+    kind: "VirtualCopy",
+    spec: vcSpec(),
+    update: vcSpec(set("source.volumeName", "other")),
+    field: "spec.source",
+    zod: false,
+  },
+  {
+    name: "lowered retention",
+    why: "retention can be raised, never lowered (array rule)",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("retentionHours", 48)),
+    update: vcSpec(set("retentionHours", 24)),
+    field: "spec.retentionHours",
+    zod: false,
+  },
+  {
+    name: "removed retention",
+    why: "retention can never be removed (array rule)",
+    kind: "VirtualCopy",
+    spec: vcSpec(set("retentionHours", 48)),
+    update: vcSpec(),
+    field: "spec.retentionHours",
+    zod: false,
+  },
+  {
+    name: "changed read-only",
+    why: "the access mode is fixed at creation",
+    kind: "VirtualCopy",
+    spec: vcSpec(),
+    update: vcSpec(set("readOnly", false)),
+    field: "spec.readOnly",
+    zod: false,
+  },
+  {
+    name: "class set after creation",
+    why: "moving a copy to another array is not a field change",
+    kind: "VirtualCopy",
+    spec: vcSpec(),
+    update: vcSpec(set("copyClassName", "other")),
+    field: "spec.copyClassName",
+    zod: false,
+  },
   // PhysicalCopy
-  { name: "physical copy with two targets", why: "a copy writes one target", kind: "PhysicalCopy", spec: pcSpec(set("target.create", {})), field: "spec.target", zod: true },
-  { name: "physical copy with no target", why: "an empty target must not pass", kind: "PhysicalCopy", spec: pcSpec(unset("target.volumeName")), field: "spec.target", zod: true },
-  { name: "online copy with saveSnapshot", why: "the array keeps no resync snapshot for online copies", kind: "PhysicalCopy", spec: pcSpec(unset("target.volumeName"), set("target.create", {}), set("saveSnapshot", true)), field: "spec.saveSnapshot", zod: true },
-  { name: "online copy with priority", why: "the array takes no priority for online copies", kind: "PhysicalCopy", spec: pcSpec(unset("target.volumeName"), set("target.create", {}), set("priority", "High")), field: "spec.priority", zod: true },
-  { name: "unknown priority", why: "the array has High, Medium and Low only (INV_INPUT_BAD_ENUM_VALUE)", kind: "PhysicalCopy", spec: pcSpec(set("priority", "Urgent")), field: "spec.priority", zod: true },
-  { name: "pool name over 31 characters", why: "a CPG name is an array name", kind: "PhysicalCopy", spec: pcSpec(unset("target.volumeName"), set("target.create", { pool: "p".repeat(40) })), field: "spec.target.create.pool", zod: true },
-  { name: "unknown provisioning", why: "Thin, Full or Reduce only", kind: "PhysicalCopy", spec: pcSpec(unset("target.volumeName"), set("target.create", { provisioning: "Dedup" })), field: "spec.target.create.provisioning", zod: true },
-  { name: "changed target", why: "a copy's target is fixed at creation", kind: "PhysicalCopy", spec: pcSpec(), update: pcSpec(set("target.volumeName", "other")), field: "spec.target", zod: false },
-  { name: "changed saveSnapshot", why: "the association is fixed at creation", kind: "PhysicalCopy", spec: pcSpec(), update: pcSpec(set("saveSnapshot", true)), field: "spec.saveSnapshot", zod: false },
+  {
+    name: "physical copy with two targets",
+    why: "a copy writes one target",
+    kind: "PhysicalCopy",
+    spec: pcSpec(set("target.create", {})),
+    field: "spec.target",
+    zod: true,
+  },
+  {
+    name: "physical copy with no target",
+    why: "an empty target must not pass",
+    kind: "PhysicalCopy",
+    spec: pcSpec(unset("target.volumeName")),
+    field: "spec.target",
+    zod: true,
+  },
+  {
+    name: "online copy with saveSnapshot",
+    why: "the array keeps no resync snapshot for online copies",
+    kind: "PhysicalCopy",
+    spec: pcSpec(unset("target.volumeName"), set("target.create", {}), set("saveSnapshot", true)),
+    field: "spec.saveSnapshot",
+    zod: true,
+  },
+  {
+    name: "online copy with priority",
+    why: "the array takes no priority for online copies",
+    kind: "PhysicalCopy",
+    spec: pcSpec(unset("target.volumeName"), set("target.create", {}), set("priority", "High")),
+    field: "spec.priority",
+    zod: true,
+  },
+  {
+    name: "unknown priority",
+    why: "the array has High, Medium and Low only (INV_INPUT_BAD_ENUM_VALUE)",
+    kind: "PhysicalCopy",
+    spec: pcSpec(set("priority", "Urgent")),
+    field: "spec.priority",
+    zod: true,
+  },
+  {
+    name: "pool name over 31 characters",
+    why: "a CPG name is an array name",
+    kind: "PhysicalCopy",
+    spec: pcSpec(unset("target.volumeName"), set("target.create", { pool: "p".repeat(40) })),
+    field: "spec.target.create.pool",
+    zod: true,
+  },
+  {
+    name: "unknown provisioning",
+    why: "Thin, Full or Reduce only",
+    kind: "PhysicalCopy",
+    spec: pcSpec(unset("target.volumeName"), set("target.create", { provisioning: "Dedup" })),
+    field: "spec.target.create.provisioning",
+    zod: true,
+  },
+  {
+    name: "changed target",
+    why: "a copy's target is fixed at creation",
+    kind: "PhysicalCopy",
+    spec: pcSpec(),
+    update: pcSpec(set("target.volumeName", "other")),
+    field: "spec.target",
+    zod: false,
+  },
+  {
+    name: "changed saveSnapshot",
+    why: "the association is fixed at creation",
+    kind: "PhysicalCopy",
+    spec: pcSpec(),
+    update: pcSpec(set("saveSnapshot", true)),
+    field: "spec.saveSnapshot",
+    zod: false,
+  },
   // CopyJob
-  { name: "unknown operation", why: "only the array's copy operations exist", kind: "CopyJob", spec: jobSpec(set("operation", "Promote")), field: "spec.operation", zod: true },
-  { name: "restore of a physical copy", why: "Restore promotes a virtual copy; a physical copy detaches", kind: "CopyJob", spec: jobSpec(set("operation", "Restore")), field: "spec.operation", zod: true },
-  { name: "resync of a virtual copy", why: "only physical copies resynchronise", kind: "CopyJob", spec: jobSpec(set("copyRef.kind", "VirtualCopy")), field: "spec.operation", zod: true },
-  { name: "unknown copy kind", why: "a job acts on VirtualCopy or PhysicalCopy", kind: "CopyJob", spec: jobSpec(set("copyRef.kind", "Volume")), field: "spec.copyRef.kind", zod: true },
-  { name: "priority on detach", why: "detach is synchronous on the array: no task to prioritise", kind: "CopyJob", spec: jobSpec(set("operation", "Detach"), set("priority", "High")), field: "spec.priority", zod: true },
-  { name: "negative TTL", why: "a duration cannot be negative", kind: "CopyJob", spec: jobSpec(set("ttlSecondsAfterFinished", -1)), field: "spec.ttlSecondsAfterFinished", zod: true },
-  { name: "changed operation", why: "a job is one operation", kind: "CopyJob", spec: jobSpec(), update: jobSpec(set("operation", "StartCopy")), field: "spec.operation", zod: false },
-  { name: "terminated job restarted", why: "a cancelled job stays cancelled", kind: "CopyJob", spec: jobSpec(set("requestedState", "Terminate")), update: jobSpec(set("requestedState", "Start")), field: "spec.requestedState", zod: false },
+  {
+    name: "unknown operation",
+    why: "only the array's copy operations exist",
+    kind: "CopyJob",
+    spec: jobSpec(set("operation", "Promote")),
+    field: "spec.operation",
+    zod: true,
+  },
+  {
+    name: "restore of a physical copy",
+    why: "Restore promotes a virtual copy; a physical copy detaches",
+    kind: "CopyJob",
+    spec: jobSpec(set("operation", "Restore")),
+    field: "spec.operation",
+    zod: true,
+  },
+  {
+    name: "resync of a virtual copy",
+    why: "only physical copies resynchronise",
+    kind: "CopyJob",
+    spec: jobSpec(set("copyRef.kind", "VirtualCopy")),
+    field: "spec.operation",
+    zod: true,
+  },
+  {
+    name: "unknown copy kind",
+    why: "a job acts on VirtualCopy or PhysicalCopy",
+    kind: "CopyJob",
+    spec: jobSpec(set("copyRef.kind", "Volume")),
+    field: "spec.copyRef.kind",
+    zod: true,
+  },
+  {
+    name: "priority on detach",
+    why: "detach is synchronous on the array: no task to prioritise",
+    kind: "CopyJob",
+    spec: jobSpec(set("operation", "Detach"), set("priority", "High")),
+    field: "spec.priority",
+    zod: true,
+  },
+  {
+    name: "negative TTL",
+    why: "a duration cannot be negative",
+    kind: "CopyJob",
+    spec: jobSpec(set("ttlSecondsAfterFinished", -1)),
+    field: "spec.ttlSecondsAfterFinished",
+    zod: true,
+  },
+  {
+    name: "changed operation",
+    why: "a job is one operation",
+    kind: "CopyJob",
+    spec: jobSpec(),
+    update: jobSpec(set("operation", "StartCopy")),
+    field: "spec.operation",
+    zod: false,
+  },
+  {
+    name: "terminated job restarted",
+    why: "a cancelled job stays cancelled",
+    kind: "CopyJob",
+    spec: jobSpec(set("requestedState", "Terminate")),
+    update: jobSpec(set("requestedState", "Start")),
+    field: "spec.requestedState",
+    zod: false,
+  },
   // CopyClass
-  { name: "wsapi class without parameters", why: "a WSAPI class needs an endpoint and credentials", kind: "CopyClass", spec: classSpec(set("driver", "wsapi")), field: "spec.wsapi", zod: true },
-  { name: "unknown driver", why: "only built-in drivers exist", kind: "CopyClass", spec: classSpec(set("driver", "cim")), field: "spec.driver", zod: true },
-  { name: "plain-HTTP endpoint", why: "credentials never travel unencrypted", kind: "CopyClass", spec: classSpec(set("driver", "wsapi"), set("wsapi", { ...wsapi, endpoint: "http://array1:8008/api/v1" })), field: "spec.wsapi.endpoint", zod: true },
-  { name: "embedded parameters on a wsapi class", why: "parameters of another driver are a mistake", kind: "CopyClass", spec: classSpec(set("driver", "wsapi"), set("wsapi", wsapi), set("embedded", {})), field: "spec.embedded", zod: true },
-  { name: "zero concurrent copies", why: "the queue would never run", kind: "CopyClass", spec: classSpec(set("embedded", { maxConcurrentCopies: 0 })), field: "spec.embedded.maxConcurrentCopies", zod: true },
-  { name: "changed driver", why: "copies made with a class live on its array", kind: "CopyClass", spec: classSpec(), update: classSpec(set("driver", "wsapi"), set("wsapi", wsapi)), field: "spec.driver", zod: false },
+  {
+    name: "wsapi class without parameters",
+    why: "a WSAPI class needs an endpoint and credentials",
+    kind: "CopyClass",
+    spec: classSpec(set("driver", "wsapi")),
+    field: "spec.wsapi",
+    zod: true,
+  },
+  {
+    name: "unknown driver",
+    why: "only built-in drivers exist",
+    kind: "CopyClass",
+    spec: classSpec(set("driver", "cim")),
+    field: "spec.driver",
+    zod: true,
+  },
+  {
+    name: "plain-HTTP endpoint",
+    why: "credentials never travel unencrypted",
+    kind: "CopyClass",
+    spec: classSpec(set("driver", "wsapi"), set("wsapi", { ...wsapi, endpoint: "http://array1:8008/api/v1" })),
+    field: "spec.wsapi.endpoint",
+    zod: true,
+  },
+  {
+    name: "embedded parameters on a wsapi class",
+    why: "parameters of another driver are a mistake",
+    kind: "CopyClass",
+    spec: classSpec(set("driver", "wsapi"), set("wsapi", wsapi), set("embedded", {})),
+    field: "spec.embedded",
+    zod: true,
+  },
+  {
+    name: "zero concurrent copies",
+    why: "the queue would never run",
+    kind: "CopyClass",
+    spec: classSpec(set("embedded", { maxConcurrentCopies: 0 })),
+    field: "spec.embedded.maxConcurrentCopies",
+    zod: true,
+  },
+  {
+    name: "changed driver",
+    why: "copies made with a class live on its array",
+    kind: "CopyClass",
+    spec: classSpec(),
+    update: classSpec(set("driver", "wsapi"), set("wsapi", wsapi)),
+    field: "spec.driver",
+    zod: false,
+  },
 ];

@@ -21,7 +21,10 @@ export interface RunningOperator {
   readonly metricsPort: Promise<number>;
   /** The embedded engine of an embedded class, as the operator uses it. */
   engine(className: string): Promise<Engine & { volumes: VolumeOps }>;
-  /** Stops the operator; keepEngines leaves the engines open for a restarted operator (a process restart on a real array). */
+  /**
+   * Stops the operator; keepEngines leaves the engines open for a restarted operator (a process restart on a real
+   * array).
+   */
   stop(keepEngines?: boolean): Promise<number>;
 }
 
@@ -38,7 +41,9 @@ export interface StartOptions {
 
 export function startOperator(extraArgs: readonly string[] = [], opts: StartOptions = {}): RunningOperator {
   const dataDir = mkdtempSync(join(tmpdir(), "arraycopy-data-"));
-  const registry = opts.registry ?? new EngineRegistry({ dataDir, readSecret: (namespace, name) => Promise.resolve(readSecret(namespace, name)) });
+  const registry =
+    opts.registry ??
+    new EngineRegistry({ dataDir, readSecret: (namespace, name) => Promise.resolve(readSecret(namespace, name)) });
   const wrapped = new Map<Engine, Engine>();
   const engines = {
     engineFor: async (cls: Parameters<EngineRegistry["engineFor"]>[0]) => {
@@ -50,7 +55,21 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
     },
   };
   const config = loadConfig(
-    ["--kubeconfig", cluster().kubeconfig, "--data-dir", dataDir, "--metrics-port", "0", "--leader-elect", "false", "--workers", "4", "--log-level", opts.logLevel ?? process.env.ARRAYCOPY_TEST_LOG ?? "warn", ...extraArgs],
+    [
+      "--kubeconfig",
+      cluster().kubeconfig,
+      "--data-dir",
+      dataDir,
+      "--metrics-port",
+      "0",
+      "--leader-elect",
+      "false",
+      "--workers",
+      "4",
+      "--log-level",
+      opts.logLevel ?? process.env.ARRAYCOPY_TEST_LOG ?? "warn",
+      ...extraArgs,
+    ],
     {},
   );
   const stop = new AbortController();
@@ -58,13 +77,20 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
   const metricsPort = new Promise<number>((resolve) => {
     listening = resolve;
   });
-  const exited = run(config, rootLogger(config.logLevel, opts.logDestination), stop.signal, { engines, onListening: listening });
+  const exited = run(config, rootLogger(config.logLevel, opts.logDestination), stop.signal, {
+    engines,
+    onListening: listening,
+  });
   return {
     registry,
     dataDir,
     metricsPort,
     async engine(className) {
-      const engine = await registry.engineFor({ name: className, generation: classGeneration(className), spec: { driver: "embedded", embedded: { maxConcurrentCopies: 2 } } });
+      const engine = await registry.engineFor({
+        name: className,
+        generation: classGeneration(className),
+        spec: { driver: "embedded", embedded: { maxConcurrentCopies: 2 } },
+      });
       if (engine.volumes === undefined) throw new Error("embedded engine without volumes");
       return engine as Engine & { volumes: VolumeOps };
     },
@@ -79,8 +105,12 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
 
 /** A Secret's data, decoded, as the operator's own reader returns it (for wsapi classes). */
 export function readSecret(namespace: string, name: string): Record<string, string> {
-  const secret = JSON.parse(kubectlOk(["get", "secret", name, "-n", namespace, "-o", "json"])) as { data?: Record<string, string> };
-  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+  const secret = JSON.parse(kubectlOk(["get", "secret", name, "-n", namespace, "-o", "json"])) as {
+    data?: Record<string, string>;
+  };
+  return Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+  );
 }
 
 function classGeneration(name: string): number {
@@ -101,7 +131,11 @@ export function embeddedClass(name: string, isDefault = false): Record<string, u
 }
 
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape it reads
-export function getObject<T = Record<string, unknown>>(kind: string, ns: string | undefined, name: string): T | undefined {
+export function getObject<T = Record<string, unknown>>(
+  kind: string,
+  ns: string | undefined,
+  name: string,
+): T | undefined {
   const res = kubectl(["get", kind, name, ...(ns === undefined ? [] : ["-n", ns]), "-o", "json"]);
   if (res.code !== 0) {
     if (res.stderr.includes("NotFound")) return undefined;
@@ -136,14 +170,21 @@ export function waitForCondition<T extends { status?: { conditions?: readonly Co
   type: string,
   opts: WaitOptions = {},
 ): Promise<T> {
-  return eventually(() => {
-    const obj = getObject<T>(kind, namespace, name);
-    expect(conditionOf(obj, type), `${kind}/${name} ${type}`).toMatchObject({ status: opts.status ?? "True" });
-    return obj as T;
-  }, opts.timeoutMs ?? 60_000, opts.intervalMs ?? 200);
+  return eventually(
+    () => {
+      const obj = getObject<T>(kind, namespace, name);
+      expect(conditionOf(obj, type), `${kind}/${name} ${type}`).toMatchObject({ status: opts.status ?? "True" });
+      return obj as T;
+    },
+    opts.timeoutMs ?? 60_000,
+    opts.intervalMs ?? 200,
+  );
 }
 
-export function conditionOf(obj: { status?: { conditions?: readonly ConditionView[] } } | undefined, type: string): ConditionView | undefined {
+export function conditionOf(
+  obj: { status?: { conditions?: readonly ConditionView[] } } | undefined,
+  type: string,
+): ConditionView | undefined {
   return obj?.status?.conditions?.find((c) => c.type === type);
 }
 

@@ -23,7 +23,11 @@ describe("examples parse with the zod schemas", () => {
   const docs = ["examples", "examples/wsapi"].flatMap((d) =>
     readdirSync(join(root, d))
       .filter((f) => f.endsWith(".yaml"))
-      .flatMap((f) => parseAllDocuments(readFileSync(join(root, d, f), "utf8")).map((doc) => [`${d}/${f}`, doc.toJS() as { kind: string; spec: unknown }] as const)),
+      .flatMap((f) =>
+        parseAllDocuments(readFileSync(join(root, d, f), "utf8")).map(
+          (doc) => [`${d}/${f}`, doc.toJS() as { kind: string; spec: unknown }] as const,
+        ),
+      ),
   );
   const ours = docs.filter(([, o]) => o.kind in specs);
   it("covers every kind", () => {
@@ -40,6 +44,9 @@ describe("invalid creates are refused by zod at the field the apiserver names", 
     const res = specs[c.kind]?.safeParse(c.spec);
     expect(res?.success, c.why).toBe(false);
     const paths = (res?.error?.issues ?? []).map((i) => ["spec", ...i.path.map(String)].join("."));
-    expect(paths.some((p) => p.startsWith(c.field) || c.field.startsWith(p)), `zod paths ${paths.join(", ")}`).toBe(true);
+    expect(
+      paths.some((p) => p.startsWith(c.field) || c.field.startsWith(p)),
+      `zod paths ${paths.join(", ")}`,
+    ).toBe(true);
   });
 });

@@ -17,11 +17,29 @@ export function servingCert(): ServingCert {
   const dir = mkdtempSync(join(tmpdir(), "wsapi-cert-"));
   const key = join(dir, "tls.key");
   const crt = join(dir, "tls.crt");
-  const res = spawnSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    "-keyout", key, "-out", crt,
-  ], { encoding: "utf8" });
+  const res = spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-keyout",
+      key,
+      "-out",
+      crt,
+    ],
+    { encoding: "utf8" },
+  );
   if (res.status !== 0) throw new Error(`cannot create the test array's certificate: ${res.stderr}`);
   cached = { cert: readFileSync(crt, "utf8"), key: readFileSync(key, "utf8") };
   return cached;

@@ -2,7 +2,15 @@
 // embedded engine so data is real. EngineErrors become WSAPI errors in errors.ts; refusals the array makes
 // itself (a name taken, a missing parameter) are thrown as Refusal with their documented code and status.
 import type { CopyPriority, OwnerTag } from "../../operator/src/engine/port.ts";
-import { foreignTasks, idOut, malformedTask, malformedVolume, renderInternal, renderTask, renderVolume } from "./render.ts";
+import {
+  foreignTasks,
+  idOut,
+  malformedTask,
+  malformedVolume,
+  renderInternal,
+  renderTask,
+  renderVolume,
+} from "./render.ts";
 import type { ArrayState } from "./state.ts";
 
 export class Refusal extends Error {
@@ -34,7 +42,11 @@ function priority(n: unknown): CopyPriority | undefined {
 // The array has no owners: every create is new (the driver keeps ownership in the comment), so each engine
 // create gets its own uid and the embedded engine's idempotency never answers for the array.
 let creates = 0;
-const owner = (): { namespace: string; name: string; uid: string } => ({ namespace: "wsapi-test-array", name: "array", uid: `create-${++creates}` });
+const owner = (): { namespace: string; name: string; uid: string } => ({
+  namespace: "wsapi-test-array",
+  name: "array",
+  uid: `create-${++creates}`,
+});
 
 async function exists(state: ArrayState, name: string): Promise<boolean> {
   return state.internal.has(name) || (await state.engine.listVolumes()).some((v) => v.name === name);
@@ -49,7 +61,9 @@ async function engineOwner(state: ArrayState, copy: string): Promise<OwnerTag> {
 
 /** What a write whose documented answer is empty answers: nothing, or (lenientBodies) a body some servers send. */
 function empty(state: ArrayState, status: number, path: string): Reply {
-  return state.quirks.lenientBodies ? { status, body: { links: [{ href: `/api/v1/${path}`, rel: "self" }] } } : { status };
+  return state.quirks.lenientBodies
+    ? { status, body: { links: [{ href: `/api/v1/${path}`, rel: "self" }] } }
+    : { status };
 }
 
 export async function getVolume(state: ArrayState, name: string): Promise<Body> {
@@ -62,11 +76,14 @@ export async function getVolume(state: ArrayState, name: string): Promise<Body> 
 
 export async function listVolumes(state: ArrayState, query: string | null): Promise<Reply> {
   const all = await state.engine.listVolumes();
-  const members: Body[] = await Promise.all(all.map(async (v) => renderVolume(state, v, await state.engine.observeCopy(v.name))));
+  const members: Body[] = await Promise.all(
+    all.map(async (v) => renderVolume(state, v, await state.engine.observeCopy(v.name))),
+  );
   for (const snap of state.internal.values()) members.push(renderInternal(state, snap));
   // The one query form HPE's client sends: "copyOf EQ <name>", in double quotes (ignored with ignoreQueries).
   const m = query === null || state.quirks.ignoreQueries ? null : /^"copyOf EQ ([^"]+)"$/.exec(query);
-  if (query !== null && !state.quirks.ignoreQueries && m === null) throw new Refusal(400, 12, `query ${query} is not understood`);
+  if (query !== null && !state.quirks.ignoreQueries && m === null)
+    throw new Refusal(400, 12, `query ${query} is not understood`);
   const filtered = m === null ? members : members.filter((v) => v.copyOf === m[1]);
   if (state.quirks.malformedRecord) filtered.splice(Math.min(1, filtered.length), 0, { ...malformedVolume });
   return { status: 200, body: { total: filtered.length, members: filtered } };
@@ -74,7 +91,8 @@ export async function listVolumes(state: ArrayState, query: string | null): Prom
 
 export async function createVolume(state: ArrayState, body: Body): Promise<Reply> {
   const { name, cpg, sizeMiB } = body;
-  if (typeof name !== "string" || typeof cpg !== "string" || typeof sizeMiB !== "number") throw new Refusal(400, 12, "name, cpg and sizeMiB are required");
+  if (typeof name !== "string" || typeof cpg !== "string" || typeof sizeMiB !== "number")
+    throw new Refusal(400, 12, "name, cpg and sizeMiB are required");
   await state.engine.createVolume(name, sizeMiB * MiB);
   state.created.set(name, state.clock.now());
   return { status: 201 };
@@ -95,7 +113,9 @@ export async function volumeAction(state: ArrayState, source: string, body: Body
       owner: owner(),
     });
     if (typeof p.comment === "string") state.comments.set(name, p.comment);
-    return state.quirks.lenientBodies ? { status: 200, body: { name, links: [{ href: `/api/v1/volumes/${name}`, rel: "self" }] } } : { status: 200 };
+    return state.quirks.lenientBodies
+      ? { status: 200, body: { name, links: [{ href: `/api/v1/volumes/${name}`, rel: "self" }] } }
+      : { status: 200 };
   }
   if (body.action === "createPhysicalCopy") return physicalCopy(state, source, p);
   throw new Refusal(400, 12, `unknown action ${String(body.action)}`);
@@ -110,8 +130,18 @@ async function physicalCopy(state: ArrayState, source: string, p: Body): Promise
   const prio = priority(p.priority);
   const existing = await state.engine.observeCopy(dest);
   // createvvcopy -p src -s dst onto an associated copy is "start copy" (DOMAIN.md §2.2).
-  if (!online && existing?.kind === "Physical" && existing.source === source && existing.synchronization !== undefined) {
-    const job = await state.engine.startJob({ copy: dest, owner: existing.owner, operation: "StartCopy", ...(prio === undefined ? {} : { priority: prio }) });
+  if (
+    !online &&
+    existing?.kind === "Physical" &&
+    existing.source === source &&
+    existing.synchronization !== undefined
+  ) {
+    const job = await state.engine.startJob({
+      copy: dest,
+      owner: existing.owner,
+      operation: "StartCopy",
+      ...(prio === undefined ? {} : { priority: prio }),
+    });
     return started(state, dest, 1, job);
   }
   if (online && (await exists(state, dest))) throw new Refusal(409, 22, `volume ${dest} exists`);
@@ -155,12 +185,18 @@ export async function modifyVolume(state: ArrayState, name: string, body: Body):
     case 1: {
       // STOP_PHYSICAL_COPY: halts a running copy; on a finished associated copy it breaks the association.
       if (copy?.activeJob !== undefined) await state.engine.halt({ copy: name, owner: copy.owner });
-      else if (copy?.kind === "Physical" && copy.synchronization !== undefined) await state.engine.startJob({ copy: name, owner: copy.owner, operation: "Detach" });
+      else if (copy?.kind === "Physical" && copy.synchronization !== undefined)
+        await state.engine.startJob({ copy: name, owner: copy.owner, operation: "Detach" });
       else throw new Refusal(404, 9002, `${name} is not a physical copy`);
       return empty(state, 200, path);
     }
     case 2:
-      return started(state, name, 2, await state.engine.startJob({ copy: name, owner: await engineOwner(state, name), operation: "Resync" }));
+      return started(
+        state,
+        name,
+        2,
+        await state.engine.startJob({ copy: name, owner: await engineOwner(state, name), operation: "Resync" }),
+      );
     case 3: {
       const grow = body.sizeMiB;
       if (typeof grow !== "number") throw new Refusal(400, 12, "sizeMiB is required");
@@ -169,13 +205,20 @@ export async function modifyVolume(state: ArrayState, name: string, body: Body):
       return empty(state, 200, path);
     }
     case 4: {
-      if (body.online === true && body.priority !== undefined) throw new Refusal(409, 44, "online and priority conflict");
+      if (body.online === true && body.priority !== undefined)
+        throw new Refusal(409, 44, "online and priority conflict");
       const prio = priority(body.priority);
-      const restore = { copy: name, owner: await engineOwner(state, name), operation: "Restore", ...(prio === undefined ? {} : { priority: prio }) } as const;
+      const restore = {
+        copy: name,
+        owner: await engineOwner(state, name),
+        operation: "Restore",
+        ...(prio === undefined ? {} : { priority: prio }),
+      } as const;
       return started(state, name, 4, await state.engine.startJob(restore));
     }
     case 5: {
-      if (copy?.kind !== "Virtual" || copy.activeJob === undefined) throw new Refusal(409, 185, `no promote is running on ${name}`);
+      if (copy?.kind !== "Virtual" || copy.activeJob === undefined)
+        throw new Refusal(409, 185, `no promote is running on ${name}`);
       await state.engine.halt({ copy: name, owner: copy.owner });
       return empty(state, 200, path);
     }
@@ -201,7 +244,12 @@ export async function deleteVolume(state: ArrayState, name: string): Promise<Rep
 }
 
 function foreign(state: ArrayState): Body[] {
-  return state.quirks.foreignTasks ? foreignTasks(state, [...state.tasks.values()].map((t) => t.name)) : [];
+  return state.quirks.foreignTasks
+    ? foreignTasks(
+        state,
+        [...state.tasks.values()].map((t) => t.name),
+      )
+    : [];
 }
 
 export async function getTask(state: ArrayState, id: number): Promise<Body> {

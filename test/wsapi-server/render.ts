@@ -12,7 +12,11 @@ function times(prefix: string, ms: number | undefined): Record<string, unknown> 
   return { [`${prefix}Sec`]: Math.floor(ms / 1000), [`${prefix}8601`]: new Date(ms).toISOString() };
 }
 
-export function renderVolume(state: ArrayState, v: VolumeObservation, copy: CopyObservation | undefined): Record<string, unknown> {
+export function renderVolume(
+  state: ArrayState,
+  v: VolumeObservation,
+  copy: CopyObservation | undefined,
+): Record<string, unknown> {
   let copyType = 1;
   if (copy?.kind === "Virtual") copyType = 3;
   else if (copy?.kind === "Physical" && copy.synchronization !== undefined) copyType = 2;
@@ -83,9 +87,38 @@ export function foreignTasks(state: ArrayState, names: readonly string[]): Recor
   const at = new Date(state.clock.now()).toISOString();
   const named = names[0] ?? "vv-of-someone";
   return [
-    { id: idOut(state, 900001), type: 15, name: "sys_maintenance", status: 2, completedSteps: 1, totalSteps: 9, startTime: at, priority: 2, user: "3parsvc" },
-    { id: idOut(state, 900002), type: 3, name: named, status: 2, completedSteps: 3, totalSteps: 10, startTime: at, priority: 2, user: "3parsvc" },
-    { id: idOut(state, 900003), type: 5, name: named, status: 1, startTime: at, finishTime: at, priority: 2, user: "3parsvc" },
+    {
+      id: idOut(state, 900001),
+      type: 15,
+      name: "sys_maintenance",
+      status: 2,
+      completedSteps: 1,
+      totalSteps: 9,
+      startTime: at,
+      priority: 2,
+      user: "3parsvc",
+    },
+    {
+      id: idOut(state, 900002),
+      type: 3,
+      name: named,
+      status: 2,
+      completedSteps: 3,
+      totalSteps: 10,
+      startTime: at,
+      priority: 2,
+      user: "3parsvc",
+    },
+    {
+      id: idOut(state, 900003),
+      type: 5,
+      name: named,
+      status: 1,
+      startTime: at,
+      finishTime: at,
+      priority: 2,
+      user: "3parsvc",
+    },
   ];
 }
 

@@ -57,7 +57,10 @@ export interface TestArrayOptions {
 export async function startTestArray(options: TestArrayOptions): Promise<TestArray> {
   const user = options.user ?? "3paradm";
   const password = options.password ?? "3pardata";
-  const state = new ArrayState(options.engine, options.clock ?? { now: () => Date.now() }, { ...noQuirks(), ...options.quirks });
+  const state = new ArrayState(options.engine, options.clock ?? { now: () => Date.now() }, {
+    ...noQuirks(),
+    ...options.quirks,
+  });
   const sessions = new Set<string>();
   const issuedKeys: string[] = [];
   const faults: Faults = { delayMs: 0, unavailable: 0, dropAfterApply: 0 };
@@ -82,7 +85,11 @@ export async function startTestArray(options: TestArrayOptions): Promise<TestArr
       return;
     }
     await state.settle();
-    const parts = url.pathname.replace(/^\/api\/v1\/?/, "").split("/").filter((p) => p.length > 0).map(decodeURIComponent);
+    const parts = url.pathname
+      .replace(/^\/api\/v1\/?/, "")
+      .split("/")
+      .filter((p) => p.length > 0)
+      .map(decodeURIComponent);
     let reply: h.Reply;
     try {
       reply = await route(method, parts, body, url, req);
@@ -98,11 +105,18 @@ export async function startTestArray(options: TestArrayOptions): Promise<TestArr
     send(res, reply.status, reply.body);
   }
 
-  async function route(method: string, parts: string[], body: Record<string, unknown>, url: URL, req: IncomingMessage): Promise<h.Reply> {
+  async function route(
+    method: string,
+    parts: string[],
+    body: Record<string, unknown>,
+    url: URL,
+    req: IncomingMessage,
+  ): Promise<h.Reply> {
     const [resource, name] = parts;
     if (resource === "credentials") {
       if (method === "POST") {
-        if (body.user !== user || body.password !== password) throw new h.Refusal(403, 5, "invalid username or password");
+        if (body.user !== user || body.password !== password)
+          throw new h.Refusal(403, 5, "invalid username or password");
         const k = randomUUID();
         sessions.add(k);
         issuedKeys.push(k);

@@ -29,10 +29,22 @@ export interface Quirks {
 }
 
 export type QuirkName = keyof Quirks;
-export const quirkNames: readonly QuirkName[] = ["lenientBodies", "stringTaskIds", "ignoreQueries", "foreignTasks", "malformedRecord"];
+export const quirkNames: readonly QuirkName[] = [
+  "lenientBodies",
+  "stringTaskIds",
+  "ignoreQueries",
+  "foreignTasks",
+  "malformedRecord",
+];
 
 export function noQuirks(): Quirks {
-  return { lenientBodies: false, stringTaskIds: false, ignoreQueries: false, foreignTasks: false, malformedRecord: false };
+  return {
+    lenientBodies: false,
+    stringTaskIds: false,
+    ignoreQueries: false,
+    foreignTasks: false,
+    malformedRecord: false,
+  };
 }
 
 /**

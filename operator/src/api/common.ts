@@ -102,7 +102,9 @@ export const volumeSource = (...rules: CelRule[]) =>
           "A PersistentVolumeClaim in the same namespace; its bound PersistentVolume's CSI volumeHandle names the " +
             "array volume.",
         ),
-      volumeName: arrayVolumeName.optional().describe("An array volume (base volume or snapshot), by its name on the array."),
+      volumeName: arrayVolumeName
+        .optional()
+        .describe("An array volume (base volume or snapshot), by its name on the array."),
     }),
     {
       rule: "has(self.persistentVolumeClaimName) != has(self.volumeName)",
@@ -113,11 +115,15 @@ export const volumeSource = (...rules: CelRule[]) =>
   );
 
 /** metav1.Condition, with the apiserver's own limits on each field. */
+/** metav1.Condition's type: an optional DNS-subdomain prefix and a slash, then a name (apimachinery's pattern). */
+const qualifiedPrefix = String.raw`([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?`;
+const conditionName = String.raw`(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])`;
+
 export const condition = z.object({
   type: z
     .string()
     .max(316)
-    .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+    .regex(new RegExp(`^${qualifiedPrefix}${conditionName}$`))
     .describe("Type of condition in CamelCase: Ready, Succeeded, Reconciling or Stalled."),
   status: z.enum(["True", "False", "Unknown"]).describe("Status of the condition: True, False or Unknown."),
   observedGeneration: z
@@ -126,9 +132,7 @@ export const condition = z.object({
     .min(0)
     .optional()
     .describe("The .metadata.generation the condition was computed from; older means the condition is stale."),
-  lastTransitionTime: z.iso
-    .datetime()
-    .describe("Last time the condition changed from one status to another."),
+  lastTransitionTime: z.iso.datetime().describe("Last time the condition changed from one status to another."),
   reason: z
     .string()
     .min(1)
@@ -159,11 +163,15 @@ export const cimCopyPriority = z.enum(names(copyPriorities));
 export const copyStatusFields = {
   observedGeneration: z.number().int().min(0).optional().describe("The .metadata.generation last acted on."),
   conditions: conditions.optional(),
-  copyClassName: objectName.optional().describe("The CopyClass this copy was made with (the default class if spec named none)."),
+  copyClassName: objectName
+    .optional()
+    .describe("The CopyClass this copy was made with (the default class if spec named none)."),
   sourceVolume: arrayVolumeName.optional().describe("The array volume the copy was taken from."),
   copyType: copyType
     .optional()
-    .describe("CIM CopyType: UnSyncAssoc (associated with its source, can be resynchronised or restored) or UnSyncUnAssoc."),
+    .describe(
+      "CIM CopyType: UnSyncAssoc (associated with its source, can be resynchronised or restored) or UnSyncUnAssoc.",
+    ),
   replicaType: replicaType
     .optional()
     .describe("CIM ReplicaType: AfterDelta for a virtual copy (copy-on-write), FullCopy for a physical copy."),

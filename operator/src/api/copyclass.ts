@@ -7,7 +7,11 @@ import { conditions, deletionPolicy, objectName, withRules } from "./common.ts";
 
 export const defaultClassAnnotation = "arraycopy.io/is-default-class";
 
-const cpgName = z.string().min(1).max(31).regex(/^[A-Za-z0-9_.-]+$/);
+const cpgName = z
+  .string()
+  .min(1)
+  .max(31)
+  .regex(/^[A-Za-z0-9_.-]+$/);
 
 export const secretRef = z
   .object({

@@ -31,7 +31,12 @@ export const copyJobSpec = withRules(
     requestedState: z
       .enum(["Start", "Terminate"])
       .default("Start")
-      .meta(cel({ rule: "oldSelf != 'Terminate' || self == 'Terminate'", message: "a terminated job cannot be started again" }))
+      .meta(
+        cel({
+          rule: "oldSelf != 'Terminate' || self == 'Terminate'",
+          message: "a terminated job cannot be started again",
+        }),
+      )
       .describe("CIM RequestStateChange: set to Terminate to cancel the job; the array halts the task."),
     ttlSecondsAfterFinished: z
       .number()

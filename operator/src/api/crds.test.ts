@@ -34,9 +34,13 @@ describe("schema to CRD generation", () => {
 
   it("makes one CRD per kind, in group arraycopy.io, with the arraycopy category", () => {
     expect(all.map((c) => (c.metadata as { name: string }).name).sort()).toEqual([
-      "copyclasses.arraycopy.io", "copyjobs.arraycopy.io", "physicalcopies.arraycopy.io", "virtualcopies.arraycopy.io",
+      "copyclasses.arraycopy.io",
+      "copyjobs.arraycopy.io",
+      "physicalcopies.arraycopy.io",
+      "virtualcopies.arraycopy.io",
     ]);
-    for (const crd of all) expect((crd.spec as { names: { categories: string[] } }).names.categories).toEqual(["arraycopy"]);
+    for (const crd of all)
+      expect((crd.spec as { names: { categories: string[] } }).names.categories).toEqual(["arraycopy"]);
   });
 
   it.each(all.map((c) => [(c.metadata as { name: string }).name, c] as const))("%s is structural", (_n, crd) => {
@@ -46,18 +50,22 @@ describe("schema to CRD generation", () => {
         expect(node, `${path} carries ${banned}`).not.toHaveProperty(banned);
       }
       expect(node.additionalProperties, `${path} forbids additional properties`).not.toBe(false);
-      if (node.format === "date-time") expect(node, `${path}: date-time keeps its pattern`).not.toHaveProperty("pattern");
+      if (node.format === "date-time")
+        expect(node, `${path}: date-time keeps its pattern`).not.toHaveProperty("pattern");
     }
   });
 
-  it.each(all.map((c) => [(c.metadata as { name: string }).name, c] as const))("%s describes every spec field for kubectl explain", (_n, crd) => {
-    const spec = rootOf(crd).properties?.spec;
-    if (spec === undefined) throw new Error("no spec");
-    for (const [path, node] of walk(spec, "spec")) {
-      if (path.endsWith("[]")) continue;
-      expect(node.description, `${path} has no description`).toBeTypeOf("string");
-    }
-  });
+  it.each(all.map((c) => [(c.metadata as { name: string }).name, c] as const))(
+    "%s describes every spec field for kubectl explain",
+    (_n, crd) => {
+      const spec = rootOf(crd).properties?.spec;
+      if (spec === undefined) throw new Error("no spec");
+      for (const [path, node] of walk(spec, "spec")) {
+        if (path.endsWith("[]")) continue;
+        expect(node.description, `${path} has no description`).toBeTypeOf("string");
+      }
+    },
+  );
 
   it("keeps conditions a map list keyed by type, so server-side apply merges them per type", () => {
     for (const crd of all) {
@@ -69,10 +77,14 @@ describe("schema to CRD generation", () => {
   });
 
   it("has a status subresource and the printer columns users read", () => {
-    const columns = (kind: string) => (versionOf(kind).additionalPrinterColumns as { name: string }[]).map((c) => c.name);
-    for (const kind of ["VirtualCopy", "PhysicalCopy", "CopyJob", "CopyClass"]) expect(versionOf(kind).subresources).toEqual({ status: {} });
+    const columns = (kind: string) =>
+      (versionOf(kind).additionalPrinterColumns as { name: string }[]).map((c) => c.name);
+    for (const kind of ["VirtualCopy", "PhysicalCopy", "CopyJob", "CopyClass"])
+      expect(versionOf(kind).subresources).toEqual({ status: {} });
     expect(columns("VirtualCopy")).toEqual(expect.arrayContaining(["SyncState", "CopyType", "Ready", "Age"]));
-    expect(columns("PhysicalCopy")).toEqual(expect.arrayContaining(["SyncState", "CopyType", "Progress", "Ready", "Age"]));
+    expect(columns("PhysicalCopy")).toEqual(
+      expect.arrayContaining(["SyncState", "CopyType", "Progress", "Ready", "Age"]),
+    );
     expect(columns("CopyJob")).toEqual(expect.arrayContaining(["JobState", "Progress", "Succeeded", "Age"]));
   });
 
@@ -82,7 +94,10 @@ describe("schema to CRD generation", () => {
       if (def === undefined) throw new Error(kind);
       return rootOf(crdFor(def));
     };
-    expect(rulesAt(root("VirtualCopy"), ".spec.source")).toEqual(["has(self.persistentVolumeClaimName) != has(self.volumeName)", "self == oldSelf"]);
+    expect(rulesAt(root("VirtualCopy"), ".spec.source")).toEqual([
+      "has(self.persistentVolumeClaimName) != has(self.volumeName)",
+      "self == oldSelf",
+    ]);
     expect(rulesAt(root("PhysicalCopy"), ".spec.target")).toContain("self == oldSelf");
     expect(rulesAt(root("PhysicalCopy"), ".spec.target")[0]).toContain(".size() == 1");
     expect(rulesAt(root("CopyJob"), ".spec.operation")).toEqual(["self == oldSelf"]);
@@ -116,9 +131,22 @@ describe("structural", () => {
   it("drops additionalProperties:false, $schema, date-time patterns and ±2^53 bounds, keeps the rest", () => {
     expect(
       structural({
-        $schema: "x", type: "object", additionalProperties: false,
-        properties: { t: { type: "string", format: "date-time", pattern: "^.*$" }, n: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER }, s: { type: "string", pattern: "^a$" } },
+        $schema: "x",
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          t: { type: "string", format: "date-time", pattern: "^.*$" },
+          n: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          s: { type: "string", pattern: "^a$" },
+        },
       }),
-    ).toEqual({ type: "object", properties: { t: { type: "string", format: "date-time" }, n: { type: "integer", minimum: 0 }, s: { type: "string", pattern: "^a$" } } });
+    ).toEqual({
+      type: "object",
+      properties: {
+        t: { type: "string", format: "date-time" },
+        n: { type: "integer", minimum: 0 },
+        s: { type: "string", pattern: "^a$" },
+      },
+    });
   });
 });

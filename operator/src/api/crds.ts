@@ -32,13 +32,44 @@ export interface KindDefinition {
 }
 
 const condition = (type: string) => `.status.conditions[?(@.type=="${type}")].status`;
-const age: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since creation." };
-const ready: PrinterColumn = { name: "Ready", type: "string", jsonPath: condition("Ready"), description: "Whether the copy exists and is usable." };
-const syncState: PrinterColumn = { name: "SyncState", type: "string", jsonPath: ".status.syncState", description: "CIM SyncState." };
-const copyType: PrinterColumn = { name: "CopyType", type: "string", jsonPath: ".status.copyType", description: "CIM CopyType." };
+const age: PrinterColumn = {
+  name: "Age",
+  type: "date",
+  jsonPath: ".metadata.creationTimestamp",
+  description: "Time since creation.",
+};
+const ready: PrinterColumn = {
+  name: "Ready",
+  type: "string",
+  jsonPath: condition("Ready"),
+  description: "Whether the copy exists and is usable.",
+};
+const syncState: PrinterColumn = {
+  name: "SyncState",
+  type: "string",
+  jsonPath: ".status.syncState",
+  description: "CIM SyncState.",
+};
+const copyType: PrinterColumn = {
+  name: "CopyType",
+  type: "string",
+  jsonPath: ".status.copyType",
+  description: "CIM CopyType.",
+};
 const sourceColumns: PrinterColumn[] = [
-  { name: "SourcePVC", type: "string", jsonPath: ".spec.source.persistentVolumeClaimName", description: "Source claim." },
-  { name: "SourceVolume", type: "string", jsonPath: ".status.sourceVolume", description: "Source array volume.", priority: 1 },
+  {
+    name: "SourcePVC",
+    type: "string",
+    jsonPath: ".spec.source.persistentVolumeClaimName",
+    description: "Source claim.",
+  },
+  {
+    name: "SourceVolume",
+    type: "string",
+    jsonPath: ".status.sourceVolume",
+    description: "Source array volume.",
+    priority: 1,
+  },
 ];
 
 export const kinds: readonly KindDefinition[] = [
@@ -48,13 +79,24 @@ export const kinds: readonly KindDefinition[] = [
     singular: "copyclass",
     shortNames: ["cclass"],
     scope: "Cluster",
-    description: "CopyClass names the array and driver copies use, with its parameters, credentials and default deletion policy.",
+    description:
+      "CopyClass names the array and driver copies use, with its parameters, credentials and default deletion policy.",
     spec: copyClassSpec,
     status: copyClassStatus,
     columns: [
       { name: "Driver", type: "string", jsonPath: ".spec.driver", description: "Engine driver." },
-      { name: "DeletionPolicy", type: "string", jsonPath: ".spec.deletionPolicy", description: "Default deletion policy." },
-      { name: "Default", type: "string", jsonPath: ".metadata.annotations.arraycopy\\.io/is-default-class", description: "Whether this is the default class." },
+      {
+        name: "DeletionPolicy",
+        type: "string",
+        jsonPath: ".spec.deletionPolicy",
+        description: "Default deletion policy.",
+      },
+      {
+        name: "Default",
+        type: "string",
+        jsonPath: ".metadata.annotations.arraycopy\\.io/is-default-class",
+        description: "Whether this is the default class.",
+      },
       age,
     ],
   },
@@ -71,9 +113,27 @@ export const kinds: readonly KindDefinition[] = [
       ...sourceColumns,
       syncState,
       copyType,
-      { name: "ReplicaType", type: "string", jsonPath: ".status.replicaType", description: "CIM ReplicaType.", priority: 1 },
-      { name: "WhenSynced", type: "date", jsonPath: ".status.whenSynced", description: "Point in time of the copy.", priority: 1 },
-      { name: "ArrayName", type: "string", jsonPath: ".status.arrayName", description: "Name on the array.", priority: 1 },
+      {
+        name: "ReplicaType",
+        type: "string",
+        jsonPath: ".status.replicaType",
+        description: "CIM ReplicaType.",
+        priority: 1,
+      },
+      {
+        name: "WhenSynced",
+        type: "date",
+        jsonPath: ".status.whenSynced",
+        description: "Point in time of the copy.",
+        priority: 1,
+      },
+      {
+        name: "ArrayName",
+        type: "string",
+        jsonPath: ".status.arrayName",
+        description: "Name on the array.",
+        priority: 1,
+      },
       ready,
       age,
     ],
@@ -93,7 +153,13 @@ export const kinds: readonly KindDefinition[] = [
       syncState,
       copyType,
       { name: "Progress", type: "integer", jsonPath: ".status.percentSynced", description: "CIM PercentSynced." },
-      { name: "WhenSynced", type: "date", jsonPath: ".status.whenSynced", description: "Point in time of the copy.", priority: 1 },
+      {
+        name: "WhenSynced",
+        type: "date",
+        jsonPath: ".status.whenSynced",
+        description: "Point in time of the copy.",
+        priority: 1,
+      },
       ready,
       age,
     ],
@@ -112,8 +178,19 @@ export const kinds: readonly KindDefinition[] = [
       { name: "Copy", type: "string", jsonPath: ".spec.copyRef.name", description: "The copy acted on." },
       { name: "JobState", type: "string", jsonPath: ".status.jobState", description: "CIM JobState." },
       { name: "Progress", type: "integer", jsonPath: ".status.percentComplete", description: "CIM PercentComplete." },
-      { name: "Succeeded", type: "string", jsonPath: condition("Succeeded"), description: "Whether the job succeeded." },
-      { name: "Error", type: "integer", jsonPath: ".status.errorCode", description: "The array's error code.", priority: 1 },
+      {
+        name: "Succeeded",
+        type: "string",
+        jsonPath: condition("Succeeded"),
+        description: "Whether the job succeeded.",
+      },
+      {
+        name: "Error",
+        type: "integer",
+        jsonPath: ".status.errorCode",
+        description: "The array's error code.",
+        priority: 1,
+      },
       age,
     ],
   },
@@ -132,7 +209,10 @@ export function structural(node: unknown): unknown {
     if (key === "additionalProperties" && value === false) continue;
     // z.int() bounds at ±2^53−1 say nothing an int64 does not.
     if ((key === "maximum" || key === "minimum") && Math.abs(value as number) === Number.MAX_SAFE_INTEGER) continue;
-    out[key] = key === "properties" || key === "items" || key === "additionalProperties" ? structuralChildren(key, value) : structural(value);
+    out[key] =
+      key === "properties" || key === "items" || key === "additionalProperties"
+        ? structuralChildren(key, value)
+        : structural(value);
   }
   return out;
 }

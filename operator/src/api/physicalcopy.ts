@@ -36,7 +36,9 @@ export const physicalCopyTarget = withRules(
           .describe("How the array provisions the target: Thin (TPVV), Full, or Reduce (dedup + compression)."),
       })
       .optional()
-      .describe("Let the array create the target (online copy): it is usable at once while data copies in the background."),
+      .describe(
+        "Let the array create the target (online copy): it is usable at once while data copies in the background.",
+      ),
   }),
   {
     rule: "[has(self.persistentVolumeClaimName), has(self.volumeName), has(self.create)].filter(x, x).size() == 1",
@@ -51,9 +53,10 @@ export const physicalCopySpec = withRules(
     copyClassName: objectName
       .optional()
       .describe("The CopyClass naming the array and driver. Omit to use the class marked default."),
-    source: volumeSource(immutable("spec.source"))
-      .describe("The volume to copy from. Immutable."),
-    target: physicalCopyTarget.describe("The volume to copy onto: an existing one (offline) or one the array creates (online). Immutable."),
+    source: volumeSource(immutable("spec.source")).describe("The volume to copy from. Immutable."),
+    target: physicalCopyTarget.describe(
+      "The volume to copy onto: an existing one (offline) or one the array creates (online). Immutable.",
+    ),
     saveSnapshot: z
       .boolean()
       .default(false)
@@ -83,7 +86,9 @@ export const physicalCopySpec = withRules(
     check: (v) => !(v.target.create !== undefined && v.priority !== undefined),
   },
   {
-    rule: "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || self.copyClassName == oldSelf.copyClassName)",
+    rule:
+      "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || " +
+      "self.copyClassName == oldSelf.copyClassName)",
     message: "copyClassName is immutable",
     fieldPath: ".copyClassName",
   },
@@ -94,7 +99,13 @@ export const physicalCopyStatus = z
     ...copyStatusFields,
     targetVolume: arrayVolumeName.optional().describe("The array volume the copy is written to."),
     savedSnapshot: arrayVolumeName.optional().describe("The snapshot kept for resync (saveSnapshot), on the array."),
-    percentSynced: z.number().int().min(0).max(100).optional().describe("CIM PercentSynced: progress of the running copy."),
+    percentSynced: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe("CIM PercentSynced: progress of the running copy."),
     currentJob: objectName.optional().describe("The CopyJob acting on this copy, while one runs."),
   })
   .describe("The observed state of the physical copy, in the array's CIM vocabulary.");

@@ -41,18 +41,21 @@ export const virtualCopySpec = withRules(
     rule: "!has(self.retentionHours) || !has(self.expirationHours) || self.retentionHours <= self.expirationHours",
     message: "retentionHours must not exceed expirationHours",
     fieldPath: ".retentionHours",
-    check: (v) => v.retentionHours === undefined || v.expirationHours === undefined || v.retentionHours <= v.expirationHours,
+    check: (v) =>
+      v.retentionHours === undefined || v.expirationHours === undefined || v.retentionHours <= v.expirationHours,
   },
-      {
-        rule: "!has(oldSelf.retentionHours) || (has(self.retentionHours) && self.retentionHours >= oldSelf.retentionHours)",
-        message: "retentionHours can be raised but never lowered or removed",
-        fieldPath: ".retentionHours",
-      },
-      {
-        rule: "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || self.copyClassName == oldSelf.copyClassName)",
-        message: "copyClassName is immutable",
-        fieldPath: ".copyClassName",
-      },
+  {
+    rule: "!has(oldSelf.retentionHours) || (has(self.retentionHours) && self.retentionHours >= oldSelf.retentionHours)",
+    message: "retentionHours can be raised but never lowered or removed",
+    fieldPath: ".retentionHours",
+  },
+  {
+    rule:
+      "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || " +
+      "self.copyClassName == oldSelf.copyClassName)",
+    message: "copyClassName is immutable",
+    fieldPath: ".copyClassName",
+  },
 ).describe("The desired virtual copy.");
 
 export const virtualCopyStatus = z

@@ -53,7 +53,9 @@ export type JobState = keyof typeof jobStates;
 /** JobStates after which a job never changes again. */
 export const finishedJobStates: readonly JobState[] = ["Completed", "Terminated", "Killed", "Exception"];
 
-/** CIM_ManagedSystemElement.OperationalStatus as used on jobs: a finished job is [Completed, OK] or [Completed, Error]. */
+/**
+ * CIM_ManagedSystemElement.OperationalStatus as used on jobs: a finished job is [Completed, OK] or [Completed, Error].
+ */
 export const operationalStatuses = {
   Unknown: 0,
   Other: 1,

@@ -17,5 +17,7 @@ function describeOwner(o: OwnerTag): string {
 export function requireOwner(what: string, found: OwnerTag | undefined, expected: OwnerTag): void {
   if (found !== undefined && sameOwner(found, expected)) return;
   const whose = found === undefined ? "carries no owner tag" : `belongs to ${describeOwner(found)}`;
-  throw new EngineError(`${what} is not ${describeOwner(expected)}'s: it ${whose}; nothing was changed`, { code: "NotOwned" });
+  throw new EngineError(`${what} is not ${describeOwner(expected)}'s: it ${whose}; nothing was changed`, {
+    code: "NotOwned",
+  });
 }

@@ -160,7 +160,8 @@ export interface StartJobRequest {
 }
 
 /** What halt acts on: the job running on a copy, or a job by id; the copy must carry `owner` (NotOwned otherwise). */
-export type HaltTarget = { readonly copy: string; readonly owner: OwnerTag } | { readonly job: string; readonly owner: OwnerTag };
+export type HaltTarget =
+  { readonly copy: string; readonly owner: OwnerTag } | { readonly job: string; readonly owner: OwnerTag };
 
 export interface VolumeObservation {
   readonly name: string;

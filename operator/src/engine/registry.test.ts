@@ -11,11 +11,21 @@ const wsapiClass = (generation = 1): ClassForEngine => ({
   generation,
   spec: {
     driver: "wsapi",
-    wsapi: { endpoint: "https://127.0.0.1:1/api/v1", credentialsSecretRef: { name: "creds", namespace: "ops" }, cpg: "FC_r6", insecureSkipTLSVerify: false },
+    wsapi: {
+      endpoint: "https://127.0.0.1:1/api/v1",
+      credentialsSecretRef: { name: "creds", namespace: "ops" },
+      cpg: "FC_r6",
+      insecureSkipTLSVerify: false,
+    },
   },
 });
 
-function setUp(): { registry: EngineRegistry; secret: Record<string, string>; reads: () => number; advance: (ms: number) => void } {
+function setUp(): {
+  registry: EngineRegistry;
+  secret: Record<string, string>;
+  reads: () => number;
+  advance: (ms: number) => void;
+} {
   let t = 1_000_000;
   let reads = 0;
   const secret: Record<string, string> = { username: "3paradm", password: "old" };
@@ -32,17 +42,20 @@ function setUp(): { registry: EngineRegistry; secret: Record<string, string>; re
 }
 
 describe("EngineRegistry", () => {
-  it("reuses the engine while the class and its Secret stay the same, reading the Secret once per interval", async () => {
-    const { registry, reads, advance } = setUp();
-    const first = await registry.engineFor(wsapiClass());
-    for (let i = 0; i < 50; i++) expect(await registry.engineFor(wsapiClass())).toBe(first);
-    expect(reads()).toBe(1);
-    advance(30_001);
-    await Promise.all(Array.from({ length: 10 }, () => registry.engineFor(wsapiClass())));
-    expect(reads()).toBe(2);
-    expect(await registry.engineFor(wsapiClass())).toBe(first);
-    await registry.close();
-  });
+  it(
+    "reuses the engine while the class and its Secret stay the same, " + "reading the Secret once per interval",
+    async () => {
+      const { registry, reads, advance } = setUp();
+      const first = await registry.engineFor(wsapiClass());
+      for (let i = 0; i < 50; i++) expect(await registry.engineFor(wsapiClass())).toBe(first);
+      expect(reads()).toBe(1);
+      advance(30_001);
+      await Promise.all(Array.from({ length: 10 }, () => registry.engineFor(wsapiClass())));
+      expect(reads()).toBe(2);
+      expect(await registry.engineFor(wsapiClass())).toBe(first);
+      await registry.close();
+    },
+  );
 
   it("builds a new engine once the Secret's credentials change, and one for a new class generation", async () => {
     const { registry, secret, advance } = setUp();

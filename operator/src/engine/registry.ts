@@ -70,19 +70,27 @@ export class EngineRegistry {
 
   async engineFor(cls: ClassForEngine): Promise<Engine> {
     const current = this.#engines.get(cls.name);
-    if (current?.generation === cls.generation && !(await this.#credentialsChanged(cls, current))) return current.engine;
+    if (current?.generation === cls.generation && !(await this.#credentialsChanged(cls, current)))
+      return current.engine;
     const now = this.#engines.get(cls.name);
     // Another caller rebuilt it while we read the Secret.
     if (now !== current && now?.generation === cls.generation) return now.engine;
     if (now !== undefined) void closeQuietly(now.engine);
     const opened = this.#open(cls);
     const engine = opened.then((o) => o.engine);
-    const entry: Entry = { generation: cls.generation, engine, credentials: undefined, checkedAt: this.#now(), recheck: undefined };
+    const entry: Entry = {
+      generation: cls.generation,
+      engine,
+      credentials: undefined,
+      checkedAt: this.#now(),
+      recheck: undefined,
+    };
     this.#engines.set(cls.name, entry);
     // A failed build is not cached: the next reconcile tries again (the class or its Secret may be fixed).
     opened.then(
       (o) => {
-        if (this.#engines.get(cls.name) === entry) this.#engines.set(cls.name, { ...entry, credentials: o.credentials });
+        if (this.#engines.get(cls.name) === entry)
+          this.#engines.set(cls.name, { ...entry, credentials: o.credentials });
       },
       () => {
         if (this.#engines.get(cls.name) === entry) this.#engines.delete(cls.name);
@@ -98,7 +106,10 @@ export class EngineRegistry {
     if (this.#now() - entry.checkedAt < (this.#opts.credentialsRecheckMs ?? 30_000)) return false;
     entry.recheck ??= (async () => {
       try {
-        return credentialsDigest(await wsapiCredentials(this.#opts.readSecret, params.credentialsSecretRef)) !== entry.credentials;
+        return (
+          credentialsDigest(await wsapiCredentials(this.#opts.readSecret, params.credentialsSecretRef)) !==
+          entry.credentials
+        );
       } catch {
         // An unreadable Secret does not take a working engine away; the class reports it when it is rebuilt.
         return false;

@@ -18,7 +18,13 @@ import {
   createConfiguration,
   setHeaderMiddleware,
 } from "@kubernetes/client-node";
-import type { Configuration, KubeConfig, Middleware, RequestContext, SecurityAuthentication } from "@kubernetes/client-node";
+import type {
+  Configuration,
+  KubeConfig,
+  Middleware,
+  RequestContext,
+  SecurityAuthentication,
+} from "@kubernetes/client-node";
 import type { RequestThrottle } from "./ratelimit.ts";
 
 export interface Clients {
@@ -64,7 +70,10 @@ export function throttledConfiguration(kc: KubeConfig, opts: ClientOptions): Con
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: pooledAuth(kc) },
     middleware: [setHeaderMiddleware("User-Agent", opts.userAgent ?? "arraycopy-operator")],
-    promiseMiddleware: [...(opts.throttle === undefined ? [] : [opts.throttle.middleware()]), ...(opts.middleware ?? [])],
+    promiseMiddleware: [
+      ...(opts.throttle === undefined ? [] : [opts.throttle.middleware()]),
+      ...(opts.middleware ?? []),
+    ],
   });
 }
 

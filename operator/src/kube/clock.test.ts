@@ -29,7 +29,11 @@ describe("FakeClock", () => {
   it("never fires a cancelled timer", () => {
     const clock = new FakeClock(0);
     let fired = false;
-    clock.setTimer(5, () => { fired = true; }).cancel();
+    clock
+      .setTimer(5, () => {
+        fired = true;
+      })
+      .cancel();
     clock.advance(10);
     expect(fired).toBe(false);
     expect(clock.pending()).toBe(0);

@@ -40,7 +40,11 @@ export const realClock: Clock = {
   setTimer(ms, fn) {
     const handle = setTimeout(fn, Math.max(0, ms));
     handle.unref();
-    return { cancel: () => { clearTimeout(handle); } };
+    return {
+      cancel: () => {
+        clearTimeout(handle);
+      },
+    };
   },
   sleep(ms, signal) {
     return sleepWith(realClock, ms, signal);
@@ -71,7 +75,11 @@ export class FakeClock implements Clock {
   setTimer(ms: number, fn: () => void): Timer {
     const timer: FakeTimer = { due: this.#now + Math.max(0, ms), seq: this.#seq++, fn, cancelled: false };
     this.#timers.push(timer);
-    return { cancel: () => { timer.cancelled = true; } };
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<boolean> {

@@ -10,30 +10,74 @@ function options(interner = new StringInterner()): CompactOptions {
 
 /** A VirtualCopy as the apiserver sends it, with a client's Update entry and our status Apply entry. */
 function apiObject(name: string, annotations?: Record<string, string>) {
-  const conditionFields = { ".": {}, "f:lastTransitionTime": {}, "f:message": {}, "f:reason": {}, "f:status": {}, "f:type": {} };
-  return JSON.parse(JSON.stringify({
-    apiVersion: "arraycopy.io/v1alpha1",
-    kind: "VirtualCopy",
-    metadata: {
-      name,
-      namespace: "team-a",
-      uid: `uid-${name}`,
-      resourceVersion: "42",
-      generation: 1,
-      creationTimestamp: "2026-11-24T04:27:29Z",
-      ...(annotations === undefined ? {} : { annotations }),
-      managedFields: [
-        { manager: "kubectl-client-side-apply", operation: "Update", apiVersion: "arraycopy.io/v1alpha1", time: "2026-11-24T04:27:29Z", fieldsType: "FieldsV1", fieldsV1: { "f:spec": { ".": {}, "f:copyClassName": {} } } },
-        {
-          manager: ours, operation: "Apply", subresource: "status", apiVersion: "arraycopy.io/v1alpha1", time: "2026-11-24T04:27:59Z", fieldsType: "FieldsV1",
-          fieldsV1: { "f:status": { "f:observedGeneration": {}, "f:syncState": {}, "f:conditions": { 'k:{"type":"Ready"}': conditionFields, 'k:{"type":"Stalled"}': conditionFields } } },
-        },
-        { manager: "someone-else", operation: "Apply", subresource: "status", fieldsV1: { "f:status": { "f:note": {} } } },
-      ],
-    },
-    spec: { copyClassName: "gold", source: { volumeName: "db" } },
-    status: { observedGeneration: 1, syncState: "Synchronized", conditions: [{ type: "Ready", status: "True", reason: "Synchronized", message: "ready", lastTransitionTime: "2026-11-24T04:27:59Z" }] },
-  })) as Record<string, unknown> & { metadata: Record<string, unknown> };
+  const conditionFields = {
+    ".": {},
+    "f:lastTransitionTime": {},
+    "f:message": {},
+    "f:reason": {},
+    "f:status": {},
+    "f:type": {},
+  };
+  return JSON.parse(
+    JSON.stringify({
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "VirtualCopy",
+      metadata: {
+        name,
+        namespace: "team-a",
+        uid: `uid-${name}`,
+        resourceVersion: "42",
+        generation: 1,
+        creationTimestamp: "2026-11-24T04:27:29Z",
+        ...(annotations === undefined ? {} : { annotations }),
+        managedFields: [
+          {
+            manager: "kubectl-client-side-apply",
+            operation: "Update",
+            apiVersion: "arraycopy.io/v1alpha1",
+            time: "2026-11-24T04:27:29Z",
+            fieldsType: "FieldsV1",
+            fieldsV1: { "f:spec": { ".": {}, "f:copyClassName": {} } },
+          },
+          {
+            manager: ours,
+            operation: "Apply",
+            subresource: "status",
+            apiVersion: "arraycopy.io/v1alpha1",
+            time: "2026-11-24T04:27:59Z",
+            fieldsType: "FieldsV1",
+            fieldsV1: {
+              "f:status": {
+                "f:observedGeneration": {},
+                "f:syncState": {},
+                "f:conditions": { 'k:{"type":"Ready"}': conditionFields, 'k:{"type":"Stalled"}': conditionFields },
+              },
+            },
+          },
+          {
+            manager: "someone-else",
+            operation: "Apply",
+            subresource: "status",
+            fieldsV1: { "f:status": { "f:note": {} } },
+          },
+        ],
+      },
+      spec: { copyClassName: "gold", source: { volumeName: "db" } },
+      status: {
+        observedGeneration: 1,
+        syncState: "Synchronized",
+        conditions: [
+          {
+            type: "Ready",
+            status: "True",
+            reason: "Synchronized",
+            message: "ready",
+            lastTransitionTime: "2026-11-24T04:27:59Z",
+          },
+        ],
+      },
+    }),
+  ) as Record<string, unknown> & { metadata: Record<string, unknown> };
 }
 
 describe("compactObject", () => {
@@ -57,7 +101,10 @@ describe("compactObject", () => {
 
   it("changes no value the controllers read: spec, status, name, namespace, uid, generation, annotations", () => {
     const before = apiObject("a", { "arraycopy.io/create-intent": "2026-11-24T04:27:30Z" });
-    const after = compactObject(apiObject("a", { "arraycopy.io/create-intent": "2026-11-24T04:27:30Z" }), options()) as typeof before;
+    const after = compactObject(
+      apiObject("a", { "arraycopy.io/create-intent": "2026-11-24T04:27:30Z" }),
+      options(),
+    ) as typeof before;
     const { managedFields: _a, ...metaBefore } = before.metadata;
     const { managedFields: _b, ...metaAfter } = after.metadata;
     expect(metaAfter).toEqual(metaBefore);
@@ -66,9 +113,15 @@ describe("compactObject", () => {
   });
 
   it("drops kubectl's last-applied annotation but keeps the annotations map, even empty", () => {
-    const after = compactObject(apiObject("a", { [lastAppliedAnnotation]: "{\"big\":\"copy of the spec\"}" }), options()) as ReturnType<typeof apiObject>;
+    const after = compactObject(
+      apiObject("a", { [lastAppliedAnnotation]: '{"big":"copy of the spec"}' }),
+      options(),
+    ) as ReturnType<typeof apiObject>;
     expect(after.metadata["annotations"]).toEqual({});
-    const withOthers = compactObject(apiObject("b", { [lastAppliedAnnotation]: "{}", keep: "me" }), options()) as ReturnType<typeof apiObject>;
+    const withOthers = compactObject(
+      apiObject("b", { [lastAppliedAnnotation]: "{}", keep: "me" }),
+      options(),
+    ) as ReturnType<typeof apiObject>;
     expect(withOthers.metadata["annotations"]).toEqual({ keep: "me" });
   });
 

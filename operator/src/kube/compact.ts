@@ -86,7 +86,11 @@ function pruneFields(tree: unknown, depth: number): unknown {
   return out;
 }
 
-function compactManagedFields(entries: unknown, keep: (entry: ManagedFieldsEntry) => boolean, interner: StringInterner): ManagedFieldsEntry[] {
+function compactManagedFields(
+  entries: unknown,
+  keep: (entry: ManagedFieldsEntry) => boolean,
+  interner: StringInterner,
+): ManagedFieldsEntry[] {
   if (!Array.isArray(entries)) return [];
   const out: ManagedFieldsEntry[] = [];
   for (const e of entries) {

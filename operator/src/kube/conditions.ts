@@ -50,8 +50,14 @@ function build(input: ConditionInput, lastTransitionTime: string): Condition {
 }
 
 function same(a: Condition, b: Condition): boolean {
-  return a.type === b.type && a.status === b.status && a.reason === b.reason && a.message === b.message &&
-    a.observedGeneration === b.observedGeneration && a.lastTransitionTime === b.lastTransitionTime;
+  return (
+    a.type === b.type &&
+    a.status === b.status &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.observedGeneration === b.observedGeneration &&
+    a.lastTransitionTime === b.lastTransitionTime
+  );
 }
 
 /** Sets one condition in a new list; `lastTransitionTime` is `now` for a new type or a status flip. */

@@ -18,8 +18,16 @@ class HandSource implements KeySource {
   waitForSync(signal?: AbortSignal): Promise<boolean> {
     if (this.#synced) return Promise.resolve(true);
     return new Promise((resolve) => {
-      signal?.addEventListener("abort", () => { resolve(false); }, { once: true });
-      this.#waiters.push(() => { resolve(true); });
+      signal?.addEventListener(
+        "abort",
+        () => {
+          resolve(false);
+        },
+        { once: true },
+      );
+      this.#waiters.push(() => {
+        resolve(true);
+      });
     });
   }
 
@@ -60,7 +68,11 @@ function deferred(): Deferred {
 }
 
 /** A reconcile whose calls are recorded and finished by the test. */
-function handReconcile(): { reconcile: Reconcile; calls: { key: string; signal: AbortSignal; d: Deferred }[]; running: () => string[] } {
+function handReconcile(): {
+  reconcile: Reconcile;
+  calls: { key: string; signal: AbortSignal; d: Deferred }[];
+  running: () => string[];
+} {
   const calls: { key: string; signal: AbortSignal; d: Deferred }[] = [];
   const active = new Set<Deferred>();
   const reconcile: Reconcile = (key, signal) => {
@@ -188,7 +200,10 @@ describe("Controller", () => {
     expect(t.hand.calls).toHaveLength(3);
     t.hand.calls[2]?.d.resolve(done);
     await settle();
-    expect(t.errors).toEqual([{ key: "a", terminal: false }, { key: "a", terminal: false }]);
+    expect(t.errors).toEqual([
+      { key: "a", terminal: false },
+      { key: "a", terminal: false },
+    ]);
     expect(t.outcomes).toEqual(["error", "error", "done"]);
     t.stop.abort();
     await t.running;
@@ -218,7 +233,9 @@ describe("Controller", () => {
     await settle();
     t.stop.abort();
     let resolved = false;
-    void t.running.then(() => { resolved = true; });
+    void t.running.then(() => {
+      resolved = true;
+    });
     await settle();
     expect(resolved).toBe(false);
     expect(t.hand.calls[0]?.signal.aborted).toBe(false);

@@ -87,7 +87,8 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     const workers = opts.workers ?? 8;
-    if (!Number.isInteger(workers) || workers < 1) throw new Error(`invalid worker count ${workers}: need an integer >= 1`);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new Error(`invalid worker count ${workers}: need an integer >= 1`);
     this.#o = opts;
     const rateLimiter = opts.rateLimiter ?? defaultControllerRateLimiter(opts.clock);
     this.#queue = new WorkQueue(
@@ -142,7 +143,13 @@ export class Controller {
     const allDone = Promise.all(workers).then(() => true);
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
-      signal.addEventListener("abort", () => { resolve(); }, { once: true });
+      signal.addEventListener(
+        "abort",
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
     });
     // Wakes idle workers; busy ones see the abort when they come back for a key.
     this.#queue.shutDown();

@@ -21,8 +21,20 @@ function failed(note = "volume vol1 not found (23)", mods: Partial<EventInput> =
 describe("fold", () => {
   const window = 360_000;
   const seen = { namespace: "ns", name: "a.1", count: 1, lastObserved: 1_000 };
-  const cases: { name: string; why: string; previous: typeof seen | undefined; now: number; want: ReturnType<typeof fold> }[] = [
-    { name: "first occurrence", why: "a new event is created", previous: undefined, now: 1_000, want: { kind: "create" } },
+  const cases: {
+    name: string;
+    why: string;
+    previous: typeof seen | undefined;
+    now: number;
+    want: ReturnType<typeof fold>;
+  }[] = [
+    {
+      name: "first occurrence",
+      why: "a new event is created",
+      previous: undefined,
+      now: 1_000,
+      want: { kind: "create" },
+    },
     {
       name: "repeat within the window",
       why: "the second occurrence starts a series of two",
@@ -37,7 +49,13 @@ describe("fold", () => {
       now: 1_000 + window,
       want: { kind: "patch", namespace: "ns", name: "a.1", series: { count: 6, lastObservedTime: 1_000 + window } },
     },
-    { name: "repeat after the window", why: "an old series is finished; news gets a fresh event", previous: seen, now: 1_001 + window, want: { kind: "create" } },
+    {
+      name: "repeat after the window",
+      why: "an old series is finished; news gets a fresh event",
+      previous: seen,
+      now: 1_001 + window,
+      want: { kind: "create" },
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.why}`, () => {
@@ -51,7 +69,9 @@ describe("fold", () => {
     expect(foldKey(failed("other text"))).not.toBe(base);
     expect(foldKey(failed(undefined, { type: "Normal" }))).not.toBe(base);
     expect(foldKey(failed(undefined, { reason: "DeleteFailed" }))).not.toBe(base);
-    expect(foldKey(failed(undefined, { regarding: { kind: "VirtualCopy", namespace: "ns", name: "a", uid: "uid-b" } }))).not.toBe(base);
+    expect(
+      foldKey(failed(undefined, { regarding: { kind: "VirtualCopy", namespace: "ns", name: "a", uid: "uid-b" } })),
+    ).not.toBe(base);
   });
 });
 
@@ -102,7 +122,15 @@ function memorySink(): EventSink & { events: Map<string, EventsV1Event>; creates
     patchSeries(namespace: string, name: string, series: EventsV1EventSeries) {
       sink.patches++;
       const event = sink.events.get(`${namespace}/${name}`);
-      if (event === undefined) return Promise.reject(new ApiException(404, "x", JSON.stringify({ kind: "Status", code: 404, reason: "NotFound", message: "gone" }), {}));
+      if (event === undefined)
+        return Promise.reject(
+          new ApiException(
+            404,
+            "x",
+            JSON.stringify({ kind: "Status", code: 404, reason: "NotFound", message: "gone" }),
+            {},
+          ),
+        );
       event.series = series;
       return Promise.resolve();
     },
@@ -123,7 +151,10 @@ describe("EventRecorder", () => {
     expect(sink.events.size).toBe(1);
     const [event] = [...sink.events.values()];
     expect(event?.series?.count).toBe(3);
-    expect(JSON.parse(JSON.stringify(event?.series))).toEqual({ count: 3, lastObservedTime: "1970-01-01T00:00:10.000000Z" });
+    expect(JSON.parse(JSON.stringify(event?.series))).toEqual({
+      count: 3,
+      lastObservedTime: "1970-01-01T00:00:10.000000Z",
+    });
   });
 
   it("a burst of concurrent repeats creates once, then patches", async () => {
@@ -134,19 +165,22 @@ describe("EventRecorder", () => {
     expect({ creates: sink.creates, patches: sink.patches }).toEqual({ creates: 1, patches: 4 });
   });
 
-  it("starts a new Event after the window, for a different note, and when the old one was garbage-collected", async () => {
-    const clock = new FakeClock(0);
-    const sink = memorySink();
-    const recorder = new EventRecorder({ sink, clock, reporter, windowMs: 1_000 });
-    await recorder.record(failed());
-    clock.advance(1_001);
-    await recorder.record(failed());
-    await recorder.record(failed("array busy (12)"));
-    sink.events.clear();
-    await recorder.record(failed());
-    expect(sink.creates).toBe(4);
-    expect(sink.events.size).toBe(1);
-  });
+  it(
+    "starts a new Event after the window, for a different note, and when " + "the old one was garbage-collected",
+    async () => {
+      const clock = new FakeClock(0);
+      const sink = memorySink();
+      const recorder = new EventRecorder({ sink, clock, reporter, windowMs: 1_000 });
+      await recorder.record(failed());
+      clock.advance(1_001);
+      await recorder.record(failed());
+      await recorder.record(failed("array busy (12)"));
+      sink.events.clear();
+      await recorder.record(failed());
+      expect(sink.creates).toBe(4);
+      expect(sink.events.size).toBe(1);
+    },
+  );
 
   it("never rejects: a failed write goes to onError", async () => {
     const clock = new FakeClock(0);

@@ -10,7 +10,13 @@
 // written one after another, so a burst creates one Event and then patches it; MicroTime fields are V1MicroTime
 // (six fractional digits, which the apiserver requires); a note is cut to the API's 1 kB limit.
 
-import { EventsV1Event, EventsV1EventSeries, V1MicroTime, V1ObjectMeta, V1ObjectReference } from "@kubernetes/client-node";
+import {
+  EventsV1Event,
+  EventsV1EventSeries,
+  V1MicroTime,
+  V1ObjectMeta,
+  V1ObjectReference,
+} from "@kubernetes/client-node";
 import type { EventsV1Api } from "@kubernetes/client-node";
 import type { Clock } from "./clock.ts";
 import { isNotFound } from "./errors.ts";
@@ -49,7 +55,12 @@ export interface SeriesEntry {
 
 export type FoldDecision =
   | { readonly kind: "create" }
-  | { readonly kind: "patch"; readonly namespace: string; readonly name: string; readonly series: { readonly count: number; readonly lastObservedTime: number } };
+  | {
+      readonly kind: "patch";
+      readonly namespace: string;
+      readonly name: string;
+      readonly series: { readonly count: number; readonly lastObservedTime: number };
+    };
 
 export const defaultSeriesWindowMs = 6 * 60_000;
 const maxNoteBytes = 1024;
@@ -114,7 +125,6 @@ export function buildEvent(input: EventInput, reporter: Reporter, now: number, s
   if (input.related !== undefined) event.related = make(V1ObjectReference, input.related);
   return event;
 }
-
 
 /** Where Events go: events.k8s.io/v1 through client-node, or anything else in tests. */
 export interface EventSink {
@@ -182,7 +192,12 @@ export class EventRecorder {
             lastObservedTime: new V1MicroTime(decision.series.lastObservedTime),
           });
           await this.#opts.sink.patchSeries(decision.namespace, decision.name, series);
-          this.#remember(key, { namespace: decision.namespace, name: decision.name, count: decision.series.count, lastObserved: now });
+          this.#remember(key, {
+            namespace: decision.namespace,
+            name: decision.name,
+            count: decision.series.count,
+            lastObserved: now,
+          });
           return;
         } catch (e: unknown) {
           // The Event was garbage-collected (the apiserver's event TTL): start a new one.

@@ -1,18 +1,14 @@
 import { describe, expect, it } from "vitest";
-import {
-  addFinalizerPatch,
-  finalize,
-  removeFinalizerPatch,
-  withFinalizer,
-  withoutFinalizer,
-} from "./finalizers.ts";
+import { addFinalizerPatch, finalize, removeFinalizerPatch, withFinalizer, withoutFinalizer } from "./finalizers.ts";
 import type { CleanupResult, FinalizerMeta, HasMeta, JsonPatchOp } from "./finalizers.ts";
 
 const ours = "arraycopy.io/cleanup";
 const theirs = "backup.example.com/protect";
 
 type Modifier = (m: FinalizerMeta) => FinalizerMeta;
-const withFinalizers = (...f: string[]): Modifier => (m) => ({ ...m, finalizers: f });
+const withFinalizers =
+  (...f: string[]): Modifier =>
+  (m) => ({ ...m, finalizers: f });
 const deleting = (): Modifier => (m) => ({ ...m, deletionTimestamp: "2025-01-01T00:00:00Z" });
 function object(...mods: Modifier[]): HasMeta & { metadata: FinalizerMeta } {
   return { metadata: mods.reduce<FinalizerMeta>((m, f) => f(m), { resourceVersion: "42" }) };
@@ -32,56 +28,57 @@ describe("finalizer lists", () => {
 });
 
 describe("guarded patches", () => {
-  const cases: { name: string; why: string; got: () => JsonPatchOp[] | undefined; want: JsonPatchOp[] | undefined }[] = [
-    {
-      name: "add to an object with no finalizers",
-      why: "with no list to test, resourceVersion guards against a concurrent writer adding one",
-      got: () => addFinalizerPatch(object().metadata, ours),
-      want: [
-        { op: "test", path: "/metadata/resourceVersion", value: "42" },
-        { op: "add", path: "/metadata/finalizers", value: [ours] },
-      ],
-    },
-    {
-      name: "add beside another controller's finalizer",
-      why: "the test on the whole list fails if theirs changed, so theirs is never dropped",
-      got: () => addFinalizerPatch(object(withFinalizers(theirs)).metadata, ours),
-      want: [
-        { op: "test", path: "/metadata/finalizers", value: [theirs] },
-        { op: "replace", path: "/metadata/finalizers", value: [theirs, ours] },
-      ],
-    },
-    {
-      name: "add when already present",
-      why: "a quiet reconcile makes no write",
-      got: () => addFinalizerPatch(object(withFinalizers(ours)).metadata, ours),
-      want: undefined,
-    },
-    {
-      name: "remove ours, keep theirs",
-      why: "cleanup releases only our hold on the object",
-      got: () => removeFinalizerPatch(object(withFinalizers(theirs, ours)).metadata, ours),
-      want: [
-        { op: "test", path: "/metadata/finalizers", value: [theirs, ours] },
-        { op: "replace", path: "/metadata/finalizers", value: [theirs] },
-      ],
-    },
-    {
-      name: "remove the last one",
-      why: "an empty list lets the apiserver finish the deletion",
-      got: () => removeFinalizerPatch(object(withFinalizers(ours)).metadata, ours),
-      want: [
-        { op: "test", path: "/metadata/finalizers", value: [ours] },
-        { op: "replace", path: "/metadata/finalizers", value: [] },
-      ],
-    },
-    {
-      name: "remove when absent",
-      why: "a second cleanup after removal makes no write",
-      got: () => removeFinalizerPatch(object(withFinalizers(theirs)).metadata, ours),
-      want: undefined,
-    },
-  ];
+  const cases: { name: string; why: string; got: () => JsonPatchOp[] | undefined; want: JsonPatchOp[] | undefined }[] =
+    [
+      {
+        name: "add to an object with no finalizers",
+        why: "with no list to test, resourceVersion guards against a concurrent writer adding one",
+        got: () => addFinalizerPatch(object().metadata, ours),
+        want: [
+          { op: "test", path: "/metadata/resourceVersion", value: "42" },
+          { op: "add", path: "/metadata/finalizers", value: [ours] },
+        ],
+      },
+      {
+        name: "add beside another controller's finalizer",
+        why: "the test on the whole list fails if theirs changed, so theirs is never dropped",
+        got: () => addFinalizerPatch(object(withFinalizers(theirs)).metadata, ours),
+        want: [
+          { op: "test", path: "/metadata/finalizers", value: [theirs] },
+          { op: "replace", path: "/metadata/finalizers", value: [theirs, ours] },
+        ],
+      },
+      {
+        name: "add when already present",
+        why: "a quiet reconcile makes no write",
+        got: () => addFinalizerPatch(object(withFinalizers(ours)).metadata, ours),
+        want: undefined,
+      },
+      {
+        name: "remove ours, keep theirs",
+        why: "cleanup releases only our hold on the object",
+        got: () => removeFinalizerPatch(object(withFinalizers(theirs, ours)).metadata, ours),
+        want: [
+          { op: "test", path: "/metadata/finalizers", value: [theirs, ours] },
+          { op: "replace", path: "/metadata/finalizers", value: [theirs] },
+        ],
+      },
+      {
+        name: "remove the last one",
+        why: "an empty list lets the apiserver finish the deletion",
+        got: () => removeFinalizerPatch(object(withFinalizers(ours)).metadata, ours),
+        want: [
+          { op: "test", path: "/metadata/finalizers", value: [ours] },
+          { op: "replace", path: "/metadata/finalizers", value: [] },
+        ],
+      },
+      {
+        name: "remove when absent",
+        why: "a second cleanup after removal makes no write",
+        got: () => removeFinalizerPatch(object(withFinalizers(theirs)).metadata, ours),
+        want: undefined,
+      },
+    ];
   for (const c of cases) {
     it(`${c.name}: ${c.why}`, () => {
       expect(c.got()).toEqual(c.want);
@@ -98,19 +95,77 @@ describe("finalize", () => {
   function run(obj: HasMeta, cleanup: CleanupResult<string> = { kind: "finished" }) {
     const sent: (readonly JsonPatchOp[])[] = [];
     const ran: string[] = [];
-    const outcome = finalize(obj, ours, (ops) => { sent.push(ops); return Promise.resolve(); }, {
-      apply: () => { ran.push("apply"); return Promise.resolve("applied"); },
-      cleanup: () => { ran.push("cleanup"); return Promise.resolve(cleanup); },
-    });
+    const outcome = finalize(
+      obj,
+      ours,
+      (ops) => {
+        sent.push(ops);
+        return Promise.resolve();
+      },
+      {
+        apply: () => {
+          ran.push("apply");
+          return Promise.resolve("applied");
+        },
+        cleanup: () => {
+          ran.push("cleanup");
+          return Promise.resolve(cleanup);
+        },
+      },
+    );
     return { outcome, sent, ran };
   }
 
-  const cases: { name: string; why: string; obj: HasMeta; cleanup?: CleanupResult<string>; kind: string; ran: string[]; patches: number }[] = [
-    { name: "live without ours", why: "the finalizer goes on before any external work", obj: object(), kind: "finalizerAdded", ran: [], patches: 1 },
-    { name: "live with ours", why: "apply runs only once the object is protected", obj: object(withFinalizers(ours)), kind: "applied", ran: ["apply"], patches: 0 },
-    { name: "deleting with ours, cleanup finished", why: "only then is ours removed", obj: object(withFinalizers(theirs, ours), deleting()), kind: "finalizerRemoved", ran: ["cleanup"], patches: 1 },
-    { name: "deleting with ours, cleanup pending", why: "an array refusal keeps the finalizer until it clears", obj: object(withFinalizers(ours), deleting()), cleanup: { kind: "pending", result: "later" }, kind: "cleanupPending", ran: ["cleanup"], patches: 0 },
-    { name: "deleting without ours", why: "another controller's deletion is none of our business", obj: object(withFinalizers(theirs), deleting()), kind: "notOurs", ran: [], patches: 0 },
+  const cases: {
+    name: string;
+    why: string;
+    obj: HasMeta;
+    cleanup?: CleanupResult<string>;
+    kind: string;
+    ran: string[];
+    patches: number;
+  }[] = [
+    {
+      name: "live without ours",
+      why: "the finalizer goes on before any external work",
+      obj: object(),
+      kind: "finalizerAdded",
+      ran: [],
+      patches: 1,
+    },
+    {
+      name: "live with ours",
+      why: "apply runs only once the object is protected",
+      obj: object(withFinalizers(ours)),
+      kind: "applied",
+      ran: ["apply"],
+      patches: 0,
+    },
+    {
+      name: "deleting with ours, cleanup finished",
+      why: "only then is ours removed",
+      obj: object(withFinalizers(theirs, ours), deleting()),
+      kind: "finalizerRemoved",
+      ran: ["cleanup"],
+      patches: 1,
+    },
+    {
+      name: "deleting with ours, cleanup pending",
+      why: "an array refusal keeps the finalizer until it clears",
+      obj: object(withFinalizers(ours), deleting()),
+      cleanup: { kind: "pending", result: "later" },
+      kind: "cleanupPending",
+      ran: ["cleanup"],
+      patches: 0,
+    },
+    {
+      name: "deleting without ours",
+      why: "another controller's deletion is none of our business",
+      obj: object(withFinalizers(theirs), deleting()),
+      kind: "notOurs",
+      ran: [],
+      patches: 0,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.why}`, async () => {
@@ -123,10 +178,18 @@ describe("finalize", () => {
 
   it("a failing cleanup keeps the finalizer and propagates the error for backoff", async () => {
     const sent: unknown[] = [];
-    const outcome = finalize(object(withFinalizers(ours), deleting()), ours, (ops) => { sent.push(ops); return Promise.resolve(); }, {
-      apply: () => Promise.resolve("x"),
-      cleanup: () => Promise.reject(new Error("array refused: volume has children")),
-    });
+    const outcome = finalize(
+      object(withFinalizers(ours), deleting()),
+      ours,
+      (ops) => {
+        sent.push(ops);
+        return Promise.resolve();
+      },
+      {
+        apply: () => Promise.resolve("x"),
+        cleanup: () => Promise.reject(new Error("array refused: volume has children")),
+      },
+    );
     await expect(outcome).rejects.toThrow(/children/);
     expect(sent).toEqual([]);
   });

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, settle } from "./clock.ts";
-import { Informer, decodeUntyped, objectKey, splitKey, type RawList, type UntypedObject, type WatchPort } from "./informer.ts";
+import {
+  Informer,
+  decodeUntyped,
+  objectKey,
+  splitKey,
+  type RawList,
+  type UntypedObject,
+  type WatchPort,
+} from "./informer.ts";
 
 const obj = (name: string, rv: string, namespace = "ns") => ({ metadata: { name, namespace, resourceVersion: rv } });
 
@@ -13,9 +21,18 @@ interface OpenWatch {
 /** Our WatchPort driven by the test; the apiserver side of it is exercised in test/integration/kube-informer. */
 class HandWatch implements WatchPort {
   readonly opened: OpenWatch[] = [];
-  watch(_path: string, query: Readonly<Record<string, string | number | boolean>>, onEvent: OpenWatch["onEvent"], onDone: OpenWatch["onDone"]) {
+  watch(
+    _path: string,
+    query: Readonly<Record<string, string | number | boolean>>,
+    onEvent: OpenWatch["onEvent"],
+    onDone: OpenWatch["onDone"],
+  ) {
     this.opened.push({ query, onEvent, onDone });
-    return Promise.resolve({ abort: () => { onDone(null); } });
+    return Promise.resolve({
+      abort: () => {
+        onDone(null);
+      },
+    });
   }
   last(): OpenWatch {
     const w = this.opened.at(-1);
@@ -30,8 +47,16 @@ function setup(list: () => Promise<RawList>) {
   const changed: string[] = [];
   const errors: string[] = [];
   const informer = new Informer<UntypedObject>({
-    name: "test", path: "/x", list, watch, clock, decode: decodeUntyped, resyncMs: 0,
-    backoff: { baseMs: 1_000, maxMs: 8_000 }, random: () => 0, onError: (m) => errors.push(m),
+    name: "test",
+    path: "/x",
+    list,
+    watch,
+    clock,
+    decode: decodeUntyped,
+    resyncMs: 0,
+    backoff: { baseMs: 1_000, maxMs: 8_000 },
+    random: () => 0,
+    onError: (m) => errors.push(m),
   });
   informer.onChange((k) => changed.push(k));
   return { clock, watch, changed, errors, informer };
@@ -51,7 +76,9 @@ describe("Informer (fake clock, hand-driven watch)", () => {
     let lists = 0;
     const t = setup(() => {
       lists++;
-      return lists < 4 ? Promise.reject(new Error("connection refused")) : Promise.resolve({ items: [obj("a", "5")], metadata: { resourceVersion: "10" } });
+      return lists < 4
+        ? Promise.reject(new Error("connection refused"))
+        : Promise.resolve({ items: [obj("a", "5")], metadata: { resourceVersion: "10" } });
     });
     t.informer.start();
     await settle();
@@ -72,36 +99,42 @@ describe("Informer (fake clock, hand-driven watch)", () => {
     await t.informer.stop();
   });
 
-  it("410 in the stream relists at once; a watch error relists after backoff; deletes seen by a relist are notified", async () => {
-    let items = [obj("a", "5"), obj("b", "6")];
-    let lists = 0;
-    const t = setup(() => {
-      lists++;
-      return Promise.resolve({ items, metadata: { resourceVersion: String(10 * lists) } });
-    });
-    t.informer.start();
-    await settle();
-    t.changed.length = 0;
-    t.watch.last().onEvent("MODIFIED", obj("a", "11"));
-    t.watch.last().onEvent("BOOKMARK", { metadata: { resourceVersion: "12" } });
-    expect(t.changed).toEqual(["ns/a"]);
+  it(
+    "410 in the stream relists at once; a watch error relists after backoff; " +
+      "deletes seen by a relist are notified",
+    async () => {
+      let items = [obj("a", "5"), obj("b", "6")];
+      let lists = 0;
+      const t = setup(() => {
+        lists++;
+        return Promise.resolve({ items, metadata: { resourceVersion: String(10 * lists) } });
+      });
+      t.informer.start();
+      await settle();
+      t.changed.length = 0;
+      t.watch.last().onEvent("MODIFIED", obj("a", "11"));
+      t.watch.last().onEvent("BOOKMARK", { metadata: { resourceVersion: "12" } });
+      expect(t.changed).toEqual(["ns/a"]);
 
-    items = [obj("a", "11")];
-    t.watch.last().onEvent("ERROR", { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" });
-    t.watch.last().onDone(null);
-    await settle();
-    expect(lists).toBe(2);
-    expect(t.changed).toEqual(["ns/a", "ns/b"]);
-    expect(t.errors).toEqual([]);
+      items = [obj("a", "11")];
+      t.watch
+        .last()
+        .onEvent("ERROR", { kind: "Status", code: 410, reason: "Expired", message: "too old resource version" });
+      t.watch.last().onDone(null);
+      await settle();
+      expect(lists).toBe(2);
+      expect(t.changed).toEqual(["ns/a", "ns/b"]);
+      expect(t.errors).toEqual([]);
 
-    t.watch.last().onDone(new Error("socket hang up"));
-    await settle();
-    expect(lists).toBe(2);
-    await t.clock.advanceAsync(1_000);
-    expect(lists).toBe(3);
-    expect(t.errors).toHaveLength(1);
-    await t.informer.stop();
-  });
+      t.watch.last().onDone(new Error("socket hang up"));
+      await settle();
+      expect(lists).toBe(2);
+      await t.clock.advanceAsync(1_000);
+      expect(lists).toBe(3);
+      expect(t.errors).toHaveLength(1);
+      await t.informer.stop();
+    },
+  );
 
   it("a clean close resumes from the last resourceVersion without listing", async () => {
     let lists = 0;

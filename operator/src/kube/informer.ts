@@ -54,12 +54,21 @@ export function clientNodeWatch(kc: KubeConfig): WatchPort {
   const w = new Watch(kc);
   return {
     async watch(path, query, onEvent, onDone) {
-      const controller = await w.watch(path, { ...query }, (type: string, object: unknown) => {
-        onEvent(type, object);
-      }, (err: unknown) => {
-        onDone(err);
-      });
-      return { abort: () => { controller.abort(); } };
+      const controller = await w.watch(
+        path,
+        { ...query },
+        (type: string, object: unknown) => {
+          onEvent(type, object);
+        },
+        (err: unknown) => {
+          onDone(err);
+        },
+      );
+      return {
+        abort: () => {
+          controller.abort();
+        },
+      };
     },
   };
 }
@@ -69,7 +78,8 @@ export function rawList(v: unknown): RawList {
   const items = isRecord(v) ? v["items"] : undefined;
   if (!Array.isArray(items)) throw new Error("list response has no items array");
   const meta = isRecord(v) ? v["metadata"] : undefined;
-  const resourceVersion = isRecord(meta) && typeof meta["resourceVersion"] === "string" ? meta["resourceVersion"] : undefined;
+  const resourceVersion =
+    isRecord(meta) && typeof meta["resourceVersion"] === "string" ? meta["resourceVersion"] : undefined;
   return { items, metadata: { resourceVersion } };
 }
 
@@ -80,7 +90,10 @@ export const listPageSize = 500;
  * Lists a whole collection page by page (limit/continue); the result carries the resourceVersion of the
  * consistent snapshot the pages come from. `page` fetches one page.
  */
-export async function pagedList(page: (limit: number, continueToken: string | undefined) => Promise<unknown>, limit = listPageSize): Promise<RawList> {
+export async function pagedList(
+  page: (limit: number, continueToken: string | undefined) => Promise<unknown>,
+  limit = listPageSize,
+): Promise<RawList> {
   const items: unknown[] = [];
   let cont: string | undefined;
   for (;;) {
@@ -310,13 +323,10 @@ export class Informer<T extends KubeObject> {
         this.#apply(type, object);
       };
       signal.addEventListener("abort", onAbort, { once: true });
-      this.#o.watch.watch(this.#o.path, query, onEvent, finish).then(
-        (h) => {
-          handle = h;
-          if (signal.aborted || settled) h.abort();
-        },
-        finish,
-      );
+      this.#o.watch.watch(this.#o.path, query, onEvent, finish).then((h) => {
+        handle = h;
+        if (signal.aborted || settled) h.abort();
+      }, finish);
     });
   }
 

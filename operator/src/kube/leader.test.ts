@@ -12,16 +12,34 @@ const held = (holder: string, mods: Partial<LeaseRecord> = {}): LeaseRecord => (
   leaseTransitions: 3,
   ...mods,
 });
-const seen = (record: LeaseRecord, observedAt: number, resourceVersion = "7"): Observation => ({ lease: { record, resourceVersion }, observedAt });
+const seen = (record: LeaseRecord, observedAt: number, resourceVersion = "7"): Observation => ({
+  lease: { record, resourceVersion },
+  observedAt,
+});
 
 describe("decide", () => {
-  const cases: { name: string; why: string; now: number; observation: Observation | undefined; want: ReturnType<typeof decide> }[] = [
+  const cases: {
+    name: string;
+    why: string;
+    now: number;
+    observation: Observation | undefined;
+    want: ReturnType<typeof decide>;
+  }[] = [
     {
       name: "no Lease",
       why: "the first replica creates it and leads",
       now: 100,
       observation: undefined,
-      want: { kind: "create", record: { holderIdentity: "me", leaseDurationSeconds: 15, acquireTime: 100, renewTime: 100, leaseTransitions: 0 } },
+      want: {
+        kind: "create",
+        record: {
+          holderIdentity: "me",
+          leaseDurationSeconds: 15,
+          acquireTime: 100,
+          renewTime: 100,
+          leaseTransitions: 0,
+        },
+      },
     },
     {
       name: "held by me",
@@ -42,26 +60,58 @@ describe("decide", () => {
       why: "a dead leader's Lease is taken, and the transition counted",
       now: 17_000,
       observation: seen(held("other"), 2_000),
-      want: { kind: "update", resourceVersion: "7", record: { holderIdentity: "me", leaseDurationSeconds: 15, acquireTime: 17_000, renewTime: 17_000, leaseTransitions: 4 } },
+      want: {
+        kind: "update",
+        resourceVersion: "7",
+        record: {
+          holderIdentity: "me",
+          leaseDurationSeconds: 15,
+          acquireTime: 17_000,
+          renewTime: 17_000,
+          leaseTransitions: 4,
+        },
+      },
     },
     {
       name: "holder's renewTime in our future",
       why: "a skewed clock on the holder cannot keep a dead Lease alive: only local observation counts",
       now: 20_000,
       observation: seen(held("other", { renewTime: 1_000_000 }), 4_000),
-      want: { kind: "update", resourceVersion: "7", record: { holderIdentity: "me", leaseDurationSeconds: 15, acquireTime: 20_000, renewTime: 20_000, leaseTransitions: 4 } },
+      want: {
+        kind: "update",
+        resourceVersion: "7",
+        record: {
+          holderIdentity: "me",
+          leaseDurationSeconds: 15,
+          acquireTime: 20_000,
+          renewTime: 20_000,
+          leaseTransitions: 4,
+        },
+      },
     },
     {
       name: "released",
       why: "after a clean shutdown the standby takes over at once",
       now: 2_500,
       observation: seen(held("", { leaseDurationSeconds: 1 }), 2_000),
-      want: { kind: "update", resourceVersion: "7", record: { holderIdentity: "me", leaseDurationSeconds: 15, acquireTime: 2_500, renewTime: 2_500, leaseTransitions: 4 } },
+      want: {
+        kind: "update",
+        resourceVersion: "7",
+        record: {
+          holderIdentity: "me",
+          leaseDurationSeconds: 15,
+          acquireTime: 2_500,
+          renewTime: 2_500,
+          leaseTransitions: 4,
+        },
+      },
     },
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.why}`, () => {
-      expect(decide({ identity: "me", now: c.now, leaseDurationSeconds: 15, observation: c.observation })).toEqual(c.want);
+      expect(decide({ identity: "me", now: c.now, leaseDurationSeconds: 15, observation: c.observation })).toEqual(
+        c.want,
+      );
     });
   }
 
@@ -85,7 +135,8 @@ class MemoryLease {
   lease: StoredLease | undefined;
   #rv = 0;
   view(cut: () => boolean = () => false): LeaseStore {
-    const unreachable = (): Promise<never> => Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
+    const unreachable = (): Promise<never> =>
+      Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }));
     return {
       get: () => (cut() ? unreachable() : Promise.resolve(this.lease)),
       create: (record) => {
@@ -124,7 +175,10 @@ function replica(identity: string, clock: FakeClock, store: LeaseStore): Replica
     store,
     clock,
     random: () => 0,
-    onStartedLeading: (signal) => { leadership.signal = signal; log.push(`started@${clock.now()}`); },
+    onStartedLeading: (signal) => {
+      leadership.signal = signal;
+      log.push(`started@${clock.now()}`);
+    },
     onStoppedLeading: () => log.push(`stopped@${clock.now()}`),
     onNewLeader: (id) => log.push(`leader=${id}@${clock.now()}`),
   });
@@ -171,25 +225,33 @@ describe("LeaderElector", () => {
     await b.done;
   });
 
-  it("a cut-off leader steps down after renewDeadline; the standby takes over within leaseDuration of the last renewal, never overlapping", async () => {
-    const clock = new FakeClock(0);
-    const memory = new MemoryLease();
-    let partitioned = false;
-    const a = replica("a", clock, memory.view(() => partitioned));
-    const b = replica("b", clock, memory.view());
-    await runFor(clock, 10_000, [a, b]);
-    const lastRenew = memory.lease?.record.renewTime ?? 0;
-    partitioned = true;
-    await runFor(clock, 20_000, [a, b]);
-    expect(a.log).toContain(`stopped@${lastRenew + 10_000}`);
-    await a.done;
-    const took = b.log.find((l) => l.startsWith("started@")) ?? "";
-    const at = Number(took.slice("started@".length));
-    expect(at).toBeGreaterThanOrEqual(lastRenew + 15_000);
-    expect(at).toBeLessThanOrEqual(lastRenew + 15_000 + 2 * 2_000);
-    b.stop.abort();
-    await b.done;
-  });
+  it(
+    "a cut-off leader steps down after renewDeadline; the standby takes over within leaseDuration of the " +
+      "last renewal, never overlapping",
+    async () => {
+      const clock = new FakeClock(0);
+      const memory = new MemoryLease();
+      let partitioned = false;
+      const a = replica(
+        "a",
+        clock,
+        memory.view(() => partitioned),
+      );
+      const b = replica("b", clock, memory.view());
+      await runFor(clock, 10_000, [a, b]);
+      const lastRenew = memory.lease?.record.renewTime ?? 0;
+      partitioned = true;
+      await runFor(clock, 20_000, [a, b]);
+      expect(a.log).toContain(`stopped@${lastRenew + 10_000}`);
+      await a.done;
+      const took = b.log.find((l) => l.startsWith("started@")) ?? "";
+      const at = Number(took.slice("started@".length));
+      expect(at).toBeGreaterThanOrEqual(lastRenew + 15_000);
+      expect(at).toBeLessThanOrEqual(lastRenew + 15_000 + 2 * 2_000);
+      b.stop.abort();
+      await b.done;
+    },
+  );
 
   it("a leader that sees another holder in the Lease steps down at once", async () => {
     const clock = new FakeClock(0);
@@ -207,7 +269,11 @@ describe("LeaderElector", () => {
   it("two replicas racing for a free Lease: exactly one wins", async () => {
     const clock = new FakeClock(0);
     const memory = new MemoryLease();
-    const replicas = [replica("a", clock, memory.view()), replica("b", clock, memory.view()), replica("c", clock, memory.view())];
+    const replicas = [
+      replica("a", clock, memory.view()),
+      replica("b", clock, memory.view()),
+      replica("c", clock, memory.view()),
+    ];
     await runFor(clock, 4_000, replicas);
     expect(replicas.filter((r) => r.elector.isLeader())).toHaveLength(1);
     for (const r of replicas) r.stop.abort();
@@ -215,10 +281,16 @@ describe("LeaderElector", () => {
   });
 
   it("rejects timings under which a leader could outlive its Lease", () => {
-    expect(() => new LeaderElector({
-      identity: "a", store: new MemoryLease().view(), clock: new FakeClock(0),
-      timing: { leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
-      onStartedLeading: () => undefined, onStoppedLeading: () => undefined,
-    })).toThrow(/renewDeadline < leaseDuration/);
+    expect(
+      () =>
+        new LeaderElector({
+          identity: "a",
+          store: new MemoryLease().view(),
+          clock: new FakeClock(0),
+          timing: { leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+          onStartedLeading: () => undefined,
+          onStoppedLeading: () => undefined,
+        }),
+    ).toThrow(/renewDeadline < leaseDuration/);
   });
 });

@@ -63,7 +63,10 @@ export interface DecideInput {
 export function decide(input: DecideInput): LeaderDecision {
   const { identity, now, leaseDurationSeconds, observation } = input;
   if (observation === undefined) {
-    return { kind: "create", record: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } };
+    return {
+      kind: "create",
+      record: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+    };
   }
   const { record, resourceVersion } = observation.lease;
   if (record.holderIdentity === identity) {
@@ -76,7 +79,13 @@ export function decide(input: DecideInput): LeaderDecision {
   return {
     kind: "update",
     resourceVersion,
-    record: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: record.leaseTransitions + 1 },
+    record: {
+      holderIdentity: identity,
+      leaseDurationSeconds,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: record.leaseTransitions + 1,
+    },
   };
 }
 
@@ -101,7 +110,11 @@ export interface ElectionTiming {
   readonly retryPeriodMs: number;
 }
 
-export const defaultElectionTiming: ElectionTiming = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+export const defaultElectionTiming: ElectionTiming = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+};
 
 export interface ElectorOptions {
   readonly identity: string;
@@ -163,7 +176,10 @@ export class LeaderElector {
     while (await this.#o.clock.sleep(this.#timing.retryPeriodMs, signal)) {
       if (await this.#tryAcquireOrRenew()) {
         lastRenew = this.#o.clock.now();
-      } else if (this.#lastLeader !== this.#o.identity || this.#o.clock.now() - lastRenew >= this.#timing.renewDeadlineMs) {
+      } else if (
+        this.#lastLeader !== this.#o.identity ||
+        this.#o.clock.now() - lastRenew >= this.#timing.renewDeadlineMs
+      ) {
         // Someone else holds the Lease (seen, not guessed): step down now rather than at the deadline.
         break;
       }
@@ -205,7 +221,10 @@ export class LeaderElector {
     const current = this.#observation;
     if (current?.lease.record.holderIdentity !== this.#o.identity) return;
     try {
-      const lease = await this.#o.store.update(released(current.lease.record, this.#o.clock.now()), current.lease.resourceVersion);
+      const lease = await this.#o.store.update(
+        released(current.lease.record, this.#o.clock.now()),
+        current.lease.resourceVersion,
+      );
       this.#observation = { lease, observedAt: this.#o.clock.now() };
     } catch (e: unknown) {
       // The Lease then simply expires; a standby takes over after leaseDuration.
@@ -235,7 +254,10 @@ function fromLease(lease: V1Lease): StoredLease {
 }
 
 function toLease(namespace: string, name: string, record: LeaseRecord, resourceVersion?: string): V1Lease {
-  const metadata = make(V1ObjectMeta, resourceVersion === undefined ? { namespace, name } : { namespace, name, resourceVersion });
+  const metadata = make(
+    V1ObjectMeta,
+    resourceVersion === undefined ? { namespace, name } : { namespace, name, resourceVersion },
+  );
   const spec = make(V1LeaseSpec, {
     holderIdentity: record.holderIdentity,
     leaseDurationSeconds: record.leaseDurationSeconds,
@@ -261,7 +283,9 @@ export function leaseStore(api: CoordinationV1Api, namespace: string, name: stri
       return fromLease(await api.createNamespacedLease({ namespace, body: toLease(namespace, name, record) }));
     },
     async update(record, resourceVersion) {
-      return fromLease(await api.replaceNamespacedLease({ namespace, name, body: toLease(namespace, name, record, resourceVersion) }));
+      return fromLease(
+        await api.replaceNamespacedLease({ namespace, name, body: toLease(namespace, name, record, resourceVersion) }),
+      );
     },
   };
 }

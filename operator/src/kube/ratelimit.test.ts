@@ -17,7 +17,12 @@ describe("exponentialFailureRateLimiter", () => {
     { name: "tenth failure", why: "growth stays exponential", failures: 10, want: 5 * 2 ** 9 },
     { name: "eighteenth failure", why: "5 ms · 2^17 = 655 s, still under the cap", failures: 18, want: 655_360 },
     { name: "nineteenth failure", why: "the 1000 s cap bounds a broken key's wait", failures: 19, want: 1_000_000 },
-    { name: "two thousandth failure", why: "2^n overflowing to Infinity still yields the cap", failures: 2000, want: 1_000_000 },
+    {
+      name: "two thousandth failure",
+      why: "2^n overflowing to Infinity still yields the cap",
+      failures: 2000,
+      want: 1_000_000,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.why}`, () => {
@@ -113,16 +118,19 @@ describe("RequestThrottle", () => {
     await expect(waiting).resolves.toBe(false);
   });
 
-  it("the default limits admit a thousand-copy batch's first 400 calls without waiting, then 200 a second", async () => {
-    const clock = new FakeClock(0);
-    const throttle = new RequestThrottle(clock);
-    const ok = await Promise.all(Array.from({ length: 400 }, () => throttle.acquire()));
-    expect(ok.every(Boolean)).toBe(true);
-    expect(clock.pending()).toBe(0);
-    const next = Array.from({ length: 200 }, () => throttle.acquire());
-    await clock.advanceAsync(1_000);
-    expect((await Promise.all(next)).every(Boolean)).toBe(true);
-  });
+  it(
+    "the default limits admit a thousand-copy batch's first 400 calls " + "without waiting, then 200 a second",
+    async () => {
+      const clock = new FakeClock(0);
+      const throttle = new RequestThrottle(clock);
+      const ok = await Promise.all(Array.from({ length: 400 }, () => throttle.acquire()));
+      expect(ok.every(Boolean)).toBe(true);
+      expect(clock.pending()).toBe(0);
+      const next = Array.from({ length: 200 }, () => throttle.acquire());
+      await clock.advanceAsync(1_000);
+      expect((await Promise.all(next)).every(Boolean)).toBe(true);
+    },
+  );
 });
 
 describe("RequestThrottle middleware", () => {
@@ -133,7 +141,9 @@ describe("RequestThrottle middleware", () => {
     const ctx = new RequestContext("https://apiserver/api/v1/namespaces", HttpMethod.GET);
     await expect(mw.pre(ctx)).resolves.toBe(ctx);
     let second = false;
-    const pending = mw.pre(ctx).then(() => { second = true; });
+    const pending = mw.pre(ctx).then(() => {
+      second = true;
+    });
     await clock.advanceAsync(99);
     expect(second).toBe(false);
     await clock.advanceAsync(1);

@@ -8,12 +8,19 @@ const manager = "arraycopy-test";
 /** managedFields as the apiserver records an Apply of `fields` and condition `types` on /status. */
 function applied(by: string, fields: string[], types: string[]): ManagedFieldsEntry {
   const status: Record<string, unknown> = Object.fromEntries(fields.map((f) => [`f:${f}`, {}]));
-  if (types.length > 0) status["f:conditions"] = Object.fromEntries(types.map((t) => [`k:{"type":"${t}"}`, { ".": {}, "f:status": {} }]));
+  if (types.length > 0)
+    status["f:conditions"] = Object.fromEntries(types.map((t) => [`k:{"type":"${t}"}`, { ".": {}, "f:status": {} }]));
   return { manager: by, operation: "Apply", subresource: "status", fieldsV1: { "f:status": status } };
 }
 
-const ready = (status: Condition["status"], lastTransitionTime: string): Condition =>
-  ({ type: "Ready", status, reason: status === "True" ? "Created" : "Creating", message: "", observedGeneration: 1, lastTransitionTime });
+const ready = (status: Condition["status"], lastTransitionTime: string): Condition => ({
+  type: "Ready",
+  status,
+  reason: status === "True" ? "Created" : "Creating",
+  message: "",
+  observedGeneration: 1,
+  lastTransitionTime,
+});
 
 function object(status: Record<string, unknown>, managedFields: ManagedFieldsEntry[]): StatusObject {
   return { metadata: { name: "a", namespace: "ns", managedFields }, status };
@@ -21,7 +28,13 @@ function object(status: Record<string, unknown>, managedFields: ManagedFieldsEnt
 
 function writer(clock: FakeClock, bodies: Record<string, unknown>[]): StatusWriter {
   return new StatusWriter({
-    target: { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", group: "arraycopy.io", version: "v1alpha1", plural: "virtualcopies" },
+    target: {
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "VirtualCopy",
+      group: "arraycopy.io",
+      version: "v1alpha1",
+      plural: "virtualcopies",
+    },
     fieldManager: manager,
     clock,
     apply: (_ns, _name, body) => {
@@ -33,11 +46,14 @@ function writer(clock: FakeClock, bodies: Record<string, unknown>[]): StatusWrit
 
 describe("ownedStatus", () => {
   it("reads fields and condition types of our Apply on /status only", () => {
-    const owned = ownedStatus([
-      applied(manager, ["syncState", "observedGeneration"], ["Ready"]),
-      applied("someone-else", ["copyType"], ["Stalled"]),
-      { manager, operation: "Update", subresource: "status", fieldsV1: { "f:status": { "f:phase": {} } } },
-    ], manager);
+    const owned = ownedStatus(
+      [
+        applied(manager, ["syncState", "observedGeneration"], ["Ready"]),
+        applied("someone-else", ["copyType"], ["Stalled"]),
+        { manager, operation: "Update", subresource: "status", fieldsV1: { "f:status": { "f:phase": {} } } },
+      ],
+      manager,
+    );
     expect([...owned.fields].sort()).toEqual(["observedGeneration", "syncState"]);
     expect([...owned.conditionTypes]).toEqual(["Ready"]);
   });
@@ -52,12 +68,68 @@ describe("jsonEqual", () => {
 
 describe("StatusWriter", () => {
   const t0 = "2025-01-01T00:00:00Z";
-  const cases: { name: string; why: string; obj: StatusObject; fields: Record<string, unknown>; status: Condition["status"]; writes: boolean; transition?: string }[] = [
-    { name: "unchanged", why: "a quiet reconcile costs no API call", obj: object({ syncState: "Idle", conditions: [ready("True", t0)] }, [applied(manager, ["syncState"], ["Ready"])]), fields: { syncState: "Idle" }, status: "True", writes: false, transition: t0 },
-    { name: "field changed", why: "new state is written", obj: object({ syncState: "ResyncInProgress", conditions: [ready("True", t0)] }, [applied(manager, ["syncState"], ["Ready"])]), fields: { syncState: "Idle" }, status: "True", writes: true, transition: t0 },
-    { name: "condition flipped", why: "the transition time moves only on a flip", obj: object({ syncState: "Idle", conditions: [ready("False", t0)] }, [applied(manager, ["syncState"], ["Ready"])]), fields: { syncState: "Idle" }, status: "True", writes: true, transition: "2025-01-01T01:00:00Z" },
-    { name: "a field we own is dropped", why: "SSA removes it only if we apply without it", obj: object({ syncState: "Idle", copyType: "UnSyncAssoc", conditions: [ready("True", t0)] }, [applied(manager, ["syncState", "copyType"], ["Ready"])]), fields: { syncState: "Idle" }, status: "True", writes: true, transition: t0 },
-    { name: "same values set by another manager", why: "we must still take ownership", obj: object({ syncState: "Idle", conditions: [ready("True", t0)] }, [applied("kubectl", ["syncState"], ["Ready"])]), fields: { syncState: "Idle" }, status: "True", writes: true, transition: t0 },
+  const cases: {
+    name: string;
+    why: string;
+    obj: StatusObject;
+    fields: Record<string, unknown>;
+    status: Condition["status"];
+    writes: boolean;
+    transition?: string;
+  }[] = [
+    {
+      name: "unchanged",
+      why: "a quiet reconcile costs no API call",
+      obj: object({ syncState: "Idle", conditions: [ready("True", t0)] }, [applied(manager, ["syncState"], ["Ready"])]),
+      fields: { syncState: "Idle" },
+      status: "True",
+      writes: false,
+      transition: t0,
+    },
+    {
+      name: "field changed",
+      why: "new state is written",
+      obj: object({ syncState: "ResyncInProgress", conditions: [ready("True", t0)] }, [
+        applied(manager, ["syncState"], ["Ready"]),
+      ]),
+      fields: { syncState: "Idle" },
+      status: "True",
+      writes: true,
+      transition: t0,
+    },
+    {
+      name: "condition flipped",
+      why: "the transition time moves only on a flip",
+      obj: object({ syncState: "Idle", conditions: [ready("False", t0)] }, [
+        applied(manager, ["syncState"], ["Ready"]),
+      ]),
+      fields: { syncState: "Idle" },
+      status: "True",
+      writes: true,
+      transition: "2025-01-01T01:00:00Z",
+    },
+    {
+      name: "a field we own is dropped",
+      why: "SSA removes it only if we apply without it",
+      obj: object({ syncState: "Idle", copyType: "UnSyncAssoc", conditions: [ready("True", t0)] }, [
+        applied(manager, ["syncState", "copyType"], ["Ready"]),
+      ]),
+      fields: { syncState: "Idle" },
+      status: "True",
+      writes: true,
+      transition: t0,
+    },
+    {
+      name: "same values set by another manager",
+      why: "we must still take ownership",
+      obj: object({ syncState: "Idle", conditions: [ready("True", t0)] }, [
+        applied("kubectl", ["syncState"], ["Ready"]),
+      ]),
+      fields: { syncState: "Idle" },
+      status: "True",
+      writes: true,
+      transition: t0,
+    },
   ];
   for (const c of cases) {
     it(`${c.name}: ${c.why}`, async () => {
@@ -65,13 +137,25 @@ describe("StatusWriter", () => {
       const bodies: Record<string, unknown>[] = [];
       const res = await writer(clock, bodies).write(c.obj, {
         fields: c.fields,
-        conditions: [{ type: "Ready", status: c.status, reason: c.status === "True" ? "Created" : "Creating", message: "", observedGeneration: 1 }],
+        conditions: [
+          {
+            type: "Ready",
+            status: c.status,
+            reason: c.status === "True" ? "Created" : "Creating",
+            message: "",
+            observedGeneration: 1,
+          },
+        ],
       });
       expect(res.written).toBe(c.writes);
       expect(bodies).toHaveLength(c.writes ? 1 : 0);
       expect(res.applied["conditions"]).toEqual([ready(c.status, c.transition ?? "")]);
       if (c.writes) {
-        expect(bodies[0]).toMatchObject({ apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", metadata: { name: "a", namespace: "ns" } });
+        expect(bodies[0]).toMatchObject({
+          apiVersion: "arraycopy.io/v1alpha1",
+          kind: "VirtualCopy",
+          metadata: { name: "a", namespace: "ns" },
+        });
       }
     });
   }

@@ -29,11 +29,13 @@ export interface ManagedFieldsEntry {
 
 /** What the writer reads from the (cached) object. */
 export interface StatusObject {
-  readonly metadata?: {
-    readonly name?: string | undefined;
-    readonly namespace?: string | undefined;
-    readonly managedFields?: readonly ManagedFieldsEntry[] | undefined;
-  } | undefined;
+  readonly metadata?:
+    | {
+        readonly name?: string | undefined;
+        readonly namespace?: string | undefined;
+        readonly managedFields?: readonly ManagedFieldsEntry[] | undefined;
+      }
+    | undefined;
   readonly status?: Readonly<Record<string, unknown>> | undefined;
 }
 
@@ -56,14 +58,24 @@ export interface StatusTarget {
 export type ApplyStatus = (namespace: string | undefined, name: string, body: Record<string, unknown>) => Promise<void>;
 
 /** An ApplyStatus over client-node: PATCH …/status, application/apply-patch+yaml, fieldManager, force. */
-export function customObjectStatusApplier(api: CustomObjectsApi, target: StatusTarget, fieldManager: string): ApplyStatus {
+export function customObjectStatusApplier(
+  api: CustomObjectsApi,
+  target: StatusTarget,
+  fieldManager: string,
+): ApplyStatus {
   const options = setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply);
   const { group, version, plural } = target;
   return async (namespace, name, body) => {
     if (namespace === undefined) {
-      await api.patchClusterCustomObjectStatus({ group, version, plural, name, body, fieldManager, force: true }, options);
+      await api.patchClusterCustomObjectStatus(
+        { group, version, plural, name, body, fieldManager, force: true },
+        options,
+      );
     } else {
-      await api.patchNamespacedCustomObjectStatus({ group, version, plural, namespace, name, body, fieldManager, force: true }, options);
+      await api.patchNamespacedCustomObjectStatus(
+        { group, version, plural, namespace, name, body, fieldManager, force: true },
+        options,
+      );
     }
   };
 }
@@ -148,7 +160,11 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
 }
 
 /** Pure: the conditions to apply, with transition times carried over from `current` unless the status flipped. */
-export function withTransitionTimes(current: readonly Condition[] | undefined, desired: readonly ConditionInput[], now: Date): Condition[] {
+export function withTransitionTimes(
+  current: readonly Condition[] | undefined,
+  desired: readonly ConditionInput[],
+  now: Date,
+): Condition[] {
   return desired.flatMap((input) => {
     const next = setCondition(current, input, now).conditions.find((c) => c.type === input.type);
     return next === undefined ? [] : [next];
@@ -156,7 +172,12 @@ export function withTransitionTimes(current: readonly Condition[] | undefined, d
 }
 
 /** Pure: whether applying `status` as `manager` would leave `obj` exactly as it is. */
-export function unchanged(obj: StatusObject, manager: string, fields: Readonly<Record<string, unknown>>, conditions: readonly Condition[]): boolean {
+export function unchanged(
+  obj: StatusObject,
+  manager: string,
+  fields: Readonly<Record<string, unknown>>,
+  conditions: readonly Condition[],
+): boolean {
   const owned = ownedStatus(obj.metadata?.managedFields, manager);
   const wantFields = new Set(Object.keys(fields).filter((k) => fields[k] !== undefined));
   if (!sameSet(owned.fields, wantFields)) return false;
@@ -164,7 +185,12 @@ export function unchanged(obj: StatusObject, manager: string, fields: Readonly<R
   const status = obj.status ?? {};
   if (![...wantFields].every((k) => jsonEqual(status[k], fields[k]))) return false;
   const currentConditions = currentConditionsOf(obj);
-  return conditions.every((c) => jsonEqual(currentConditions?.find((x) => x.type === c.type), c));
+  return conditions.every((c) =>
+    jsonEqual(
+      currentConditions?.find((x) => x.type === c.type),
+      c,
+    ),
+  );
 }
 
 function currentConditionsOf(obj: StatusObject): readonly Condition[] | undefined {

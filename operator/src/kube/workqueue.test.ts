@@ -16,10 +16,14 @@ function recorder(): { observer: QueueObserver; seen: Recorded } {
   const seen: Recorded = { depth: [], adds: 0, latency: [], work: [], retries: 0 };
   const observer: QueueObserver = {
     depth: (n) => seen.depth.push(n),
-    add: () => { seen.adds++; },
+    add: () => {
+      seen.adds++;
+    },
     queueLatency: (ms) => seen.latency.push(ms),
     workDuration: (ms) => seen.work.push(ms),
-    retry: () => { seen.retries++; },
+    retry: () => {
+      seen.retries++;
+    },
   };
   return { observer, seen };
 }
@@ -46,13 +50,24 @@ describe("WorkQueue ordering and dedup", () => {
     {
       name: "FIFO",
       why: "keys are handed out in the order they were first added",
-      run: (q) => { q.add("a"); q.add("b"); q.add("c"); return drainReady(q); },
+      run: (q) => {
+        q.add("a");
+        q.add("b");
+        q.add("c");
+        return drainReady(q);
+      },
       want: ["a", "b", "c"],
     },
     {
       name: "dedup while queued",
       why: "a burst of watch events for one object costs one reconcile",
-      run: (q) => { q.add("a"); q.add("b"); q.add("a"); q.add("a"); return drainReady(q); },
+      run: (q) => {
+        q.add("a");
+        q.add("b");
+        q.add("a");
+        q.add("a");
+        return drainReady(q);
+      },
       want: ["a", "b"],
     },
     {
@@ -84,7 +99,9 @@ describe("WorkQueue processing", () => {
     q.add("a");
     expect(q.len()).toBe(0);
     let second: string | undefined = "unset";
-    const worker2 = q.get().then((k) => { second = k; });
+    const worker2 = q.get().then((k) => {
+      second = k;
+    });
     await settle();
     expect(second).toBe("unset");
     q.done("a");
@@ -146,8 +163,20 @@ describe("WorkQueue delayed adds", () => {
   });
 
   const earliest: { name: string; why: string; first: number; second: number; due: number }[] = [
-    { name: "sooner replaces later", why: "a short poll must not be pushed back by a long one", first: 500, second: 100, due: 100 },
-    { name: "later does not replace sooner", why: "repeated long delays never postpone a due check", first: 100, second: 500, due: 100 },
+    {
+      name: "sooner replaces later",
+      why: "a short poll must not be pushed back by a long one",
+      first: 500,
+      second: 100,
+      due: 100,
+    },
+    {
+      name: "later does not replace sooner",
+      why: "repeated long delays never postpone a due check",
+      first: 100,
+      second: 500,
+      due: 100,
+    },
   ];
   for (const c of earliest) {
     it(`earliest deadline wins — ${c.name}: ${c.why}`, async () => {
@@ -164,31 +193,34 @@ describe("WorkQueue delayed adds", () => {
     });
   }
 
-  it("holds any number of delayed keys under one timer and releases each at its deadline, in deadline order", async () => {
-    const { q, clock } = queue();
-    // Deterministic pseudo-random deadlines, with ties, and some keys re-added sooner (superseded heap entries).
-    let seed = 7;
-    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
-    const due = new Map<string, number>();
-    for (let i = 0; i < 2000; i++) {
-      const key = `k${String(i % 1500)}`;
-      const ms = 1 + rand(5000);
-      q.addAfter(key, ms);
-      due.set(key, Math.min(due.get(key) ?? Infinity, ms));
-    }
-    expect(clock.pending()).toBe(1);
-    expect(q.delayedLen()).toBe(1500);
-    const released: { key: string; at: number }[] = [];
-    for (let t = 1; t <= 5000; t++) {
-      clock.advance(1);
-      for (const key of await drainReady(q)) released.push({ key, at: t });
-    }
-    expect(released).toHaveLength(1500);
-    for (const { key, at } of released) expect(at, key).toBe(due.get(key));
-    expect(released.map((r) => r.at)).toEqual([...released.map((r) => r.at)].sort((a, b) => a - b));
-    expect(clock.pending()).toBe(0);
-    expect(q.delayedLen()).toBe(0);
-  });
+  it(
+    "holds any number of delayed keys under one timer and releases each at " + "its deadline, in deadline order",
+    async () => {
+      const { q, clock } = queue();
+      // Deterministic pseudo-random deadlines, with ties, and some keys re-added sooner (superseded heap entries).
+      let seed = 7;
+      const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+      const due = new Map<string, number>();
+      for (let i = 0; i < 2000; i++) {
+        const key = `k${String(i % 1500)}`;
+        const ms = 1 + rand(5000);
+        q.addAfter(key, ms);
+        due.set(key, Math.min(due.get(key) ?? Infinity, ms));
+      }
+      expect(clock.pending()).toBe(1);
+      expect(q.delayedLen()).toBe(1500);
+      const released: { key: string; at: number }[] = [];
+      for (let t = 1; t <= 5000; t++) {
+        clock.advance(1);
+        for (const key of await drainReady(q)) released.push({ key, at: t });
+      }
+      expect(released).toHaveLength(1500);
+      for (const { key, at } of released) expect(at, key).toBe(due.get(key));
+      expect(released.map((r) => r.at)).toEqual([...released.map((r) => r.at)].sort((a, b) => a - b));
+      expect(clock.pending()).toBe(0);
+      expect(q.delayedLen()).toBe(0);
+    },
+  );
 
   it("a delayed key that comes due while queued is not duplicated", async () => {
     const { q, clock } = queue();
@@ -249,7 +281,9 @@ describe("WorkQueue shutdown", () => {
     await q.get();
     await q.get();
     let drained = false;
-    const drain = q.shutDownWithDrain().then(() => { drained = true; });
+    const drain = q.shutDownWithDrain().then(() => {
+      drained = true;
+    });
     q.done("a");
     await settle();
     expect(drained).toBe(false);

@@ -105,7 +105,8 @@ export class WorkQueue {
 
   /** Drops stale heap tops, then makes sure the timer fires at the earliest live deadline. */
   #arm(): void {
-    for (let top = this.#heap[0]; top !== undefined && this.#delayed.get(top.key) !== top.due; top = this.#heap[0]) heapPop(this.#heap);
+    for (let top = this.#heap[0]; top !== undefined && this.#delayed.get(top.key) !== top.due; top = this.#heap[0])
+      heapPop(this.#heap);
     const next = this.#heap[0];
     if (next === undefined) {
       this.#timer?.timer.cancel();

@@ -4,22 +4,34 @@ import type { Engine } from "../engine/port.ts";
 
 export type EngineCallObserver = (operation: string, outcome: "ok" | "error", ms: number) => void;
 
-const timedMethods = ["createVirtualCopy", "createPhysicalCopy", "startJob", "halt", "observeCopy", "observeJob", "deleteCopy", "listCopies"] as const;
+const timedMethods = [
+  "createVirtualCopy",
+  "createPhysicalCopy",
+  "startJob",
+  "halt",
+  "observeCopy",
+  "observeJob",
+  "deleteCopy",
+  "listCopies",
+] as const;
 
 export function instrumented(engine: Engine, observe: EngineCallObserver): Engine {
-  const timed = <A extends unknown[], R>(operation: string, f: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    const start = performance.now();
-    try {
-      const r = await f(...args);
-      observe(operation, "ok", performance.now() - start);
-      return r;
-    } catch (e: unknown) {
-      observe(operation, "error", performance.now() - start);
-      throw e;
-    }
-  };
+  const timed =
+    <A extends unknown[], R>(operation: string, f: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const start = performance.now();
+      try {
+        const r = await f(...args);
+        observe(operation, "ok", performance.now() - start);
+        return r;
+      } catch (e: unknown) {
+        observe(operation, "error", performance.now() - start);
+        throw e;
+      }
+    };
   const wrapped: Record<string, unknown> = {};
-  for (const m of timedMethods) wrapped[m] = timed(m, (engine[m] as (...a: unknown[]) => Promise<unknown>).bind(engine));
+  for (const m of timedMethods)
+    wrapped[m] = timed(m, (engine[m] as (...a: unknown[]) => Promise<unknown>).bind(engine));
   return {
     ...(wrapped as Pick<Engine, (typeof timedMethods)[number]>),
     capabilities: () => engine.capabilities(),

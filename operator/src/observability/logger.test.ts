@@ -12,9 +12,19 @@ describe("root logger", () => {
       },
     });
     const log = rootLogger("info", sink);
-    log.info({ password: "hunter2", secret: { data: { password: "cGFzcw==" }, stringData: { password: "pass" } }, session: { sessionKey: "0-abc" }, req: { headers: { authorization: "Bearer xyz" } }, user: { token: "t0k" } }, "Logged in");
+    log.info(
+      {
+        password: "hunter2",
+        secret: { data: { password: "cGFzcw==" }, stringData: { password: "pass" } },
+        session: { sessionKey: "0-abc" },
+        req: { headers: { authorization: "Bearer xyz" } },
+        user: { token: "t0k" },
+      },
+      "Logged in",
+    );
     const out = lines.join("");
-    for (const leaked of ["hunter2", "cGFzcw==", '"pass"', "0-abc", "Bearer xyz", "t0k"]) expect(out).not.toContain(leaked);
+    for (const leaked of ["hunter2", "cGFzcw==", '"pass"', "0-abc", "Bearer xyz", "t0k"])
+      expect(out).not.toContain(leaked);
     expect(out).toContain("[redacted]");
     expect(JSON.parse(out)).toMatchObject({ msg: "Logged in", component: "arraycopy-operator" });
   });

@@ -19,6 +19,10 @@ export const redactedPaths = [
 ];
 
 export function rootLogger(level: string, destination?: pino.DestinationStream): Logger {
-  const options = { level, base: { component: "arraycopy-operator" }, redact: { paths: redactedPaths, censor: "[redacted]" } };
+  const options = {
+    level,
+    base: { component: "arraycopy-operator" },
+    redact: { paths: redactedPaths, censor: "[redacted]" },
+  };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -15,16 +15,69 @@ export interface StateCounts {
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly #reconciles = new Counter({ name: "arraycopy_reconcile_total", help: "Reconciles by controller and outcome (done, after, error, terminal).", labelNames: ["controller", "outcome"], registers: [this.registry] });
-  readonly #reconcileSeconds = new Histogram({ name: "arraycopy_reconcile_duration_seconds", help: "Reconcile duration by controller.", labelNames: ["controller"], buckets: latencyBuckets, registers: [this.registry] });
-  readonly #depth = new Gauge({ name: "arraycopy_workqueue_depth", help: "Keys waiting in a controller's queue.", labelNames: ["controller"], registers: [this.registry] });
-  readonly #adds = new Counter({ name: "arraycopy_workqueue_adds_total", help: "Keys added to a controller's queue.", labelNames: ["controller"], registers: [this.registry] });
-  readonly #retries = new Counter({ name: "arraycopy_workqueue_retries_total", help: "Rate-limited re-adds after a failed reconcile.", labelNames: ["controller"], registers: [this.registry] });
-  readonly #queueSeconds = new Histogram({ name: "arraycopy_workqueue_queue_duration_seconds", help: "Time a key waited before a worker took it.", labelNames: ["controller"], buckets: latencyBuckets, registers: [this.registry] });
-  readonly #workSeconds = new Histogram({ name: "arraycopy_workqueue_work_duration_seconds", help: "Time from taking a key to finishing it.", labelNames: ["controller"], buckets: latencyBuckets, registers: [this.registry] });
-  readonly #engineSeconds = new Histogram({ name: "arraycopy_engine_operation_duration_seconds", help: "Engine call latency by driver, operation and outcome.", labelNames: ["driver", "operation", "outcome"], buckets: latencyBuckets, registers: [this.registry] });
-  readonly #leader = new Gauge({ name: "arraycopy_leader", help: "1 while this replica holds the leader Lease.", registers: [this.registry] });
-  readonly #malformed = new Counter({ name: "arraycopy_array_records_skipped_total", help: "Malformed records in an array's list answers that a driver skipped, by driver and kind.", labelNames: ["driver", "kind"], registers: [this.registry] });
+  readonly #reconciles = new Counter({
+    name: "arraycopy_reconcile_total",
+    help: "Reconciles by controller and outcome (done, after, error, terminal).",
+    labelNames: ["controller", "outcome"],
+    registers: [this.registry],
+  });
+  readonly #reconcileSeconds = new Histogram({
+    name: "arraycopy_reconcile_duration_seconds",
+    help: "Reconcile duration by controller.",
+    labelNames: ["controller"],
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly #depth = new Gauge({
+    name: "arraycopy_workqueue_depth",
+    help: "Keys waiting in a controller's queue.",
+    labelNames: ["controller"],
+    registers: [this.registry],
+  });
+  readonly #adds = new Counter({
+    name: "arraycopy_workqueue_adds_total",
+    help: "Keys added to a controller's queue.",
+    labelNames: ["controller"],
+    registers: [this.registry],
+  });
+  readonly #retries = new Counter({
+    name: "arraycopy_workqueue_retries_total",
+    help: "Rate-limited re-adds after a failed reconcile.",
+    labelNames: ["controller"],
+    registers: [this.registry],
+  });
+  readonly #queueSeconds = new Histogram({
+    name: "arraycopy_workqueue_queue_duration_seconds",
+    help: "Time a key waited before a worker took it.",
+    labelNames: ["controller"],
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly #workSeconds = new Histogram({
+    name: "arraycopy_workqueue_work_duration_seconds",
+    help: "Time from taking a key to finishing it.",
+    labelNames: ["controller"],
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly #engineSeconds = new Histogram({
+    name: "arraycopy_engine_operation_duration_seconds",
+    help: "Engine call latency by driver, operation and outcome.",
+    labelNames: ["driver", "operation", "outcome"],
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly #leader = new Gauge({
+    name: "arraycopy_leader",
+    help: "1 while this replica holds the leader Lease.",
+    registers: [this.registry],
+  });
+  readonly #malformed = new Counter({
+    name: "arraycopy_array_records_skipped_total",
+    help: "Malformed records in an array's list answers that a driver skipped, by driver and kind.",
+    labelNames: ["driver", "kind"],
+    registers: [this.registry],
+  });
 
   constructor(states: StateCounts) {
     collectDefaultMetrics({ register: this.registry });
@@ -64,11 +117,21 @@ export class Metrics {
 
   queueObserver(controller: string): QueueObserver {
     return {
-      depth: (n) => { this.#depth.set({ controller }, n); },
-      add: () => { this.#adds.inc({ controller }); },
-      retry: () => { this.#retries.inc({ controller }); },
-      queueLatency: (ms) => { this.#queueSeconds.observe({ controller }, ms / 1000); },
-      workDuration: (ms) => { this.#workSeconds.observe({ controller }, ms / 1000); },
+      depth: (n) => {
+        this.#depth.set({ controller }, n);
+      },
+      add: () => {
+        this.#adds.inc({ controller });
+      },
+      retry: () => {
+        this.#retries.inc({ controller });
+      },
+      queueLatency: (ms) => {
+        this.#queueSeconds.observe({ controller }, ms / 1000);
+      },
+      workDuration: (ms) => {
+        this.#workSeconds.observe({ controller }, ms / 1000);
+      },
     };
   }
 

@@ -10,14 +10,20 @@ export interface Health {
   leading(): boolean;
 }
 
-export async function startServer(port: number, registry: Registry, health: Health): Promise<{ server: Server; port: number }> {
+export async function startServer(
+  port: number,
+  registry: Registry,
+  health: Health,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") {
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (path === "/readyz") {
       const ok = health.ready();
-      res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(`${ok ? "ok" : "caches not synced"}; ${health.leading() ? "leader" : "standby"}\n`);
+      res
+        .writeHead(ok ? 200 : 503, { "content-type": "text/plain" })
+        .end(`${ok ? "ok" : "caches not synced"}; ${health.leading() ? "leader" : "standby"}\n`);
     } else if (path === "/metrics") {
       registry.metrics().then(
         (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),

@@ -1,7 +1,8 @@
 // CopyClass reconciler: tells whether the operator can drive the array a class names.
 //
 // Owns: the CopyClass status (field manager arraycopy-copyclass): Ready True once the class's engine is built and
-// has answered one read (its capabilities in the message), else Ready False and Stalled True with the reason; and the engines'
+// has answered one read (its capabilities in the message), else Ready False and Stalled True with the reason; and the
+// engines'
 // lifetimes: the engine of a deleted class is closed. Two classes marked default are reported on each.
 import type { Capabilities } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
@@ -20,7 +21,13 @@ export interface CopyClassDeps {
 }
 
 export function describeCapabilities(c: Capabilities): string {
-  const can = [c.virtualCopies && "virtual copies", c.physicalCopies && "physical copies", c.onlinePhysicalCopies && "online copies", c.resync && "resync", c.restore && "restore"].filter(Boolean);
+  const can = [
+    c.virtualCopies && "virtual copies",
+    c.physicalCopies && "physical copies",
+    c.onlinePhysicalCopies && "online copies",
+    c.resync && "resync",
+    c.restore && "restore",
+  ].filter(Boolean);
   return `${can.join(", ")}; ${c.maxConcurrentPhysicalCopies} physical copies at once`;
 }
 
@@ -33,8 +40,14 @@ export function copyClassReconciler(deps: CopyClassDeps): Reconcile {
       return done;
     }
     const gen = cls.metadata.generation ?? 0;
-    const defaults = all.filter((c) => c.metadata.annotations?.[defaultClassAnnotation] === "true").map((c) => c.metadata.name).sort();
-    const ambiguous = defaults.length > 1 && defaults.includes(cls.metadata.name) ? `; ${defaults.join(", ")} are all marked default, so copies naming no class have none` : "";
+    const defaults = all
+      .filter((c) => c.metadata.annotations?.[defaultClassAnnotation] === "true")
+      .map((c) => c.metadata.name)
+      .sort();
+    const ambiguous =
+      defaults.length > 1 && defaults.includes(cls.metadata.name)
+        ? `; ${defaults.join(", ")} are all marked default, so copies naming no class have none`
+        : "";
     let ready: boolean;
     let reason: string;
     let message: string;
@@ -50,9 +63,18 @@ export function copyClassReconciler(deps: CopyClassDeps): Reconcile {
       reason = "EngineUnusable";
       message = `cannot drive the array: ${e instanceof Error ? e.message : String(e)}`;
     }
-    const cond = (type: string, on: boolean): ConditionInput => ({ type, status: on ? "True" : "False", reason, message, observedGeneration: gen });
+    const cond = (type: string, on: boolean): ConditionInput => ({
+      type,
+      status: on ? "True" : "False",
+      reason,
+      message,
+      observedGeneration: gen,
+    });
     try {
-      await deps.status.write(cls, { fields: { observedGeneration: gen }, conditions: [cond("Ready", ready), cond("Reconciling", false), cond("Stalled", !ready)] });
+      await deps.status.write(cls, {
+        fields: { observedGeneration: gen },
+        conditions: [cond("Ready", ready), cond("Reconciling", false), cond("Stalled", !ready)],
+      });
     } catch (e: unknown) {
       if (!isNotFound(e)) throw e;
     }

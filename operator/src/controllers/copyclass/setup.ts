@@ -6,6 +6,10 @@ export function copyClassSetup(deps: SetupDeps): ControllerSetup {
   return {
     name: "copyclass",
     watches: [{ source: deps.ctx.caches.classes }],
-    reconcile: copyClassReconciler({ ctx: contextFor(deps, "copyclass"), status: statusWriter(deps, "CopyClass", "arraycopy-copyclass"), retain: deps.retainEngines }),
+    reconcile: copyClassReconciler({
+      ctx: contextFor(deps, "copyclass"),
+      status: statusWriter(deps, "CopyClass", "arraycopy-copyclass"),
+      retain: deps.retainEngines,
+    }),
   };
 }

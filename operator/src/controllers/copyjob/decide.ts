@@ -8,7 +8,14 @@
 //   operation submitted since, instead of starting another.
 // - Impossible requests end at once with a clear reason: resync of a Broken or unassociated copy (StartCopy may
 //   repair a Broken one), restore of a virtual copy whose base is gone, a job on a copy gone from the array.
-import { finishedJobStates, type CopyObservation, type CreatePhysicalCopyRequest, type JobObservation, type OwnerTag, type StartJobRequest } from "../../engine/port.ts";
+import {
+  finishedJobStates,
+  type CopyObservation,
+  type CreatePhysicalCopyRequest,
+  type JobObservation,
+  type OwnerTag,
+  type StartJobRequest,
+} from "../../engine/port.ts";
 import type { EngineError } from "../../engine/errors.ts";
 import type { ClassResolution } from "../shared/classes.ts";
 import { ownerTag } from "../shared/naming.ts";
@@ -34,7 +41,11 @@ export type EndReason = "CopyBroken" | "NotAssociated" | "BaseGone" | "CopyGone"
 export type JobPlan =
   | { readonly kind: "finished" }
   | { readonly kind: "expire"; readonly afterMs: number }
-  | { readonly kind: "wait"; readonly reason: "WaitingForCopy" | "WaitingForClass" | "CopyBusy"; readonly message: string }
+  | {
+      readonly kind: "wait";
+      readonly reason: "WaitingForCopy" | "WaitingForClass" | "CopyBusy";
+      readonly message: string;
+    }
   | { readonly kind: "blocked"; readonly message: string; readonly error?: EngineError | undefined }
   | { readonly kind: "create"; readonly request: CreatePhysicalCopyRequest }
   | { readonly kind: "start"; readonly request: StartJobRequest }
@@ -42,11 +53,12 @@ export type JobPlan =
   | { readonly kind: "end"; readonly reason: EndReason; readonly message: string }
   | { readonly kind: "follow"; readonly task: JobObservation };
 
-
 /** The copy's name on the array, once its controller has recorded it. */
 export function copyArrayName(copy: VirtualCopyObject | PhysicalCopyObject | undefined): string | undefined {
   if (copy === undefined) return undefined;
-  return "targetVolume" in (copy.status ?? {}) ? (copy.status as { targetVolume?: string }).targetVolume : (copy.status as { arrayName?: string } | undefined)?.arrayName;
+  return "targetVolume" in (copy.status ?? {})
+    ? (copy.status as { targetVolume?: string }).targetVolume
+    : (copy.status as { arrayName?: string } | undefined)?.arrayName;
 }
 
 const priorities = { High: "High", Medium: "Same", Low: "Low" } as const;
@@ -61,11 +73,19 @@ export function decideJob(g: JobGathered): JobPlan {
     }
     return { kind: "follow", task: g.observedJob };
   }
-  if (job.spec.requestedState === "Terminate") return { kind: "end", reason: "Terminated", message: "terminated before the array task started" };
-  if (g.copy === undefined) return { kind: "wait", reason: "WaitingForCopy", message: `${name} not found in namespace ${job.metadata.namespace ?? ""}` };
+  if (job.spec.requestedState === "Terminate")
+    return { kind: "end", reason: "Terminated", message: "terminated before the array task started" };
+  if (g.copy === undefined)
+    return {
+      kind: "wait",
+      reason: "WaitingForCopy",
+      message: `${name} not found in namespace ${job.metadata.namespace ?? ""}`,
+    };
   // Never start work on a copy being deleted: its finalizer may go before a late task would land.
-  if (g.copy.metadata.deletionTimestamp !== undefined) return { kind: "end", reason: "CopyGone", message: `${name} is being deleted` };
-  if (g.cls === undefined || !g.cls.ok) return { kind: "wait", reason: "WaitingForClass", message: `${name} has no usable CopyClass yet` };
+  if (g.copy.metadata.deletionTimestamp !== undefined)
+    return { kind: "end", reason: "CopyGone", message: `${name} is being deleted` };
+  if (g.cls === undefined || !g.cls.ok)
+    return { kind: "wait", reason: "WaitingForClass", message: `${name} has no usable CopyClass yet` };
   if (g.engineError !== undefined) return { kind: "blocked", message: `CopyClass ${g.cls.cls.name}: ${g.engineError}` };
   if (g.observeError !== undefined) return { kind: "blocked", message: g.observeError.message, error: g.observeError };
   const op = job.spec.operation;
@@ -76,7 +96,12 @@ function decideCopy(g: JobGathered, name: string): JobPlan {
   const pc = g.copy as PhysicalCopyObject;
   const source = pc.status?.sourceVolume;
   const target = pc.status?.targetVolume;
-  if (source === undefined || target === undefined) return { kind: "wait", reason: "WaitingForCopy", message: `${name} has not resolved its source and target volumes yet` };
+  if (source === undefined || target === undefined)
+    return {
+      kind: "wait",
+      reason: "WaitingForCopy",
+      message: `${name} has not resolved its source and target volumes yet`,
+    };
   const online = pc.spec.target.create !== undefined;
   const priority = pc.spec.priority ?? g.job.spec.priority;
   return {
@@ -92,7 +117,12 @@ function decideCopy(g: JobGathered, name: string): JobPlan {
   };
 }
 
-function decideOperation(g: JobGathered, target: VirtualCopyObject | PhysicalCopyObject, name: string, op: StartJobRequest["operation"]): JobPlan {
+function decideOperation(
+  g: JobGathered,
+  target: VirtualCopyObject | PhysicalCopyObject,
+  name: string,
+  op: StartJobRequest["operation"],
+): JobPlan {
   const { job } = g;
   const arrayName = copyArrayName(target);
   const copy = g.observedCopy;
@@ -104,17 +134,36 @@ function decideOperation(g: JobGathered, target: VirtualCopyObject | PhysicalCop
   }
   const sync = copy.synchronization;
   if (op === "Restore") {
-    if (g.baseExists === false) return { kind: "end", reason: "BaseGone", message: `the base volume ${copy.source} of ${name} no longer exists: nothing to restore onto` };
+    if (g.baseExists === false)
+      return {
+        kind: "end",
+        reason: "BaseGone",
+        message: `the base volume ${copy.source} of ${name} no longer exists: nothing to restore onto`,
+      };
   } else {
     if (sync === undefined || sync.copyType !== "UnSyncAssoc") {
-      return { kind: "end", reason: "NotAssociated", message: `${name} is not associated with ${copy.source} (made without saveSnapshot, or detached): ${op} is impossible` };
+      return {
+        kind: "end",
+        reason: "NotAssociated",
+        message:
+          `${name} is not associated with ${copy.source} (made without saveSnapshot, or detached): ` +
+          `${op} is impossible`,
+      };
     }
     if (sync.syncState === "Broken" && op === "Resync") {
-      return { kind: "end", reason: "CopyBroken", message: `${name} is Broken: a Broken copy cannot be resynchronised; run a StartCopy job to recopy everything, or delete it` };
+      return {
+        kind: "end",
+        reason: "CopyBroken",
+        message:
+          `${name} is Broken: a Broken copy cannot be resynchronised; run a StartCopy job to recopy ` +
+          `everything, or delete it`,
+      };
     }
   }
-  if (copy.activeJob !== undefined) return { kind: "wait", reason: "CopyBusy", message: `${name} is busy with array task ${copy.activeJob}` };
-  const priority = op === "Detach" || job.spec.priority === undefined ? {} : { priority: priorities[job.spec.priority] };
+  if (copy.activeJob !== undefined)
+    return { kind: "wait", reason: "CopyBusy", message: `${name} is busy with array task ${copy.activeJob}` };
+  const priority =
+    op === "Detach" || job.spec.priority === undefined ? {} : { priority: priorities[job.spec.priority] };
   return { kind: "start", request: { copy: arrayName, owner: ownerTag(target.metadata), operation: op, ...priority } };
 }
 

@@ -55,7 +55,11 @@ function copyOf(ctx: ControllerContext, job: CopyJobObject): VirtualCopyObject |
     : ctx.caches.physicalCopies.getByName(ns, job.spec.copyRef.name);
 }
 
-async function gather(ctx: ControllerContext, job: CopyJobObject, signal: AbortSignal): Promise<{ g: JobGathered; engine: Engine | undefined }> {
+async function gather(
+  ctx: ControllerContext,
+  job: CopyJobObject,
+  signal: AbortSignal,
+): Promise<{ g: JobGathered; engine: Engine | undefined }> {
   const now = ctx.clock.now();
   const copy = copyOf(ctx, job);
   if (jobFinished(job) || copy === undefined) return { g: { job, now, copy, cls: undefined }, engine: undefined };
@@ -69,7 +73,8 @@ async function gather(ctx: ControllerContext, job: CopyJobObject, signal: AbortS
   }
   try {
     const name = copyArrayName(copy);
-    const observedCopy = name === undefined ? undefined : ownObservation(await engine.observeCopy(name, { signal }), copy.metadata.uid);
+    const observedCopy =
+      name === undefined ? undefined : ownObservation(await engine.observeCopy(name, { signal }), copy.metadata.uid);
     const observedJob = await taskOf(engine, job, observedCopy?.activeJob ?? observedCopy?.lastJob, signal);
     return { g: { job, now, copy, cls, observedCopy, observedJob }, engine };
   } catch (e: unknown) {
@@ -78,29 +83,49 @@ async function gather(ctx: ControllerContext, job: CopyJobObject, signal: AbortS
 }
 
 /** The task by its recorded id, or the one an interrupted start left behind (adoption). */
-async function taskOf(engine: Engine, job: CopyJobObject, candidateId: string | undefined, signal: AbortSignal): Promise<JobObservation | undefined> {
+async function taskOf(
+  engine: Engine,
+  job: CopyJobObject,
+  candidateId: string | undefined,
+  signal: AbortSignal,
+): Promise<JobObservation | undefined> {
   const recorded = job.status?.arrayJobId;
   if (recorded !== undefined) {
     const task = await engine.observeJob(recorded, { signal });
     if (task !== undefined) return task;
-    throw new EngineError(`array task ${recorded} is no longer known to the array`, { code: "NotFound", kind: "final" });
+    throw new EngineError(`array task ${recorded} is no longer known to the array`, {
+      code: "NotFound",
+      kind: "final",
+    });
   }
   if (candidateId === undefined) return undefined;
   const candidate = await engine.observeJob(candidateId, { signal });
   return adoptable(job, candidate) ? candidate : undefined;
 }
 
-async function act(deps: CopyJobDeps, g: JobGathered, plan: JobPlan, engine: Engine | undefined, signal: AbortSignal, log: Logger): Promise<JobOutcome> {
+async function act(
+  deps: CopyJobDeps,
+  g: JobGathered,
+  plan: JobPlan,
+  engine: Engine | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<JobOutcome> {
   if (engine === undefined) return {};
   if (plan.kind !== "create" && plan.kind !== "start" && plan.kind !== "halt") return {};
   try {
     if (plan.kind === "halt") {
-      const task = (await engine.halt({ job: plan.id, owner: plan.owner }, { signal })) ?? (await engine.observeJob(plan.id, { signal }));
+      const task =
+        (await engine.halt({ job: plan.id, owner: plan.owner }, { signal })) ??
+        (await engine.observeJob(plan.id, { signal }));
       log.info({ task: plan.id }, "Halted array task");
       return { task };
     }
     if (g.job.status?.jobState !== "Starting") await writeIntent(deps, g);
-    const task = plan.kind === "create" ? (await engine.createPhysicalCopy(plan.request, { signal })).job : await engine.startJob(plan.request, { signal });
+    const task =
+      plan.kind === "create"
+        ? (await engine.createPhysicalCopy(plan.request, { signal })).job
+        : await engine.startJob(plan.request, { signal });
     log.info({ task: task.id, operation: g.job.spec.operation }, "Started array task");
     return { task };
   } catch (e: unknown) {
@@ -114,8 +139,19 @@ async function writeIntent(deps: CopyJobDeps, g: JobGathered): Promise<void> {
   const gen = g.job.metadata.generation ?? 0;
   const message = `submitting ${g.job.spec.operation} to the array`;
   await deps.status.write(g.job, {
-    fields: { observedGeneration: gen, jobState: "Starting", percentComplete: 0, timeSubmitted: metaTime(new Date(g.now)) },
-    conditions: ["Succeeded", "Reconciling", "Stalled"].map((type) => ({ type, status: type === "Succeeded" ? "Unknown" : type === "Reconciling" ? "True" : "False", reason: "Starting", message, observedGeneration: gen })),
+    fields: {
+      observedGeneration: gen,
+      jobState: "Starting",
+      percentComplete: 0,
+      timeSubmitted: metaTime(new Date(g.now)),
+    },
+    conditions: ["Succeeded", "Reconciling", "Stalled"].map((type) => ({
+      type,
+      status: type === "Succeeded" ? "Unknown" : type === "Reconciling" ? "True" : "False",
+      reason: "Starting",
+      message,
+      observedGeneration: gen,
+    })),
   });
 }
 
@@ -127,13 +163,39 @@ async function publish(deps: CopyJobDeps, g: JobGathered, rep: JobReport): Promi
     return done;
   }
   const ns = g.job.metadata.namespace ?? "";
-  const jobRef = { apiVersion: "arraycopy.io/v1alpha1", kind: "CopyJob", namespace: ns, name: g.job.metadata.name, uid: g.job.metadata.uid };
-  const copyRef = g.copy === undefined ? undefined : { apiVersion: "arraycopy.io/v1alpha1", kind: g.job.spec.copyRef.kind, namespace: ns, name: g.copy.metadata.name, uid: g.copy.metadata.uid };
+  const jobRef = {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "CopyJob",
+    namespace: ns,
+    name: g.job.metadata.name,
+    uid: g.job.metadata.uid,
+  };
+  const copyRef =
+    g.copy === undefined
+      ? undefined
+      : {
+          apiVersion: "arraycopy.io/v1alpha1",
+          kind: g.job.spec.copyRef.kind,
+          namespace: ns,
+          name: g.copy.metadata.name,
+          uid: g.copy.metadata.uid,
+        };
   const action = g.job.spec.operation;
   await Promise.all(
     rep.events.flatMap((ev) => [
       deps.ctx.events.record({ regarding: jobRef, type: ev.type, reason: ev.reason, note: ev.note, action }),
-      ...(copyRef === undefined ? [] : [deps.ctx.events.record({ regarding: copyRef, related: jobRef, type: ev.type, reason: `Job${ev.reason}`, note: ev.note, action })]),
+      ...(copyRef === undefined
+        ? []
+        : [
+            deps.ctx.events.record({
+              regarding: copyRef,
+              related: jobRef,
+              type: ev.type,
+              reason: `Job${ev.reason}`,
+              note: ev.note,
+              action,
+            }),
+          ]),
     ]),
   );
   return toResult(rep.next);

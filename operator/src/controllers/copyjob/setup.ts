@@ -2,7 +2,14 @@
 // tasks. It deletes finished jobs after their TTL.
 import { group, version } from "../../api/common.ts";
 import { jobsOfIndication } from "../shared/indications.ts";
-import { contextFor, jobsOfCopy, plurals, statusWriter, type ControllerSetup, type SetupDeps } from "../shared/setup.ts";
+import {
+  contextFor,
+  jobsOfCopy,
+  plurals,
+  statusWriter,
+  type ControllerSetup,
+  type SetupDeps,
+} from "../shared/setup.ts";
 import { copyJobReconciler } from "./reconciler.ts";
 
 export function copyJobSetup(deps: SetupDeps): ControllerSetup {
@@ -19,7 +26,13 @@ export function copyJobSetup(deps: SetupDeps): ControllerSetup {
       ctx: contextFor(deps, "copyjob"),
       status: statusWriter(deps, "CopyJob", "arraycopy-copyjob"),
       deleteJob: async (job) => {
-        await deps.clients.customObjects.deleteNamespacedCustomObject({ group, version, namespace: job.metadata.namespace ?? "", plural: plurals.CopyJob, name: job.metadata.name });
+        await deps.clients.customObjects.deleteNamespacedCustomObject({
+          group,
+          version,
+          namespace: job.metadata.namespace ?? "",
+          plural: plurals.CopyJob,
+          name: job.metadata.name,
+        });
       },
     }),
   };

@@ -16,7 +16,13 @@ import { jobReport, type JobOutcome } from "./status.ts";
 
 const now = Date.parse("2026-11-24T02:00:00Z");
 const copy = physicalCopy("copy", pcWithFinalizer(), pcResolved());
-const gathered = (m: Partial<JobGathered> = {}): JobGathered => ({ job: copyJob("resync", "Resync", jobSubmitted("7")), now, copy, cls: embeddedClass, ...m });
+const gathered = (m: Partial<JobGathered> = {}): JobGathered => ({
+  job: copyJob("resync", "Resync", jobSubmitted("7")),
+  now,
+  copy,
+  cls: embeddedClass,
+  ...m,
+});
 const follow = (t = jobObservation()): JobPlan => ({ kind: "follow", task: t });
 
 interface Case {
@@ -36,7 +42,9 @@ const cases: readonly Case[] = [
   {
     name: "a queued task (New) is Unknown and Queued, polled as a safety net",
     g: gathered(),
-    plan: follow(jobObservation({ jobState: "New", operationalStatus: ["Dormant"], percentComplete: 0, startTime: undefined })),
+    plan: follow(
+      jobObservation({ jobState: "New", operationalStatus: ["Dormant"], percentComplete: 0, startTime: undefined }),
+    ),
     conditions: ["Unknown", "True", "False"],
     reason: "Queued",
     fields: { jobState: "New", arrayJobId: "7", percentComplete: 0 },
@@ -66,7 +74,14 @@ const cases: readonly Case[] = [
   {
     name: "Completed with OK is Succeeded, for good, with its elapsed time",
     g: gathered(),
-    plan: follow(jobObservation({ jobState: "Completed", operationalStatus: ["Completed", "OK"], percentComplete: 100, endTime: Date.parse("2026-11-24T01:01:01Z") })),
+    plan: follow(
+      jobObservation({
+        jobState: "Completed",
+        operationalStatus: ["Completed", "OK"],
+        percentComplete: 100,
+        endTime: Date.parse("2026-11-24T01:01:01Z"),
+      }),
+    ),
     conditions: ["True", "False", "False"],
     reason: "Completed",
     fields: { operationalStatus: ["Completed", "OK"], completionTime: "2026-11-24T01:01:01Z", elapsedSeconds: 60 },
@@ -76,7 +91,15 @@ const cases: readonly Case[] = [
   {
     name: "an Exception carries the array's code and text, and fires a Warning",
     g: gathered(),
-    plan: follow(jobObservation({ jobState: "Exception", operationalStatus: ["Completed", "Error"], errorCode: 24, errorDescription: "no space", endTime: now })),
+    plan: follow(
+      jobObservation({
+        jobState: "Exception",
+        operationalStatus: ["Completed", "Error"],
+        errorCode: 24,
+        errorDescription: "no space",
+        endTime: now,
+      }),
+    ),
     conditions: ["False", "False", "True"],
     reason: "Failed",
     fields: { errorCode: 24, errorDescription: "no space" },
@@ -96,7 +119,14 @@ const cases: readonly Case[] = [
   {
     name: "a start the array refuses for good ends the job in Exception with the array's code",
     g: gathered({ job: copyJob("resync", "Resync", jobSubmitted()) }),
-    plan: { kind: "start", request: { copy: "test-env", owner: { namespace: "ns", name: "copy", uid: copy.metadata.uid }, operation: "Resync" } },
+    plan: {
+      kind: "start",
+      request: {
+        copy: "test-env",
+        owner: { namespace: "ns", name: "copy", uid: copy.metadata.uid },
+        operation: "Resync",
+      },
+    },
     outcome: { error: arrayError("NO_SPACE", "no space on the array") },
     conditions: ["False", "False", "True"],
     reason: "Refused",
@@ -107,7 +137,14 @@ const cases: readonly Case[] = [
   {
     name: "a start that got no answer keeps the intent and retries with backoff",
     g: gathered({ job: copyJob("resync", "Resync", jobSubmitted()) }),
-    plan: { kind: "start", request: { copy: "test-env", owner: { namespace: "ns", name: "copy", uid: copy.metadata.uid }, operation: "Resync" } },
+    plan: {
+      kind: "start",
+      request: {
+        copy: "test-env",
+        owner: { namespace: "ns", name: "copy", uid: copy.metadata.uid },
+        operation: "Resync",
+      },
+    },
     outcome: { error: new EngineError("no answer", { code: "Timeout" }) },
     conditions: ["Unknown", "True", "False"],
     reason: "ArrayUnavailable",
@@ -118,7 +155,11 @@ const cases: readonly Case[] = [
   {
     name: "an array that refuses our credentials waits 30 s, the recorded task kept",
     g: gathered({ observeError: new EngineError("cannot log in (5)", { code: "AccessDenied" }) }),
-    plan: { kind: "blocked", message: "cannot log in (5)", error: new EngineError("cannot log in (5)", { code: "AccessDenied" }) },
+    plan: {
+      kind: "blocked",
+      message: "cannot log in (5)",
+      error: new EngineError("cannot log in (5)", { code: "AccessDenied" }),
+    },
     conditions: ["Unknown", "True", "False"],
     reason: "ArrayAccessDenied",
     fields: { arrayJobId: "7", jobState: "Running" },
@@ -141,7 +182,9 @@ describe("CopyJob status", () => {
   it.each(cases)("$name", (c) => {
     const rep = jobReport(c.g, c.plan, c.outcome ?? {});
     const byType = new Map(rep.conditions.map((x) => [x.type, x]));
-    expect([byType.get("Succeeded")?.status, byType.get("Reconciling")?.status, byType.get("Stalled")?.status]).toEqual(c.conditions);
+    expect([byType.get("Succeeded")?.status, byType.get("Reconciling")?.status, byType.get("Stalled")?.status]).toEqual(
+      c.conditions,
+    );
     expect(byType.get("Succeeded")?.reason).toBe(c.reason);
     expect(rep.fields).toMatchObject(c.fields);
     expect(rep.events.map((e) => `${e.type} ${e.reason}`)).toEqual(c.events);

@@ -52,7 +52,11 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
   } else if (accessDenied(outcome.error) || (plan.kind === "blocked" && accessDenied(plan.error))) {
     // The array refused our credentials or certificate: nothing was started; wait for the class or Secret to change.
     fields = pending(prev, prev?.jobState === "Starting" ? "Starting" : "New");
-    verdict = { succeeded: "Unknown", reason: "ArrayAccessDenied", message: outcome.error?.message ?? (plan.kind === "blocked" ? plan.message : "") };
+    verdict = {
+      succeeded: "Unknown",
+      reason: "ArrayAccessDenied",
+      message: outcome.error?.message ?? (plan.kind === "blocked" ? plan.message : ""),
+    };
     next = { kind: "after", ms: accessDeniedRecheckMs };
   } else if (outcome.error !== undefined && outcome.error.kind === "final") {
     const e = outcome.error;
@@ -65,12 +69,23 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
     next = { kind: "retry", message: outcome.error.message };
   } else if (plan.kind === "end") {
     const terminated = plan.reason === "Terminated";
-    fields = ended(terminated ? "Terminated" : "Exception", terminated ? ["Completed", "Aborted"] : ["Completed", "Error"], 0, plan.message, g.now, prev?.timeSubmitted);
+    fields = ended(
+      terminated ? "Terminated" : "Exception",
+      terminated ? ["Completed", "Aborted"] : ["Completed", "Error"],
+      0,
+      plan.message,
+      g.now,
+      prev?.timeSubmitted,
+    );
     verdict = { succeeded: "False", reason: plan.reason, message: `${what}: ${plan.message}` };
     next = { kind: "done" };
   } else if (plan.kind === "wait" || plan.kind === "blocked") {
     fields = pending(prev, "New");
-    verdict = { succeeded: "Unknown", reason: plan.kind === "wait" ? plan.reason : "ArrayUnavailable", message: plan.message };
+    verdict = {
+      succeeded: "Unknown",
+      reason: plan.kind === "wait" ? plan.reason : "ArrayUnavailable",
+      message: plan.message,
+    };
     next = plan.kind === "wait" ? { kind: "after", ms: pollMs / 2 } : { kind: "retry", message: plan.message };
   } else {
     fields = pending(prev, "New");
@@ -81,10 +96,20 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
   const gen = g.job.metadata.generation ?? 0;
   const failed = verdict.succeeded === "False";
   const running = verdict.succeeded === "Unknown";
-  const cond = (type: string, status: "True" | "False" | "Unknown"): ConditionInput => ({ type, status, reason: verdict.reason, message: verdict.message, observedGeneration: gen });
+  const cond = (type: string, status: "True" | "False" | "Unknown"): ConditionInput => ({
+    type,
+    status,
+    reason: verdict.reason,
+    message: verdict.message,
+    observedGeneration: gen,
+  });
   return {
     fields,
-    conditions: [cond("Succeeded", verdict.succeeded), cond("Reconciling", running ? "True" : "False"), cond("Stalled", failed ? "True" : "False")],
+    conditions: [
+      cond("Succeeded", verdict.succeeded),
+      cond("Reconciling", running ? "True" : "False"),
+      cond("Stalled", failed ? "True" : "False"),
+    ],
     events: jobEvents(g, fields, verdict, what),
     next,
   };
@@ -112,17 +137,46 @@ function taskVerdict(t: JobObservation, what: string): Verdict {
   const finished = finishedJobStates.includes(t.jobState);
   if (!finished) {
     const queued = t.jobState === "New" || t.jobState === "Starting";
-    return { succeeded: "Unknown", reason: queued ? "Queued" : "Running", message: `${what} is ${queued ? "queued on the array" : `running: ${t.percentComplete}%`} (array task ${t.id})` };
+    return {
+      succeeded: "Unknown",
+      reason: queued ? "Queued" : "Running",
+      message: `${what} is ${queued ? "queued on the array" : `running: ${t.percentComplete}%`} (array task ${t.id})`,
+    };
   }
-  if (t.jobState === "Completed" && t.operationalStatus.includes("OK")) return { succeeded: "True", reason: "Completed", message: `${what} completed [Completed, OK] (array task ${t.id})` };
-  if (t.jobState === "Terminated" || t.jobState === "Killed") return { succeeded: "False", reason: "Terminated", message: `${what} was terminated (array task ${t.id})` };
+  if (t.jobState === "Completed" && t.operationalStatus.includes("OK"))
+    return {
+      succeeded: "True",
+      reason: "Completed",
+      message: `${what} completed [Completed, OK] (array task ${t.id})`,
+    };
+  if (t.jobState === "Terminated" || t.jobState === "Killed")
+    return { succeeded: "False", reason: "Terminated", message: `${what} was terminated (array task ${t.id})` };
   const code = t.errorCode === 0 ? "" : ` (array error ${t.errorCode})`;
-  return { succeeded: "False", reason: "Failed", message: `${what} failed: ${t.errorDescription === "" ? "no reason given" : t.errorDescription}${code}` };
+  return {
+    succeeded: "False",
+    reason: "Failed",
+    message: `${what} failed: ${t.errorDescription === "" ? "no reason given" : t.errorDescription}${code}`,
+  };
 }
 
-function ended(state: JobState, op: OperationalStatus[], code: number, text: string, now: number, submitted: string | undefined): Record<string, unknown> {
+function ended(
+  state: JobState,
+  op: OperationalStatus[],
+  code: number,
+  text: string,
+  now: number,
+  submitted: string | undefined,
+): Record<string, unknown> {
   const at = iso(now);
-  return { jobState: state, operationalStatus: op, percentComplete: 0, errorCode: code, errorDescription: text, completionTime: at, timeSubmitted: submitted ?? at };
+  return {
+    jobState: state,
+    operationalStatus: op,
+    percentComplete: 0,
+    errorCode: code,
+    errorDescription: text,
+    completionTime: at,
+    timeSubmitted: submitted ?? at,
+  };
 }
 
 /**
@@ -138,7 +192,8 @@ function jobEvents(g: JobGathered, fields: Record<string, unknown>, verdict: Ver
   const prev = g.job.status;
   const out: JobEvent[] = [];
   const startedNow = prev?.arrayJobId === undefined && typeof fields.arrayJobId === "string";
-  if (startedNow) out.push({ type: "Normal", reason: "Started", note: `Started ${what} (array task ${String(fields.arrayJobId)})` });
+  if (startedNow)
+    out.push({ type: "Normal", reason: "Started", note: `Started ${what} (array task ${String(fields.arrayJobId)})` });
   const before = prev?.conditions?.find((c) => c.type === "Succeeded")?.status ?? "Unknown";
   if (before === "Unknown" && verdict.succeeded !== "Unknown") {
     if (verdict.succeeded === "True") out.push({ type: "Normal", reason: "Succeeded", note: verdict.message });

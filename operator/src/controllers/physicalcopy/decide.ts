@@ -43,7 +43,13 @@ export interface PcPlan {
   readonly waitMs: number | undefined;
 }
 
-const nothing: PcPlan = { addFinalizer: false, createInitialJob: false, engine: undefined, removeFinalizer: false, waitMs: undefined };
+const nothing: PcPlan = {
+  addFinalizer: false,
+  createInitialJob: false,
+  engine: undefined,
+  removeFinalizer: false,
+  waitMs: undefined,
+};
 
 export const initialJobName = (pc: PhysicalCopyObject): string => {
   const name = `${pc.metadata.name}-copy`;
@@ -73,7 +79,8 @@ function decideLife(g: PcGathered): PcPlan {
   const addFinalizer = !hasFinalizer(g.pc.metadata, copyFinalizer);
   const volumesKnown = g.pc.status?.sourceVolume !== undefined && g.pc.status.targetVolume !== undefined;
   const volumesResolved = g.source?.ok === true && g.target?.ok === true;
-  const createInitialJob = g.observed === undefined && !wasCreated(g.pc) && g.initialJob === undefined && (volumesKnown || volumesResolved);
+  const createInitialJob =
+    g.observed === undefined && !wasCreated(g.pc) && g.initialJob === undefined && (volumesKnown || volumesResolved);
   return { ...nothing, addFinalizer, createInitialJob };
 }
 
@@ -83,7 +90,8 @@ function decideDeletion(g: PcGathered): PcPlan {
   const copy = g.observed;
   if (copy === undefined) {
     // A Copy job still submitting its task could create the copy after we let go: wait for it to settle.
-    const submitting = g.initialJob !== undefined && !jobFinished(g.initialJob) && g.initialJob.status?.jobState === "Starting";
+    const submitting =
+      g.initialJob !== undefined && !jobFinished(g.initialJob) && g.initialJob.status?.jobState === "Starting";
     return submitting ? { ...nothing, waitMs: 1_000 } : { ...nothing, removeFinalizer: true };
   }
   if (copy.activeJob !== undefined) return { ...nothing, engine: { kind: "halt", copy: copy.name } };
@@ -91,6 +99,7 @@ function decideDeletion(g: PcGathered): PcPlan {
   if (copy.online) return { ...nothing, engine: { kind: "delete", copy: copy.name }, removeFinalizer: true };
   // Only an association (UnSyncAssoc) can be ended: a copy made without saveSnapshot that broke keeps an
   // UnSyncUnAssoc synchronization the array refuses to detach (NON_EXISTENT_VVCOPY), which would strand the finalizer.
-  if (copy.synchronization?.copyType === "UnSyncAssoc") return { ...nothing, engine: { kind: "detach", copy: copy.name }, removeFinalizer: true };
+  if (copy.synchronization?.copyType === "UnSyncAssoc")
+    return { ...nothing, engine: { kind: "detach", copy: copy.name }, removeFinalizer: true };
   return { ...nothing, removeFinalizer: true };
 }

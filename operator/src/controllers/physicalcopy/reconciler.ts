@@ -44,11 +44,19 @@ export function physicalCopyReconciler(deps: PhysicalCopyDeps): Reconcile {
   };
 }
 
-async function gather(ctx: ControllerContext, pc: PhysicalCopyObject, signal: AbortSignal): Promise<{ g: PcGathered; engine: Engine | undefined }> {
+async function gather(
+  ctx: ControllerContext,
+  pc: PhysicalCopyObject,
+  signal: AbortSignal,
+): Promise<{ g: PcGathered; engine: Engine | undefined }> {
   const now = ctx.clock.now();
   const ns = pc.metadata.namespace ?? "";
-  const jobs = ctx.caches.jobs.list(ns).filter((j) => j.spec.copyRef.kind === "PhysicalCopy" && j.spec.copyRef.name === pc.metadata.name);
-  const initialJob = jobs.find((j) => j.spec.operation === "Copy" && (j.metadata.ownerReferences ?? []).some((o) => o.uid === pc.metadata.uid));
+  const jobs = ctx.caches.jobs
+    .list(ns)
+    .filter((j) => j.spec.copyRef.kind === "PhysicalCopy" && j.spec.copyRef.name === pc.metadata.name);
+  const initialJob = jobs.find(
+    (j) => j.spec.operation === "Copy" && (j.metadata.ownerReferences ?? []).some((o) => o.uid === pc.metadata.uid),
+  );
   const activeJob = jobs.find((j) => j.spec.operation !== "Copy" && !jobFinished(j));
   const base = { pc, now, initialJob, activeJob };
   const cls = resolveClass(ctx.caches.classes.list(), pc.spec.copyClassName, pc.status?.copyClassName);
@@ -60,25 +68,48 @@ async function gather(ctx: ControllerContext, pc: PhysicalCopyObject, signal: Ab
     return { g: { ...base, cls, engineError: e instanceof Error ? e.message : String(e) }, engine: undefined };
   }
   const needVolumes = !isDeleting(pc.metadata) && !wasCreated(pc);
-  const source: VolumeResolution | undefined = needVolumes ? await ctx.volumes.resolve(ns, pc.spec.source, cls.cls.spec.csiDriver) : undefined;
+  const source: VolumeResolution | undefined = needVolumes
+    ? await ctx.volumes.resolve(ns, pc.spec.source, cls.cls.spec.csiDriver)
+    : undefined;
   const target = needVolumes ? await resolveTarget(ctx, pc, cls.cls.spec.csiDriver) : undefined;
   const targetName = target?.ok === true ? target.volume : targetOf(pc);
   try {
     // Another owner's copy on the same target (two PhysicalCopies onto one volume) is not ours to show or clean up.
-    const observed = targetName === undefined ? undefined : ownObservation(await engine.observeCopy(targetName, { signal }), pc.metadata.uid);
+    const observed =
+      targetName === undefined
+        ? undefined
+        : ownObservation(await engine.observeCopy(targetName, { signal }), pc.metadata.uid);
     return { g: { ...base, cls, source, target, observed }, engine };
   } catch (e: unknown) {
-    return { g: { ...base, cls, source, target, observeError: withContext("cannot observe physical copy", e) }, engine };
+    return {
+      g: { ...base, cls, source, target, observeError: withContext("cannot observe physical copy", e) },
+      engine,
+    };
   }
 }
 
-function resolveTarget(ctx: ControllerContext, pc: PhysicalCopyObject, csiDriver: string): Promise<VolumeResolution> | VolumeResolution {
+function resolveTarget(
+  ctx: ControllerContext,
+  pc: PhysicalCopyObject,
+  csiDriver: string,
+): Promise<VolumeResolution> | VolumeResolution {
   const t = pc.spec.target;
   if (t.create !== undefined) return { ok: true, volume: targetOf(pc) ?? "" };
-  return ctx.volumes.resolve(pc.metadata.namespace ?? "", { persistentVolumeClaimName: t.persistentVolumeClaimName, volumeName: t.volumeName }, csiDriver);
+  return ctx.volumes.resolve(
+    pc.metadata.namespace ?? "",
+    { persistentVolumeClaimName: t.persistentVolumeClaimName, volumeName: t.volumeName },
+    csiDriver,
+  );
 }
 
-async function act(deps: PhysicalCopyDeps, g: PcGathered, plan: PcPlan, engine: Engine | undefined, signal: AbortSignal, log: Logger): Promise<PcOutcome> {
+async function act(
+  deps: PhysicalCopyDeps,
+  g: PcGathered,
+  plan: PcPlan,
+  engine: Engine | undefined,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<PcOutcome> {
   const { pc } = g;
   if (plan.addFinalizer) await deps.patch(pc, addFinalizerAndIntentPatch(pc.metadata, true, undefined));
   let outcome: PcOutcome = {};
@@ -112,9 +143,22 @@ async function createInitialJob(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, 
       name: initialJobName(pc),
       namespace: pc.metadata.namespace,
       labels: { "arraycopy.io/physical-copy": pc.metadata.name.slice(0, 63) },
-      ownerReferences: [{ apiVersion: "arraycopy.io/v1alpha1", kind: "PhysicalCopy", name: pc.metadata.name, uid: pc.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: "arraycopy.io/v1alpha1",
+          kind: "PhysicalCopy",
+          name: pc.metadata.name,
+          uid: pc.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
-    spec: { copyRef: { kind: "PhysicalCopy", name: pc.metadata.name }, operation: "Copy", ...(pc.spec.priority === undefined ? {} : { priority: pc.spec.priority }) },
+    spec: {
+      copyRef: { kind: "PhysicalCopy", name: pc.metadata.name },
+      operation: "Copy",
+      ...(pc.spec.priority === undefined ? {} : { priority: pc.spec.priority }),
+    },
   };
   try {
     await deps.createJob(pc.metadata.namespace ?? "", body);
@@ -132,7 +176,23 @@ async function publish(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, rep: PcRe
       if (!isNotFound(e)) throw e;
     }
   }
-  const regarding = { apiVersion: "arraycopy.io/v1alpha1", kind: "PhysicalCopy", namespace: pc.metadata.namespace ?? "", name: pc.metadata.name, uid: pc.metadata.uid };
-  await Promise.all(rep.events.map((ev) => deps.ctx.events.record({ regarding, type: ev.type, reason: ev.reason, note: ev.note, action: isDeleting(pc.metadata) ? "Delete" : "Copy" })));
+  const regarding = {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "PhysicalCopy",
+    namespace: pc.metadata.namespace ?? "",
+    name: pc.metadata.name,
+    uid: pc.metadata.uid,
+  };
+  await Promise.all(
+    rep.events.map((ev) =>
+      deps.ctx.events.record({
+        regarding,
+        type: ev.type,
+        reason: ev.reason,
+        note: ev.note,
+        action: isDeleting(pc.metadata) ? "Delete" : "Copy",
+      }),
+    ),
+  );
   return toResult(rep.next);
 }

@@ -2,7 +2,15 @@
 // them), and the engine's indications of those jobs. It creates the initial CopyJob.
 import { group, version } from "../../api/common.ts";
 import { physicalCopiesOfIndication } from "../shared/indications.ts";
-import { contextFor, copyOfJob, metadataPatcher, plurals, statusWriter, type ControllerSetup, type SetupDeps } from "../shared/setup.ts";
+import {
+  contextFor,
+  copyOfJob,
+  metadataPatcher,
+  plurals,
+  statusWriter,
+  type ControllerSetup,
+  type SetupDeps,
+} from "../shared/setup.ts";
 import { physicalCopyReconciler } from "./reconciler.ts";
 
 export function physicalCopySetup(deps: SetupDeps): ControllerSetup {
@@ -20,7 +28,13 @@ export function physicalCopySetup(deps: SetupDeps): ControllerSetup {
       status: statusWriter(deps, "PhysicalCopy", "arraycopy-physicalcopy"),
       patch: metadataPatcher(deps, "PhysicalCopy"),
       createJob: async (namespace, body) => {
-        await deps.clients.customObjects.createNamespacedCustomObject({ group, version, namespace, plural: plurals.CopyJob, body });
+        await deps.clients.customObjects.createNamespacedCustomObject({
+          group,
+          version,
+          namespace,
+          plural: plurals.CopyJob,
+          body,
+        });
       },
     }),
   };

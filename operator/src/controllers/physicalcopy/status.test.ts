@@ -38,7 +38,10 @@ interface Case {
   readonly fields?: Record<string, unknown>;
 }
 
-const live = (syncState: Parameters<typeof physicalObservation>[0], mods: Parameters<typeof physicalObservation>[1] = {}): PcGathered => ({
+const live = (
+  syncState: Parameters<typeof physicalObservation>[0],
+  mods: Parameters<typeof physicalObservation>[1] = {},
+): PcGathered => ({
   pc: physicalCopy("copy", pcWithFinalizer(), pcResolved()),
   now,
   cls: embeddedClass,
@@ -101,7 +104,11 @@ const cases: readonly Case[] = [
   },
   {
     name: "an array that refuses our credentials is ArrayAccessDenied, looked at again in 30 s",
-    g: { ...live("Frozen"), observed: undefined, observeError: new EngineError("cannot log in (5)", { code: "AccessDenied" }) },
+    g: {
+      ...live("Frozen"),
+      observed: undefined,
+      observeError: new EngineError("cannot log in (5)", { code: "AccessDenied" }),
+    },
     reason: "ArrayAccessDenied",
     conditions: ["False", "False", "True"],
     next: "after 30000",
@@ -137,19 +144,35 @@ describe("PhysicalCopy status", () => {
     const rep = pcReport(c.g, c.plan ?? plan(), c.outcome ?? {});
     expect(rep.reason).toBe(c.reason);
     const byType = new Map(rep.conditions.map((x) => [x.type, x]));
-    expect([byType.get("Ready")?.status, byType.get("Reconciling")?.status, byType.get("Stalled")?.status]).toEqual(c.conditions);
+    expect([byType.get("Ready")?.status, byType.get("Reconciling")?.status, byType.get("Stalled")?.status]).toEqual(
+      c.conditions,
+    );
     for (const cond of rep.conditions) expect(cond).toMatchObject({ reason: c.reason, observedGeneration: 1 });
     const next = rep.next.kind === "after" ? `after ${String(rep.next.ms)}` : rep.next.kind;
     expect(next).toBe(c.next);
     if (c.fields !== undefined) expect(rep.fields).toMatchObject(c.fields);
-    if (c.conditions[2] === "True") expect(rep.fields.lastError).toMatchObject({ message: expect.any(String) as unknown });
+    if (c.conditions[2] === "True")
+      expect(rep.fields.lastError).toMatchObject({ message: expect.any(String) as unknown });
   });
 
   it("fires Ready once, on the transition, and a Warning on a transition to Stalled", () => {
     const first = pcReport(live("Frozen"), plan(), {});
     expect(first.events.map((e) => [e.type, e.reason])).toContainEqual(["Normal", "Ready"]);
     const settled = live("Frozen");
-    const again = pcReport({ ...settled, pc: { ...settled.pc, status: { ...settled.pc.status, conditions: first.conditions.map((x) => ({ ...x, lastTransitionTime: "2026-11-24T01:00:00Z" })) } } }, plan(), {});
+    const again = pcReport(
+      {
+        ...settled,
+        pc: {
+          ...settled.pc,
+          status: {
+            ...settled.pc.status,
+            conditions: first.conditions.map((x) => ({ ...x, lastTransitionTime: "2026-11-24T01:00:00Z" })),
+          },
+        },
+      },
+      plan(),
+      {},
+    );
     expect(again.events).toEqual([]);
     const broken = pcReport(live("Broken"), plan(), {});
     expect(broken.events.map((e) => [e.type, e.reason])).toContainEqual(["Warning", "Broken"]);

@@ -30,11 +30,24 @@ export function resolveClass(
   const defaults = classes.filter((c) => c.metadata.annotations?.[defaultClassAnnotation] === "true");
   const [only, ...rest] = defaults;
   if (only === undefined) {
-    return { ok: false, reason: "NoDefaultClass", message: `no CopyClass is annotated ${defaultClassAnnotation}: "true"; name one in spec.copyClassName` };
+    return {
+      ok: false,
+      reason: "NoDefaultClass",
+      message: `no CopyClass is annotated ${defaultClassAnnotation}: "true"; name one in spec.copyClassName`,
+    };
   }
   if (rest.length > 0) {
-    const names = defaults.map((c) => c.metadata.name).sort().join(", ");
-    return { ok: false, reason: "NoDefaultClass", message: `${defaults.length} CopyClasses are marked default (${names}); keep one, or name one in spec.copyClassName` };
+    const names = defaults
+      .map((c) => c.metadata.name)
+      .sort()
+      .join(", ");
+    return {
+      ok: false,
+      reason: "NoDefaultClass",
+      message:
+        `${defaults.length} CopyClasses are marked default (${names}); keep one, or name one in ` +
+        `spec.copyClassName`,
+    };
   }
   return { ok: true, cls: toResolved(only) };
 }

@@ -6,7 +6,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openEmbeddedEngine } from "../../engine/embedded/engine.ts";
 import type { Engine, JobListener } from "../../engine/port.ts";
-import { EngineIndications, jobsOfIndication, physicalCopiesOfIndication, virtualCopiesOfIndication } from "./indications.ts";
+import {
+  EngineIndications,
+  jobsOfIndication,
+  physicalCopiesOfIndication,
+  virtualCopiesOfIndication,
+} from "./indications.ts";
 import type { CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./objects.ts";
 
 const owner = { namespace: "ns", name: "pc", uid: "u-1" };
@@ -15,7 +20,12 @@ const owner = { namespace: "ns", name: "pc", uid: "u-1" };
 function handEngine(): { engine: Engine; emit: JobListener } {
   let listener: JobListener = () => undefined;
   const engine = { subscribe: (l: JobListener) => ((listener = l), () => undefined) } as unknown as Engine;
-  return { engine, emit: (i) => { listener(i); } };
+  return {
+    engine,
+    emit: (i) => {
+      listener(i);
+    },
+  };
 }
 
 const job = (id: string, copy: string) => ({ id, copy }) as Parameters<JobListener>[0]["job"];
@@ -33,9 +43,16 @@ describe("EngineIndications", () => {
       await engine.createVolume("src", 4 << 20);
       await engine.writeVolume("src", 0, Buffer.alloc(4 << 20, 7));
       await engine.createVolume("dst", 4 << 20);
-      const { job: started } = await engine.createPhysicalCopy({ name: "dst", source: "src", online: false, saveSnapshot: true, owner });
+      const { job: started } = await engine.createPhysicalCopy({
+        name: "dst",
+        source: "src",
+        online: false,
+        saveSnapshot: true,
+        owner,
+      });
       for (let i = 0; i < 200 && !keys.includes(`${started.id}\ndst`); i++) await new Promise((r) => setTimeout(r, 10));
-      for (let i = 0; i < 500 && (await engine.observeJob(started.id))?.jobState !== "Completed"; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 500 && (await engine.observeJob(started.id))?.jobState !== "Completed"; i++)
+        await new Promise((r) => setTimeout(r, 10));
       await new Promise((r) => setTimeout(r, 20));
       expect(new Set(keys)).toEqual(new Set([`${started.id}\ndst`]));
       expect(keys.length).toBeGreaterThanOrEqual(2);

@@ -75,13 +75,17 @@ function parse(key: string): { readonly job: string; readonly copy: string } {
   return at < 0 ? { job: key, copy: "" } : { job: key.slice(0, at), copy: key.slice(at + 1) };
 }
 
-const keyOf = (o: { metadata: { namespace?: string; name: string } }): string => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+const keyOf = (o: { metadata: { namespace?: string; name: string } }): string =>
+  `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 
 /** The CopyJobs an indication is about: those whose status records its array job. */
 export function jobsOfIndication(jobs: Listing<CopyJobObject>): (key: string) => readonly string[] {
   return (key) => {
     const { job } = parse(key);
-    return jobs.list().filter((j) => j.status?.arrayJobId === job).map(keyOf);
+    return jobs
+      .list()
+      .filter((j) => j.status?.arrayJobId === job)
+      .map(keyOf);
   };
 }
 
@@ -89,7 +93,12 @@ export function jobsOfIndication(jobs: Listing<CopyJobObject>): (key: string) =>
 export function virtualCopiesOfIndication(copies: Listing<VirtualCopyObject>): (key: string) => readonly string[] {
   return (key) => {
     const { copy } = parse(key);
-    return copy === "" ? [] : copies.list().filter((c) => c.status?.arrayName === copy).map(keyOf);
+    return copy === ""
+      ? []
+      : copies
+          .list()
+          .filter((c) => c.status?.arrayName === copy)
+          .map(keyOf);
   };
 }
 
@@ -97,6 +106,11 @@ export function virtualCopiesOfIndication(copies: Listing<VirtualCopyObject>): (
 export function physicalCopiesOfIndication(copies: Listing<PhysicalCopyObject>): (key: string) => readonly string[] {
   return (key) => {
     const { copy } = parse(key);
-    return copy === "" ? [] : copies.list().filter((c) => c.status?.targetVolume === copy).map(keyOf);
+    return copy === ""
+      ? []
+      : copies
+          .list()
+          .filter((c) => c.status?.targetVolume === copy)
+          .map(keyOf);
   };
 }

@@ -6,7 +6,11 @@ import { copyFinalizer, createIntentAnnotation, type Meta } from "./objects.ts";
 
 const pointer = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
-export function addFinalizerAndIntentPatch(meta: Meta, finalizer: boolean, intentAt: string | undefined): JsonPatchOp[] {
+export function addFinalizerAndIntentPatch(
+  meta: Meta,
+  finalizer: boolean,
+  intentAt: string | undefined,
+): JsonPatchOp[] {
   const ops: JsonPatchOp[] = finalizer ? (addFinalizerPatch(meta, copyFinalizer) ?? []) : [];
   if (intentAt !== undefined && meta.annotations?.[createIntentAnnotation] === undefined) {
     ops.push(

@@ -10,7 +10,10 @@ export class RetryLater extends Error {
   }
 }
 
-export type Next = { readonly kind: "done" } | { readonly kind: "after"; readonly ms: number } | { readonly kind: "retry"; readonly message: string };
+export type Next =
+  | { readonly kind: "done" }
+  | { readonly kind: "after"; readonly ms: number }
+  | { readonly kind: "retry"; readonly message: string };
 
 export function toResult(next: Next): Result {
   switch (next.kind) {
@@ -41,7 +44,12 @@ export interface LastError {
 }
 
 /** status.lastError for a failure; its time is kept while the message stays the same, so a retry writes nothing. */
-export function lastError(previous: LastError | undefined, message: string, arrayCode: number | undefined, now: number): LastError {
+export function lastError(
+  previous: LastError | undefined,
+  message: string,
+  arrayCode: number | undefined,
+  now: number,
+): LastError {
   return {
     ...(arrayCode === undefined ? {} : { code: arrayCode }),
     message,

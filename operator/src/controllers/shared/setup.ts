@@ -10,7 +10,12 @@ import { StatusWriter, customObjectStatusApplier } from "../../kube/status.ts";
 import type { Caches, ControllerContext } from "./context.ts";
 import type { EngineIndications } from "./indications.ts";
 
-export const plurals = { CopyClass: "copyclasses", VirtualCopy: "virtualcopies", PhysicalCopy: "physicalcopies", CopyJob: "copyjobs" } as const;
+export const plurals = {
+  CopyClass: "copyclasses",
+  VirtualCopy: "virtualcopies",
+  PhysicalCopy: "physicalcopies",
+  CopyJob: "copyjobs",
+} as const;
 export type Kind = keyof typeof plurals;
 
 export interface ControllerSetup {
@@ -41,12 +46,27 @@ export function target(kind: Kind): { apiVersion: string; kind: Kind; group: str
 
 /** A status writer for one kind, under the controller's own field manager. */
 export function statusWriter(deps: SetupDeps, kind: Kind, fieldManager: string): StatusWriter {
-  return new StatusWriter({ target: target(kind), fieldManager, apply: customObjectStatusApplier(deps.clients.customObjects, target(kind), fieldManager), clock: deps.clock });
+  return new StatusWriter({
+    target: target(kind),
+    fieldManager,
+    apply: customObjectStatusApplier(deps.clients.customObjects, target(kind), fieldManager),
+    clock: deps.clock,
+  });
 }
 
 /** JSON patches of an object's metadata (finalizers, intent annotations). */
-export function metadataPatcher(deps: SetupDeps, kind: Kind): (obj: { metadata: { namespace?: string; name: string } }, ops: readonly JsonPatchOp[]) => Promise<void> {
-  return (obj, ops) => customObjectPatcher(deps.clients.customObjects, { group, version, plural: plurals[kind], namespace: obj.metadata.namespace ?? "", name: obj.metadata.name })(ops);
+export function metadataPatcher(
+  deps: SetupDeps,
+  kind: Kind,
+): (obj: { metadata: { namespace?: string; name: string } }, ops: readonly JsonPatchOp[]) => Promise<void> {
+  return (obj, ops) =>
+    customObjectPatcher(deps.clients.customObjects, {
+      group,
+      version,
+      plural: plurals[kind],
+      namespace: obj.metadata.namespace ?? "",
+      name: obj.metadata.name,
+    })(ops);
 }
 
 /** A job's change wakes the copy of `kind` it acts on. */
@@ -61,6 +81,9 @@ export function copyOfJob(caches: Caches, kind: "VirtualCopy" | "PhysicalCopy"):
 export function jobsOfCopy(caches: Caches, kind: "VirtualCopy" | "PhysicalCopy"): (key: string) => readonly string[] {
   return (key) => {
     const [ns = "", name = ""] = key.split("/");
-    return caches.jobs.list(ns).filter((j) => j.spec.copyRef.kind === kind && j.spec.copyRef.name === name).map((j) => `${ns}/${j.metadata.name}`);
+    return caches.jobs
+      .list(ns)
+      .filter((j) => j.spec.copyRef.kind === kind && j.spec.copyRef.name === name)
+      .map((j) => `${ns}/${j.metadata.name}`);
   };
 }

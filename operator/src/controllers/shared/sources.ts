@@ -21,7 +21,9 @@ export interface ClaimView {
   readonly volumeName?: string | undefined;
 }
 export interface VolumeView {
-  readonly claimRef?: { readonly namespace?: string | undefined; readonly name?: string | undefined; readonly uid?: string | undefined } | undefined;
+  readonly claimRef?:
+    | { readonly namespace?: string | undefined; readonly name?: string | undefined; readonly uid?: string | undefined }
+    | undefined;
   readonly csiDriver?: string | undefined;
   readonly volumeHandle?: string | undefined;
 }
@@ -37,20 +39,33 @@ export function resolveFromObjects(
 ): VolumeResolution {
   const what = `PersistentVolumeClaim ${namespace}/${claimName}`;
   if (claim === undefined) return { ok: false, reason: "SourceNotFound", message: `${what} not found` };
-  if (claim.volumeName === undefined || claim.volumeName === "") return { ok: false, reason: "SourceNotBound", message: `${what} is not bound to a PersistentVolume` };
+  if (claim.volumeName === undefined || claim.volumeName === "")
+    return { ok: false, reason: "SourceNotBound", message: `${what} is not bound to a PersistentVolume` };
   const pv = `PersistentVolume ${claim.volumeName}`;
   if (volume === undefined) return { ok: false, reason: "SourceNotFound", message: `${pv} of ${what} not found` };
   const ref = volume.claimRef;
-  if (ref?.namespace !== namespace || ref.name !== claimName || (ref.uid !== undefined && claim.uid !== undefined && ref.uid !== claim.uid)) {
+  if (
+    ref?.namespace !== namespace ||
+    ref.name !== claimName ||
+    (ref.uid !== undefined && claim.uid !== undefined && ref.uid !== claim.uid)
+  ) {
     return { ok: false, reason: "SourceNotBound", message: `${pv} is not bound to ${what}` };
   }
   if (volume.csiDriver !== csiDriver) {
     const driver = volume.csiDriver === undefined ? "not a CSI volume" : `of CSI driver ${volume.csiDriver}`;
-    return { ok: false, reason: "SourceDriverMismatch", message: `${pv} is ${driver}; the CopyClass copies volumes of ${csiDriver}` };
+    return {
+      ok: false,
+      reason: "SourceDriverMismatch",
+      message: `${pv} is ${driver}; the CopyClass copies volumes of ${csiDriver}`,
+    };
   }
   const handle = volume.volumeHandle ?? "";
   if (!arrayNamePattern.test(handle)) {
-    return { ok: false, reason: "SourceDriverMismatch", message: `${pv} has volumeHandle "${handle}", which is not an array volume name` };
+    return {
+      ok: false,
+      reason: "SourceDriverMismatch",
+      message: `${pv} has volumeHandle "${handle}", which is not an array volume name`,
+    };
   }
   return { ok: true, volume: handle };
 }
@@ -66,14 +81,22 @@ export class VolumeResolver {
     if (ref.volumeName !== undefined) return { ok: true, volume: ref.volumeName };
     const claimName = ref.persistentVolumeClaimName ?? "";
     const claim = await orUndefined(this.#core.readNamespacedPersistentVolumeClaim({ namespace, name: claimName }));
-    const claimView = claim === undefined ? undefined : { uid: claim.metadata?.uid, volumeName: claim.spec?.volumeName };
+    const claimView =
+      claim === undefined ? undefined : { uid: claim.metadata?.uid, volumeName: claim.spec?.volumeName };
     const pvName = claimView?.volumeName;
-    const pv = pvName === undefined || pvName === "" ? undefined : await orUndefined(this.#core.readPersistentVolume({ name: pvName }));
+    const pv =
+      pvName === undefined || pvName === ""
+        ? undefined
+        : await orUndefined(this.#core.readPersistentVolume({ name: pvName }));
     const volumeView =
       pv === undefined
         ? undefined
         : {
-            claimRef: { namespace: pv.spec?.claimRef?.namespace, name: pv.spec?.claimRef?.name, uid: pv.spec?.claimRef?.uid },
+            claimRef: {
+              namespace: pv.spec?.claimRef?.namespace,
+              name: pv.spec?.claimRef?.name,
+              uid: pv.spec?.claimRef?.uid,
+            },
             csiDriver: pv.spec?.csi?.driver,
             volumeHandle: pv.spec?.csi?.volumeHandle,
           };

@@ -47,7 +47,13 @@ export interface Plan {
   readonly waitMs: number | undefined;
 }
 
-const nothing: Plan = { addFinalizer: false, recordIntent: false, engine: undefined, removeFinalizer: false, waitMs: undefined };
+const nothing: Plan = {
+  addFinalizer: false,
+  recordIntent: false,
+  engine: undefined,
+  removeFinalizer: false,
+  waitMs: undefined,
+};
 
 export function arrayNameOf(vc: VirtualCopyObject): string {
   return arrayName("vc", vc.metadata.uid);
@@ -90,7 +96,8 @@ function decideDeletion(g: Gathered): Plan {
   if (deletionPolicyOf(g) === "Retain") return { ...nothing, removeFinalizer: true };
   // Without an engine we cannot know whether the array object exists: keep the finalizer (never leak).
   if (!g.cls.ok || g.engineError !== undefined || g.observeError !== undefined) return nothing;
-  if (g.observed !== undefined) return { ...nothing, engine: { kind: "delete", name: g.observed.name }, removeFinalizer: true };
+  if (g.observed !== undefined)
+    return { ...nothing, engine: { kind: "delete", name: g.observed.name }, removeFinalizer: true };
   const waitMs = uncertainRemainingMs(g);
   if (waitMs > 0) return { ...nothing, waitMs };
   return { ...nothing, removeFinalizer: true };

@@ -45,7 +45,11 @@ export function virtualCopyReconciler(deps: VirtualCopyDeps): Reconcile {
   };
 }
 
-async function gather(ctx: ControllerContext, vc: VirtualCopyObject, signal: AbortSignal): Promise<{ gathered: Gathered; engine: Engine | undefined }> {
+async function gather(
+  ctx: ControllerContext,
+  vc: VirtualCopyObject,
+  signal: AbortSignal,
+): Promise<{ gathered: Gathered; engine: Engine | undefined }> {
   const now = ctx.clock.now();
   const cls = resolveClass(ctx.caches.classes.list(), vc.spec.copyClassName, vc.status?.copyClassName);
   if (!cls.ok) return { gathered: { vc, now, cls }, engine: undefined };
@@ -62,7 +66,9 @@ async function gather(ctx: ControllerContext, vc: VirtualCopyObject, signal: Abo
     return { gathered: { vc, now, cls, observeError: withContext("cannot observe virtual copy", e) }, engine };
   }
   const needSource = !isDeleting(vc.metadata) && observed === undefined && !wasCreated(vc);
-  const source = needSource ? await ctx.volumes.resolve(vc.metadata.namespace ?? "", vc.spec.source, cls.cls.spec.csiDriver) : undefined;
+  const source = needSource
+    ? await ctx.volumes.resolve(vc.metadata.namespace ?? "", vc.spec.source, cls.cls.spec.csiDriver)
+    : undefined;
   return { gathered: { vc, now, cls, observed, source }, engine };
 }
 
@@ -76,7 +82,11 @@ async function act(
   log: Logger,
 ): Promise<Outcome> {
   if (plan.addFinalizer || plan.recordIntent) {
-    const ops = addFinalizerAndIntentPatch(vc.metadata, plan.addFinalizer, plan.recordIntent ? metaTime(new Date(now)) : undefined);
+    const ops = addFinalizerAndIntentPatch(
+      vc.metadata,
+      plan.addFinalizer,
+      plan.recordIntent ? metaTime(new Date(now)) : undefined,
+    );
     if (ops.length > 0) await deps.patch(vc, ops);
   }
   let outcome: Outcome = {};
@@ -112,10 +122,22 @@ async function publish(deps: VirtualCopyDeps, vc: VirtualCopyObject, rep: Report
       if (!isNotFound(e)) throw e;
     }
   }
-  const regarding = { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", namespace: vc.metadata.namespace ?? "", name: vc.metadata.name, uid: vc.metadata.uid };
+  const regarding = {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "VirtualCopy",
+    namespace: vc.metadata.namespace ?? "",
+    name: vc.metadata.name,
+    uid: vc.metadata.uid,
+  };
   await Promise.all(
     rep.events.map((ev) =>
-      deps.ctx.events.record({ regarding, type: ev.type, reason: ev.reason, note: ev.note, action: ev.reason === "Deleted" || ev.reason === "DeletionRefused" ? "Delete" : "Create" }),
+      deps.ctx.events.record({
+        regarding,
+        type: ev.type,
+        reason: ev.reason,
+        note: ev.note,
+        action: ev.reason === "Deleted" || ev.reason === "DeletionRefused" ? "Delete" : "Create",
+      }),
     ),
   );
   return toResult(rep.next);

@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { EngineError, arrayError } from "../../engine/errors.ts";
 import {
-  copyObservation, created, deleting, embeddedClass, readyCondition, vcArrayName, virtualCopy, withFinalizer,
+  copyObservation,
+  created,
+  deleting,
+  embeddedClass,
+  readyCondition,
+  vcArrayName,
+  virtualCopy,
+  withFinalizer,
 } from "../../../../test/support/builders.ts";
 import { decide, type Gathered } from "./decide.ts";
 import { report, type Outcome } from "./status.ts";
@@ -11,15 +18,24 @@ const run = (g: Partial<Gathered> & Pick<Gathered, "vc">, outcome: Outcome = {})
   const full: Gathered = { now, cls: embeddedClass, ...g };
   return report(full, decide(full), outcome);
 };
-const conditionsOf = (r: ReturnType<typeof run>) => Object.fromEntries(r.conditions.map((c) => [c.type, `${c.status}/${c.reason}`]));
+const conditionsOf = (r: ReturnType<typeof run>) =>
+  Object.fromEntries(r.conditions.map((c) => [c.type, `${c.status}/${c.reason}`]));
 
 describe("VirtualCopy status", () => {
   it("a created copy is Ready in the CIM vocabulary, with one Ready event", () => {
     const r = run({ vc: virtualCopy("snap"), source: { ok: true, volume: "data" } }, { created: copyObservation() });
     expect(conditionsOf(r)).toEqual({ Ready: "True/Idle", Reconciling: "False/Idle", Stalled: "False/Idle" });
     expect(r.fields).toMatchObject({
-      arrayName: vcArrayName, sourceVolume: "data", copyType: "UnSyncAssoc", replicaType: "AfterDelta", syncState: "Idle",
-      syncMaintained: false, whenSynced: "2026-11-24T01:00:00Z", creationTime: "2026-11-24T01:00:00Z", copyClassName: "embedded", observedGeneration: 1,
+      arrayName: vcArrayName,
+      sourceVolume: "data",
+      copyType: "UnSyncAssoc",
+      replicaType: "AfterDelta",
+      syncState: "Idle",
+      syncMaintained: false,
+      whenSynced: "2026-11-24T01:00:00Z",
+      creationTime: "2026-11-24T01:00:00Z",
+      copyClassName: "embedded",
+      observedGeneration: 1,
     });
     expect(r.fields).not.toHaveProperty("lastError");
     expect(r.events.map((e) => e.reason)).toEqual(["Ready"]);
@@ -27,20 +43,44 @@ describe("VirtualCopy status", () => {
   });
 
   it("a quiet reconcile of a Ready copy emits no event", () => {
-    const r = run({ vc: virtualCopy("snap", withFinalizer(), created(new Date(now)), readyCondition("True", "Idle")), observed: copyObservation() });
+    const r = run({
+      vc: virtualCopy("snap", withFinalizer(), created(new Date(now)), readyCondition("True", "Idle")),
+      observed: copyObservation(),
+    });
     expect(r.events).toEqual([]);
   });
 
   it("wakes up when the array expires the copy", () => {
-    const r = run({ vc: virtualCopy("snap", withFinalizer()), observed: copyObservation({ expiresAt: now + 1_800_000 }) });
+    const r = run({
+      vc: virtualCopy("snap", withFinalizer()),
+      observed: copyObservation({ expiresAt: now + 1_800_000 }),
+    });
     expect(r.next).toEqual({ kind: "after", ms: 1_801_000 });
     expect(r.fields.expirationTime).toBe("2026-11-24T02:30:00Z");
   });
 
   it.each([
-    ["a name held by another owner is NameTaken, stalled", arrayError("EXISTENT_VOL", "volume vc-x exists"), "NameTaken", { Reconciling: "False/NameTaken", Stalled: "True/NameTaken" }, "retry"],
-    ["a missing array volume is SourceNotFound, stalled", arrayError("NON_EXISTENT_VOL", "volume data not found"), "SourceNotFound", { Stalled: "True/SourceNotFound" }, "retry"],
-    ["a timeout is ArrayUnavailable, still reconciling", new EngineError("request timed out", { code: "Timeout" }), "ArrayUnavailable", { Reconciling: "True/ArrayUnavailable", Stalled: "False/ArrayUnavailable" }, "retry"],
+    [
+      "a name held by another owner is NameTaken, stalled",
+      arrayError("EXISTENT_VOL", "volume vc-x exists"),
+      "NameTaken",
+      { Reconciling: "False/NameTaken", Stalled: "True/NameTaken" },
+      "retry",
+    ],
+    [
+      "a missing array volume is SourceNotFound, stalled",
+      arrayError("NON_EXISTENT_VOL", "volume data not found"),
+      "SourceNotFound",
+      { Stalled: "True/SourceNotFound" },
+      "retry",
+    ],
+    [
+      "a timeout is ArrayUnavailable, still reconciling",
+      new EngineError("request timed out", { code: "Timeout" }),
+      "ArrayUnavailable",
+      { Reconciling: "True/ArrayUnavailable", Stalled: "False/ArrayUnavailable" },
+      "retry",
+    ],
   ] as const)("%s", (_why, error, reason, conds, next) => {
     const r = run({ vc: virtualCopy("snap", withFinalizer()), source: { ok: true, volume: "data" } }, { error });
     expect(r.reason).toBe(reason);
@@ -51,19 +91,33 @@ describe("VirtualCopy status", () => {
   });
 
   it("keeps lastError's time while the error stays the same, so a retry writes nothing new", () => {
-    const first = run({ vc: virtualCopy("snap"), source: { ok: false, reason: "SourceNotFound", message: "PersistentVolumeClaim ns/data not found" } });
+    const first = run({
+      vc: virtualCopy("snap"),
+      source: { ok: false, reason: "SourceNotFound", message: "PersistentVolumeClaim ns/data not found" },
+    });
     const vc = virtualCopy("snap", (v) => {
       (v as { status: unknown }).status = { lastError: { message: first.message, time: "2026-11-24T01:00:00Z" } };
     });
-    const again = run({ vc, source: { ok: false, reason: "SourceNotFound", message: "PersistentVolumeClaim ns/data not found" } });
+    const again = run({
+      vc,
+      source: { ok: false, reason: "SourceNotFound", message: "PersistentVolumeClaim ns/data not found" },
+    });
     expect(again.fields.lastError).toEqual({ message: first.message, time: "2026-11-24T01:00:00Z" });
   });
 
   it("a copy the array expired is Expired, not stalled, and keeps what it was", () => {
-    const vc = virtualCopy("snap", withFinalizer(), created(new Date(now - 7_200_000), { expirationTime: "2026-11-24T01:30:00Z", sourceVolume: "data" }));
+    const vc = virtualCopy(
+      "snap",
+      withFinalizer(),
+      created(new Date(now - 7_200_000), { expirationTime: "2026-11-24T01:30:00Z", sourceVolume: "data" }),
+    );
     const r = run({ vc });
     expect(conditionsOf(r)).toEqual({ Ready: "False/Expired", Reconciling: "False/Expired", Stalled: "False/Expired" });
-    expect(r.fields).toMatchObject({ arrayName: vcArrayName, sourceVolume: "data", expirationTime: "2026-11-24T01:30:00Z" });
+    expect(r.fields).toMatchObject({
+      arrayName: vcArrayName,
+      sourceVolume: "data",
+      expirationTime: "2026-11-24T01:30:00Z",
+    });
     expect(r.fields).not.toHaveProperty("syncState");
     expect(r.events.map((e) => e.reason)).toEqual(["Expired"]);
   });
@@ -75,7 +129,10 @@ describe("VirtualCopy status", () => {
 
   it("a retained copy's deletion is refused, shown, and retried when retention ends", () => {
     const vc = virtualCopy("snap", withFinalizer(), deleting(), created(new Date(now)));
-    const r = run({ vc, observed: copyObservation({ retainedUntil: now + 600_000 }) }, { error: arrayError("RETAINED", "vc-x is retained") });
+    const r = run(
+      { vc, observed: copyObservation({ retainedUntil: now + 600_000 }) },
+      { error: arrayError("RETAINED", "vc-x is retained") },
+    );
     expect(r.reason).toBe("DeletionRefused");
     expect(r.write).toBe(true);
     expect(r.events[0]).toMatchObject({ type: "Warning", reason: "DeletionRefused" });
@@ -83,7 +140,10 @@ describe("VirtualCopy status", () => {
   });
 
   it("a finished deletion writes no status and says Deleted", () => {
-    const r = run({ vc: virtualCopy("snap", withFinalizer(), deleting(), created(new Date(now))), observed: copyObservation() }, { deleted: true });
+    const r = run(
+      { vc: virtualCopy("snap", withFinalizer(), deleting(), created(new Date(now))), observed: copyObservation() },
+      { deleted: true },
+    );
     expect(r.write).toBe(false);
     expect(r.events.map((e) => e.reason)).toContain("Deleted");
   });

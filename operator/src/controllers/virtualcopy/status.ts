@@ -66,7 +66,11 @@ export function report(g: Gathered, plan: Plan, outcome: Outcome): Report {
     reason: state.reason,
     message: state.message,
     fields,
-    conditions: [cond("Ready", state.ready), cond("Reconciling", state.mood === "working"), cond("Stalled", state.mood === "stalled")],
+    conditions: [
+      cond("Ready", state.ready),
+      cond("Reconciling", state.mood === "working"),
+      cond("Stalled", state.mood === "stalled"),
+    ],
     events: events(g, state, outcome, copy),
     next: nextStep(g, plan, state, copy),
     write: !(plan.removeFinalizer && outcome.error === undefined),
@@ -75,18 +79,39 @@ export function report(g: Gathered, plan: Plan, outcome: Outcome): Report {
 
 function lifeState(g: Gathered, outcome: Outcome, copy: CopyObservation | undefined): State {
   if (!g.cls.ok) return { reason: g.cls.reason, message: g.cls.message, mood: "stalled", ready: false };
-  if (g.engineError !== undefined) return { reason: "ClassUnusable", message: `CopyClass ${g.cls.cls.name}: ${g.engineError}`, mood: "stalled", ready: false };
-  if (g.observeError !== undefined) return accessDenied(g.observeError) ? denied(g.observeError) : unavailable(g.observeError);
-  if (outcome.error !== undefined) return accessDenied(outcome.error) ? denied(outcome.error) : createFailed(outcome.error);
+  if (g.engineError !== undefined)
+    return {
+      reason: "ClassUnusable",
+      message: `CopyClass ${g.cls.cls.name}: ${g.engineError}`,
+      mood: "stalled",
+      ready: false,
+    };
+  if (g.observeError !== undefined)
+    return accessDenied(g.observeError) ? denied(g.observeError) : unavailable(g.observeError);
+  if (outcome.error !== undefined)
+    return accessDenied(outcome.error) ? denied(outcome.error) : createFailed(outcome.error);
   if (copy !== undefined) return copyState(copy);
   if (wasCreated(g.vc)) {
     const expires = g.vc.status?.expirationTime;
     if (expires !== undefined && Date.parse(expires) <= g.now) {
-      return { reason: "Expired", message: `the array deleted virtual copy ${arrayNameOf(g.vc)} at its expiration time ${expires}`, mood: "resting", ready: false };
+      return {
+        reason: "Expired",
+        message: `the array deleted virtual copy ${arrayNameOf(g.vc)} at its expiration time ${expires}`,
+        mood: "resting",
+        ready: false,
+      };
     }
-    return { reason: "Lost", message: `virtual copy ${arrayNameOf(g.vc)} is no longer on the array; it is not re-created, as a new copy would hold another point in time`, mood: "stalled", ready: false };
+    return {
+      reason: "Lost",
+      message:
+        `virtual copy ${arrayNameOf(g.vc)} is no longer on the array; it is not re-created, as a new ` +
+        `copy would hold another point in time`,
+      mood: "stalled",
+      ready: false,
+    };
   }
-  if (g.source !== undefined && !g.source.ok) return { reason: g.source.reason, message: g.source.message, mood: "stalled", ready: false };
+  if (g.source !== undefined && !g.source.ok)
+    return { reason: g.source.reason, message: g.source.message, mood: "stalled", ready: false };
   return { reason: "Creating", message: `creating virtual copy ${arrayNameOf(g.vc)}`, mood: "working", ready: false };
 }
 
@@ -94,11 +119,28 @@ function copyState(copy: CopyObservation): State {
   const sync = copy.synchronization?.syncState ?? "Idle";
   switch (sync) {
     case "Idle":
-      return { reason: "Idle", message: `virtual copy ${copy.name} of ${copy.source} is ready`, mood: "ready", ready: true };
+      return {
+        reason: "Idle",
+        message: `virtual copy ${copy.name} of ${copy.source} is ready`,
+        mood: "ready",
+        ready: true,
+      };
     case "RestoreInProgress":
-      return { reason: "Restoring", message: `virtual copy ${copy.name} is being restored onto ${copy.source}`, mood: "working", ready: true };
+      return {
+        reason: "Restoring",
+        message: `virtual copy ${copy.name} is being restored onto ${copy.source}`,
+        mood: "working",
+        ready: true,
+      };
     case "Broken":
-      return { reason: "Broken", message: `virtual copy ${copy.name} is Broken on the array (a failed or halted restore); delete it, or restore again`, mood: "stalled", ready: false };
+      return {
+        reason: "Broken",
+        message:
+          `virtual copy ${copy.name} is Broken on the array (a failed or halted restore); delete it, ` +
+          `or restore again`,
+        mood: "stalled",
+        ready: false,
+      };
     default:
       return { reason: "Creating", message: `virtual copy ${copy.name} is ${sync}`, mood: "working", ready: false };
   }
@@ -106,8 +148,16 @@ function copyState(copy: CopyObservation): State {
 
 function createFailed(e: EngineError): State {
   if (e.kind !== "final") return unavailable(e);
-  if (e.code === "AlreadyExists") return { reason: "NameTaken", message: `${e.message}: another owner holds the name`, mood: "stalled", ready: false, error: e };
-  if (e.code === "NotFound") return { reason: "SourceNotFound", message: e.message, mood: "stalled", ready: false, error: e };
+  if (e.code === "AlreadyExists")
+    return {
+      reason: "NameTaken",
+      message: `${e.message}: another owner holds the name`,
+      mood: "stalled",
+      ready: false,
+      error: e,
+    };
+  if (e.code === "NotFound")
+    return { reason: "SourceNotFound", message: e.message, mood: "stalled", ready: false, error: e };
   return { reason: "ArrayRefused", message: e.message, mood: "stalled", ready: false, error: e };
 }
 
@@ -124,20 +174,34 @@ function deletionState(g: Gathered, plan: Plan, outcome: Outcome): State {
   if (e !== undefined) {
     const refused = e.code === "HasChildren" || e.code === "Retained" || e.code === "InUse" || e.code === "Busy";
     return refused
-      ? { reason: "DeletionRefused", message: `the array refuses to delete the copy: ${e.message}`, mood: "working", ready: false, error: e }
+      ? {
+          reason: "DeletionRefused",
+          message: `the array refuses to delete the copy: ${e.message}`,
+          mood: "working",
+          ready: false,
+          error: e,
+        }
       : { reason: "ArrayUnavailable", message: e.message, mood: "working", ready: false, error: e };
   }
   const blocked = !g.cls.ok ? g.cls.message : (g.engineError ?? g.observeError?.message);
   if (blocked !== undefined && plan.engine === undefined && !plan.removeFinalizer && plan.waitMs === undefined) {
     return {
       reason: "DeletionBlocked",
-      message: `cannot reach the array to delete the copy (${blocked}); fix that, or remove the finalizer arraycopy.io/array-object to abandon the array object`,
+      message:
+        `cannot reach the array to delete the copy (${blocked}); fix that, or remove the finalizer ` +
+        `arraycopy.io/array-object to abandon the array object`,
       mood: "stalled",
       ready: false,
     };
   }
-  const waiting = plan.waitMs === undefined ? "" : `, waiting ${Math.ceil(plan.waitMs / 1000)} s for an unconfirmed create to settle`;
-  return { reason: "Deleting", message: `deleting virtual copy ${arrayNameOf(g.vc)}${waiting}`, mood: "working", ready: false };
+  const waiting =
+    plan.waitMs === undefined ? "" : `, waiting ${Math.ceil(plan.waitMs / 1000)} s for an unconfirmed create to settle`;
+  return {
+    reason: "Deleting",
+    message: `deleting virtual copy ${arrayNameOf(g.vc)}${waiting}`,
+    mood: "working",
+    ready: false,
+  };
 }
 
 function isoOrUndefined(ms: number | undefined): string | undefined {
@@ -165,12 +229,28 @@ function statusFields(g: Gathered, copy: CopyObservation | undefined, state: Sta
       retentionTime: isoOrUndefined(copy.retainedUntil),
       ...(sync === undefined
         ? {}
-        : { copyType: sync.copyType, replicaType: sync.replicaType, syncState: sync.syncState, syncMaintained: sync.syncMaintained, whenSynced: isoOrUndefined(sync.whenSynced) }),
+        : {
+            copyType: sync.copyType,
+            replicaType: sync.replicaType,
+            syncState: sync.syncState,
+            syncMaintained: sync.syncMaintained,
+            whenSynced: isoOrUndefined(sync.whenSynced),
+          }),
     });
   } else if (prev !== undefined && wasCreated(g.vc)) {
     // The copy is gone: keep what identifies what it was, drop what describes a live association.
-    const { arrayName, sourceVolume, creationTime, whenSynced, expirationTime, retentionTime, readOnly, sizeBytes } = prev;
-    Object.assign(f, { arrayName, sourceVolume, creationTime, whenSynced, expirationTime, retentionTime, readOnly, sizeBytes });
+    const { arrayName, sourceVolume, creationTime, whenSynced, expirationTime, retentionTime, readOnly, sizeBytes } =
+      prev;
+    Object.assign(f, {
+      arrayName,
+      sourceVolume,
+      creationTime,
+      whenSynced,
+      expirationTime,
+      retentionTime,
+      readOnly,
+      sizeBytes,
+    });
   } else if (g.source?.ok === true) {
     f.sourceVolume = g.source.volume;
   }
@@ -184,12 +264,22 @@ function statusFields(g: Gathered, copy: CopyObservation | undefined, state: Sta
 function events(g: Gathered, state: State, outcome: Outcome, copy: CopyObservation | undefined): EventSpec[] {
   const prev = g.vc.status?.conditions?.find((c) => c.type === "Ready");
   const out: EventSpec[] = [];
-  if (outcome.deleted === true) out.push({ type: "Normal", reason: "Deleted", note: `Deleted virtual copy ${arrayNameOf(g.vc)} from the array` });
-  if (outcome.created !== undefined && !state.ready) out.push({ type: "Normal", reason: "Created", note: `Created virtual copy ${outcome.created.name} of ${outcome.created.source}` });
+  if (outcome.deleted === true)
+    out.push({ type: "Normal", reason: "Deleted", note: `Deleted virtual copy ${arrayNameOf(g.vc)} from the array` });
+  if (outcome.created !== undefined && !state.ready)
+    out.push({
+      type: "Normal",
+      reason: "Created",
+      note: `Created virtual copy ${outcome.created.name} of ${outcome.created.source}`,
+    });
   const changed = prev?.reason !== state.reason || (prev.status === "True") !== state.ready;
   if (!changed) return out;
   if (state.ready && prev?.status !== "True") {
-    out.push({ type: "Normal", reason: "Ready", note: copy === undefined ? state.message : `Virtual copy ${copy.name} of ${copy.source} is ready` });
+    out.push({
+      type: "Normal",
+      reason: "Ready",
+      note: copy === undefined ? state.message : `Virtual copy ${copy.name} of ${copy.source} is ready`,
+    });
   } else if (state.reason === "Expired") {
     out.push({ type: "Normal", reason: "Expired", note: state.message });
   } else if (state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused") {
@@ -208,6 +298,7 @@ function nextStep(g: Gathered, plan: Plan, state: State, copy: CopyObservation |
     return { kind: "retry", message: state.message };
   }
   if (state.mood === "working") return { kind: "after", ms: pollMs };
-  if (copy?.expiresAt !== undefined) return { kind: "after", ms: Math.min(maxWaitMs, Math.max(pollMs, copy.expiresAt - g.now + pollMs)) };
+  if (copy?.expiresAt !== undefined)
+    return { kind: "after", ms: Math.min(maxWaitMs, Math.max(pollMs, copy.expiresAt - g.now + pollMs)) };
   return { kind: "done" };
 }

@@ -3,15 +3,27 @@ import { Bitmap } from "./bitmap.ts";
 
 describe("Bitmap", () => {
   const cases: { name: string; build: (m: Bitmap) => void; ranges: { start: number; count: number }[] }[] = [
-    { name: "empty map has no ranges", build: () => {
+    {
+      name: "empty map has no ranges",
+      build: () => {
         /* nothing set */
-      }, ranges: [] },
-    { name: "single bit", build: (m) => {
+      },
+      ranges: [],
+    },
+    {
+      name: "single bit",
+      build: (m) => {
         m.set(5);
-      }, ranges: [{ start: 5, count: 1 }] },
-    { name: "range crossing byte boundaries", build: (m) => {
+      },
+      ranges: [{ start: 5, count: 1 }],
+    },
+    {
+      name: "range crossing byte boundaries",
+      build: (m) => {
         m.setRange(3, 20);
-      }, ranges: [{ start: 3, count: 20 }] },
+      },
+      ranges: [{ start: 3, count: 20 }],
+    },
     {
       name: "clear splits a range",
       build: (m) => {
@@ -23,9 +35,13 @@ describe("Bitmap", () => {
         { start: 16, count: 16 },
       ],
     },
-    { name: "far sparse bit grows the map", build: (m) => {
+    {
+      name: "far sparse bit grows the map",
+      build: (m) => {
         m.set(1_000_000);
-      }, ranges: [{ start: 1_000_000, count: 1 }] },
+      },
+      ranges: [{ start: 1_000_000, count: 1 }],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

@@ -5,7 +5,17 @@ import type { BlockRange } from "./bitmap.ts";
 import type { ScannedRecord } from "./record-log.ts";
 import type { LiveNode } from "./view.ts";
 
-export const record = { alloc: 1, free: 2, reset: 3, saved: 4, savedHole: 5, cow: 6, cowHole: 7, redo: 8, settled: 9 } as const;
+export const record = {
+  alloc: 1,
+  free: 2,
+  reset: 3,
+  saved: 4,
+  savedHole: 5,
+  cow: 6,
+  cowHole: 7,
+  redo: 8,
+  settled: 9,
+} as const;
 const redoTypes: readonly number[] = [record.cow, record.cowHole, record.redo];
 
 export function encodeRanges(ranges: readonly BlockRange[]): Buffer {
@@ -18,16 +28,20 @@ export function encodeRanges(ranges: readonly BlockRange[]): Buffer {
 }
 
 function* decodeRanges(payload: Buffer): Generator<BlockRange> {
-  for (let at = 0; at + 8 <= payload.length; at += 8) yield { start: payload.readUInt32LE(at), count: payload.readUInt32LE(at + 4) };
+  for (let at = 0; at + 8 <= payload.length; at += 8)
+    yield { start: payload.readUInt32LE(at), count: payload.readUInt32LE(at + 4) };
 }
 
 export function replay(node: LiveNode, records: readonly ScannedRecord[]): void {
   for (const r of records) {
-    if (r.type === record.alloc && r.payload) for (const x of decodeRanges(r.payload)) node.alloc.setRange(x.start, x.count);
-    else if (r.type === record.free && r.payload) for (const x of decodeRanges(r.payload)) node.alloc.clearRange(x.start, x.count);
+    if (r.type === record.alloc && r.payload)
+      for (const x of decodeRanges(r.payload)) node.alloc.setRange(x.start, x.count);
+    else if (r.type === record.free && r.payload)
+      for (const x of decodeRanges(r.payload)) node.alloc.clearRange(x.start, x.count);
     else if (r.type === record.reset) node.alloc.clearAll();
     else if (r.type === record.saved && !node.saved.has(r.arg)) node.saved.set(r.arg, r.payloadOffset);
-    else if ((r.type === record.savedHole || r.type === record.cowHole) && !node.saved.has(r.arg)) node.saved.set(r.arg, -1);
+    else if ((r.type === record.savedHole || r.type === record.cowHole) && !node.saved.has(r.arg))
+      node.saved.set(r.arg, -1);
     else if (r.type === record.cow && !node.saved.has(r.arg)) node.saved.set(r.arg, r.payloadOffset);
   }
 }

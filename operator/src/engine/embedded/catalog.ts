@@ -70,7 +70,9 @@ export interface JobRecord {
   readonly timeSubmitted: number;
   startTime: number | undefined;
   endTime: number | undefined;
-  /** The internal snapshot taken when the job was submitted: the point in time it copies (or, for Restore, the copy). */
+  /**
+   * The internal snapshot taken when the job was submitted: the point in time it copies (or, for Restore, the copy).
+   */
   readonly pointInTime: string | undefined;
   /** The snapshot the previous sync left, whose changes a resync copies; replaced when the job succeeds. */
   readonly previousSnapshot: string | undefined;

@@ -46,7 +46,8 @@ async function main(): Promise<void> {
         for (const copy of await engine.listCopies()) console.log(JSON.stringify(copy));
         break;
       case "write": {
-        const data = a === undefined ? undefined : b === undefined ? Buffer.from(await text(process.stdin)) : await readFile(b);
+        const data =
+          a === undefined ? undefined : b === undefined ? Buffer.from(await text(process.stdin)) : await readFile(b);
         await v.writeVolume(need(name, "name"), bytes(a), data ?? Buffer.alloc(0));
         break;
       }
@@ -65,7 +66,9 @@ async function main(): Promise<void> {
         process.stdout.write(await v.readVolume(need(name, "name"), bytes(a), bytes(b)));
         break;
       default:
-        throw new Error(`unknown command ${command ?? "(none)"}: create, resize, delete, list, copies, write, fill, read`);
+        throw new Error(
+          `unknown command ${command ?? "(none)"}: create, resize, delete, list, copies, write, fill, read`,
+        );
     }
   } finally {
     await engine.close();

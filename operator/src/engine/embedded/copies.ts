@@ -5,7 +5,17 @@
 // asked for while the same operation is queued or running on the copy returns that job.
 import { arrayError, EngineError } from "../errors.ts";
 import { requireOwner, sameOwner } from "../ownership.ts";
-import type { CopyObservation, CopyRef, CreatePhysicalCopyRequest, CreateVirtualCopyRequest, HaltTarget, JobObservation, JobOperation, OwnerTag, StartJobRequest } from "../port.ts";
+import type {
+  CopyObservation,
+  CopyRef,
+  CreatePhysicalCopyRequest,
+  CreateVirtualCopyRequest,
+  HaltTarget,
+  JobObservation,
+  JobOperation,
+  OwnerTag,
+  StartJobRequest,
+} from "../port.ts";
 import type { CopyPriority } from "../port.ts";
 import type { CopyRecord, JobRecord } from "./catalog.ts";
 import { observeJob, type Core } from "./core.ts";
@@ -30,14 +40,20 @@ export class Copies {
    * awaits it after releasing the mutex and only then reports success. An existing copy is durable once every write
    * taken so far is (it may be another caller's, still being written).
    */
-  createVirtual(request: CreateVirtualCopyRequest): { readonly copy: CopyObservation; readonly durable: Promise<void> } {
+  createVirtual(request: CreateVirtualCopyRequest): {
+    readonly copy: CopyObservation;
+    readonly durable: Promise<void>;
+  } {
     checkName(request.name);
     checkLifetime(request.expirationHours, request.retentionHours);
     const existing = this.existing(request.name, "Virtual", request.source, request.owner);
     if (existing !== undefined) return { copy: existing, durable: this.core.settled() };
     const source = this.core.requireNode(request.source);
     if (request.readOnly && source.record.readOnly) {
-      throw arrayError("INV_OPERATION_VV_READONLY_TO_READONLY_SNAP", `${request.source} is read-only: its virtual copies are read-write`);
+      throw arrayError(
+        "INV_OPERATION_VV_READONLY_TO_READONLY_SNAP",
+        `${request.source} is read-only: its virtual copies are read-write`,
+      );
     }
     if (!request.readOnly && !source.record.readOnly) {
       throw arrayError("INV_INPUT_PARAM_CONFLICT", `${request.source} is read-write: its virtual copies are read-only`);
@@ -46,7 +62,10 @@ export class Copies {
       throw arrayError("IN_USE", `${request.source} is the target of a physical copy`);
     }
     if (this.core.restoringOnto(source.record.name) !== undefined) {
-      throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a virtual copy is being promoted onto ${request.source}`);
+      throw arrayError(
+        "INV_OPERATION_VV_PROMOTE_IN_PROGRESS",
+        `a virtual copy is being promoted onto ${request.source}`,
+      );
     }
     const now = this.core.now();
     const node = this.core.addNode({
@@ -86,14 +105,17 @@ export class Copies {
 
   async createPhysical(request: CreatePhysicalCopyRequest): Promise<{ copy: CopyObservation; job: JobObservation }> {
     checkName(request.name);
-    if (request.online && request.saveSnapshot) throw arrayError("INV_INPUT_PARAM_CONFLICT", "saveSnapshot applies to offline copies only");
-    if (request.online && request.priority !== undefined) throw arrayError("INV_INPUT_PARAM_CONFLICT", "priority applies to offline copies only");
+    if (request.online && request.saveSnapshot)
+      throw arrayError("INV_INPUT_PARAM_CONFLICT", "saveSnapshot applies to offline copies only");
+    if (request.online && request.priority !== undefined)
+      throw arrayError("INV_INPUT_PARAM_CONFLICT", "priority applies to offline copies only");
     const priority = request.priority ?? "Same";
     checkPriority(priority);
     const existing = this.existing(request.name, "Physical", request.source, request.owner);
     if (existing !== undefined) {
       const job = this.core.job(existing.activeJob ?? this.core.lastJobId(request.name) ?? "");
-      if (job === undefined) throw new EngineError(`copy ${request.name} exists but its job is gone`, { code: "InvalidState" });
+      if (job === undefined)
+        throw new EngineError(`copy ${request.name} exists but its job is gone`, { code: "InvalidState" });
       return { copy: existing, job: observeJob(job) };
     }
     const source = this.core.requireNode(request.source, "source volume");
@@ -135,7 +157,10 @@ export class Copies {
     const active = this.core.job(record.activeJob ?? "");
     if (active !== undefined) {
       if (active.operation === request.operation) return observeJob(active);
-      throw arrayError(record.kind === "Physical" ? "INV_OPERATION_VV_PCOPY_IN_PROGRESS" : "INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `job ${active.id} (${active.operation}) is running on ${request.copy}`);
+      throw arrayError(
+        record.kind === "Physical" ? "INV_OPERATION_VV_PCOPY_IN_PROGRESS" : "INV_OPERATION_VV_PROMOTE_IN_PROGRESS",
+        `job ${active.id} (${active.operation}) is running on ${request.copy}`,
+      );
     }
     if (this.core.workers.has(this.core.lastJobId(request.copy) ?? "")) {
       throw arrayError("INV_OPERATION_VV_IS_BUSY", `the last job on ${request.copy} is still stopping`);
@@ -143,7 +168,8 @@ export class Copies {
     if (request.priority !== undefined) checkPriority(request.priority);
     const sync = record.sync;
     const kindNeeded = request.operation === "Restore" ? "Virtual" : "Physical";
-    if (record.kind !== kindNeeded) throw arrayError("INV_INPUT", `${request.operation} applies to ${kindNeeded.toLowerCase()} copies only`);
+    if (record.kind !== kindNeeded)
+      throw arrayError("INV_INPUT", `${request.operation} applies to ${kindNeeded.toLowerCase()} copies only`);
     if (sync === undefined || (kindNeeded === "Physical" && sync.copyType !== "UnSyncAssoc")) {
       throw arrayError("NON_EXISTENT_VVCOPY", `${request.copy} is no longer associated with ${record.source}`);
     }
@@ -155,12 +181,21 @@ export class Copies {
         return this.startRestore(record);
       case "Resync":
       case "StartCopy": {
-        if (request.operation === "Resync" && sync.syncState === "Broken") throw arrayError("VV_IN_STALE_STATE", `${request.copy} is Broken and cannot be resynchronised`);
+        if (request.operation === "Resync" && sync.syncState === "Broken")
+          throw arrayError("VV_IN_STALE_STATE", `${request.copy} is Broken and cannot be resynchronised`);
         const source = this.core.requireNode(record.source, "source volume");
         const target = this.core.requireNode(record.name);
         this.checkSourceReady(source);
-        if (target.record.sizeBytes < source.record.sizeBytes) throw arrayError("INV_OPERATION_VV_COPY_PARENT_TOO_BIG", `${record.source} has grown larger than ${record.name}`);
-        sync.syncState = move("Physical", sync.syncState, request.operation === "Resync" ? "ResyncInProgress" : "CopyInProgress") as "ResyncInProgress";
+        if (target.record.sizeBytes < source.record.sizeBytes)
+          throw arrayError(
+            "INV_OPERATION_VV_COPY_PARENT_TOO_BIG",
+            `${record.source} has grown larger than ${record.name}`,
+          );
+        sync.syncState = move(
+          "Physical",
+          sync.syncState,
+          request.operation === "Resync" ? "ResyncInProgress" : "CopyInProgress",
+        ) as "ResyncInProgress";
         sync.percentSynced = 0;
         target.record.contentComplete = false;
         const job = this.submit(record, request.operation, priority, this.pointInTime(source), sync.savedSnapshot);
@@ -203,9 +238,13 @@ export class Copies {
     const node = this.core.userNode(name);
     if (node === undefined || (record === undefined && !asVolume)) return;
     if (record?.activeJob !== undefined || this.core.workers.has(this.core.lastJobId(name) ?? "")) {
-      throw arrayError(record?.kind === "Virtual" ? "INV_OPERATION_VV_PROMOTE_IN_PROGRESS" : "INV_OPERATION_VV_PCOPY_IN_PROGRESS", `a job is running on ${name}`);
+      throw arrayError(
+        record?.kind === "Virtual" ? "INV_OPERATION_VV_PROMOTE_IN_PROGRESS" : "INV_OPERATION_VV_PCOPY_IN_PROGRESS",
+        `a job is running on ${name}`,
+      );
     }
-    if (this.core.restoringOnto(name) !== undefined) throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a virtual copy is being promoted onto ${name}`);
+    if (this.core.restoringOnto(name) !== undefined)
+      throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a virtual copy is being promoted onto ${name}`);
     const retained = node.record.retainedUntil;
     if (retained !== undefined && retained > this.core.now()) {
       throw arrayError("RETAINED", `${name} is retained until ${new Date(retained).toISOString()}`);
@@ -228,7 +267,8 @@ export class Copies {
     for (const n of due) {
       await this.remove(n.name, true).catch(() => undefined);
     }
-    // Finished jobs go after a day, like the array's tasks, except each copy's last one (an idempotent create returns it).
+    // Finished jobs go after a day, like the array's tasks, except each copy's last one (an idempotent create returns
+    // it).
     const horizon = now - 24 * hourMs;
     const old = (j: JobRecord): boolean => isFinished(j) && (j.endTime ?? now) <= horizon;
     if (!this.core.catalog.jobs.some(old)) return;
@@ -245,7 +285,12 @@ export class Copies {
     return seen;
   }
 
-  private existing(name: string, kind: CopyRecord["kind"], source: string, owner: OwnerTag): CopyObservation | undefined {
+  private existing(
+    name: string,
+    kind: CopyRecord["kind"],
+    source: string,
+    owner: OwnerTag,
+  ): CopyObservation | undefined {
     const record = this.core.copy(name);
     if (record !== undefined && record.kind === kind && record.source === source && sameOwner(record.owner, owner)) {
       return this.observe(name);
@@ -262,44 +307,82 @@ export class Copies {
    * target is an independent base volume, as on the array, so a new offline copy may write onto it.
    */
   private isHistory(record: CopyRecord): boolean {
-    return record.kind === "Physical" && record.sync === undefined && record.activeJob === undefined && !this.core.workers.has(this.core.lastJobId(record.name) ?? "");
+    return (
+      record.kind === "Physical" &&
+      record.sync === undefined &&
+      record.activeJob === undefined &&
+      !this.core.workers.has(this.core.lastJobId(record.name) ?? "")
+    );
   }
 
   private checkSourceReady(source: LiveNode): void {
     if (this.core.copyTargetState(source.record.name) === "copying") {
-      throw arrayError("INV_OPERATION_VV_PCOPY_IN_PROGRESS", `${source.record.name} is being written by a physical copy`);
+      throw arrayError(
+        "INV_OPERATION_VV_PCOPY_IN_PROGRESS",
+        `${source.record.name} is being written by a physical copy`,
+      );
     }
     if (this.core.restoringOnto(source.record.name) !== undefined) {
-      throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a virtual copy is being promoted onto ${source.record.name}`);
+      throw arrayError(
+        "INV_OPERATION_VV_PROMOTE_IN_PROGRESS",
+        `a virtual copy is being promoted onto ${source.record.name}`,
+      );
     }
   }
 
   private createOnlineTarget(request: CreatePhysicalCopyRequest, source: LiveNode): LiveNode {
-    if (this.core.store.get(request.name) !== undefined) throw arrayError("EXISTENT_VOL", `${request.name} already exists`);
+    if (this.core.store.get(request.name) !== undefined)
+      throw arrayError("EXISTENT_VOL", `${request.name} already exists`);
     const size = request.sizeBytes ?? source.record.sizeBytes;
     checkSize(size);
-    if (size < source.record.sizeBytes) throw arrayError("INV_OPERATION_VV_COPY_PARENT_TOO_BIG", `${request.source} is larger than ${size} bytes`);
-    return this.core.addNode({ name: request.name, sizeBytes: size, layout: "overlay", parent: undefined, readOnly: false, internal: false });
+    if (size < source.record.sizeBytes)
+      throw arrayError("INV_OPERATION_VV_COPY_PARENT_TOO_BIG", `${request.source} is larger than ${size} bytes`);
+    return this.core.addNode({
+      name: request.name,
+      sizeBytes: size,
+      layout: "overlay",
+      parent: undefined,
+      readOnly: false,
+      internal: false,
+    });
   }
 
   private checkOfflineTarget(request: CreatePhysicalCopyRequest, source: LiveNode): LiveNode {
     const target = this.core.requireNode(request.name, "destination volume");
-    if (target === source) throw arrayError("INV_OPERATION_VV_COPY_TO_SELF", `${request.name} cannot be copied onto itself`);
-    if (target.record.parent !== undefined) throw arrayError("INV_OPERATION_VV_NON_BASE_VOLUME", `${request.name} is not a base volume`);
-    if (target.record.sizeBytes < source.record.sizeBytes) throw arrayError("INV_OPERATION_VV_COPY_PARENT_TOO_BIG", `${request.source} is larger than ${request.name}`);
-    if (this.core.children(request.name).length > 0) throw arrayError("HAS_CHILD", `${request.name} has virtual copies`);
-    if (this.core.restoringOnto(request.name) !== undefined) throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a virtual copy is being promoted onto ${request.name}`);
+    if (target === source)
+      throw arrayError("INV_OPERATION_VV_COPY_TO_SELF", `${request.name} cannot be copied onto itself`);
+    if (target.record.parent !== undefined)
+      throw arrayError("INV_OPERATION_VV_NON_BASE_VOLUME", `${request.name} is not a base volume`);
+    if (target.record.sizeBytes < source.record.sizeBytes)
+      throw arrayError("INV_OPERATION_VV_COPY_PARENT_TOO_BIG", `${request.source} is larger than ${request.name}`);
+    if (this.core.children(request.name).length > 0)
+      throw arrayError("HAS_CHILD", `${request.name} has virtual copies`);
+    if (this.core.restoringOnto(request.name) !== undefined)
+      throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a virtual copy is being promoted onto ${request.name}`);
     return target;
   }
 
   /** The internal snapshot a copy job reads: the source as it is now, whatever is written to it meanwhile. */
   private pointInTime(source: LiveNode): string {
     const name = `#pit-${this.core.catalog.nextId}`;
-    this.core.addNode({ name, sizeBytes: source.record.sizeBytes, layout: "delta", parent: source.record.name, readOnly: true, internal: true });
+    this.core.addNode({
+      name,
+      sizeBytes: source.record.sizeBytes,
+      layout: "delta",
+      parent: source.record.name,
+      readOnly: true,
+      internal: true,
+    });
     return name;
   }
 
-  private submit(record: CopyRecord, operation: JobOperation, priority: CopyPriority, pointInTime: string | undefined, previous: string | undefined): JobRecord {
+  private submit(
+    record: CopyRecord,
+    operation: JobOperation,
+    priority: CopyPriority,
+    pointInTime: string | undefined,
+    previous: string | undefined,
+  ): JobRecord {
     const job: JobRecord = {
       id: String(this.core.catalog.nextJob++),
       operation,
@@ -343,12 +426,18 @@ export class Copies {
     const sync = record.sync;
     const snapshot = this.core.requireNode(record.name);
     const target = this.core.restoreTarget(record.name);
-    if (sync === undefined || target === undefined) throw arrayError("NON_EXISTENT_VOL", `the base of ${record.name} not found`);
+    if (sync === undefined || target === undefined)
+      throw arrayError("NON_EXISTENT_VOL", `the base of ${record.name} not found`);
     if (target.record.sizeBytes > snapshot.record.sizeBytes) {
-      throw arrayError("INV_OPERATION_PARENT_SIZE_HAS_INCREASED", `${target.record.name} has grown since ${record.name} was taken`);
+      throw arrayError(
+        "INV_OPERATION_PARENT_SIZE_HAS_INCREASED",
+        `${target.record.name} has grown since ${record.name} was taken`,
+      );
     }
-    if (this.core.restoringOnto(target.record.name) !== undefined) throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a promote onto ${target.record.name} is running`);
-    if (this.core.copyTargetState(target.record.name) !== undefined) throw arrayError("IN_USE", `${target.record.name} is the target of a physical copy`);
+    if (this.core.restoringOnto(target.record.name) !== undefined)
+      throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a promote onto ${target.record.name} is running`);
+    if (this.core.copyTargetState(target.record.name) !== undefined)
+      throw arrayError("IN_USE", `${target.record.name} is the target of a physical copy`);
     sync.syncState = move("Virtual", sync.syncState, "RestoreInProgress") as "RestoreInProgress";
     const job = this.submit(record, "Restore", "Same", undefined, undefined);
     await this.core.save();

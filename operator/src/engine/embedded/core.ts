@@ -190,7 +190,8 @@ export class Core {
   async removeNode(name: string): Promise<void> {
     const node = this.store.get(name);
     if (node === undefined) return;
-    if (this.children(name).length > 0) throw new EngineError(`internal: ${name} still has children`, { code: "Internal" });
+    if (this.children(name).length > 0)
+      throw new EngineError(`internal: ${name} still has children`, { code: "Internal" });
     if (node.record.layout === "delta") await this.store.mergeIntoOlder(node);
     this.catalog.nodes = this.catalog.nodes.filter((n) => n.name !== name);
     this.catalog.copies = this.catalog.copies.filter((c) => c.name !== name);
@@ -213,7 +214,9 @@ export class Core {
     );
   }
 
-  /** Where a virtual copy is promoted to: its parent, or for a read-write copy of a read-only one, the RW volume above. */
+  /**
+   * Where a virtual copy is promoted to: its parent, or for a read-write copy of a read-only one, the RW volume above.
+   */
   restoreTarget(copyName: string): LiveNode | undefined {
     const snapshot = this.store.get(copyName);
     const parent = snapshot?.record.parent === undefined ? undefined : this.store.get(snapshot.record.parent);
@@ -224,7 +227,8 @@ export class Core {
 
   lastJobId(copy: string): string | undefined {
     let last: JobRecord | undefined;
-    for (const j of this.catalog.jobs) if (j.copy === copy && (last === undefined || Number(j.id) > Number(last.id))) last = j;
+    for (const j of this.catalog.jobs)
+      if (j.copy === copy && (last === undefined || Number(j.id) > Number(last.id))) last = j;
     return last?.id;
   }
 

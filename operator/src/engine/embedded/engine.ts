@@ -63,7 +63,13 @@ export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promis
       const id = Number.parseInt(file, 10);
       if (!owned.has(id)) await unlink(join(dir, "vols", file));
     }
-    const core = new Core(dir, catalog, store, options.clock ?? { now: () => Date.now() }, options.maxConcurrentCopies ?? 2);
+    const core = new Core(
+      dir,
+      catalog,
+      store,
+      options.clock ?? { now: () => Date.now() },
+      options.maxConcurrentCopies ?? 2,
+    );
     const engine = new EmbeddedEngine(core, unlock, options.expiryIntervalMs ?? 60_000);
     await engine.start();
     return engine;
@@ -128,15 +134,22 @@ export class EmbeddedEngine implements Engine, VolumeOps {
   }
 
   createVirtualCopy(request: CreateVirtualCopyRequest, options?: CallOptions): Promise<CopyObservation> {
-    return this.callDurable(`cannot create virtual copy ${request.name}`, options, () => Promise.resolve(this.copies.createVirtual(request)));
+    return this.callDurable(`cannot create virtual copy ${request.name}`, options, () =>
+      Promise.resolve(this.copies.createVirtual(request)),
+    );
   }
 
-  createPhysicalCopy(request: CreatePhysicalCopyRequest, options?: CallOptions): Promise<{ copy: CopyObservation; job: JobObservation }> {
+  createPhysicalCopy(
+    request: CreatePhysicalCopyRequest,
+    options?: CallOptions,
+  ): Promise<{ copy: CopyObservation; job: JobObservation }> {
     return this.call(`cannot create physical copy ${request.name}`, options, () => this.copies.createPhysical(request));
   }
 
   startJob(request: StartJobRequest, options?: CallOptions): Promise<JobObservation> {
-    return this.call(`cannot start ${request.operation} on ${request.copy}`, options, () => this.copies.startJob(request));
+    return this.call(`cannot start ${request.operation} on ${request.copy}`, options, () =>
+      this.copies.startJob(request),
+    );
   }
 
   halt(target: HaltTarget, options?: CallOptions): Promise<JobObservation | undefined> {
@@ -211,7 +224,11 @@ export class EmbeddedEngine implements Engine, VolumeOps {
   }
 
   /** `call`, then waits (outside the mutex) for the operation's catalog write to be durable before answering. */
-  private async callDurable<T>(context: string, options: CallOptions | undefined, work: () => Promise<{ readonly copy: T; readonly durable: Promise<void> }>): Promise<T> {
+  private async callDurable<T>(
+    context: string,
+    options: CallOptions | undefined,
+    work: () => Promise<{ readonly copy: T; readonly durable: Promise<void> }>,
+  ): Promise<T> {
     const { copy, durable } = await this.call(context, options, work);
     try {
       await durable;

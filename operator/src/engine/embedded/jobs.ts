@@ -41,7 +41,8 @@ export class Jobs {
     if (this.closing) return;
     const jobs = this.core.catalog.jobs;
     for (const job of jobs) if (job.operation === "Restore" && job.jobState === "New") await this.start(job);
-    const busy = () => jobs.filter((j) => isCopyJob(j) && (j.jobState === "Starting" || j.jobState === "Running")).length;
+    const busy = () =>
+      jobs.filter((j) => isCopyJob(j) && (j.jobState === "Starting" || j.jobState === "Running")).length;
     const queued = jobs
       .filter((j) => isCopyJob(j) && j.jobState === "New")
       .sort((a, b) => priorityRank(a.priority) - priorityRank(b.priority) || Number(a.id) - Number(b.id));
@@ -59,7 +60,10 @@ export class Jobs {
     await this.collectSnapshots();
   }
 
-  /** Removes internal snapshots nothing refers to any more (a replaced resync snapshot, a finished job's). Under the mutex. */
+  /**
+   * Removes internal snapshots nothing refers to any more (a replaced resync snapshot, a finished job's). Under the
+   * mutex.
+   */
   async collectSnapshots(): Promise<void> {
     const keep = new Set<string>();
     for (const c of this.core.catalog.copies) if (c.sync?.savedSnapshot !== undefined) keep.add(c.sync.savedSnapshot);
@@ -105,7 +109,8 @@ export class Jobs {
     job.jobState = "Running";
     job.operationalStatus = ["OK"];
     job.startTime = this.core.now();
-    if (record?.sync?.syncState === "Initialized") record.sync.syncState = move("Physical", "Initialized", "ResyncInProgress") as "ResyncInProgress";
+    if (record?.sync?.syncState === "Initialized")
+      record.sync.syncState = move("Physical", "Initialized", "ResyncInProgress") as "ResyncInProgress";
     await this.core.save();
     this.core.emit("Started", job);
     const controller = new AbortController();
@@ -158,7 +163,13 @@ export class Jobs {
       await this.core.save();
       return { source, target, blocks, full };
     });
-    const outcome = await copyBlocks({ ...plan, store: this.core.store, mutex: this.mutex, signal, progress: this.progress(job) });
+    const outcome = await copyBlocks({
+      ...plan,
+      store: this.core.store,
+      mutex: this.mutex,
+      signal,
+      progress: this.progress(job),
+    });
     if (outcome === undefined) return;
     await this.mutex.run(async () => {
       if (isFinished(job)) return;
@@ -205,7 +216,7 @@ export class Jobs {
           if (signal.aborted || isFinished(job)) return true;
           const view = store.view(plan.snapshot);
           const zeros = Array.from({ length: count }, (_, i) => resolve(view, start + i).in === "zero");
-          for (let i = 0; i < count; ) {
+          for (let i = 0; i < count;) {
             let n = 1;
             while (i + n < count && zeros[i + n] === zeros[i]) n++;
             if (zeros[i] === true) await store.zeroBlocks(plan.target, start + i, n);
@@ -278,9 +289,19 @@ export class Jobs {
     this.core.emit("Finished", job);
   }
 
-  private end(job: JobRecord, state: "Completed" | "Exception" | "Terminated", code: number, description: string): void {
+  private end(
+    job: JobRecord,
+    state: "Completed" | "Exception" | "Terminated",
+    code: number,
+    description: string,
+  ): void {
     job.jobState = state;
-    job.operationalStatus = state === "Completed" ? ["Completed", "OK"] : state === "Exception" ? ["Completed", "Error"] : ["Completed", "Aborted"];
+    job.operationalStatus =
+      state === "Completed"
+        ? ["Completed", "OK"]
+        : state === "Exception"
+          ? ["Completed", "Error"]
+          : ["Completed", "Aborted"];
     if (state === "Completed") job.percentComplete = 100;
     job.errorCode = code;
     job.errorDescription = description;

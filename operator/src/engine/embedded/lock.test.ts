@@ -17,7 +17,10 @@ describe("data directory lock", () => {
 
   it.each([
     ["a dead process's lock is taken over", "999999999 123"],
-    ["a lock naming a live pid with another start time (a restarted container's pid 1) is taken over", `${String(process.ppid)} 1`],
+    [
+      "a lock naming a live pid with another start time (a restarted container's pid 1) is taken over",
+      `${String(process.ppid)} 1`,
+    ],
     ["a lock with our own pid but another start time is a previous incarnation", `${String(process.pid)} 1`],
   ])("%s", async (_why, content) => {
     const d = dir();

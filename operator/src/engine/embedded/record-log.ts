@@ -68,7 +68,8 @@ export class RecordLog {
     try {
       handle = await open(path, constants.O_RDWR);
     } catch (e: unknown) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { log: new RecordLog(path, undefined, 0), records: [] };
+      if ((e as NodeJS.ErrnoException).code === "ENOENT")
+        return { log: new RecordLog(path, undefined, 0), records: [] };
       throw e;
     }
     const size = (await handle.stat()).size;

@@ -28,7 +28,10 @@ export function checkLifetime(expirationHours: number | undefined, retentionHour
   if (expirationHours !== undefined) checkHours("expiration", expirationHours);
   if (retentionHours !== undefined) checkHours("retention", retentionHours);
   if (expirationHours !== undefined && retentionHours !== undefined && retentionHours > expirationHours) {
-    throw arrayError("INV_INPUT_RETAIN_GT_EXPIRE", `retention ${retentionHours}h exceeds expiration ${expirationHours}h`);
+    throw arrayError(
+      "INV_INPUT_RETAIN_GT_EXPIRE",
+      `retention ${retentionHours}h exceeds expiration ${expirationHours}h`,
+    );
   }
 }
 

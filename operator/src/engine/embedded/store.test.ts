@@ -66,7 +66,9 @@ describe("BlockStore copy-on-write and its redo after lost writeback", () => {
       if (c.lose) await loseWriteback(1, 3);
       const reopened = await BlockStore.open(dir, records);
       expect((await reopened.read(get(reopened, "base"), 3 * blockBytes, blockBytes)).equals(fill(0xbb))).toBe(true);
-      expect((await reopened.read(get(reopened, "snap"), 3 * blockBytes, blockBytes)).equals(fill(c.before ?? 0))).toBe(true);
+      expect((await reopened.read(get(reopened, "snap"), 3 * blockBytes, blockBytes)).equals(fill(c.before ?? 0))).toBe(
+        true,
+      );
       await reopened.close();
       await first.close();
     });

@@ -204,7 +204,11 @@ export class BlockStore {
       const i = byBlock.get(b);
       if (i === undefined) return { type: record.redo, arg: b, payload: fresh };
       if (locations[i]?.in === "zero") return { type: record.cowHole, arg: b, payload: fresh };
-      return { type: record.cow, arg: b, payload: Buffer.concat([old.subarray(i * blockBytes, (i + 1) * blockBytes), fresh]) };
+      return {
+        type: record.cow,
+        arg: b,
+        payload: Buffer.concat([old.subarray(i * blockBytes, (i + 1) * blockBytes), fresh]),
+      };
     });
     if (node.pendingIn !== undefined && node.pendingIn !== newest) await this.settle(node);
     const offsets = await newest.log.append(records);
@@ -260,7 +264,9 @@ export class BlockStore {
     await handle.truncate(0);
   }
 
-  /** A copy job's raw write into its target, which has no snapshots and no other writer; commitCopy makes it durable. */
+  /**
+   * A copy job's raw write into its target, which has no snapshots and no other writer; commitCopy makes it durable.
+   */
   async writeCopyData(node: LiveNode, start: number, buf: Uint8Array): Promise<void> {
     await writeAll(await this.data(node), buf, start * blockBytes);
   }
@@ -307,7 +313,15 @@ export class BlockStore {
   }
 
   private register(r: NodeRecord, log: RecordLog): LiveNode {
-    const node: LiveNode = { record: r, alloc: new Bitmap(), saved: new Map(), log, snapshots: [], pendingIn: undefined, pendingAlloc: new Bitmap() };
+    const node: LiveNode = {
+      record: r,
+      alloc: new Bitmap(),
+      saved: new Map(),
+      log,
+      snapshots: [],
+      pendingIn: undefined,
+      pendingAlloc: new Bitmap(),
+    };
     this.nodes.set(r.name, node);
     if (r.parent !== undefined && r.layout === "delta") this.nodes.get(r.parent)?.snapshots.push(node);
     return node;

@@ -22,7 +22,14 @@ export class Volumes {
     checkName(name);
     checkSize(sizeBytes);
     if (this.core.store.get(name) !== undefined) throw arrayError("EXISTENT_VOL", `volume ${name} already exists`);
-    const node = this.core.addNode({ name, sizeBytes, layout: "overlay", parent: undefined, readOnly: false, internal: false });
+    const node = this.core.addNode({
+      name,
+      sizeBytes,
+      layout: "overlay",
+      parent: undefined,
+      readOnly: false,
+      internal: false,
+    });
     await this.core.save();
     return this.observe(node);
   }
@@ -30,10 +37,14 @@ export class Volumes {
   async resize(name: string, sizeBytes: number): Promise<VolumeObservation> {
     const node = this.core.requireNode(name);
     checkSize(sizeBytes);
-    if (node.record.readOnly) throw arrayError("INV_OPERATION_VV_READONLY_SNAPSHOT", `${name} is a read-only virtual copy`);
-    if (sizeBytes < node.record.sizeBytes) throw arrayError("INV_INPUT_BELOW_RANGE", `volumes only grow: ${name} has ${node.record.sizeBytes} bytes`);
-    if (this.core.copyTargetState(name) === "copying") throw arrayError("INV_OPERATION_VV_PCOPY_IN_PROGRESS", `${name} is being copied onto`);
-    if (this.core.restoringOnto(name) !== undefined) throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a virtual copy is being promoted onto ${name}`);
+    if (node.record.readOnly)
+      throw arrayError("INV_OPERATION_VV_READONLY_SNAPSHOT", `${name} is a read-only virtual copy`);
+    if (sizeBytes < node.record.sizeBytes)
+      throw arrayError("INV_INPUT_BELOW_RANGE", `volumes only grow: ${name} has ${node.record.sizeBytes} bytes`);
+    if (this.core.copyTargetState(name) === "copying")
+      throw arrayError("INV_OPERATION_VV_PCOPY_IN_PROGRESS", `${name} is being copied onto`);
+    if (this.core.restoringOnto(name) !== undefined)
+      throw arrayError("INV_OPERATION_VV_PROMOTE_IN_PROGRESS", `a virtual copy is being promoted onto ${name}`);
     if (sizeBytes !== node.record.sizeBytes) {
       node.record.sizeBytes = sizeBytes;
       await this.core.save();
@@ -54,7 +65,8 @@ export class Volumes {
   async write(name: string, offset: number, data: Uint8Array): Promise<void> {
     const node = this.core.requireNode(name);
     this.checkRange(node, offset, data.length);
-    if (node.record.readOnly) throw arrayError("INV_OPERATION_VV_READONLY_SNAPSHOT", `${name} is a read-only virtual copy`);
+    if (node.record.readOnly)
+      throw arrayError("INV_OPERATION_VV_READONLY_SNAPSHOT", `${name} is a read-only virtual copy`);
     if (this.core.copyTargetState(name) !== undefined) {
       throw arrayError("INV_OPERATION_VLUN_PCOPY_TARGET_VV", `${name} is a physical copy target; detach it first`);
     }
@@ -73,7 +85,10 @@ export class Volumes {
       throw arrayError("INV_INPUT", `offset ${offset} and length ${length} must be whole non-negative numbers`);
     }
     if (offset + length > node.record.sizeBytes) {
-      throw arrayError("INV_INPUT_EXCEEDS_RANGE", `bytes ${offset}–${offset + length} lie past the end of ${node.record.name} (${node.record.sizeBytes})`);
+      throw arrayError(
+        "INV_INPUT_EXCEEDS_RANGE",
+        `bytes ${offset}–${offset + length} lie past the end of ${node.record.name} (${node.record.sizeBytes})`,
+      );
     }
   }
 

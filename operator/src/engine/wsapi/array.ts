@@ -39,7 +39,13 @@ export class ArrayApi {
   }
 
   async volume(name: string, signal: Signal): Promise<Volume | undefined> {
-    return this.#read({ method: "GET", path: `volumes/${encodeURIComponent(name)}`, schema: volume, idempotent: true, signal });
+    return this.#read({
+      method: "GET",
+      path: `volumes/${encodeURIComponent(name)}`,
+      schema: volume,
+      idempotent: true,
+      signal,
+    });
   }
 
   /** Every volume; `about` names one the caller cares about, which may not be skipped if malformed. */
@@ -56,15 +62,24 @@ export class ArrayApi {
 
   /** The copy tasks, from one shared GET /tasks; `about` names the volume whose tasks the caller needs. */
   async tasks(signal: Signal, about?: string): Promise<Task[]> {
-    return this.#members(await this.#sharedTasks(signal), "tasks", "task", task, about).filter((t) => copyTaskTypes.has(t.type));
+    return this.#members(await this.#sharedTasks(signal), "tasks", "task", task, about).filter((t) =>
+      copyTaskTypes.has(t.type),
+    );
   }
 
   #sharedTasks(signal: Signal): Promise<unknown[]> {
     const now = Date.now();
     const held = this.#tasks;
-    if (held !== undefined && now - held.at <= (this.#opts.tasksTtlMs ?? 250)) return signal === undefined ? held.list : raceAbort(held.list, signal);
+    if (held !== undefined && now - held.at <= (this.#opts.tasksTtlMs ?? 250))
+      return signal === undefined ? held.list : raceAbort(held.list, signal);
     // Not tied to one caller's signal: others share the answer. A failed read is not kept.
-    const list = this.#read({ method: "GET", path: "tasks", schema: memberList, idempotent: true, signal: undefined }).then((l) => l?.members ?? []);
+    const list = this.#read({
+      method: "GET",
+      path: "tasks",
+      schema: memberList,
+      idempotent: true,
+      signal: undefined,
+    }).then((l) => l?.members ?? []);
     const entry = { at: now, list };
     this.#tasks = entry;
     list.then(
@@ -93,37 +108,79 @@ export class ArrayApi {
   async createSnapshot(source: string, parameters: Record<string, unknown>, signal: Signal): Promise<void> {
     const body = { action: "createSnapshot", parameters };
     this.#wrote();
-    await this.#client.call({ method: "POST", path: `volumes/${encodeURIComponent(source)}`, body, idempotent: false, signal });
+    await this.#client.call({
+      method: "POST",
+      path: `volumes/${encodeURIComponent(source)}`,
+      body,
+      idempotent: false,
+      signal,
+    });
   }
 
   /** POST createPhysicalCopy: the task id it started, if the answer gave one. Never retried. */
-  async createPhysicalCopy(source: string, parameters: Record<string, unknown>, signal: Signal): Promise<number | undefined> {
+  async createPhysicalCopy(
+    source: string,
+    parameters: Record<string, unknown>,
+    signal: Signal,
+  ): Promise<number | undefined> {
     const body = { action: "createPhysicalCopy", parameters };
     this.#wrote();
-    const answer = await this.#client.call({ method: "POST", path: `volumes/${encodeURIComponent(source)}`, body, schema: taskStarted, idempotent: false, signal });
+    const answer = await this.#client.call({
+      method: "POST",
+      path: `volumes/${encodeURIComponent(source)}`,
+      body,
+      schema: taskStarted,
+      idempotent: false,
+      signal,
+    });
     return answer.data?.taskid;
   }
 
   /** PUT a comment: idempotent, any answer accepted. */
   async setComment(name: string, comment: string, signal: Signal): Promise<void> {
     this.#wrote();
-    await this.#client.call({ method: "PUT", path: `volumes/${encodeURIComponent(name)}`, body: { comment }, idempotent: true, signal });
+    await this.#client.call({
+      method: "PUT",
+      path: `volumes/${encodeURIComponent(name)}`,
+      body: { comment },
+      idempotent: true,
+      signal,
+    });
   }
 
   /** PUT an action that starts a task (2 resync, 4 promote): its task id. Never retried. */
   async startTask(name: string, body: Record<string, unknown>, signal: Signal): Promise<number | undefined> {
     this.#wrote();
-    const answer = await this.#client.call({ method: "PUT", path: `volumes/${encodeURIComponent(name)}`, body, schema: taskStarted, idempotent: false, signal });
+    const answer = await this.#client.call({
+      method: "PUT",
+      path: `volumes/${encodeURIComponent(name)}`,
+      body,
+      schema: taskStarted,
+      idempotent: false,
+      signal,
+    });
     return answer.data?.taskid;
   }
 
   /** PUT an action with no task (1 stop, 3 grow, 5 stop promote): any answer accepted. Never retried. */
   async act(name: string, body: Record<string, unknown>, signal: Signal): Promise<void> {
     this.#wrote();
-    await this.#client.call({ method: "PUT", path: `volumes/${encodeURIComponent(name)}`, body, idempotent: false, signal });
+    await this.#client.call({
+      method: "PUT",
+      path: `volumes/${encodeURIComponent(name)}`,
+      body,
+      idempotent: false,
+      signal,
+    });
   }
 
-  async createVolume(name: string, cpg: string, sizeMiB: number, snapCPG: string | undefined, signal: Signal): Promise<void> {
+  async createVolume(
+    name: string,
+    cpg: string,
+    sizeMiB: number,
+    snapCPG: string | undefined,
+    signal: Signal,
+  ): Promise<void> {
     const body = { name, cpg, sizeMiB, tpvv: true, ...(snapCPG === undefined ? {} : { snapCPG }) };
     this.#wrote();
     await this.#client.call({ method: "POST", path: "volumes", body, idempotent: false, signal });
@@ -136,7 +193,12 @@ export class ArrayApi {
   async deleteVolume(name: string, signal: Signal): Promise<void> {
     this.#wrote();
     try {
-      await this.#client.call({ method: "DELETE", path: `volumes/${encodeURIComponent(name)}`, idempotent: true, signal });
+      await this.#client.call({
+        method: "DELETE",
+        path: `volumes/${encodeURIComponent(name)}`,
+        idempotent: true,
+        signal,
+      });
     } catch (e: unknown) {
       if (isEngineError(e, "NotFound")) return;
       throw e;
@@ -148,12 +210,25 @@ export class ArrayApi {
     await this.#client.call({ method: "PUT", path: `tasks/${id}`, body: { action: 1 }, idempotent: true, signal });
   }
 
-  async #list<T>(path: string, kind: RecordKind, schema: z.ZodType<T>, signal: Signal, about: string | undefined): Promise<T[]> {
-    const raw = (await this.#read({ method: "GET", path, schema: memberList, idempotent: true, signal }))?.members ?? [];
+  async #list<T>(
+    path: string,
+    kind: RecordKind,
+    schema: z.ZodType<T>,
+    signal: Signal,
+    about: string | undefined,
+  ): Promise<T[]> {
+    const raw =
+      (await this.#read({ method: "GET", path, schema: memberList, idempotent: true, signal }))?.members ?? [];
     return this.#members(raw, path, kind, schema, about);
   }
 
-  #members<T>(raw: readonly unknown[], path: string, kind: RecordKind, schema: z.ZodType<T>, about: string | undefined): T[] {
+  #members<T>(
+    raw: readonly unknown[],
+    path: string,
+    kind: RecordKind,
+    schema: z.ZodType<T>,
+    about: string | undefined,
+  ): T[] {
     const out: T[] = [];
     raw.forEach((member, i) => {
       const parsed = schema.safeParse(member);
@@ -165,7 +240,10 @@ export class ArrayApi {
       const issue = parsed.error.issues[0];
       const why = describeIssue(issue === undefined ? undefined : { ...issue, path: ["members", i, ...issue.path] });
       if (about !== undefined && name === about) {
-        throw new EngineError(`unexpected answer to GET /${path}: the ${kind} ${about} is malformed: ${why}`, { code: "Internal", kind: "retryable" });
+        throw new EngineError(`unexpected answer to GET /${path}: the ${kind} ${about} is malformed: ${why}`, {
+          code: "Internal",
+          kind: "retryable",
+        });
       }
       this.#opts.logger?.("warn", `Skipped a malformed ${kind} record from the array`, { name, field: why });
       this.#opts.onMalformed?.(kind);

@@ -103,7 +103,8 @@ export class WsapiClient {
     const key = this.#key;
     this.#key = undefined;
     try {
-      if (key !== undefined) await this.#send({ method: "DELETE", path: `credentials/${await key}`, idempotent: true }, undefined);
+      if (key !== undefined)
+        await this.#send({ method: "DELETE", path: `credentials/${await key}`, idempotent: true }, undefined);
     } catch {
       // The session expires on the array by itself.
     } finally {
@@ -127,13 +128,25 @@ export class WsapiClient {
   }
 
   async #login(): Promise<string> {
-    const call = { method: "POST", path: "credentials", body: { user: this.#opts.user, password: this.#opts.password }, idempotent: true } as const;
+    const call = {
+      method: "POST",
+      path: "credentials",
+      body: { user: this.#opts.user, password: this.#opts.password },
+      idempotent: true,
+    } as const;
     const raw = await this.#send(call, undefined);
     const parsed = credentials.safeParse(safeJson(raw.text));
     if (raw.status === 401 || raw.status === 403) {
       const refused = this.#refusal(raw, call);
-      const message = `cannot log in to the array as ${this.#opts.user}: ${refused.message}; fix the username and password in the CopyClass's Secret`;
-      throw this.#deny(new EngineError(message, { code: "AccessDenied", ...(refused.arrayCode === undefined ? {} : { arrayCode: refused.arrayCode }) }));
+      const message =
+        `cannot log in to the array as ${this.#opts.user}: ${refused.message}; fix the ` +
+        `username and password in the CopyClass's Secret`;
+      throw this.#deny(
+        new EngineError(message, {
+          code: "AccessDenied",
+          ...(refused.arrayCode === undefined ? {} : { arrayCode: refused.arrayCode }),
+        }),
+      );
     }
     if (raw.status >= 300 || !parsed.success) throw this.#refusal(raw, call, "cannot log in to the array");
     return parsed.data.key;
@@ -143,7 +156,9 @@ export class WsapiClient {
   #deny<E>(e: E): E {
     if (e instanceof EngineError && e.code === "AccessDenied") {
       this.#denied = e;
-      this.#opts.logger?.("warn", "The array refused access; no more requests until the class or its Secret changes", { reason: e.message });
+      this.#opts.logger?.("warn", "The array refused access; no more requests until the class or its Secret changes", {
+        reason: e.message,
+      });
     }
     return e;
   }
@@ -157,7 +172,8 @@ export class WsapiClient {
         const error = this.#refusal(raw, call);
         if (attempt >= attempts || error.kind !== "retryable") throw error;
       } catch (e: unknown) {
-        if (!(e instanceof EngineError) || e.kind !== "retryable" || e.code === "Aborted" || attempt >= attempts) throw e;
+        if (!(e instanceof EngineError) || e.kind !== "retryable" || e.code === "Aborted" || attempt >= attempts)
+          throw e;
       }
       await sleep(backoff(attempt, this.#opts.retryBaseMs ?? 200), call.signal);
     }
@@ -166,7 +182,12 @@ export class WsapiClient {
   #refusal(raw: Raw, call: Call<unknown>, context?: string): EngineError {
     const body = errorBody.safeParse(safeJson(raw.text));
     const nature: RequestNature = { idempotent: call.idempotent };
-    const error = wsapiError(raw.status, body.success ? body.data.code : undefined, body.success ? (body.data.desc ?? "") : "", nature);
+    const error = wsapiError(
+      raw.status,
+      body.success ? body.data.code : undefined,
+      body.success ? (body.data.desc ?? "") : "",
+      nature,
+    );
     return context === undefined ? error : withContext(context, error);
   }
 
@@ -174,10 +195,13 @@ export class WsapiClient {
     if (call.schema === undefined || raw.text.length === 0) return undefined;
     const parsed = call.schema.safeParse(safeJson(raw.text));
     if (parsed.success) return parsed.data;
-    throw new EngineError(`unexpected answer to ${call.method} /${call.path}: ${describeIssue(parsed.error.issues[0])}`, {
-      code: "Internal",
-      kind: call.idempotent ? "retryable" : "uncertain",
-    });
+    throw new EngineError(
+      `unexpected answer to ${call.method} /${call.path}: ${describeIssue(parsed.error.issues[0])}`,
+      {
+        code: "Internal",
+        kind: call.idempotent ? "retryable" : "uncertain",
+      },
+    );
   }
 
   #send(call: Call<unknown>, key: string | undefined): Promise<Raw> {
@@ -193,23 +217,50 @@ export class WsapiClient {
       const headers: Record<string, string> = { Accept: "application/json" };
       if (payload !== undefined) headers["Content-Type"] = "application/json";
       if (key !== undefined) headers[sessionHeader] = key;
-      const req = httpsRequest(url, { method: call.method, agent: this.#agent, headers, timeout: timeoutMs, ...(call.signal === undefined ? {} : { signal: call.signal }) }, (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") });
-        });
-        res.on("error", (e: Error) => {
-          reject(transportError(`connection lost during ${call.method} /${call.path}: ${e.message}`, nature, false, e));
-        });
-      });
+      const req = httpsRequest(
+        url,
+        {
+          method: call.method,
+          agent: this.#agent,
+          headers,
+          timeout: timeoutMs,
+          ...(call.signal === undefined ? {} : { signal: call.signal }),
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") });
+          });
+          res.on("error", (e: Error) => {
+            reject(
+              transportError(`connection lost during ${call.method} /${call.path}: ${e.message}`, nature, false, e),
+            );
+          });
+        },
+      );
       req.on("timeout", () => {
         req.destroy(new Error(`no answer within ${timeoutMs} ms`));
       });
       req.on("error", (e: Error) => {
-        if (e.name === "AbortError") reject(new EngineError(`${call.method} /${call.path} aborted`, { code: "Aborted", kind: call.idempotent ? "retryable" : "uncertain", cause: e }));
+        if (e.name === "AbortError")
+          reject(
+            new EngineError(`${call.method} /${call.path} aborted`, {
+              code: "Aborted",
+              kind: call.idempotent ? "retryable" : "uncertain",
+              cause: e,
+            }),
+          );
         else if (isCertificateError(e)) reject(this.#deny(untrusted(e)));
-        else reject(transportError(`cannot reach the array (${call.method} /${call.path}): ${e.message}`, nature, e.message.startsWith("no answer"), e));
+        else
+          reject(
+            transportError(
+              `cannot reach the array (${call.method} /${call.path}): ${e.message}`,
+              nature,
+              e.message.startsWith("no answer"),
+              e,
+            ),
+          );
       });
       req.end(payload);
     });
@@ -218,9 +269,18 @@ export class WsapiClient {
 
 /** Node's codes for a server certificate that does not verify (tls.TLSSocket authorizationError). */
 const certificateCodes: ReadonlySet<string> = new Set([
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "CERT_UNTRUSTED", "CERT_REJECTED", "CERT_SIGNATURE_FAILURE",
-  "ERR_TLS_CERT_ALTNAME_INVALID", "HOSTNAME_MISMATCH",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "HOSTNAME_MISMATCH",
 ]);
 
 function isCertificateError(e: Error): boolean {
@@ -230,7 +290,11 @@ function isCertificateError(e: Error): boolean {
 
 function untrusted(e: Error): EngineError {
   const code = (e as NodeJS.ErrnoException).code ?? "";
-  return new EngineError(`the array's certificate is not trusted (${code}: ${e.message}); set the CopyClass's wsapi.caBundle to the CA that signed it`, { code: "AccessDenied", cause: e });
+  return new EngineError(
+    `the array's certificate is not trusted (${code}: ${e.message}); set the CopyClass's wsapi.caBundle to ` +
+      `the CA that signed it`,
+    { code: "AccessDenied", cause: e },
+  );
 }
 
 function isExpiredSession(raw: Raw): boolean {
@@ -262,9 +326,13 @@ function backoff(attempt: number, baseMs: number): number {
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

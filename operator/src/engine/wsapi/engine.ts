@@ -22,8 +22,19 @@
 import { abortedError, arrayError, EngineError, withContext } from "../errors.ts";
 import { requireOwner, sameOwner } from "../ownership.ts";
 import type {
-  CallOptions, Capabilities, CopyObservation, CopyRef, CreatePhysicalCopyRequest, CreateVirtualCopyRequest, Engine, HaltTarget,
-  JobListener, JobObservation, OwnerTag, StartJobRequest, VolumeOps,
+  CallOptions,
+  Capabilities,
+  CopyObservation,
+  CopyRef,
+  CreatePhysicalCopyRequest,
+  CreateVirtualCopyRequest,
+  Engine,
+  HaltTarget,
+  JobListener,
+  JobObservation,
+  OwnerTag,
+  StartJobRequest,
+  VolumeOps,
 } from "../port.ts";
 
 import { ArrayApi, type RecordKind } from "./array.ts";
@@ -107,7 +118,13 @@ export class WsapiEngine implements Engine {
       if (exp !== undefined && ret !== undefined && ret > exp) {
         throw arrayError("INV_INPUT_RETAIN_GT_EXPIRE", `retention ${ret} h is above expiration ${exp} h`);
       }
-      const tag: CopyTag = { kind: "Virtual", source: request.source, online: false, saveSnapshot: false, owner: request.owner };
+      const tag: CopyTag = {
+        kind: "Virtual",
+        source: request.source,
+        online: false,
+        saveSnapshot: false,
+        owner: request.owner,
+      };
       const parameters = {
         name: request.name,
         readOnly: request.readOnly,
@@ -122,7 +139,8 @@ export class WsapiEngine implements Engine {
         if (mine !== undefined) return mine;
         if (unnamed(e)) {
           const source = await this.#api.volume(request.source, signal);
-          if (source?.readOnly === true && request.readOnly) throw named("INV_OPERATION_VV_READONLY_TO_READONLY_SNAP", e);
+          if (source?.readOnly === true && request.readOnly)
+            throw named("INV_OPERATION_VV_READONLY_TO_READONLY_SNAP", e);
         }
         throw e;
       }
@@ -130,23 +148,48 @@ export class WsapiEngine implements Engine {
     });
   }
 
-  createPhysicalCopy(request: CreatePhysicalCopyRequest, options?: CallOptions): Promise<{ copy: CopyObservation; job: JobObservation }> {
+  createPhysicalCopy(
+    request: CreatePhysicalCopyRequest,
+    options?: CallOptions,
+  ): Promise<{ copy: CopyObservation; job: JobObservation }> {
     return this.#mutating(`cannot create physical copy ${request.name}`, request.name, options, async (signal) => {
-      const tag: CopyTag = { kind: "Physical", source: request.source, online: request.online, saveSnapshot: request.saveSnapshot, owner: request.owner };
+      const tag: CopyTag = {
+        kind: "Physical",
+        source: request.source,
+        online: request.online,
+        saveSnapshot: request.saveSnapshot,
+        owner: request.owner,
+      };
       const dest = await this.#api.volume(request.name, signal);
       const existing = dest === undefined ? undefined : await this.#existingPhysical(dest, tag, signal);
       if (existing !== undefined) return existing;
       if (request.online && request.sizeBytes !== undefined) {
         const source = await this.#api.volume(request.source, signal);
         if (source !== undefined && request.sizeBytes > source.sizeMiB * 1024 * 1024) {
-          throw new EngineError("an online copy cannot be larger than its source over WSAPI (grow it after the copy)", { code: "Unsupported" });
+          throw new EngineError("an online copy cannot be larger than its source over WSAPI (grow it after the copy)", {
+            code: "Unsupported",
+          });
         }
       }
       // Offline: tag the destination first (see the invariants above).
-      if (dest !== undefined && !request.online) await this.#api.setComment(dest.name, withTag(dest.comment, tag), signal);
+      if (dest !== undefined && !request.online)
+        await this.#api.setComment(dest.name, withTag(dest.comment, tag), signal);
       const parameters = request.online
-        ? { destVolume: request.name, online: true, destCPG: this.#opts.cpg, tpvv: true, ...(request.saveSnapshot ? { saveSnapshot: true } : {}), ...(this.#opts.snapCPG === undefined ? {} : { snapCPG: this.#opts.snapCPG }), ...(request.priority === undefined ? {} : { priority: wsapiPriority[asWsapiPriority(request.priority)] }) }
-        : { destVolume: request.name, online: false, saveSnapshot: request.saveSnapshot, priority: wsapiPriority[asWsapiPriority(request.priority ?? "Same")] };
+        ? {
+            destVolume: request.name,
+            online: true,
+            destCPG: this.#opts.cpg,
+            tpvv: true,
+            ...(request.saveSnapshot ? { saveSnapshot: true } : {}),
+            ...(this.#opts.snapCPG === undefined ? {} : { snapCPG: this.#opts.snapCPG }),
+            ...(request.priority === undefined ? {} : { priority: wsapiPriority[asWsapiPriority(request.priority)] }),
+          }
+        : {
+            destVolume: request.name,
+            online: false,
+            saveSnapshot: request.saveSnapshot,
+            priority: wsapiPriority[asWsapiPriority(request.priority ?? "Same")],
+          };
       let taskId: number | undefined;
       try {
         taskId = await this.#api.createPhysicalCopy(request.source, parameters, signal);
@@ -158,64 +201,88 @@ export class WsapiEngine implements Engine {
         }
         if (unnamed(e) && dest !== undefined && !request.online) {
           const source = await this.#api.volume(request.source, signal);
-          if (source !== undefined && source.sizeMiB > dest.sizeMiB) throw named("INV_OPERATION_VV_COPY_PARENT_TOO_BIG", e);
+          if (source !== undefined && source.sizeMiB > dest.sizeMiB)
+            throw named("INV_OPERATION_VV_COPY_PARENT_TOO_BIG", e);
         }
         throw e;
       }
       if (request.online) await this.#api.setComment(request.name, withTag(undefined, tag), signal);
-      const [copy, job] = await Promise.all([this.#mustObserve(request.name, signal), this.#mustObserveTask(taskId, signal)]);
+      const [copy, job] = await Promise.all([
+        this.#mustObserve(request.name, signal),
+        this.#mustObserveTask(taskId, signal),
+      ]);
       return { copy, job };
     });
   }
 
   startJob(request: StartJobRequest, options?: CallOptions): Promise<JobObservation> {
-    return this.#mutating(`cannot start ${request.operation} on ${request.copy}`, request.copy, options, async (signal) => {
-      const copy = await this.observeCopyNow(request.copy, signal, true);
-      if (copy === undefined) throw arrayError("NON_EXISTENT_VOL", `copy ${request.copy} not found`);
-      requireOwner(`copy ${request.copy}`, copy.owner, request.owner);
-      const active = copy.activeJob === undefined ? undefined : await this.observeJobNow(copy.activeJob, signal);
-      if (active?.operation === request.operation) return active;
-      const priority = request.priority === undefined ? {} : { priority: wsapiPriority[asWsapiPriority(request.priority)] };
-      const unassociated = (e: unknown): unknown =>
-        unnamed(e) && copy.synchronization === undefined ? named("NON_EXISTENT_VVCOPY", e, `${request.copy} is not an associated physical copy`) : e;
-      let taskId: number | undefined;
-      try {
-        switch (request.operation) {
-          case "Resync":
-            taskId = await this.#api.startTask(request.copy, { action: 2 }, signal);
-            break;
-          case "StartCopy":
-            taskId = await this.#api.createPhysicalCopy(copy.source, { destVolume: request.copy, online: false, saveSnapshot: copy.saveSnapshot, ...priority }, signal);
-            break;
-          case "Restore":
-            taskId = await this.#api.startTask(request.copy, { action: 4, ...priority }, signal);
-            break;
-          case "Detach":
-            return await this.#detach(copy, signal);
+    return this.#mutating(
+      `cannot start ${request.operation} on ${request.copy}`,
+      request.copy,
+      options,
+      async (signal) => {
+        const copy = await this.observeCopyNow(request.copy, signal, true);
+        if (copy === undefined) throw arrayError("NON_EXISTENT_VOL", `copy ${request.copy} not found`);
+        requireOwner(`copy ${request.copy}`, copy.owner, request.owner);
+        const active = copy.activeJob === undefined ? undefined : await this.observeJobNow(copy.activeJob, signal);
+        if (active?.operation === request.operation) return active;
+        const priority =
+          request.priority === undefined ? {} : { priority: wsapiPriority[asWsapiPriority(request.priority)] };
+        const unassociated = (e: unknown): unknown =>
+          unnamed(e) && copy.synchronization === undefined
+            ? named("NON_EXISTENT_VVCOPY", e, `${request.copy} is not an associated physical copy`)
+            : e;
+        let taskId: number | undefined;
+        try {
+          switch (request.operation) {
+            case "Resync":
+              taskId = await this.#api.startTask(request.copy, { action: 2 }, signal);
+              break;
+            case "StartCopy":
+              taskId = await this.#api.createPhysicalCopy(
+                copy.source,
+                { destVolume: request.copy, online: false, saveSnapshot: copy.saveSnapshot, ...priority },
+                signal,
+              );
+              break;
+            case "Restore":
+              taskId = await this.#api.startTask(request.copy, { action: 4, ...priority }, signal);
+              break;
+            case "Detach":
+              return await this.#detach(copy, signal);
+          }
+        } catch (e: unknown) {
+          throw unassociated(e);
         }
-      } catch (e: unknown) {
-        throw unassociated(e);
-      }
-      return this.#mustObserveTask(taskId, signal);
-    });
+        return this.#mustObserveTask(taskId, signal);
+      },
+    );
   }
 
   halt(target: HaltTarget, options?: CallOptions): Promise<JobObservation | undefined> {
     const what = "job" in target ? `job ${target.job}` : `copy ${target.copy}`;
-    return this.#mutating(`cannot halt ${what}`, "copy" in target ? target.copy : `job:${target.job}`, options, async (signal) => {
-      let task: Task | undefined;
-      if ("job" in target) {
-        const detached = this.#detached.get(target.job);
-        if (detached !== undefined) return detached;
-        task = await this.#api.task(target.job, signal);
-        if (task === undefined) throw arrayError("NON_EXISTENT_TASK", `job ${target.job} not found`);
-      } else {
-        task = tasksOn(target.copy, await this.#api.tasks(signal, target.copy)).filter((t) => t.status === taskStatus.active).at(-1);
-        if (task === undefined) return undefined;
-      }
-      if (task.status === taskStatus.active) await this.#stop(task, await this.#ours(task.name, target.owner, signal), target.owner, signal);
-      return this.#mustObserveTask(task.id, signal);
-    });
+    return this.#mutating(
+      `cannot halt ${what}`,
+      "copy" in target ? target.copy : `job:${target.job}`,
+      options,
+      async (signal) => {
+        let task: Task | undefined;
+        if ("job" in target) {
+          const detached = this.#detached.get(target.job);
+          if (detached !== undefined) return detached;
+          task = await this.#api.task(target.job, signal);
+          if (task === undefined) throw arrayError("NON_EXISTENT_TASK", `job ${target.job} not found`);
+        } else {
+          task = tasksOn(target.copy, await this.#api.tasks(signal, target.copy))
+            .filter((t) => t.status === taskStatus.active)
+            .at(-1);
+          if (task === undefined) return undefined;
+        }
+        if (task.status === taskStatus.active)
+          await this.#stop(task, await this.#ours(task.name, target.owner, signal), target.owner, signal);
+        return this.#mustObserveTask(task.id, signal);
+      },
+    );
   }
 
   observeCopy(name: string, options?: CallOptions): Promise<CopyObservation | undefined> {
@@ -244,8 +311,15 @@ export class WsapiEngine implements Engine {
       } catch (e: unknown) {
         if (!unnamed(e)) throw e;
         const active = tasks.find((t) => t.status === taskStatus.active);
-        if (active !== undefined) throw named(active.type === taskTypes.promoteSv ? "INV_OPERATION_VV_PROMOTE_IN_PROGRESS" : "INV_OPERATION_VV_PCOPY_IN_PROGRESS", e);
-        if (v.retentionTimeSec !== undefined || v.retentionTime8601 !== undefined) throw named("RETAINED", e, `${name} is retained until ${v.retentionTime8601 ?? String(v.retentionTimeSec)}`);
+        if (active !== undefined)
+          throw named(
+            active.type === taskTypes.promoteSv
+              ? "INV_OPERATION_VV_PROMOTE_IN_PROGRESS"
+              : "INV_OPERATION_VV_PCOPY_IN_PROGRESS",
+            e,
+          );
+        if (v.retentionTimeSec !== undefined || v.retentionTime8601 !== undefined)
+          throw named("RETAINED", e, `${name} is retained until ${v.retentionTime8601 ?? String(v.retentionTimeSec)}`);
         throw e;
       }
     });
@@ -275,10 +349,14 @@ export class WsapiEngine implements Engine {
   async observeCopyNow(name: string, signal: Signal, mustRead = false): Promise<CopyObservation | undefined> {
     const held = mustRead ? undefined : this.#quiet.get(name);
     const writes = this.#api.writes;
-    const [fresh, all] = await Promise.all([held === undefined ? this.#api.volume(name, signal) : undefined, this.#api.tasks(signal, name)]);
+    const [fresh, all] = await Promise.all([
+      held === undefined ? this.#api.volume(name, signal) : undefined,
+      this.#api.tasks(signal, name),
+    ]);
     const tasks = tasksOn(name, all);
     const state = tasks.map((t) => `${t.id}:${t.status}`).join(",");
-    const reuse = held !== undefined && held.tasks === state && held.writes === writes && Date.now() - held.at < quietMaxAgeMs;
+    const reuse =
+      held !== undefined && held.tasks === state && held.writes === writes && Date.now() - held.at < quietMaxAgeMs;
     const v = fresh ?? (reuse ? held.volume : await this.#api.volume(name, signal));
     if (v !== undefined && tasks.some((t) => t.status === taskStatus.active)) {
       if (!reuse) this.#quiet.set(name, { volume: v, tasks: state, writes, at: Date.now() });
@@ -307,7 +385,13 @@ export class WsapiEngine implements Engine {
     if (!(e instanceof EngineError) || (e.arrayCode !== 22 && e.kind !== "uncertain")) return undefined;
     const v = await this.#api.volume(name, signal);
     const theirs = parseTag(v?.comment);
-    if (v === undefined || theirs === undefined || !sameOwner(theirs.owner, tag.owner) || theirs.kind !== tag.kind || theirs.source !== tag.source) {
+    if (
+      v === undefined ||
+      theirs === undefined ||
+      !sameOwner(theirs.owner, tag.owner) ||
+      theirs.kind !== tag.kind ||
+      theirs.source !== tag.source
+    ) {
       if (e.arrayCode === 22) throw arrayError("EXISTENT_VOL", `${name} exists and belongs to someone else`);
       return undefined;
     }
@@ -315,14 +399,21 @@ export class WsapiEngine implements Engine {
   }
 
   /** The destination is already our copy (with a task): return it and its job; another owner's → 22. */
-  async #existingPhysical(dest: Volume, tag: CopyTag, signal: Signal): Promise<{ copy: CopyObservation; job: JobObservation } | undefined> {
+  async #existingPhysical(
+    dest: Volume,
+    tag: CopyTag,
+    signal: Signal,
+  ): Promise<{ copy: CopyObservation; job: JobObservation } | undefined> {
     const theirs = parseTag(dest.comment);
     if (theirs === undefined) return undefined;
     const copy = observeVolumeCopy(dest, theirs, tasksOn(dest.name, await this.#api.tasks(signal, dest.name)));
     if (!sameOwner(theirs.owner, tag.owner) || theirs.kind !== tag.kind || theirs.source !== tag.source) {
       // A copy that ended (detached, finished unassociated, halted) left an independent volume: it may be copied onto.
       if (!tag.online && copy.synchronization === undefined && copy.activeJob === undefined) return undefined;
-      throw arrayError("EXISTENT_VOL", `${dest.name} is already a copy owned by ${theirs.owner.namespace}/${theirs.owner.name}`);
+      throw arrayError(
+        "EXISTENT_VOL",
+        `${dest.name} is already a copy owned by ${theirs.owner.namespace}/${theirs.owner.name}`,
+      );
     }
     const jobId = copy.activeJob ?? copy.lastJob;
     if (jobId === undefined) return undefined;
@@ -330,14 +421,25 @@ export class WsapiEngine implements Engine {
   }
 
   async #detach(copy: CopyObservation, signal: Signal): Promise<JobObservation> {
-    if (copy.synchronization === undefined) throw arrayError("NON_EXISTENT_VVCOPY", `${copy.name} is not an associated physical copy`);
+    if (copy.synchronization === undefined)
+      throw arrayError("NON_EXISTENT_VVCOPY", `${copy.name} is not an associated physical copy`);
     // WSAPI has no promotevvcopy: STOP_PHYSICAL_COPY on a copy that is not copying breaks the association (inferred).
     await this.#api.act(copy.name, { action: 1 }, signal);
     const now = Date.now();
     const id = `detach-${copy.name}-${now}`;
     const job: JobObservation = {
-      id, operation: "Detach", copy: copy.name, priority: "Same", jobState: "Completed", operationalStatus: ["Completed", "OK"],
-      percentComplete: 100, errorCode: 0, errorDescription: "", timeSubmitted: now, startTime: now, endTime: now,
+      id,
+      operation: "Detach",
+      copy: copy.name,
+      priority: "Same",
+      jobState: "Completed",
+      operationalStatus: ["Completed", "OK"],
+      percentComplete: 100,
+      errorCode: 0,
+      errorDescription: "",
+      timeSubmitted: now,
+      startTime: now,
+      endTime: now,
     };
     this.#detached.set(id, job);
     return job;
@@ -367,7 +469,8 @@ export class WsapiEngine implements Engine {
 
   async #stopOnline(task: Task, dest: Volume, owner: OwnerTag, signal: Signal): Promise<void> {
     const tag = parseTag(dest.comment);
-    if (tag === undefined || !tag.online) throw new EngineError(`${dest.name} is not an online copy of ours`, { code: "NotOwned" });
+    if (tag === undefined || !tag.online)
+      throw new EngineError(`${dest.name} is not an online copy of ours`, { code: "NotOwned" });
     // The chain is read before anything is deleted: once the destination goes, nothing points at the snapshots.
     const internal = await this.#internalSnapshots(dest, tag.source, signal);
     await this.#api.cancelTask(task.id, signal);
@@ -385,7 +488,10 @@ export class WsapiEngine implements Engine {
       const now = await this.#api.volume(snap.name, signal);
       if (now === undefined) continue;
       if (!isInternalSnapshot(now) || now.copyOf !== snap.copyOf) {
-        this.#opts.logger?.("warn", "Left an online copy's internal snapshot that changed before its delete", { volume: snap.name, copy: dest.name });
+        this.#opts.logger?.("warn", "Left an online copy's internal snapshot that changed before its delete", {
+          volume: snap.name,
+          copy: dest.name,
+        });
         continue;
       }
       await this.#api.deleteVolume(snap.name, signal);
@@ -402,9 +508,15 @@ export class WsapiEngine implements Engine {
     while (parent !== undefined && parent !== source) {
       const snap = chain.length < 2 ? await this.#api.volume(parent, signal) : undefined;
       if (snap === undefined || !isInternalSnapshot(snap)) {
-        this.#opts.logger?.("warn", "Left an online copy's internal snapshots: their chain does not lead back to its source", {
-          copy: dest.name, source, chain: [...chain.map((v) => v.name), parent],
-        });
+        this.#opts.logger?.(
+          "warn",
+          "Left an online copy's internal snapshots: their chain does not lead back to its source",
+          {
+            copy: dest.name,
+            source,
+            chain: [...chain.map((v) => v.name), parent],
+          },
+        );
         return [];
       }
       chain.push(snap);
@@ -415,24 +527,36 @@ export class WsapiEngine implements Engine {
 
   async #mustObserve(name: string, signal: Signal): Promise<CopyObservation> {
     const copy = await this.observeCopyNow(name, signal);
-    if (copy === undefined) throw new EngineError(`${name} vanished right after it was made`, { code: "Internal", kind: "uncertain" });
+    if (copy === undefined)
+      throw new EngineError(`${name} vanished right after it was made`, { code: "Internal", kind: "uncertain" });
     return copy;
   }
 
   async #mustObserveTask(id: number | undefined, signal: Signal): Promise<JobObservation> {
     const job = id === undefined ? undefined : await this.observeJobNow(String(id), signal);
-    if (job === undefined) throw new EngineError("the array started a task but did not say which", { code: "Internal", kind: "uncertain" });
+    if (job === undefined)
+      throw new EngineError("the array started a task but did not say which", { code: "Internal", kind: "uncertain" });
     return job;
   }
 
   /** A call that may start or stop a task: the task poller follows the array again afterwards. */
-  #mutating<T>(context: string, key: string | undefined, options: CallOptions | undefined, work: (signal: Signal) => Promise<T>): Promise<T> {
+  #mutating<T>(
+    context: string,
+    key: string | undefined,
+    options: CallOptions | undefined,
+    work: (signal: Signal) => Promise<T>,
+  ): Promise<T> {
     return this.#call(context, key, options, work).finally(() => {
       this.#poller.wake();
     });
   }
 
-  async #call<T>(context: string, key: string | undefined, options: CallOptions | undefined, work: (signal: Signal) => Promise<T>): Promise<T> {
+  async #call<T>(
+    context: string,
+    key: string | undefined,
+    options: CallOptions | undefined,
+    work: (signal: Signal) => Promise<T>,
+  ): Promise<T> {
     const signal = options?.signal;
     const run = async (): Promise<T> => {
       if (signal?.aborted === true) throw abortedError(context);
@@ -456,5 +580,3 @@ function asWsapiPriority(p: string): "High" | "Same" | "Low" {
   if (p === "Low") return "Low";
   return "Same";
 }
-
-

@@ -44,7 +44,14 @@ export const wsapiCodes: ReadonlyMap<number, WsapiCode> = new Map<number, WsapiC
   [120, { symbol: undefined, name: "INV_OPERATION_VV_IN_REMOTE_COPY", port: "InvalidState" }],
   [145, { symbol: "NON_EXISTENT_TASK", name: "NON_EXISTENT_TASK", port: "NotFound" }],
   [151, { symbol: undefined, name: "CODE_151", port: "Busy" }],
-  [185, { symbol: "INV_OPERATION_VV_PROMOTE_IS_NOT_IN_PROGRESS", name: "INV_OPERATION_VV_PROMOTE_IS_NOT_IN_PROGRESS", port: "InvalidState" }],
+  [
+    185,
+    {
+      symbol: "INV_OPERATION_VV_PROMOTE_IS_NOT_IN_PROGRESS",
+      name: "INV_OPERATION_VV_PROMOTE_IS_NOT_IN_PROGRESS",
+      port: "InvalidState",
+    },
+  ],
 ]);
 
 /** What a request was, for deciding the kind of a failure whose outcome is unknown. */
@@ -65,7 +72,12 @@ function byStatus(status: number): { port: EngineErrorCode; kind: EngineErrorKin
 }
 
 /** Maps an error answer. `detail` is the array's desc; the message ends with the number, as the port's do. */
-export function wsapiError(status: number, code: number | undefined, detail: string, nature: RequestNature): EngineError {
+export function wsapiError(
+  status: number,
+  code: number | undefined,
+  detail: string,
+  nature: RequestNature,
+): EngineError {
   const known = code === undefined ? undefined : wsapiCodes.get(code);
   const fallback = byStatus(status);
   const port = known?.port ?? fallback.port;

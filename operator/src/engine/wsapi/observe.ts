@@ -18,7 +18,16 @@
 //   failed, else Frozen. Once the array made it a base volume again, the association is gone.
 //   WhenSynced = finish time of the last DONE copy or resync task (undefined when the array purged its tasks).
 //   contentComplete = false while a task runs or when the last one did not finish DONE (inferred from tasks).
-import type { CopyObservation, CopyPriority, JobObservation, JobOperation, JobState, OperationalStatus, SynchronizationObservation, SyncState } from "../port.ts";
+import type {
+  CopyObservation,
+  CopyPriority,
+  JobObservation,
+  JobOperation,
+  JobState,
+  OperationalStatus,
+  SynchronizationObservation,
+  SyncState,
+} from "../port.ts";
 import type { CopyTag } from "./owner-tag.ts";
 import { copyTypes, parseTime, taskStatus, taskTypes, volumeTime, type Task, type Volume } from "./schemas.ts";
 

@@ -2,7 +2,13 @@
 import { describe, expect, it } from "vitest";
 import { formatTag, parseTag, withTag, type CopyTag } from "./owner-tag.ts";
 
-const tag: CopyTag = { kind: "Physical", source: "vol1", online: false, saveSnapshot: true, owner: { namespace: "ns", name: "copy-a", uid: "4f1c-9a" } };
+const tag: CopyTag = {
+  kind: "Physical",
+  source: "vol1",
+  online: false,
+  saveSnapshot: true,
+  owner: { namespace: "ns", name: "copy-a", uid: "4f1c-9a" },
+};
 
 describe("owner tag", () => {
   it("is compact and round-trips", () => {

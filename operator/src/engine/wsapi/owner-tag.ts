@@ -41,7 +41,13 @@ export function parseTag(comment: string | undefined): CopyTag | undefined {
   const namespace = fields.get("ns");
   const name = fields.get("name");
   const uid = fields.get("uid");
-  if ((kind !== "virtual" && kind !== "physical") || source === undefined || namespace === undefined || name === undefined || uid === undefined) {
+  if (
+    (kind !== "virtual" && kind !== "physical") ||
+    source === undefined ||
+    namespace === undefined ||
+    name === undefined ||
+    uid === undefined
+  ) {
     return undefined;
   }
   return {
