@@ -45,16 +45,17 @@ describe("VirtualCopy decide", () => {
       "a missing source: the finalizer goes on, nothing is created, no intent is recorded",
       virtualCopy("s"),
       { ok: false, reason: "SourceNotFound", message: "m" } as const,
+      undefined,
       { addFinalizer: true, recordIntent: false, engine: undefined },
     ],
     [
       "the copy already on the array is adopted, not created again",
       virtualCopy("s", withFinalizer()),
       source,
+      copyObservation(),
       { addFinalizer: false, engine: undefined },
     ],
-  ] as const)("%s", (_why, vc, src, want) => {
-    const observed = _why.startsWith("the copy") ? copyObservation() : undefined;
+  ] as const)("%s", (_why, vc, src, observed, want) => {
     expect(decide(gathered({ vc, source: src, observed }))).toMatchObject(want);
   });
 
