@@ -22,6 +22,7 @@ import type {
 import { plurals, type ControllerSetup, type SetupDeps } from "./controllers/shared/setup.ts";
 import { VolumeResolver } from "./controllers/shared/sources.ts";
 import { virtualCopySetup } from "./controllers/virtualcopy/setup.ts";
+import { messageOf } from "./engine/errors.ts";
 import { EngineRegistry } from "./engine/registry.ts";
 import { makeClients, type Clients } from "./kube/client.ts";
 import { realClock } from "./kube/clock.ts";
@@ -175,7 +176,7 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
       queueObserver: metrics.queueObserver(name),
       onError: (key, e, terminal) => {
         log.info(
-          { controller: name, key, err: e instanceof Error ? e.message : String(e), terminal },
+          { controller: name, key, err: messageOf(e), terminal },
           "Reconcile did not finish; retrying with backoff",
         );
       },
@@ -263,7 +264,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig(process.argv.slice(2), process.env);
   } catch (e: unknown) {
-    console.error(e instanceof Error ? e.message : String(e));
+    console.error(messageOf(e));
     process.exit(2);
   }
   const log = rootLogger(config.logLevel);

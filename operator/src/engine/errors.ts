@@ -137,7 +137,7 @@ export function withContext(context: string, e: unknown): EngineError {
       ...(e.arrayCode === undefined ? {} : { arrayCode: e.arrayCode }),
     });
   }
-  const detail = e instanceof Error ? e.message : String(e);
+  const detail = messageOf(e);
   return new EngineError(`${context}: ${detail}`, { code: "Internal", kind: "uncertain", cause: e });
 }
 
@@ -148,4 +148,9 @@ export function abortedError(context: string): EngineError {
 
 export function isEngineError(e: unknown, code?: EngineErrorCode): e is EngineError {
   return e instanceof EngineError && (code === undefined || e.code === code);
+}
+
+/** The text of anything thrown: an Error's message, else its string form. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -30,7 +30,10 @@ export function metaTime(now: Date): string {
   return now.toISOString().replace(/\.\d+Z$/, "Z");
 }
 
-export function findCondition(list: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function findCondition<C extends { readonly type: string }>(
+  list: readonly C[] | undefined,
+  type: string,
+): C | undefined {
   return list?.find((c) => c.type === type);
 }
 

@@ -4,6 +4,7 @@
 // has answered one read (its capabilities in the message), else Ready False and Stalled True with the reason; and the
 // engines'
 // lifetimes: the engine of a deleted class is closed. Two classes marked default are reported on each.
+import { messageOf } from "../../engine/errors.ts";
 import type { Capabilities } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { done, type Reconcile } from "../../kube/controller.ts";
@@ -61,7 +62,7 @@ export function copyClassReconciler(deps: CopyClassDeps): Reconcile {
     } catch (e: unknown) {
       ready = false;
       reason = "EngineUnusable";
-      message = `cannot drive the array: ${e instanceof Error ? e.message : String(e)}`;
+      message = `cannot drive the array: ${messageOf(e)}`;
     }
     const cond = (type: string, on: boolean): ConditionInput => ({
       type,

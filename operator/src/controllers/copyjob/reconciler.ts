@@ -7,7 +7,7 @@
 // Invariants: the intent (jobState Starting, timeSubmitted) is written before the task is started, so a crash
 // or a timeout never starts two (decide.ts adopts); a finished job is never rewritten; at most one engine call.
 import type { Logger } from "pino";
-import { EngineError, withContext } from "../../engine/errors.ts";
+import { EngineError, withContext, messageOf } from "../../engine/errors.ts";
 import type { Engine, JobObservation } from "../../engine/port.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { after, done, type Reconcile, type Result } from "../../kube/controller.ts";
@@ -17,7 +17,7 @@ import { resolveClass } from "../shared/classes.ts";
 import { ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { jobFinished, type CopyJobObject, type PhysicalCopyObject, type VirtualCopyObject } from "../shared/objects.ts";
-import { toResult } from "../shared/retry.ts";
+import { objectRef, publish } from "../shared/publish.ts";
 import { adoptable, copyArrayName, decideJob, type JobGathered, type JobPlan } from "./decide.ts";
 import { jobReport, type JobOutcome, type JobReport } from "./status.ts";
 
@@ -44,7 +44,7 @@ export function copyJobReconciler(deps: CopyJobDeps): Reconcile {
       return done;
     }
     const outcome = await act(deps, g, plan, engine, signal, log);
-    return publish(deps, g, jobReport(g, plan, outcome));
+    return publishReport(deps, g, jobReport(g, plan, outcome));
   };
 }
 
@@ -69,7 +69,7 @@ async function gather(
   try {
     engine = await ctx.engines.engineFor(cls.cls);
   } catch (e: unknown) {
-    return { g: { job, now, copy, cls, engineError: e instanceof Error ? e.message : String(e) }, engine: undefined };
+    return { g: { job, now, copy, cls, engineError: messageOf(e) }, engine: undefined };
   }
   try {
     const name = copyArrayName(copy);
@@ -155,48 +155,17 @@ async function writeIntent(deps: CopyJobDeps, g: JobGathered): Promise<void> {
   });
 }
 
-async function publish(deps: CopyJobDeps, g: JobGathered, rep: JobReport): Promise<Result> {
-  try {
-    await deps.status.write(g.job, { fields: rep.fields, conditions: rep.conditions });
-  } catch (e: unknown) {
-    if (!isNotFound(e)) throw e;
-    return done;
-  }
-  const ns = g.job.metadata.namespace ?? "";
-  const jobRef = {
-    apiVersion: "arraycopy.io/v1alpha1",
-    kind: "CopyJob",
-    namespace: ns,
-    name: g.job.metadata.name,
-    uid: g.job.metadata.uid,
-  };
-  const copyRef =
-    g.copy === undefined
-      ? undefined
-      : {
-          apiVersion: "arraycopy.io/v1alpha1",
-          kind: g.job.spec.copyRef.kind,
-          namespace: ns,
-          name: g.copy.metadata.name,
-          uid: g.copy.metadata.uid,
-        };
+async function publishReport(deps: CopyJobDeps, g: JobGathered, rep: JobReport): Promise<Result> {
+  const jobRef = objectRef("CopyJob", g.job.metadata);
+  const copyRef = g.copy === undefined ? undefined : objectRef(g.job.spec.copyRef.kind, g.copy.metadata);
   const action = g.job.spec.operation;
-  await Promise.all(
-    rep.events.flatMap((ev) => [
-      deps.ctx.events.record({ regarding: jobRef, type: ev.type, reason: ev.reason, note: ev.note, action }),
-      ...(copyRef === undefined
-        ? []
-        : [
-            deps.ctx.events.record({
-              regarding: copyRef,
-              related: jobRef,
-              type: ev.type,
-              reason: `Job${ev.reason}`,
-              note: ev.note,
-              action,
-            }),
-          ]),
-    ]),
-  );
-  return toResult(rep.next);
+  // Every job event also goes, prefixed Job, onto the copy it acts on.
+  const events = rep.events.flatMap((ev) => [
+    { ...ev, regarding: jobRef, action },
+    ...(copyRef === undefined
+      ? []
+      : [{ ...ev, reason: `Job${ev.reason}`, regarding: copyRef, related: jobRef, action }]),
+  ]);
+  const p = { write: true, stopIfGone: true, fields: rep.fields, conditions: rep.conditions, events, next: rep.next };
+  return (await publish({ status: deps.status, events: deps.ctx.events }, g.job, p)).result;
 }

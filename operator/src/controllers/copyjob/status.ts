@@ -4,7 +4,7 @@
 import type { EngineError } from "../../engine/errors.ts";
 import { finishedJobStates, type JobObservation, type JobState, type OperationalStatus } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
-import { metaTime } from "../../kube/conditions.ts";
+import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { safetyPollMs } from "../shared/indications.ts";
 import { accessDenied, accessDeniedRecheckMs, type Next } from "../shared/retry.ts";
 import type { JobGathered, JobPlan } from "./decide.ts";
@@ -194,7 +194,7 @@ function jobEvents(g: JobGathered, fields: Record<string, unknown>, verdict: Ver
   const startedNow = prev?.arrayJobId === undefined && typeof fields.arrayJobId === "string";
   if (startedNow)
     out.push({ type: "Normal", reason: "Started", note: `Started ${what} (array task ${String(fields.arrayJobId)})` });
-  const before = prev?.conditions?.find((c) => c.type === "Succeeded")?.status ?? "Unknown";
+  const before = findCondition(prev?.conditions, "Succeeded")?.status ?? "Unknown";
   if (before === "Unknown" && verdict.succeeded !== "Unknown") {
     if (verdict.succeeded === "True") out.push({ type: "Normal", reason: "Succeeded", note: verdict.message });
     else if (verdict.reason === "Terminated") out.push({ type: "Normal", reason: "Terminated", note: verdict.message });

@@ -4,10 +4,11 @@
 // initial copy, the clean-up on deletion (halt, delete the online target, or end the association), and the
 // PhysicalCopy's status (field manager arraycopy-physicalcopy): volumes, CIM fields, Ready / Reconciling / Stalled.
 import type { Logger } from "pino";
-import { EngineError, withContext } from "../../engine/errors.ts";
+import { apiVersion } from "../../api/common.ts";
+import { EngineError, withContext, messageOf } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
 import { done, type Reconcile, type Result } from "../../kube/controller.ts";
-import { isAlreadyExists, isNotFound } from "../../kube/errors.ts";
+import { isAlreadyExists } from "../../kube/errors.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
@@ -17,7 +18,7 @@ import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import { jobFinished, type PhysicalCopyObject } from "../shared/objects.ts";
 import type { VolumeResolution } from "../shared/sources.ts";
-import { toResult } from "../shared/retry.ts";
+import { objectRef, publish } from "../shared/publish.ts";
 import { decidePc, initialJobName, targetOf, wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
 import { pcReport, type PcOutcome, type PcReport } from "./status.ts";
 
@@ -37,7 +38,7 @@ export function physicalCopyReconciler(deps: PhysicalCopyDeps): Reconcile {
     const { g, engine } = await gather(deps.ctx, pc, signal);
     const plan = decidePc(g);
     const outcome = await act(deps, g, plan, engine, signal, log);
-    const result = await publish(deps, pc, pcReport(g, plan, outcome));
+    const result = await publishReport(deps, pc, pcReport(g, plan, outcome));
     // After the status: the job reads the resolved source and target volumes there, so it can start at once.
     if (plan.createInitialJob) await createInitialJob(deps, pc, log);
     return result;
@@ -65,7 +66,7 @@ async function gather(
   try {
     engine = await ctx.engines.engineFor(cls.cls);
   } catch (e: unknown) {
-    return { g: { ...base, cls, engineError: e instanceof Error ? e.message : String(e) }, engine: undefined };
+    return { g: { ...base, cls, engineError: messageOf(e) }, engine: undefined };
   }
   const needVolumes = !isDeleting(pc.metadata) && !wasCreated(pc);
   const source: VolumeResolution | undefined = needVolumes
@@ -137,7 +138,7 @@ async function act(
 
 async function createInitialJob(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, log: Logger): Promise<void> {
   const body = {
-    apiVersion: "arraycopy.io/v1alpha1",
+    apiVersion,
     kind: "CopyJob",
     metadata: {
       name: initialJobName(pc),
@@ -145,7 +146,7 @@ async function createInitialJob(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, 
       labels: { "arraycopy.io/physical-copy": pc.metadata.name.slice(0, 63) },
       ownerReferences: [
         {
-          apiVersion: "arraycopy.io/v1alpha1",
+          apiVersion,
           kind: "PhysicalCopy",
           name: pc.metadata.name,
           uid: pc.metadata.uid,
@@ -168,31 +169,9 @@ async function createInitialJob(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, 
   }
 }
 
-async function publish(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, rep: PcReport): Promise<Result> {
-  if (rep.write) {
-    try {
-      await deps.status.write(pc, { fields: rep.fields, conditions: rep.conditions });
-    } catch (e: unknown) {
-      if (!isNotFound(e)) throw e;
-    }
-  }
-  const regarding = {
-    apiVersion: "arraycopy.io/v1alpha1",
-    kind: "PhysicalCopy",
-    namespace: pc.metadata.namespace ?? "",
-    name: pc.metadata.name,
-    uid: pc.metadata.uid,
-  };
-  await Promise.all(
-    rep.events.map((ev) =>
-      deps.ctx.events.record({
-        regarding,
-        type: ev.type,
-        reason: ev.reason,
-        note: ev.note,
-        action: isDeleting(pc.metadata) ? "Delete" : "Copy",
-      }),
-    ),
-  );
-  return toResult(rep.next);
+async function publishReport(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, rep: PcReport): Promise<Result> {
+  const regarding = objectRef("PhysicalCopy", pc.metadata);
+  const action = isDeleting(pc.metadata) ? "Delete" : "Copy";
+  const events = rep.events.map((ev) => ({ ...ev, regarding, action }));
+  return (await publish({ status: deps.status, events: deps.ctx.events }, pc, { ...rep, events })).result;
 }

@@ -6,7 +6,7 @@
 import type { EngineError } from "../../engine/errors.ts";
 import type { CopyObservation } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
-import { metaTime } from "../../kube/conditions.ts";
+import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import { safetyPollMs } from "../shared/indications.ts";
 import { accessDenied, accessDeniedRecheckMs, lastError, type Next } from "../shared/retry.ts";
@@ -252,7 +252,7 @@ function events(g: PcGathered, state: State, outcome: PcOutcome): PcEvent[] {
       reason: "Detached",
       note: `Ended the association of ${outcome.done.copy}; the target is kept`,
     });
-  const prev = g.pc.status?.conditions?.find((c) => c.type === "Ready");
+  const prev = findCondition(g.pc.status?.conditions, "Ready");
   if (prev?.reason === state.reason) return out;
   if (state.mood === "ready" && prev?.status !== "True")
     out.push({ type: "Normal", reason: "Ready", note: state.message });

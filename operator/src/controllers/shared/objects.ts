@@ -1,5 +1,6 @@
 // The typed shapes of our custom resources as the informers hold them: metadata plus the spec and status types
 // inferred from the zod schemas in api/ (the one source of the API).
+import { findCondition } from "../../kube/conditions.ts";
 import type { CopyClassSpec, CopyClassStatus } from "../../api/copyclass.ts";
 import type { CopyJobSpec, CopyJobStatus } from "../../api/copyjob.ts";
 import type { PhysicalCopySpec, PhysicalCopyStatus } from "../../api/physicalcopy.ts";
@@ -39,7 +40,7 @@ export type CopyClassObject = Resource<CopyClassSpec, CopyClassStatus>;
 
 /** A CopyJob has finished once its Succeeded condition is True or False; it never changes after. */
 export function jobFinished(job: CopyJobObject | undefined): boolean {
-  const s = job?.status?.conditions?.find((c) => c.type === "Succeeded")?.status;
+  const s = findCondition(job?.status?.conditions, "Succeeded")?.status;
   return s === "True" || s === "False";
 }
 

@@ -9,6 +9,7 @@
 //   create whose outcome was never confirmed is recent enough to still land (the uncertainty window).
 import type { CopyObservation, CreateVirtualCopyRequest } from "../../engine/port.ts";
 import type { EngineError } from "../../engine/errors.ts";
+import { findCondition } from "../../kube/conditions.ts";
 import { hasFinalizer, isDeleting } from "../../kube/finalizers.ts";
 import type { ClassResolution } from "../shared/classes.ts";
 import { arrayName, ownerTag } from "../shared/naming.ts";
@@ -117,6 +118,6 @@ function uncertainRemainingMs(g: Gathered): number {
 const finalCreateRefusals: ReadonlySet<string> = new Set(["NameTaken", "ArrayRefused"]);
 
 function refusedForGood(vc: VirtualCopyObject): boolean {
-  const ready = vc.status?.conditions?.find((c) => c.type === "Ready");
+  const ready = findCondition(vc.status?.conditions, "Ready");
   return ready !== undefined && finalCreateRefusals.has(ready.reason);
 }

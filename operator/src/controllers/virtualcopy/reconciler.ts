@@ -8,11 +8,10 @@
 // finalizer and intent are stored; status is written whole by server-side apply and skipped when unchanged;
 // events fire on transitions only. A thrown error means rate-limited backoff.
 import type { Logger } from "pino";
-import { EngineError, withContext } from "../../engine/errors.ts";
+import { EngineError, withContext, messageOf } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { done, type Reconcile, type Result } from "../../kube/controller.ts";
-import { isNotFound } from "../../kube/errors.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
@@ -21,7 +20,7 @@ import { ownerTag, ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import type { VirtualCopyObject } from "../shared/objects.ts";
-import { toResult } from "../shared/retry.ts";
+import { objectRef, publish } from "../shared/publish.ts";
 import { arrayNameOf, decide, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import { report, type Outcome, type Report } from "./status.ts";
 
@@ -41,7 +40,7 @@ export function virtualCopyReconciler(deps: VirtualCopyDeps): Reconcile {
     const plan = decide(gathered);
     const outcome = await act(deps, vc, plan, engine, gathered.now, signal, log);
     const rep = report(gathered, plan, outcome);
-    return publish(deps, vc, rep, log);
+    return publishReport(deps, vc, rep, log);
   };
 }
 
@@ -57,7 +56,7 @@ async function gather(
   try {
     engine = await ctx.engines.engineFor(cls.cls);
   } catch (e: unknown) {
-    return { gathered: { vc, now, cls, engineError: e instanceof Error ? e.message : String(e) }, engine: undefined };
+    return { gathered: { vc, now, cls, engineError: messageOf(e) }, engine: undefined };
   }
   let observed;
   try {
@@ -113,32 +112,14 @@ async function act(
   return outcome;
 }
 
-async function publish(deps: VirtualCopyDeps, vc: VirtualCopyObject, rep: Report, log: Logger): Promise<Result> {
-  if (rep.write) {
-    try {
-      const res = await deps.status.write(vc, { fields: rep.fields, conditions: rep.conditions });
-      if (res.written) log.debug({ reason: rep.reason }, "Wrote status");
-    } catch (e: unknown) {
-      if (!isNotFound(e)) throw e;
-    }
-  }
-  const regarding = {
-    apiVersion: "arraycopy.io/v1alpha1",
-    kind: "VirtualCopy",
-    namespace: vc.metadata.namespace ?? "",
-    name: vc.metadata.name,
-    uid: vc.metadata.uid,
-  };
-  await Promise.all(
-    rep.events.map((ev) =>
-      deps.ctx.events.record({
-        regarding,
-        type: ev.type,
-        reason: ev.reason,
-        note: ev.note,
-        action: ev.reason === "Deleted" || ev.reason === "DeletionRefused" ? "Delete" : "Create",
-      }),
-    ),
-  );
-  return toResult(rep.next);
+async function publishReport(deps: VirtualCopyDeps, vc: VirtualCopyObject, rep: Report, log: Logger): Promise<Result> {
+  const regarding = objectRef("VirtualCopy", vc.metadata);
+  const events = rep.events.map((ev) => ({
+    ...ev,
+    regarding,
+    action: ev.reason === "Deleted" || ev.reason === "DeletionRefused" ? "Delete" : "Create",
+  }));
+  const { result, published } = await publish({ status: deps.status, events: deps.ctx.events }, vc, { ...rep, events });
+  if (published.written) log.debug({ reason: rep.reason }, "Wrote status");
+  return result;
 }

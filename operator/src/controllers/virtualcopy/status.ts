@@ -8,7 +8,7 @@
 import type { CopyObservation } from "../../engine/port.ts";
 import type { EngineError } from "../../engine/errors.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
-import { metaTime } from "../../kube/conditions.ts";
+import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import { accessDenied, accessDeniedRecheckMs, lastError, type Next } from "../shared/retry.ts";
 import { arrayNameOf, wasCreated, type Gathered, type Plan } from "./decide.ts";
@@ -262,7 +262,7 @@ function statusFields(g: Gathered, copy: CopyObservation | undefined, state: Sta
 }
 
 function events(g: Gathered, state: State, outcome: Outcome, copy: CopyObservation | undefined): EventSpec[] {
-  const prev = g.vc.status?.conditions?.find((c) => c.type === "Ready");
+  const prev = findCondition(g.vc.status?.conditions, "Ready");
   const out: EventSpec[] = [];
   if (outcome.deleted === true)
     out.push({ type: "Normal", reason: "Deleted", note: `Deleted virtual copy ${arrayNameOf(g.vc)} from the array` });

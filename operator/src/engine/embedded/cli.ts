@@ -7,6 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { text } from "node:stream/consumers";
+import { messageOf } from "../errors.ts";
 import { openEmbeddedEngine } from "./engine.ts";
 
 const units: Record<string, number> = { "": 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
@@ -76,6 +77,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
+  console.error(messageOf(e));
   process.exitCode = 1;
 });

@@ -1,3 +1,4 @@
+import { messageOf } from "../errors.ts";
 // Jobs: the queue of physical copies (at most maxConcurrentCopies run; the rest wait in JobState New, their copy
 // in SyncState Initialized, highest priority first), the workers that run copies and restores, and how a job
 // ends. Every end goes through one function per outcome that sets the job and the copy's SyncState together
@@ -127,7 +128,7 @@ export class Jobs {
       else await this.restore(job, signal);
     } catch (e: unknown) {
       const code = (e as NodeJS.ErrnoException).code === "ENOSPC" ? 24 : 1;
-      const description = e instanceof Error ? e.message : String(e);
+      const description = messageOf(e);
       await this.mutex.run(() => this.fail(job, code, description)).catch(() => undefined);
     }
     // The worker's I/O is over: the copy may be deleted or started again at once.
