@@ -8,6 +8,7 @@ import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { safetyPollMs } from "../shared/indications.ts";
 import { accessDenied, accessDeniedRecheckMs, type Next } from "../shared/retry.ts";
 import type { JobGathered, JobPlan } from "./decide.ts";
+import type { CopyJobEventReason, CopyJobReason } from "./reasons.ts";
 
 export interface JobOutcome {
   readonly task?: JobObservation | undefined;
@@ -16,7 +17,7 @@ export interface JobOutcome {
 
 export interface JobEvent {
   readonly type: "Normal" | "Warning";
-  readonly reason: "Started" | "Succeeded" | "Failed" | "Terminated";
+  readonly reason: CopyJobEventReason;
   readonly note: string;
 }
 
@@ -33,7 +34,7 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : metaTime
 
 interface Verdict {
   readonly succeeded: "True" | "False" | "Unknown";
-  readonly reason: string;
+  readonly reason: CopyJobReason;
   readonly message: string;
 }
 

@@ -12,6 +12,7 @@ import { safetyPollMs } from "../shared/indications.ts";
 import { accessDenied, accessDeniedRecheckMs, lastError, type Next } from "../shared/retry.ts";
 import { jobFinished } from "../shared/objects.ts";
 import { wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
+import { targetReason, type PhysicalCopyEventReason, type PhysicalCopyReason } from "./reasons.ts";
 
 export interface PcOutcome {
   readonly error?: EngineError | undefined;
@@ -20,12 +21,12 @@ export interface PcOutcome {
 
 export interface PcEvent {
   readonly type: "Normal" | "Warning";
-  readonly reason: string;
+  readonly reason: PhysicalCopyEventReason;
   readonly note: string;
 }
 
 export interface PcReport {
-  readonly reason: string;
+  readonly reason: PhysicalCopyReason;
   readonly fields: Record<string, unknown>;
   readonly conditions: ConditionInput[];
   readonly events: PcEvent[];
@@ -35,7 +36,7 @@ export interface PcReport {
 
 type Mood = "ready" | "working" | "stalled";
 interface State {
-  readonly reason: string;
+  readonly reason: PhysicalCopyReason;
   readonly message: string;
   readonly mood: Mood;
   readonly error?: EngineError | undefined;
@@ -98,7 +99,7 @@ function lifeState(g: PcGathered, copy: CopyObservation | undefined): State {
     return { reason: g.source.reason, message: g.source.message, mood: "stalled" };
   if (g.target !== undefined && !g.target.ok)
     return {
-      reason: g.target.reason.replace("Source", "Target"),
+      reason: targetReason[g.target.reason],
       message: `target: ${g.target.message}`,
       mood: "stalled",
     };

@@ -1,0 +1,24 @@
+// The closed sets of reasons a CopyJob shows: on its conditions (Succeeded, Reconciling, Stalled; documented in
+// docs/status.md) and on its Events (also posted, prefixed Job, on the copy the job acts on).
+export const copyJobReasons = [
+  "Pending",
+  "Starting",
+  "Queued",
+  "Running",
+  "Completed",
+  "Failed",
+  "Terminated",
+  "Refused",
+  "CopyBroken",
+  "NotAssociated",
+  "BaseGone",
+  "CopyGone",
+  "WaitingForCopy",
+  "WaitingForClass",
+  "CopyBusy",
+  "ArrayUnavailable",
+  "ArrayAccessDenied",
+] as const;
+export type CopyJobReason = (typeof copyJobReasons)[number];
+
+export type CopyJobEventReason = "Started" | "Succeeded" | "Failed" | "Terminated";
