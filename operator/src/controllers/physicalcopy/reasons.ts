@@ -1,5 +1,6 @@
 // The closed sets of reasons a PhysicalCopy shows: on its conditions (CamelCase, as metav1.Condition wants, and
 // documented in docs/status.md) and on its Events.
+import { arrayReasons, classReasons, deletionReasons, sourceReasons } from "../shared/reasons.ts";
 import type { SourceReason } from "../shared/sources.ts";
 
 export const physicalCopyReasons = [
@@ -13,20 +14,13 @@ export const physicalCopyReasons = [
   "Incomplete",
   "CopyFailed",
   "Lost",
-  "SourceNotFound",
-  "SourceNotBound",
-  "SourceDriverMismatch",
   "TargetNotFound",
   "TargetNotBound",
   "TargetDriverMismatch",
-  "ClassNotFound",
-  "NoDefaultClass",
-  "ClassUnusable",
-  "ArrayUnavailable",
-  "ArrayAccessDenied",
-  "Deleting",
-  "DeletionRefused",
-  "DeletionBlocked",
+  ...sourceReasons,
+  ...classReasons,
+  ...arrayReasons,
+  ...deletionReasons,
 ] as const;
 export type PhysicalCopyReason = (typeof physicalCopyReasons)[number];
 

@@ -1,4 +1,6 @@
 // The closed set of condition reasons a VirtualCopy can show (CamelCase, as metav1.Condition wants).
+import { arrayReasons, classReasons, deletionReasons, sourceReasons } from "../shared/reasons.ts";
+
 export const virtualCopyReasons = [
   "Idle",
   "Creating",
@@ -6,18 +8,11 @@ export const virtualCopyReasons = [
   "Broken",
   "Expired",
   "Lost",
-  "SourceNotFound",
-  "SourceNotBound",
-  "SourceDriverMismatch",
-  "ClassNotFound",
-  "NoDefaultClass",
-  "ClassUnusable",
   "NameTaken",
   "ArrayRefused",
-  "ArrayUnavailable",
-  "ArrayAccessDenied",
-  "Deleting",
-  "DeletionRefused",
-  "DeletionBlocked",
+  ...sourceReasons,
+  ...classReasons,
+  ...arrayReasons,
+  ...deletionReasons,
 ] as const;
 export type VirtualCopyReason = (typeof virtualCopyReasons)[number];
