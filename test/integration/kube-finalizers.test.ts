@@ -9,7 +9,9 @@ import { apiStatus, isPatchTestFailed } from "../../operator/src/kube/errors.ts"
 import {
   addFinalizerPatch,
   customObjectPatcher,
-  finalize,
+  hasFinalizer,
+  isDeleting,
+  removeFinalizerPatch,
   type FinalizerMeta,
 } from "../../operator/src/kube/finalizers.ts";
 import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
@@ -65,22 +67,27 @@ function create(ns: string, name: string, finalizers?: string[]): void {
   });
 }
 
-/** What a reconcile does: finalize from a fresh read, re-reading and retrying when the guard fails. */
+/**
+ * What a controller's plan does with our finalizer, from a fresh read: add it to a live object, remove it from a
+ * deleting one (its cleanup done), leave another controller's deletion alone; re-read and retry when the guard fails.
+ */
 async function addOurs(ns: string, name: string, firstRead?: Obj): Promise<{ outcome: string; guardFailures: number }> {
   let guardFailures = 0;
   let obj = firstRead ?? (await read(ns, name));
+  const patch = customObjectPatcher(clients.customObjects, { group, version, plural, namespace: ns, name });
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      const out = await finalize(
-        obj,
-        ours,
-        customObjectPatcher(clients.customObjects, { group, version, plural, namespace: ns, name }),
-        {
-          apply: () => Promise.resolve("applied"),
-          cleanup: () => Promise.resolve({ kind: "finished" as const }),
-        },
-      );
-      return { outcome: out.kind, guardFailures };
+      const mine = hasFinalizer(obj.metadata, ours);
+      if (isDeleting(obj.metadata)) {
+        if (!mine) return { outcome: "notOurs", guardFailures };
+        const ops = removeFinalizerPatch(obj.metadata, ours);
+        if (ops !== undefined) await patch(ops);
+        return { outcome: "finalizerRemoved", guardFailures };
+      }
+      if (mine) return { outcome: "applied", guardFailures };
+      const ops = addFinalizerPatch(obj.metadata, ours);
+      if (ops !== undefined) await patch(ops);
+      return { outcome: "finalizerAdded", guardFailures };
     } catch (e: unknown) {
       if (!isPatchTestFailed(e)) throw e;
       guardFailures++;

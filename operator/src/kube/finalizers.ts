@@ -1,9 +1,10 @@
-// Finalizers: the one helper through which controllers add and remove theirs (kube-rs `finalizer` semantics).
+// Finalizers: the guarded patches through which controllers add and remove theirs (kube-rs `finalizer` semantics,
+// with the halves in each controller's plan: controllers/shared/meta.ts adds ours together with the create intent).
 //
 // Apply half: while the object is live, our finalizer is added before any external work, so nothing we create on
 // an array can outlive an object deleted before we saw it. Cleanup half: once deletionTimestamp is set and our
-// finalizer is present, the controller's cleanup runs; only when it reports finished is our finalizer removed.
-// Cleanup must tolerate a half-finished apply (it may run when apply never completed).
+// finalizer is present, the controller's cleanup runs; only when it finished is our finalizer removed. Cleanup
+// must tolerate a half-finished apply (it may run when apply never completed).
 //
 // Invariants: patches are guarded JSON Patches — `test` on the exact finalizer list we computed from (or on
 // resourceVersion when there is no list yet), then the new list — so a finalizer another controller added
@@ -97,49 +98,3 @@ export function customObjectPatcher(api: CustomObjectsApi, ref: CustomObjectRef)
 }
 
 /** Cleanup says whether every external resource is gone; until then the finalizer stays. */
-export type CleanupResult<R> = { readonly kind: "finished" } | { readonly kind: "pending"; readonly result: R };
-
-export interface FinalizerHandlers<T, R> {
-  /** Reconcile a live object; runs only once our finalizer is on it. */
-  apply(obj: T): Promise<R>;
-  /** Release external resources of a deleting object. */
-  cleanup(obj: T): Promise<CleanupResult<R>>;
-}
-
-export type FinalizerOutcome<R> =
-  /** The finalizer was added; the resulting watch event brings the object back for apply. */
-  | { readonly kind: "finalizerAdded" }
-  | { readonly kind: "applied"; readonly result: R }
-  | { readonly kind: "cleanupPending"; readonly result: R }
-  /** Cleanup finished and our finalizer was removed. */
-  | { readonly kind: "finalizerRemoved" }
-  /** Deleting and our finalizer is not on it: nothing of ours is left to do. */
-  | { readonly kind: "notOurs" };
-
-/**
- * Runs the half of a reconcile the object's state calls for. Errors from handlers or patches propagate (the
- * queue backs off); a failed guard shows as a 422 the caller may treat as a conflict (`isPatchTestFailed`).
- */
-export async function finalize<T extends HasMeta, R>(
-  obj: T,
-  name: string,
-  patch: PatchObject,
-  handlers: FinalizerHandlers<T, R>,
-): Promise<FinalizerOutcome<R>> {
-  const meta = obj.metadata ?? {};
-  const ours = hasFinalizer(meta, name);
-  if (isDeleting(meta)) {
-    if (!ours) return { kind: "notOurs" };
-    const cleaned = await handlers.cleanup(obj);
-    if (cleaned.kind === "pending") return { kind: "cleanupPending", result: cleaned.result };
-    const ops = removeFinalizerPatch(meta, name);
-    if (ops !== undefined) await patch(ops);
-    return { kind: "finalizerRemoved" };
-  }
-  if (!ours) {
-    const ops = addFinalizerPatch(meta, name);
-    if (ops !== undefined) await patch(ops);
-    return { kind: "finalizerAdded" };
-  }
-  return { kind: "applied", result: await handlers.apply(obj) };
-}
