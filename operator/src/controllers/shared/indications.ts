@@ -89,28 +89,28 @@ export function jobsOfIndication(jobs: Listing<CopyJobObject>): (key: string) =>
   };
 }
 
-/** The VirtualCopies an indication is about (a restore): those whose array name is the job's copy. */
-export function virtualCopiesOfIndication(copies: Listing<VirtualCopyObject>): (key: string) => readonly string[] {
+/** The copies an indication is about: those whose array name (`arrayNameOf`) is the job's copy. */
+function copiesOfIndication<T extends { metadata: { namespace?: string; name: string } }>(
+  copies: Listing<T>,
+  arrayNameOf: (c: T) => string | undefined,
+): (key: string) => readonly string[] {
   return (key) => {
     const { copy } = parse(key);
     return copy === ""
       ? []
       : copies
           .list()
-          .filter((c) => c.status?.arrayName === copy)
+          .filter((c) => arrayNameOf(c) === copy)
           .map(keyOf);
   };
 }
 
+/** The VirtualCopies an indication is about (a restore). */
+export function virtualCopiesOfIndication(copies: Listing<VirtualCopyObject>): (key: string) => readonly string[] {
+  return copiesOfIndication(copies, (c) => c.status?.arrayName);
+}
+
 /** The PhysicalCopies an indication is about: those whose target is the job's copy. */
 export function physicalCopiesOfIndication(copies: Listing<PhysicalCopyObject>): (key: string) => readonly string[] {
-  return (key) => {
-    const { copy } = parse(key);
-    return copy === ""
-      ? []
-      : copies
-          .list()
-          .filter((c) => c.status?.targetVolume === copy)
-          .map(keyOf);
-  };
+  return copiesOfIndication(copies, (c) => c.status?.targetVolume);
 }

@@ -93,10 +93,11 @@ export class ArrayApi {
     return signal === undefined ? list : raceAbort(list, signal);
   }
 
-  /** Every write may change the tasks: the next read asks the array. */
-  #wrote(): void {
+  /** Sends a write. Every write may change the tasks: the next read asks the array. */
+  async #write<T>(call: Call<T>): Promise<T | undefined> {
     this.#tasks = undefined;
     this.#writes++;
+    return (await this.#client.call(call)).data;
   }
 
   /** How many writes this API has sent: a cache of what the array shows is good only while it stays the same. */
@@ -107,8 +108,7 @@ export class ArrayApi {
   /** POST createSnapshot: the documented answer is empty; any body is accepted. Never retried. */
   async createSnapshot(source: string, parameters: Record<string, unknown>, signal: Signal): Promise<void> {
     const body = { action: "createSnapshot", parameters };
-    this.#wrote();
-    await this.#client.call({
+    await this.#write({
       method: "POST",
       path: `volumes/${encodeURIComponent(source)}`,
       body,
@@ -124,8 +124,7 @@ export class ArrayApi {
     signal: Signal,
   ): Promise<number | undefined> {
     const body = { action: "createPhysicalCopy", parameters };
-    this.#wrote();
-    const answer = await this.#client.call({
+    const answer = await this.#write({
       method: "POST",
       path: `volumes/${encodeURIComponent(source)}`,
       body,
@@ -133,13 +132,12 @@ export class ArrayApi {
       idempotent: false,
       signal,
     });
-    return answer.data?.taskid;
+    return answer?.taskid;
   }
 
   /** PUT a comment: idempotent, any answer accepted. */
   async setComment(name: string, comment: string, signal: Signal): Promise<void> {
-    this.#wrote();
-    await this.#client.call({
+    await this.#write({
       method: "PUT",
       path: `volumes/${encodeURIComponent(name)}`,
       body: { comment },
@@ -150,8 +148,7 @@ export class ArrayApi {
 
   /** PUT an action that starts a task (2 resync, 4 promote): its task id. Never retried. */
   async startTask(name: string, body: Record<string, unknown>, signal: Signal): Promise<number | undefined> {
-    this.#wrote();
-    const answer = await this.#client.call({
+    const answer = await this.#write({
       method: "PUT",
       path: `volumes/${encodeURIComponent(name)}`,
       body,
@@ -159,13 +156,12 @@ export class ArrayApi {
       idempotent: false,
       signal,
     });
-    return answer.data?.taskid;
+    return answer?.taskid;
   }
 
   /** PUT an action with no task (1 stop, 3 grow, 5 stop promote): any answer accepted. Never retried. */
   async act(name: string, body: Record<string, unknown>, signal: Signal): Promise<void> {
-    this.#wrote();
-    await this.#client.call({
+    await this.#write({
       method: "PUT",
       path: `volumes/${encodeURIComponent(name)}`,
       body,
@@ -182,8 +178,7 @@ export class ArrayApi {
     signal: Signal,
   ): Promise<void> {
     const body = { name, cpg, sizeMiB, tpvv: true, ...(snapCPG === undefined ? {} : { snapCPG }) };
-    this.#wrote();
-    await this.#client.call({ method: "POST", path: "volumes", body, idempotent: false, signal });
+    await this.#write({ method: "POST", path: "volumes", body, idempotent: false, signal });
   }
 
   /**
@@ -191,9 +186,8 @@ export class ArrayApi {
    * (engine.ts): this call trusts its caller, and nothing else.
    */
   async deleteVolume(name: string, signal: Signal): Promise<void> {
-    this.#wrote();
     try {
-      await this.#client.call({
+      await this.#write({
         method: "DELETE",
         path: `volumes/${encodeURIComponent(name)}`,
         idempotent: true,
@@ -206,8 +200,7 @@ export class ArrayApi {
   }
 
   async cancelTask(id: number, signal: Signal): Promise<void> {
-    this.#wrote();
-    await this.#client.call({ method: "PUT", path: `tasks/${id}`, body: { action: 1 }, idempotent: true, signal });
+    await this.#write({ method: "PUT", path: `tasks/${id}`, body: { action: 1 }, idempotent: true, signal });
   }
 
   async #list<T>(
