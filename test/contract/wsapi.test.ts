@@ -187,6 +187,31 @@ describe("wsapi: stopping an online copy deletes what it made and nothing else",
         expect(await s.engine.observeJob(id)).toMatchObject({ jobState: "New" });
       });
 
+      it("polls of a running copy cost no volume read while its tasks do not change", async () => {
+        await bystanders();
+        await queuedOnlineCopy();
+        const before = s.array.requests.length;
+        for (let i = 0; i < 5; i++) expect((await s.engine.observeCopy("oc"))?.activeJob).toBeDefined();
+        const polls = s.array.requests.slice(before);
+        expect(polls.filter((r) => r === "GET /api/v1/volumes/oc")).toEqual([]);
+        expect(polls.every((r) => r === "GET /api/v1/tasks")).toBe(true);
+      });
+
+      it("the task poller asks the array nothing while no task it follows is unfinished", async () => {
+        await bystanders();
+        const seen: string[] = [];
+        const off = s.engine.subscribe((i) => seen.push(`${i.kind} ${i.job.id}`));
+        await new Promise((r) => setTimeout(r, 200));
+        const idle = s.array.requests.length;
+        await new Promise((r) => setTimeout(r, 300));
+        expect(s.array.requests.length).toBe(idle);
+        const id = await queuedOnlineCopy();
+        await new Promise((r) => setTimeout(r, 300));
+        expect(s.array.requests.slice(idle).filter((r) => r === "GET /api/v1/tasks").length).toBeGreaterThan(1);
+        off();
+        expect(seen.filter((x) => x.endsWith(` ${id}`))).toEqual([]);
+      });
+
       if (mode.quirks.foreignTasks === true) {
         it("the array's own tasks are no jobs: not observed, not halted, not counted on a copy", async () => {
           await bystanders();
