@@ -22,7 +22,13 @@ let op: RunningOperator;
 let ns: string;
 
 interface Obj {
-  metadata: { name: string; ownerReferences?: { kind: string; name: string }[]; finalizers?: string[] };
+  metadata: {
+    name: string;
+    ownerReferences?: { kind: string; name: string }[];
+    finalizers?: string[];
+    annotations?: Record<string, string>;
+  };
+  spec?: Record<string, unknown>;
   status?: Record<string, unknown> & { conditions?: ConditionView[] };
 }
 
@@ -84,6 +90,11 @@ describe("PhysicalCopy and CopyJob", () => {
     expect(copyJob.metadata.ownerReferences).toEqual([
       expect.objectContaining({ kind: "PhysicalCopy", name: "test-copy" }),
     ]);
+    // The job was told what to copy in its own spec, and recorded its start intent before it started the task.
+    expect(copyJob.spec).toMatchObject({ operation: "Copy", volumes: { source: "prod", target: "test-env" } });
+    const intent = copyJob.metadata.annotations?.["arraycopy.io/start-requested-at"];
+    expect(intent).toMatch(/Z$/);
+    expect(copyJob.status?.timeSubmitted).toBe(intent);
     expect(copyJob.status).toMatchObject({
       jobState: "Completed",
       operationalStatus: ["Completed", "OK"],

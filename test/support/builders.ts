@@ -1,9 +1,12 @@
 // Fixture builders with modifiers (STYLE.md): `virtualCopy("a", withPvc("data"), deleting())`.
-import type { CopyObservation, JobObservation } from "../../operator/src/engine/port.ts";
+import type { Capabilities, CopyObservation, JobObservation } from "../../operator/src/engine/port.ts";
+import { EngineError } from "../../operator/src/engine/errors.ts";
 import type { ClassResolution } from "../../operator/src/controllers/shared/classes.ts";
+import type { Blocked, Link } from "../../operator/src/controllers/shared/connect.ts";
 import {
   copyFinalizer,
   createIntentAnnotation,
+  startIntentAnnotation,
   type CopyJobObject,
   type PhysicalCopyObject,
   type VirtualCopyObject,
@@ -91,6 +94,46 @@ export const embeddedClass: ClassResolution = {
     spec: { driver: "embedded", csiDriver: "csi.hpe.com", deletionPolicy: "Delete" },
   },
 };
+
+/** What the embedded engine can do: everything. */
+export const allCapabilities: Capabilities = {
+  virtualCopies: true,
+  physicalCopies: true,
+  onlinePhysicalCopies: true,
+  resync: true,
+  restore: true,
+  expiration: true,
+  retention: true,
+  maxConcurrentPhysicalCopies: 2,
+  maxNameLength: 31,
+  indications: true,
+  volumes: true,
+};
+
+/** A link to the embedded class's engine that observed `observed`; `caps` takes capabilities away. */
+export function linked<O>(observed: O, caps: Partial<Capabilities> = {}): Link<O> {
+  if (!embeddedClass.ok) throw new Error("unreachable");
+  return { ok: true, cls: embeddedClass.cls, capabilities: { ...allCapabilities, ...caps }, observed };
+}
+
+/** A link blocked at one step: no class, an unusable class, or an array that did not answer (with `error`). */
+export function blockedAt(
+  reason: Blocked["reason"],
+  message = "m",
+  error: EngineError = new EngineError(message, { code: "Unavailable", kind: "retryable" }),
+): Link<never> {
+  if (!embeddedClass.ok) throw new Error("unreachable");
+  const cls = embeddedClass.cls;
+  switch (reason) {
+    case "ClassNotFound":
+    case "NoDefaultClass":
+      return { ok: false, blocked: { reason, message } };
+    case "ClassUnusable":
+      return { ok: false, blocked: { reason, message, cls } };
+    case "ArrayUnavailable":
+      return { ok: false, blocked: { reason, message: error.message, cls, error } };
+  }
+}
 
 export function copyObservation(mods: Partial<CopyObservation> = {}): CopyObservation {
   return {
@@ -194,17 +237,26 @@ export function copyJob(name: string, operation: CopyJobObject["spec"]["operatio
   return job;
 }
 
-/** Status as the operator wrote it when it submitted the task (the intent) and, with `id`, once it started. */
+/** The start intent recorded before the task was submitted and, with `id`, the status once it started. */
 export const jobSubmitted =
   (id?: string): JobMod =>
   (job) => {
-    job.status = {
-      ...job.status,
-      jobState: id === undefined ? "Starting" : "Running",
-      timeSubmitted: "2026-11-24T01:00:00Z",
-      percentComplete: 0,
-      ...(id === undefined ? {} : { arrayJobId: id }),
-    };
+    job.metadata.annotations = { ...job.metadata.annotations, [startIntentAnnotation]: "2026-11-24T01:00:00Z" };
+    if (id !== undefined) {
+      job.status = {
+        ...job.status,
+        jobState: "Running",
+        timeSubmitted: "2026-11-24T01:00:00Z",
+        percentComplete: 0,
+        arrayJobId: id,
+      };
+    }
+  };
+/** The initial copy's job, as the PhysicalCopy controller makes it: the volumes in its spec. */
+export const copyVolumes =
+  (source = "data", target = "test-env"): JobMod =>
+  (job) => {
+    job.spec.volumes = { source, target };
   };
 
 /** The array's task for a job. */

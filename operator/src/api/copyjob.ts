@@ -2,7 +2,17 @@
 // virtual copy onto its base) or Detach — modelled on CIM_ConcreteJob (a 3PAR task). Cancel by setting
 // requestedState to Terminate (CIM RequestStateChange). A finished job never changes again.
 import { z } from "zod";
-import { cel, conditions, immutable, jobState, objectName, operationalStatus, timestamp, withRules } from "./common.ts";
+import {
+  arrayVolumeName,
+  cel,
+  conditions,
+  immutable,
+  jobState,
+  objectName,
+  operationalStatus,
+  timestamp,
+  withRules,
+} from "./common.ts";
 
 export const copyOperation = z
   .enum(["Copy", "Resync", "StartCopy", "Restore", "Detach"])
@@ -23,6 +33,18 @@ export const copyJobSpec = withRules(
       .meta(cel(immutable("spec.copyRef")))
       .describe("The copy the job acts on. Immutable."),
     operation: copyOperation.meta(cel(immutable("spec.operation"))),
+    volumes: z
+      .object({
+        source: arrayVolumeName.describe("The array volume the copy reads."),
+        target: arrayVolumeName.describe("The array volume the copy writes (created by the array for an online copy)."),
+      })
+      .optional()
+      .meta(cel(immutable("spec.volumes")))
+      .describe(
+        "Copy only, and required there: the array volumes of the initial copy, as its PhysicalCopy resolved them " +
+          "(the PhysicalCopy controller sets them when it creates the job). Immutable (and, as operation is, " +
+          "never added or removed).",
+      ),
     priority: z
       .enum(["High", "Medium", "Low"])
       .optional()
@@ -51,6 +73,12 @@ export const copyJobSpec = withRules(
     message: "Restore is the only operation on a VirtualCopy, and applies only to a VirtualCopy",
     fieldPath: ".operation",
     check: (v) => (v.copyRef.kind === "VirtualCopy") === (v.operation === "Restore"),
+  },
+  {
+    rule: "self.operation == 'Copy' ? has(self.volumes) : !has(self.volumes)",
+    message: "volumes are given on a Copy job (source and target array volumes), and only on one",
+    fieldPath: ".volumes",
+    check: (v) => (v.operation === "Copy") === (v.volumes !== undefined),
   },
   {
     rule: "!has(self.priority) || self.operation != 'Detach'",

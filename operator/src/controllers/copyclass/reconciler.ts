@@ -2,17 +2,18 @@
 //
 // Owns: the CopyClass status (field manager arraycopy-copyclass): Ready True once the class's engine is built and
 // has answered one read (its capabilities in the message), else Ready False and Stalled True with the reason; and the
-// engines'
-// lifetimes: the engine of a deleted class is closed. Two classes marked default are reported on each.
+// engines' lifetimes: the engine of a deleted class is closed. Two classes marked default are reported on each.
+// An unusable class is looked at again after as long as it has been Stalled (1 s to 5 min): a fixed Secret or an
+// array back on line is noticed without a change to the class, and without the controller's error backoff.
 import { messageOf } from "../../engine/errors.ts";
 import type { Capabilities } from "../../engine/port.ts";
-import type { ConditionInput } from "../../kube/conditions.ts";
+import { findCondition, type ConditionInput } from "../../kube/conditions.ts";
 import { done, type Reconcile } from "../../kube/controller.ts";
 import { isNotFound } from "../../kube/errors.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import { defaultClassAnnotation } from "../../api/copyclass.ts";
 import type { ControllerContext } from "../shared/context.ts";
-import { RetryLater } from "../shared/retry.ts";
+import { stalledRecheckMaxMs, toResult } from "../shared/retry.ts";
 
 export interface CopyClassDeps {
   readonly ctx: ControllerContext;
@@ -79,7 +80,10 @@ export function copyClassReconciler(deps: CopyClassDeps): Reconcile {
     } catch (e: unknown) {
       if (!isNotFound(e)) throw e;
     }
-    if (!ready) throw new RetryLater(message);
-    return done;
+    if (ready) return done;
+    const now = deps.ctx.clock.now();
+    const stalled = findCondition(cls.status?.conditions, "Stalled");
+    const since = stalled?.status === "True" ? Date.parse(stalled.lastTransitionTime) : now;
+    return toResult({ kind: "recheck", since, maxMs: stalledRecheckMaxMs }, now);
   };
 }

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { embeddedClass } from "../../../../test/support/builders.ts";
+import { blockedAt, linked } from "../../../../test/support/builders.ts";
 import type { CopyObservation, JobObservation } from "../../engine/port.ts";
-import type { CopyJobObject, PhysicalCopyObject } from "../shared/objects.ts";
-import { adoptable, decideJob, type JobGathered } from "./decide.ts";
+import type { Capabilities } from "../../engine/port.ts";
+import type { Link } from "../shared/connect.ts";
+import { startIntentAnnotation, type CopyJobObject, type PhysicalCopyObject } from "../shared/objects.ts";
+import { adoptable, decideJob, type JobArrayView, type JobGathered } from "./decide.ts";
 import { jobReport } from "./status.ts";
 
 const now = Date.parse("2026-11-24T02:00:00Z");
@@ -73,11 +75,23 @@ const task = (m: Partial<JobObservation> = {}): JobObservation => ({
   endTime: undefined,
   ...m,
 });
-const g = (m: Partial<JobGathered> & Pick<JobGathered, "job">): JobGathered => ({
+interface Given {
+  readonly job: CopyJobObject;
+  readonly copy?: JobGathered["copy"];
+  readonly observedCopy?: CopyObservation;
+  readonly observedJob?: JobObservation;
+  readonly caps?: Partial<Capabilities>;
+  readonly link?: Link<JobArrayView>;
+}
+const g = (m: Given): JobGathered => ({
   now,
-  copy: pc,
-  cls: embeddedClass,
-  ...m,
+  job: m.job,
+  copy: "copy" in m ? m.copy : pc,
+  link: m.link ?? linked({ copy: m.observedCopy, task: m.observedJob }, m.caps),
+});
+const intent = (j: CopyJobObject, at = "2026-11-24T02:00:00Z"): CopyJobObject => ({
+  ...j,
+  metadata: { ...j.metadata, annotations: { [startIntentAnnotation]: at } },
 });
 
 describe("CopyJob decide", () => {
@@ -124,13 +138,46 @@ describe("CopyJob decide", () => {
       { kind: "halt", id: "7" },
     ],
     [
-      "the initial copy is created from the PhysicalCopy's recorded volumes",
-      g({ job: job("Copy") }),
-      { kind: "create", request: { name: "dst", source: "src", online: false, saveSnapshot: true } },
+      "the initial copy is created from the volumes in its own spec, not from another object's status",
+      g({
+        job: job("Copy", undefined, { volumes: { source: "vol-a", target: "vol-b" } }),
+        copy: { ...pc, status: {} },
+      }),
+      { kind: "create", request: { name: "vol-b", source: "vol-a", online: false, saveSnapshot: true } },
+    ],
+    [
+      "an engine that cannot resync ends a Resync job at once: NotSupported",
+      g({ job: job("Resync"), observedCopy: observed({}), caps: { resync: false } }),
+      { kind: "end", reason: "NotSupported" },
+    ],
+    [
+      "an engine that cannot restore ends a Restore job at once: NotSupported",
+      g({
+        job: job("Restore"),
+        copy: {
+          metadata: { name: "c", namespace: "ns", uid: "u-c" },
+          spec: { source: { volumeName: "src" }, readOnly: true },
+        },
+        caps: { restore: false },
+      }),
+      { kind: "end", reason: "NotSupported" },
+    ],
+    [
+      "no class yet: the job waits for one",
+      g({ job: job("Resync"), link: blockedAt("ClassNotFound") }),
+      { kind: "wait", reason: "WaitingForClass" },
+    ],
+    [
+      "an array that does not answer blocks the job, with the link's reason",
+      g({ job: job("Resync"), link: blockedAt("ArrayUnavailable", "no answer") }),
+      { kind: "blocked", blocked: { reason: "ArrayUnavailable" } },
     ],
     [
       "a copy being deleted gets no new task",
-      g({ job: job("Copy"), copy: { ...pc, metadata: { ...pc.metadata, deletionTimestamp: "2026-11-24T00:00:00Z" } } }),
+      g({
+        job: job("Copy", undefined, { volumes: { source: "src", target: "dst" } }),
+        copy: { ...pc, metadata: { ...pc.metadata, deletionTimestamp: "2026-11-24T00:00:00Z" } },
+      }),
       { kind: "end", reason: "CopyGone" },
     ],
   ] as const)("%s", (_why, gathered, want) => {
@@ -158,11 +205,13 @@ describe("CopyJob decide", () => {
   });
 
   it("adopts only a task of its own operation submitted since its intent", () => {
-    const starting = job("Resync", { jobState: "Starting", timeSubmitted: "2026-11-24T02:00:00Z" });
+    const starting = intent(job("Resync"));
     expect(adoptable(starting, task())).toBe(true);
     expect(adoptable(starting, task({ operation: "StartCopy" }))).toBe(false);
     expect(adoptable(starting, task({ timeSubmitted: now - 60_000 }))).toBe(false);
     expect(adoptable(job("Resync"), task())).toBe(false);
+    // A job that already recorded its task adopts nothing else.
+    expect(adoptable(intent(job("Resync", { arrayJobId: "3" })), task())).toBe(false);
   });
 });
 
@@ -174,7 +223,7 @@ describe("CopyJob status", () => {
       percentComplete: 40,
       timeSubmitted: "2026-11-24T02:00:00Z",
     });
-    const gathered = g({ job: recorded, engineError: "unreachable" });
+    const gathered = g({ job: recorded, link: blockedAt("ClassUnusable", "CopyClass x: unreachable") });
     const rep = jobReport(gathered, decideJob(gathered), {});
     expect(rep.fields).toMatchObject({
       jobState: "Running",
@@ -184,8 +233,10 @@ describe("CopyJob status", () => {
     });
     expect(rep.conditions.find((c) => c.type === "Succeeded")).toMatchObject({
       status: "Unknown",
-      reason: "ArrayUnavailable",
+      reason: "ClassUnusable",
     });
+    // Looked at again after as long as the job has waited, not backed off for ever.
+    expect(rep.next).toMatchObject({ kind: "recheck", maxMs: 60_000 });
   });
 
   it("reports a failed task with the array's code and text, once, as a Warning", () => {

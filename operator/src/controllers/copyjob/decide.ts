@@ -3,40 +3,54 @@
 //
 // Invariants:
 // - A finished job (Succeeded True or False) never changes again; only its TTL is acted on.
-// - The task is started once: before the call the status records jobState Starting and timeSubmitted (the
-//   intent); a reconcile that finds Starting without a task id adopts the copy's active or last task of the same
-//   operation submitted since, instead of starting another.
+// - The task is started once: before the call the job records its start intent (the annotation
+//   arraycopy.io/start-requested-at, as every kind records an intent); a reconcile that finds the intent without a
+//   task id adopts the copy's active or last task of the same operation submitted since, instead of starting
+//   another.
+// - A Copy job copies the volumes its own spec names (its PhysicalCopy put them there when it made the job).
+// - A job the class's engine cannot run (a capability it lacks) ends at once as NotSupported.
 // - Impossible requests end at once with a clear reason: resync of a Broken or unassociated copy (StartCopy may
 //   repair a Broken one), restore of a virtual copy whose base is gone, a job on a copy gone from the array.
 import {
   finishedJobStates,
+  type Capabilities,
   type CopyObservation,
   type CreatePhysicalCopyRequest,
   type JobObservation,
   type OwnerTag,
   type StartJobRequest,
 } from "../../engine/port.ts";
-import type { EngineError } from "../../engine/errors.ts";
-import type { ClassResolution } from "../shared/classes.ts";
+import { targetOf } from "../physicalcopy/decide.ts";
+import type { Blocked, Link } from "../shared/connect.ts";
 import { ownerTag } from "../shared/naming.ts";
-import { jobFinished, type CopyJobObject, type PhysicalCopyObject, type VirtualCopyObject } from "../shared/objects.ts";
+import {
+  intentTime,
+  jobFinished,
+  startIntentAnnotation,
+  type CopyJobObject,
+  type PhysicalCopyObject,
+  type VirtualCopyObject,
+} from "../shared/objects.ts";
+import { arrayNameOf } from "../virtualcopy/decide.ts";
+
+/** What the array shows for the job: its copy, by its array name, and its task. */
+export interface JobArrayView {
+  readonly copy: CopyObservation | undefined;
+  /** The task: by status.arrayJobId, or the one a crashed start may have left (adoption). */
+  readonly task: JobObservation | undefined;
+}
 
 export interface JobGathered {
   readonly job: CopyJobObject;
   readonly now: number;
   readonly copy: VirtualCopyObject | PhysicalCopyObject | undefined;
-  readonly cls: ClassResolution | undefined;
-  readonly engineError?: string | undefined;
-  /** The engine's view of the copy, by its array name. */
-  readonly observedCopy?: CopyObservation | undefined;
-  /** The task: by status.arrayJobId, or the one a crashed start may have left (adoption). */
-  readonly observedJob?: JobObservation | undefined;
+  /** Undefined when nothing had to be asked (a finished job, or no copy). */
+  readonly link: Link<JobArrayView> | undefined;
   /** The base volume still exists (Restore only). */
   readonly baseExists?: boolean | undefined;
-  readonly observeError?: EngineError | undefined;
 }
 
-export type EndReason = "CopyBroken" | "NotAssociated" | "BaseGone" | "CopyGone" | "Terminated";
+export type EndReason = "CopyBroken" | "NotAssociated" | "BaseGone" | "CopyGone" | "Terminated" | "NotSupported";
 
 export type JobPlan =
   | { readonly kind: "finished" }
@@ -46,32 +60,38 @@ export type JobPlan =
       readonly reason: "WaitingForCopy" | "WaitingForClass" | "CopyBusy";
       readonly message: string;
     }
-  | { readonly kind: "blocked"; readonly message: string; readonly error?: EngineError | undefined }
+  | { readonly kind: "blocked"; readonly blocked: Blocked }
   | { readonly kind: "create"; readonly request: CreatePhysicalCopyRequest }
   | { readonly kind: "start"; readonly request: StartJobRequest }
   | { readonly kind: "halt"; readonly id: string; readonly owner: OwnerTag }
   | { readonly kind: "end"; readonly reason: EndReason; readonly message: string }
   | { readonly kind: "follow"; readonly task: JobObservation };
 
-/** The copy's name on the array, once its controller has recorded it. */
+/**
+ * The copy's name on the array, from its spec: vc-<uid> for a virtual copy; for a physical copy its target —
+ * pc-<uid> (online), the named volume, or the volume its claim resolved to (recorded by its controller).
+ */
 export function copyArrayName(copy: VirtualCopyObject | PhysicalCopyObject | undefined): string | undefined {
   if (copy === undefined) return undefined;
-  return "targetVolume" in (copy.status ?? {})
-    ? (copy.status as { targetVolume?: string }).targetVolume
-    : (copy.status as { arrayName?: string } | undefined)?.arrayName;
+  return isPhysical(copy) ? targetOf(copy) : arrayNameOf(copy);
+}
+
+function isPhysical(copy: VirtualCopyObject | PhysicalCopyObject): copy is PhysicalCopyObject {
+  return "target" in copy.spec;
 }
 
 const priorities = { High: "High", Medium: "Same", Low: "Low" } as const;
 
 export function decideJob(g: JobGathered): JobPlan {
-  const { job } = g;
+  const { job, link } = g;
   if (jobFinished(job)) return ttlPlan(g);
   const name = `${job.spec.copyRef.kind} ${job.spec.copyRef.name}`;
-  if (g.observedJob !== undefined) {
-    if (job.spec.requestedState === "Terminate" && !finishedTask(g.observedJob) && g.copy !== undefined) {
-      return { kind: "halt", id: g.observedJob.id, owner: ownerTag(g.copy.metadata) };
+  const view = link?.ok === true ? link.observed : undefined;
+  if (view?.task !== undefined) {
+    if (job.spec.requestedState === "Terminate" && !finishedTask(view.task) && g.copy !== undefined) {
+      return { kind: "halt", id: view.task.id, owner: ownerTag(g.copy.metadata) };
     }
-    return { kind: "follow", task: g.observedJob };
+    return { kind: "follow", task: view.task };
   }
   if (job.spec.requestedState === "Terminate")
     return { kind: "end", reason: "Terminated", message: "terminated before the array task started" };
@@ -84,31 +104,47 @@ export function decideJob(g: JobGathered): JobPlan {
   // Never start work on a copy being deleted: its finalizer may go before a late task would land.
   if (g.copy.metadata.deletionTimestamp !== undefined)
     return { kind: "end", reason: "CopyGone", message: `${name} is being deleted` };
-  if (g.cls === undefined || !g.cls.ok)
+  if (
+    link === undefined ||
+    (!link.ok && (link.blocked.reason === "ClassNotFound" || link.blocked.reason === "NoDefaultClass"))
+  )
     return { kind: "wait", reason: "WaitingForClass", message: `${name} has no usable CopyClass yet` };
-  if (g.engineError !== undefined) return { kind: "blocked", message: `CopyClass ${g.cls.cls.name}: ${g.engineError}` };
-  if (g.observeError !== undefined) return { kind: "blocked", message: g.observeError.message, error: g.observeError };
+  if (!link.ok) return { kind: "blocked", blocked: link.blocked };
   const op = job.spec.operation;
-  return op === "Copy" ? decideCopy(g, name) : decideOperation(g, g.copy, name, op);
+  const missing = unsupported(g.copy, op, link.capabilities);
+  if (missing !== undefined) return { kind: "end", reason: "NotSupported", message: missing };
+  return op === "Copy" ? decideCopy(g) : decideOperation(g, g.copy, link.observed.copy, name, op);
 }
 
-function decideCopy(g: JobGathered, name: string): JobPlan {
+/** What the job asks of the engine that it cannot do, in words; undefined when it can. */
+function unsupported(
+  copy: VirtualCopyObject | PhysicalCopyObject,
+  op: CopyJobObject["spec"]["operation"],
+  caps: Capabilities,
+): string | undefined {
+  if (op === "Copy") {
+    if (!caps.physicalCopies) return "the class's engine does not make physical copies";
+    if (isPhysical(copy) && copy.spec.target.create !== undefined && !caps.onlinePhysicalCopies)
+      return "the class's engine cannot create the target of an online copy";
+  }
+  if ((op === "Resync" || op === "StartCopy") && !caps.resync)
+    return `the class's engine cannot resynchronise copies: ${op} is impossible`;
+  if (op === "Restore" && !caps.restore) return "the class's engine cannot restore a virtual copy onto its base";
+  return undefined;
+}
+
+function decideCopy(g: JobGathered): JobPlan {
   const pc = g.copy as PhysicalCopyObject;
-  const source = pc.status?.sourceVolume;
-  const target = pc.status?.targetVolume;
-  if (source === undefined || target === undefined)
-    return {
-      kind: "wait",
-      reason: "WaitingForCopy",
-      message: `${name} has not resolved its source and target volumes yet`,
-    };
+  const volumes = g.job.spec.volumes;
+  if (volumes === undefined)
+    return { kind: "end", reason: "NotSupported", message: `a Copy job names the volumes to copy in spec.volumes` };
   const online = pc.spec.target.create !== undefined;
   const priority = pc.spec.priority ?? g.job.spec.priority;
   return {
     kind: "create",
     request: {
-      name: target,
-      source,
+      name: volumes.target,
+      source: volumes.source,
       online,
       saveSnapshot: pc.spec.saveSnapshot,
       owner: ownerTag(pc.metadata),
@@ -120,12 +156,12 @@ function decideCopy(g: JobGathered, name: string): JobPlan {
 function decideOperation(
   g: JobGathered,
   target: VirtualCopyObject | PhysicalCopyObject,
+  copy: CopyObservation | undefined,
   name: string,
   op: StartJobRequest["operation"],
 ): JobPlan {
   const { job } = g;
   const arrayName = copyArrayName(target);
-  const copy = g.observedCopy;
   if (arrayName === undefined || copy === undefined) {
     const created = g.copy?.status?.creationTime !== undefined;
     return created
@@ -180,10 +216,11 @@ function ttlPlan(g: JobGathered): JobPlan {
 
 /**
  * Which task a start that may have been interrupted left behind: the copy's active task, else its last one, when
- * it is of our operation and was submitted no earlier than our intent (a second of slack for clock rounding).
+ * it is of our operation and was submitted no earlier than our recorded intent (a second of slack for clock
+ * rounding: the intent has second precision).
  */
 export function adoptable(job: CopyJobObject, candidate: JobObservation | undefined): boolean {
-  const submitted = job.status?.timeSubmitted;
-  if (candidate === undefined || submitted === undefined || job.status?.jobState !== "Starting") return false;
-  return candidate.operation === job.spec.operation && candidate.timeSubmitted >= Date.parse(submitted) - 1000;
+  const requested = intentTime(job.metadata, startIntentAnnotation);
+  if (candidate === undefined || requested === undefined || job.status?.arrayJobId !== undefined) return false;
+  return candidate.operation === job.spec.operation && candidate.timeSubmitted >= requested - 1000;
 }

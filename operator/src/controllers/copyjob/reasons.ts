@@ -16,6 +16,8 @@ export const copyJobReasons = [
   "WaitingForCopy",
   "WaitingForClass",
   "CopyBusy",
+  "NotSupported",
+  "ClassUnusable",
   "ArrayUnavailable",
   "ArrayAccessDenied",
 ] as const;

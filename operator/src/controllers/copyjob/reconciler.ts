@@ -4,26 +4,38 @@
 // arraycopy-copyjob: CIM job fields, Succeeded / Reconciling / Stalled), the job's deletion after its TTL, and
 // the Started / Succeeded / Failed / Terminated events on the job and on the copy it acts on.
 //
-// Invariants: the intent (jobState Starting, timeSubmitted) is written before the task is started, so a crash
-// or a timeout never starts two (decide.ts adopts); a finished job is never rewritten; at most one engine call.
+// Invariants: the start intent (the annotation arraycopy.io/start-requested-at) is on the job before the task is
+// started, so a crash or a timeout never starts two (decide.ts adopts); status is written once per reconcile,
+// after the engine call; a finished job is never rewritten; at most one engine call.
 import type { Logger } from "pino";
-import { EngineError, withContext, messageOf } from "../../engine/errors.ts";
+import { EngineError, withContext } from "../../engine/errors.ts";
 import type { Engine, JobObservation } from "../../engine/port.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { after, done, type Reconcile, type Result } from "../../kube/controller.ts";
 import { isNotFound } from "../../kube/errors.ts";
 import type { StatusWriter } from "../../kube/status.ts";
-import { resolveClass } from "../shared/classes.ts";
+import type { JsonPatchOp } from "../../kube/finalizers.ts";
+import { connect } from "../shared/connect.ts";
+import { addFinalizerAndIntentPatch } from "../shared/meta.ts";
 import { ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
-import { jobFinished, type CopyJobObject, type PhysicalCopyObject, type VirtualCopyObject } from "../shared/objects.ts";
+import {
+  jobFinished,
+  startIntentAnnotation,
+  startRequested,
+  type CopyJobObject,
+  type PhysicalCopyObject,
+  type VirtualCopyObject,
+} from "../shared/objects.ts";
 import { objectRef, publish } from "../shared/publish.ts";
-import { adoptable, copyArrayName, decideJob, type JobGathered, type JobPlan } from "./decide.ts";
+import { adoptable, copyArrayName, decideJob, type JobArrayView, type JobGathered, type JobPlan } from "./decide.ts";
 import { jobReport, type JobOutcome, type JobReport } from "./status.ts";
 
 export interface CopyJobDeps {
   readonly ctx: ControllerContext;
   readonly status: StatusWriter;
+  /** Sends a JSON patch to the CopyJob (metadata only: the start intent). */
+  readonly patch: (job: CopyJobObject, ops: readonly JsonPatchOp[]) => Promise<void>;
   readonly deleteJob: (job: CopyJobObject) => Promise<void>;
 }
 
@@ -62,24 +74,19 @@ async function gather(
 ): Promise<{ g: JobGathered; engine: Engine | undefined }> {
   const now = ctx.clock.now();
   const copy = copyOf(ctx, job);
-  if (jobFinished(job) || copy === undefined) return { g: { job, now, copy, cls: undefined }, engine: undefined };
-  const cls = resolveClass(ctx.caches.classes.list(), copy.spec.copyClassName, copy.status?.copyClassName);
-  if (!cls.ok) return { g: { job, now, copy, cls }, engine: undefined };
-  let engine: Engine;
-  try {
-    engine = await ctx.engines.engineFor(cls.cls);
-  } catch (e: unknown) {
-    return { g: { job, now, copy, cls, engineError: messageOf(e) }, engine: undefined };
-  }
-  try {
-    const name = copyArrayName(copy);
-    const observedCopy =
-      name === undefined ? undefined : ownObservation(await engine.observeCopy(name, { signal }), copy.metadata.uid);
-    const observedJob = await taskOf(engine, job, observedCopy?.activeJob ?? observedCopy?.lastJob, signal);
-    return { g: { job, now, copy, cls, observedCopy, observedJob }, engine };
-  } catch (e: unknown) {
-    return { g: { job, now, copy, cls, observeError: withContext("cannot observe the copy", e) }, engine };
-  }
+  if (jobFinished(job) || copy === undefined) return { g: { job, now, copy, link: undefined }, engine: undefined };
+  const { link, engine } = await connect(
+    ctx,
+    { requested: copy.spec.copyClassName, recorded: copy.status?.copyClassName },
+    async (e): Promise<JobArrayView> => {
+      const name = copyArrayName(copy);
+      const observed =
+        name === undefined ? undefined : ownObservation(await e.observeCopy(name, { signal }), copy.metadata.uid);
+      return { copy: observed, task: await taskOf(e, job, observed?.activeJob ?? observed?.lastJob, signal) };
+    },
+    "the copy",
+  );
+  return { g: { job, now, copy, link }, engine };
 }
 
 /** The task by its recorded id, or the one an interrupted start left behind (adoption). */
@@ -121,7 +128,10 @@ async function act(
       log.info({ task: plan.id }, "Halted array task");
       return { task };
     }
-    if (g.job.status?.jobState !== "Starting") await writeIntent(deps, g);
+    if (!startRequested(g.job)) {
+      const intent = { annotation: startIntentAnnotation, at: metaTime(new Date(g.now)) };
+      await deps.patch(g.job, addFinalizerAndIntentPatch(g.job.metadata, false, intent));
+    }
     const task =
       plan.kind === "create"
         ? (await engine.createPhysicalCopy(plan.request, { signal })).job
@@ -133,26 +143,6 @@ async function act(
     log.warn({ err: error.message, code: error.code, kind: error.kind }, "Engine call failed");
     return { error };
   }
-}
-
-async function writeIntent(deps: CopyJobDeps, g: JobGathered): Promise<void> {
-  const gen = g.job.metadata.generation ?? 0;
-  const message = `submitting ${g.job.spec.operation} to the array`;
-  await deps.status.write(g.job, {
-    fields: {
-      observedGeneration: gen,
-      jobState: "Starting",
-      percentComplete: 0,
-      timeSubmitted: metaTime(new Date(g.now)),
-    },
-    conditions: ["Succeeded", "Reconciling", "Stalled"].map((type) => ({
-      type,
-      status: type === "Succeeded" ? "Unknown" : type === "Reconciling" ? "True" : "False",
-      reason: "Starting",
-      message,
-      observedGeneration: gen,
-    })),
-  });
 }
 
 async function publishReport(deps: CopyJobDeps, g: JobGathered, rep: JobReport): Promise<Result> {
@@ -167,5 +157,5 @@ async function publishReport(deps: CopyJobDeps, g: JobGathered, rep: JobReport):
       : [{ ...ev, reason: `Job${ev.reason}`, regarding: copyRef, related: jobRef, action }]),
   ]);
   const p = { write: true, stopIfGone: true, fields: rep.fields, conditions: rep.conditions, events, next: rep.next };
-  return (await publish({ status: deps.status, events: deps.ctx.events }, g.job, p)).result;
+  return (await publish({ status: deps.status, events: deps.ctx.events, now: deps.ctx.clock.now() }, g.job, p)).result;
 }

@@ -5,6 +5,7 @@ import { jobsOfIndication } from "../shared/indications.ts";
 import {
   contextFor,
   jobsOfCopy,
+  metadataPatcher,
   plurals,
   statusWriter,
   type ControllerSetup,
@@ -25,6 +26,7 @@ export function copyJobSetup(deps: SetupDeps): ControllerSetup {
     reconcile: copyJobReconciler({
       ctx: contextFor(deps, "copyjob"),
       status: statusWriter(deps, "CopyJob", "arraycopy-copyjob"),
+      patch: metadataPatcher(deps, "CopyJob"),
       deleteJob: async (job) => {
         await deps.clients.customObjects.deleteNamespacedCustomObject({
           group,

@@ -3,7 +3,8 @@
 import { describe, expect, it } from "vitest";
 import {
   copyJob,
-  embeddedClass,
+  blockedAt,
+  linked,
   jobObservation,
   jobSubmitted,
   pcResolved,
@@ -20,7 +21,7 @@ const gathered = (m: Partial<JobGathered> = {}): JobGathered => ({
   job: copyJob("resync", "Resync", jobSubmitted("7")),
   now,
   copy,
-  cls: embeddedClass,
+  link: linked({ copy: undefined, task: undefined }),
   ...m,
 });
 const follow = (t = jobObservation()): JobPlan => ({ kind: "follow", task: t });
@@ -135,7 +136,7 @@ const cases: readonly Case[] = [
     next: "done",
   },
   {
-    name: "a start that got no answer keeps the intent and retries with backoff",
+    name: "a start that got no answer keeps the intent and is looked at again, sooner the newer it is",
     g: gathered({ job: copyJob("resync", "Resync", jobSubmitted()) }),
     plan: {
       kind: "start",
@@ -150,15 +151,25 @@ const cases: readonly Case[] = [
     reason: "ArrayUnavailable",
     fields: { jobState: "Starting", timeSubmitted: "2026-11-24T01:00:00Z" },
     events: [],
-    next: "retry",
+    next: "recheck",
   },
   {
     name: "an array that refuses our credentials waits 30 s, the recorded task kept",
-    g: gathered({ observeError: new EngineError("cannot log in (5)", { code: "AccessDenied" }) }),
+    g: gathered({
+      link: blockedAt("ArrayUnavailable", "", new EngineError("cannot log in (5)", { code: "AccessDenied" })),
+    }),
     plan: {
       kind: "blocked",
-      message: "cannot log in (5)",
-      error: new EngineError("cannot log in (5)", { code: "AccessDenied" }),
+      blocked: {
+        reason: "ArrayUnavailable",
+        message: "cannot log in (5)",
+        cls: {
+          name: "embedded",
+          generation: 1,
+          spec: { driver: "embedded", csiDriver: "csi.hpe.com", deletionPolicy: "Delete" },
+        },
+        error: new EngineError("cannot log in (5)", { code: "AccessDenied" }),
+      },
     },
     conditions: ["Unknown", "True", "False"],
     reason: "ArrayAccessDenied",
@@ -191,4 +202,19 @@ describe("CopyJob status", () => {
     const next = rep.next.kind === "after" ? `after ${String(rep.next.ms)}` : rep.next.kind;
     expect(next).toBe(c.next);
   });
+
+  it("a job that recorded its start intent and got no answer yet shows Starting, with the intent's time", () => {
+    const g = gathered({ job: copyJob("resync", "Resync", jobSubmitted()) });
+    const rep = jobReport(
+      g,
+      { kind: "start", request: { copy: "test-env", owner: ownerOf(), operation: "Resync" } },
+      {},
+    );
+    expect(rep.fields).toMatchObject({ jobState: "Starting", timeSubmitted: "2026-11-24T01:00:00Z" });
+    expect(rep.conditions.find((c) => c.type === "Succeeded")).toMatchObject({ status: "Unknown", reason: "Starting" });
+  });
 });
+
+function ownerOf() {
+  return { namespace: "ns", name: "copy", uid: copy.metadata.uid };
+}

@@ -6,7 +6,9 @@ import { finishedJobStates, type JobObservation, type JobState, type Operational
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { safetyPollMs } from "../shared/indications.ts";
-import { accessDenied, accessDeniedRecheckMs, type Next } from "../shared/retry.ts";
+import { intentTime, startIntentAnnotation } from "../shared/objects.ts";
+import { accessDenied, accessDeniedRecheckMs, transientRecheckMaxMs, type Next } from "../shared/retry.ts";
+import { errorOf } from "../shared/connect.ts";
 import type { JobGathered, JobPlan } from "./decide.ts";
 import type { CopyJobEventReason, CopyJobReason } from "./reasons.ts";
 
@@ -25,7 +27,6 @@ export interface JobReport {
   readonly fields: Record<string, unknown>;
   readonly conditions: ConditionInput[];
   readonly events: JobEvent[];
-  /** "retry": backoff; "poll": the task is still running. */
   readonly next: Next;
 }
 
@@ -42,32 +43,41 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
   const task = outcome.task ?? (plan.kind === "follow" ? plan.task : undefined);
   const what = `${g.job.spec.operation} of ${g.job.spec.copyRef.kind} ${g.job.spec.copyRef.name}`;
   const prev = g.job.status;
+  const intent = intentTime(g.job.metadata, startIntentAnnotation);
+  // A failure that may clear on its own is looked at again after as long as the job has waited (since its start
+  // intent, else its creation), up to a minute.
+  const recheck: Next = {
+    kind: "recheck",
+    since: intent ?? Date.parse(g.job.metadata.creationTimestamp ?? new Date(g.now).toISOString()),
+    maxMs: transientRecheckMaxMs,
+  };
+  const starting = intent !== undefined && prev?.arrayJobId === undefined;
   let fields: Record<string, unknown>;
   let verdict: Verdict;
   let next: JobReport["next"];
   if (task !== undefined) {
-    fields = taskFields(task, prev?.timeSubmitted);
+    fields = taskFields(task, submittedAt(g));
     verdict = taskVerdict(task, what);
     // Indications wake the job on each change of its task; this poll is only the safety net.
     next = verdict.succeeded === "Unknown" ? { kind: "after", ms: safetyPollMs } : { kind: "done" };
-  } else if (accessDenied(outcome.error) || (plan.kind === "blocked" && accessDenied(plan.error))) {
+  } else if (accessDenied(outcome.error) || (plan.kind === "blocked" && accessDenied(errorOf(plan.blocked)))) {
     // The array refused our credentials or certificate: nothing was started; wait for the class or Secret to change.
-    fields = pending(prev, prev?.jobState === "Starting" ? "Starting" : "New");
+    fields = pending(prev, starting ? "Starting" : "New");
     verdict = {
       succeeded: "Unknown",
       reason: "ArrayAccessDenied",
-      message: outcome.error?.message ?? (plan.kind === "blocked" ? plan.message : ""),
+      message: outcome.error?.message ?? (plan.kind === "blocked" ? plan.blocked.message : ""),
     };
     next = { kind: "after", ms: accessDeniedRecheckMs };
   } else if (outcome.error !== undefined && outcome.error.kind === "final") {
     const e = outcome.error;
-    fields = ended("Exception", ["Completed", "Error"], e.arrayCode ?? 0, e.message, g.now, prev?.timeSubmitted);
+    fields = ended("Exception", ["Completed", "Error"], e.arrayCode ?? 0, e.message, g.now, submittedAt(g));
     verdict = { succeeded: "False", reason: "Refused", message: `the array refused the ${what}: ${e.message}` };
     next = { kind: "done" };
   } else if (outcome.error !== undefined) {
     fields = pending(prev, "Starting");
     verdict = { succeeded: "Unknown", reason: "ArrayUnavailable", message: outcome.error.message };
-    next = { kind: "retry", message: outcome.error.message };
+    next = recheck;
   } else if (plan.kind === "end") {
     const terminated = plan.reason === "Terminated";
     fields = ended(
@@ -76,24 +86,35 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
       0,
       plan.message,
       g.now,
-      prev?.timeSubmitted,
+      submittedAt(g),
     );
     verdict = { succeeded: "False", reason: plan.reason, message: `${what}: ${plan.message}` };
     next = { kind: "done" };
-  } else if (plan.kind === "wait" || plan.kind === "blocked") {
-    fields = pending(prev, "New");
-    verdict = {
-      succeeded: "Unknown",
-      reason: plan.kind === "wait" ? plan.reason : "ArrayUnavailable",
-      message: plan.message,
-    };
-    next = plan.kind === "wait" ? { kind: "after", ms: pollMs / 2 } : { kind: "retry", message: plan.message };
+  } else if (plan.kind === "wait") {
+    // The copy's changes wake the job (a copy that appears, is created, or comes to rest); the recheck is for what
+    // no watch brings (a class fixed later).
+    fields = pending(prev, starting ? "Starting" : "New");
+    verdict = { succeeded: "Unknown", reason: plan.reason, message: plan.message };
+    next = recheck;
+  } else if (plan.kind === "blocked") {
+    fields = pending(prev, starting ? "Starting" : "New");
+    const reason = plan.blocked.reason === "ClassUnusable" ? "ClassUnusable" : "ArrayUnavailable";
+    verdict = { succeeded: "Unknown", reason, message: plan.blocked.message };
+    next = recheck;
+  } else if (plan.kind === "create" || plan.kind === "start") {
+    // The start was asked and its answer was lost (no task, no error): say so, and look again soon.
+    fields = pending(prev, "Starting");
+    verdict = { succeeded: "Unknown", reason: "Starting", message: `submitting ${what} to the array` };
+    next = { kind: "after", ms: pollMs };
   } else {
     fields = pending(prev, "New");
     verdict = { succeeded: "Unknown", reason: "Pending", message: `${what} is pending` };
     next = { kind: "after", ms: pollMs };
   }
   fields.observedGeneration = g.job.metadata.generation ?? 0;
+  // A start that was asked shows when, even before the array named its task.
+  const submitted = submittedAt(g);
+  if (fields.timeSubmitted === undefined && submitted !== undefined) fields.timeSubmitted = submitted;
   const gen = g.job.metadata.generation ?? 0;
   const failed = verdict.succeeded === "False";
   const running = verdict.succeeded === "Unknown";
@@ -186,7 +207,13 @@ function ended(
  */
 function pending(prev: JobGathered["job"]["status"], state: "New" | "Starting"): Record<string, unknown> {
   const { conditions: _c, observedGeneration: _g, ...recorded } = prev ?? {};
-  return { percentComplete: 0, ...recorded, jobState: prev?.jobState ?? state };
+  return { percentComplete: 0, ...recorded, jobState: state === "Starting" ? state : (prev?.jobState ?? state) };
+}
+
+/** When the task was submitted: as recorded, else the start intent's time (a job that never got a task). */
+function submittedAt(g: JobGathered): string | undefined {
+  const intent = intentTime(g.job.metadata, startIntentAnnotation);
+  return g.job.status?.timeSubmitted ?? (intent === undefined ? undefined : metaTime(new Date(intent)));
 }
 
 function jobEvents(g: JobGathered, fields: Record<string, unknown>, verdict: Verdict, what: string): JobEvent[] {

@@ -5,7 +5,7 @@
 // PhysicalCopy's status (field manager arraycopy-physicalcopy): volumes, CIM fields, Ready / Reconciling / Stalled.
 import type { Logger } from "pino";
 import { apiVersion } from "../../api/common.ts";
-import { EngineError, withContext, messageOf } from "../../engine/errors.ts";
+import { EngineError, withContext } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
 import { done, type Reconcile, type Result } from "../../kube/controller.ts";
 import { isAlreadyExists } from "../../kube/errors.ts";
@@ -13,13 +13,25 @@ import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import { resolveClass } from "../shared/classes.ts";
+import { connect } from "../shared/connect.ts";
 import { ownerTag, ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import { jobFinished, type PhysicalCopyObject } from "../shared/objects.ts";
 import type { VolumeResolution } from "../shared/sources.ts";
 import { objectRef, publish } from "../shared/publish.ts";
-import { decidePc, initialJobName, targetOf, wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
+import {
+  addsFinalizer,
+  decidePc,
+  initialJobName,
+  isEngineCall,
+  releases,
+  targetOf,
+  wasCreated,
+  type CopyVolumes,
+  type PcGathered,
+  type PcPlan,
+} from "./decide.ts";
 import { pcReport, type PcOutcome, type PcReport } from "./status.ts";
 
 export interface PhysicalCopyDeps {
@@ -38,10 +50,7 @@ export function physicalCopyReconciler(deps: PhysicalCopyDeps): Reconcile {
     const { g, engine } = await gather(deps.ctx, pc, signal);
     const plan = decidePc(g);
     const outcome = await act(deps, g, plan, engine, signal, log);
-    const result = await publishReport(deps, pc, pcReport(g, plan, outcome));
-    // After the status: the job reads the resolved source and target volumes there, so it can start at once.
-    if (plan.createInitialJob) await createInitialJob(deps, pc, log);
-    return result;
+    return publishReport(deps, pc, pcReport(g, plan, outcome));
   };
 }
 
@@ -59,34 +68,23 @@ async function gather(
     (j) => j.spec.operation === "Copy" && (j.metadata.ownerReferences ?? []).some((o) => o.uid === pc.metadata.uid),
   );
   const activeJob = jobs.find((j) => j.spec.operation !== "Copy" && !jobFinished(j));
-  const base = { pc, now, initialJob, activeJob };
-  const cls = resolveClass(ctx.caches.classes.list(), pc.spec.copyClassName, pc.status?.copyClassName);
-  if (!cls.ok) return { g: { ...base, cls }, engine: undefined };
-  let engine: Engine;
-  try {
-    engine = await ctx.engines.engineFor(cls.cls);
-  } catch (e: unknown) {
-    return { g: { ...base, cls, engineError: messageOf(e) }, engine: undefined };
-  }
-  const needVolumes = !isDeleting(pc.metadata) && !wasCreated(pc);
-  const source: VolumeResolution | undefined = needVolumes
-    ? await ctx.volumes.resolve(ns, pc.spec.source, cls.cls.spec.csiDriver)
-    : undefined;
+  const choice = { requested: pc.spec.copyClassName, recorded: pc.status?.copyClassName };
+  const cls = resolveClass(ctx.caches.classes.list(), choice.requested, choice.recorded);
+  const needVolumes = cls.ok && !isDeleting(pc.metadata) && !wasCreated(pc);
+  const source = needVolumes ? await ctx.volumes.resolve(ns, pc.spec.source, cls.cls.spec.csiDriver) : undefined;
   const target = needVolumes ? await resolveTarget(ctx, pc, cls.cls.spec.csiDriver) : undefined;
   const targetName = target?.ok === true ? target.volume : targetOf(pc);
-  try {
-    // Another owner's copy on the same target (two PhysicalCopies onto one volume) is not ours to show or clean up.
-    const observed =
+  // Another owner's copy on the same target (two PhysicalCopies onto one volume) is not ours to show or clean up.
+  const { link, engine } = await connect(
+    ctx,
+    choice,
+    async (e) =>
       targetName === undefined
         ? undefined
-        : ownObservation(await engine.observeCopy(targetName, { signal }), pc.metadata.uid);
-    return { g: { ...base, cls, source, target, observed }, engine };
-  } catch (e: unknown) {
-    return {
-      g: { ...base, cls, source, target, observeError: withContext("cannot observe physical copy", e) },
-      engine,
-    };
-  }
+        : ownObservation(await e.observeCopy(targetName, { signal }), pc.metadata.uid),
+    "physical copy",
+  );
+  return { g: { pc, now, link, source, target, initialJob, activeJob }, engine };
 }
 
 function resolveTarget(
@@ -112,31 +110,41 @@ async function act(
   log: Logger,
 ): Promise<PcOutcome> {
   const { pc } = g;
-  if (plan.addFinalizer) await deps.patch(pc, addFinalizerAndIntentPatch(pc.metadata, true, undefined));
+  if (addsFinalizer(plan)) await deps.patch(pc, addFinalizerAndIntentPatch(pc.metadata, true, undefined));
+  if (plan.kind === "startCopy") {
+    await createInitialJob(deps, pc, plan.volumes, log);
+    return {};
+  }
   let outcome: PcOutcome = {};
-  const call = plan.engine;
-  if (call !== undefined && engine !== undefined) {
+  if (isEngineCall(plan) && engine !== undefined) {
+    const copy = plan.copy.name;
     try {
       const owner = ownerTag(pc.metadata);
-      if (call.kind === "halt") await engine.halt({ copy: call.copy, owner }, { signal });
-      else if (call.kind === "delete") await engine.deleteCopy({ name: call.copy, owner }, { signal });
-      else await engine.startJob({ copy: call.copy, owner, operation: "Detach" }, { signal });
-      outcome = { done: call };
-      log.info({ copy: call.copy, step: call.kind }, "Cleaned up physical copy on array");
+      if (plan.kind === "halt") await engine.halt({ copy, owner }, { signal });
+      else if (plan.kind === "delete") await engine.deleteCopy({ name: copy, owner }, { signal });
+      else await engine.startJob({ copy, owner, operation: "Detach" }, { signal });
+      outcome = { done: plan };
+      log.info({ copy, step: plan.kind }, "Cleaned up physical copy on array");
     } catch (e: unknown) {
-      const error = e instanceof EngineError ? e : withContext(`cannot ${call.kind} physical copy`, e);
+      const error = e instanceof EngineError ? e : withContext(`cannot ${plan.kind} physical copy`, e);
       outcome = { error };
       log.warn({ err: error.message, code: error.code }, "Engine call failed");
     }
   }
-  if (plan.removeFinalizer && outcome.error === undefined) {
+  if (releases(plan) && outcome.error === undefined) {
     const ops = removeFinalizerOps(pc.metadata);
     if (ops.length > 0) await deps.patch(pc, ops);
   }
   return outcome;
 }
 
-async function createInitialJob(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, log: Logger): Promise<void> {
+/** The initial copy's job, told in its spec which volumes to copy (it reads no other controller's status). */
+async function createInitialJob(
+  deps: PhysicalCopyDeps,
+  pc: PhysicalCopyObject,
+  volumes: CopyVolumes,
+  log: Logger,
+): Promise<void> {
   const body = {
     apiVersion,
     kind: "CopyJob",
@@ -158,6 +166,7 @@ async function createInitialJob(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, 
     spec: {
       copyRef: { kind: "PhysicalCopy", name: pc.metadata.name },
       operation: "Copy",
+      volumes: { source: volumes.source, target: volumes.target },
       ...(pc.spec.priority === undefined ? {} : { priority: pc.spec.priority }),
     },
   };
@@ -173,5 +182,6 @@ async function publishReport(deps: PhysicalCopyDeps, pc: PhysicalCopyObject, rep
   const regarding = objectRef("PhysicalCopy", pc.metadata);
   const action = isDeleting(pc.metadata) ? "Delete" : "Copy";
   const events = rep.events.map((ev) => ({ ...ev, regarding, action }));
-  return (await publish({ status: deps.status, events: deps.ctx.events }, pc, { ...rep, events })).result;
+  const now = deps.ctx.clock.now();
+  return (await publish({ status: deps.status, events: deps.ctx.events, now }, pc, { ...rep, events })).result;
 }

@@ -2,7 +2,8 @@
 // conditions, reason, events and next step it must give — the table a user reads in docs/status.md.
 import { describe, expect, it } from "vitest";
 import {
-  embeddedClass,
+  blockedAt,
+  linked,
   pcDeleting,
   pcResolved,
   pcUnassociated,
@@ -11,24 +12,15 @@ import {
   physicalObservation,
 } from "../../../../test/support/builders.ts";
 import { arrayError, EngineError } from "../../engine/errors.ts";
-import type { ClassResolution } from "../shared/classes.ts";
-import type { PcGathered, PcPlan } from "./decide.ts";
+import { decidePc, type PcGathered, type PcPlan } from "./decide.ts";
 import { pcReport, type PcOutcome } from "./status.ts";
 
 const now = Date.parse("2026-11-24T02:00:00Z");
-const plan = (p: Partial<PcPlan> = {}): PcPlan => ({
-  addFinalizer: false,
-  createInitialJob: false,
-  engine: undefined,
-  removeFinalizer: false,
-  waitMs: undefined,
-  ...p,
-});
-const noClass: ClassResolution = { ok: false, reason: "ClassNotFound", message: "CopyClass fast not found" };
 
 interface Case {
   readonly name: string;
   readonly g: PcGathered;
+  /** decidePc(g) when absent. */
   readonly plan?: PcPlan;
   readonly outcome?: PcOutcome;
   readonly reason: string;
@@ -44,8 +36,7 @@ const live = (
 ): PcGathered => ({
   pc: physicalCopy("copy", pcWithFinalizer(), pcResolved()),
   now,
-  cls: embeddedClass,
-  observed: physicalObservation(syncState, mods),
+  link: linked(physicalObservation(syncState, mods)),
 });
 
 const cases: readonly Case[] = [
@@ -78,7 +69,7 @@ const cases: readonly Case[] = [
     g: live("Broken"),
     reason: "Broken",
     conditions: ["False", "False", "True"],
-    next: "retry",
+    next: "recheck",
   },
   {
     name: "an unassociated copy that completed is Ready (Completed)",
@@ -93,55 +84,120 @@ const cases: readonly Case[] = [
     g: live(undefined, { contentComplete: false }),
     reason: "Incomplete",
     conditions: ["False", "False", "True"],
-    next: "retry",
+    next: "recheck",
   },
   {
     name: "a missing class is Stalled with the class's reason",
-    g: { pc: physicalCopy("copy"), now, cls: noClass },
+    g: { pc: physicalCopy("copy"), now, link: blockedAt("ClassNotFound", "CopyClass fast not found") },
     reason: "ClassNotFound",
     conditions: ["False", "False", "True"],
-    next: "retry",
+    next: "recheck",
   },
   {
     name: "an array that refuses our credentials is ArrayAccessDenied, looked at again in 30 s",
     g: {
       ...live("Frozen"),
-      observed: undefined,
-      observeError: new EngineError("cannot log in (5)", { code: "AccessDenied" }),
+      link: blockedAt("ArrayUnavailable", "", new EngineError("cannot log in (5)", { code: "AccessDenied" })),
     },
     reason: "ArrayAccessDenied",
     conditions: ["False", "False", "True"],
     next: "after 30000",
   },
   {
-    name: "an array that does not answer is ArrayUnavailable, retried with backoff, the last observation kept",
+    name: "an array that does not answer is ArrayUnavailable, looked at again, the last observation kept",
     g: {
       ...live("Frozen"),
       pc: physicalCopy("copy", pcWithFinalizer(), (pc) => {
         pc.status = { sourceVolume: "data", targetVolume: "test-env", syncState: "Frozen", percentSynced: 100 };
       }),
-      observed: undefined,
-      observeError: new EngineError("no answer", { code: "Timeout" }),
+      link: blockedAt("ArrayUnavailable", "", new EngineError("no answer", { code: "Timeout" })),
     },
     reason: "ArrayUnavailable",
     conditions: ["False", "True", "False"],
-    next: "retry",
+    next: "recheck",
     fields: { syncState: "Frozen", percentSynced: 100 },
   },
   {
     name: "a deletion the array refuses is DeletionRefused, with the array's reason",
     g: { ...live("Frozen"), pc: physicalCopy("copy", pcWithFinalizer(), pcResolved(), pcDeleting()) },
-    plan: plan({ engine: { kind: "detach", copy: "test-env" }, removeFinalizer: true }),
+    plan: { kind: "detach", copy: physicalObservation("Frozen") },
     outcome: { error: arrayError("IN_USE", "test-env is in use") },
     reason: "DeletionRefused",
     conditions: ["False", "True", "False"],
-    next: "retry",
+    next: "recheck",
+  },
+  {
+    name: "a target claim that does not resolve is said of the target, Stalled",
+    g: {
+      pc: physicalCopy("copy", pcWithFinalizer()),
+      now,
+      link: linked(undefined),
+      source: { ok: true, volume: "data" },
+      target: { ok: false, reason: "SourceNotBound", message: "PersistentVolumeClaim ns/t is not bound" },
+    },
+    reason: "TargetNotBound",
+    conditions: ["False", "False", "True"],
+    next: "recheck",
+    fields: { sourceVolume: "data" },
+  },
+  {
+    name: "resolved volumes start the initial copy: Pending, with the volumes in status",
+    g: {
+      pc: physicalCopy("copy", pcWithFinalizer()),
+      now,
+      link: linked(undefined),
+      source: { ok: true, volume: "data" },
+      target: { ok: true, volume: "test-env" },
+    },
+    reason: "Pending",
+    conditions: ["False", "True", "False"],
+    next: "after 1000",
+    fields: { sourceVolume: "data", targetVolume: "test-env" },
+  },
+  {
+    name: "an engine without online copies is NotSupported for an online copy",
+    g: {
+      pc: physicalCopy("copy", (pc) => {
+        pc.spec.target = { create: { provisioning: "Thin" } };
+      }),
+      now,
+      link: linked(undefined, { onlinePhysicalCopies: false }),
+      source: { ok: true, volume: "data" },
+      target: { ok: true, volume: "pc-x" },
+    },
+    reason: "NotSupported",
+    conditions: ["False", "False", "True"],
+    next: "recheck",
+  },
+  {
+    name: "a copy created once and gone from the array is Lost",
+    g: {
+      pc: physicalCopy("copy", pcWithFinalizer(), pcResolved(), (pc) => {
+        pc.status = { ...pc.status, creationTime: "2026-11-24T01:00:00Z" };
+      }),
+      now,
+      link: linked(undefined),
+    },
+    reason: "Lost",
+    conditions: ["False", "False", "True"],
+    next: "recheck",
+  },
+  {
+    name: "a deletion that cannot reach the array is DeletionBlocked, keeping the finalizer",
+    g: {
+      pc: physicalCopy("copy", pcWithFinalizer(), pcResolved(), pcDeleting()),
+      now,
+      link: blockedAt("ClassUnusable", "CopyClass fast: no Secret"),
+    },
+    reason: "DeletionBlocked",
+    conditions: ["False", "False", "True"],
+    next: "recheck",
   },
 ];
 
 describe("PhysicalCopy status", () => {
   it.each(cases)("$name", (c) => {
-    const rep = pcReport(c.g, c.plan ?? plan(), c.outcome ?? {});
+    const rep = pcReport(c.g, c.plan ?? decidePc(c.g), c.outcome ?? {});
     expect(rep.reason).toBe(c.reason);
     const byType = new Map(rep.conditions.map((x) => [x.type, x]));
     expect([byType.get("Ready")?.status, byType.get("Reconciling")?.status, byType.get("Stalled")?.status]).toEqual(
@@ -156,25 +212,22 @@ describe("PhysicalCopy status", () => {
   });
 
   it("fires Ready once, on the transition, and a Warning on a transition to Stalled", () => {
-    const first = pcReport(live("Frozen"), plan(), {});
+    const first = pcReport(live("Frozen"), decidePc(live("Frozen")), {});
     expect(first.events.map((e) => [e.type, e.reason])).toContainEqual(["Normal", "Ready"]);
     const settled = live("Frozen");
-    const again = pcReport(
-      {
-        ...settled,
-        pc: {
-          ...settled.pc,
-          status: {
-            ...settled.pc.status,
-            conditions: first.conditions.map((x) => ({ ...x, lastTransitionTime: "2026-11-24T01:00:00Z" })),
-          },
+    const settledAgain: PcGathered = {
+      ...settled,
+      pc: {
+        ...settled.pc,
+        status: {
+          ...settled.pc.status,
+          conditions: first.conditions.map((x) => ({ ...x, lastTransitionTime: "2026-11-24T01:00:00Z" })),
         },
       },
-      plan(),
-      {},
-    );
+    };
+    const again = pcReport(settledAgain, decidePc(settledAgain), {});
     expect(again.events).toEqual([]);
-    const broken = pcReport(live("Broken"), plan(), {});
+    const broken = pcReport(live("Broken"), decidePc(live("Broken")), {});
     expect(broken.events.map((e) => [e.type, e.reason])).toContainEqual(["Warning", "Broken"]);
   });
 });

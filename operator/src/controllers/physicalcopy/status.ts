@@ -9,14 +9,23 @@ import type { ConditionInput } from "../../kube/conditions.ts";
 import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import { safetyPollMs } from "../shared/indications.ts";
-import { accessDenied, accessDeniedRecheckMs, lastError, type Next } from "../shared/retry.ts";
+import { classOf, type Blocked } from "../shared/connect.ts";
+import {
+  accessDenied,
+  accessDeniedRecheckMs,
+  lastError,
+  stalledRecheckMaxMs,
+  transientRecheckMaxMs,
+  type Next,
+} from "../shared/retry.ts";
 import { jobFinished } from "../shared/objects.ts";
-import { wasCreated, type PcGathered, type PcPlan } from "./decide.ts";
-import { targetReason, type PhysicalCopyEventReason, type PhysicalCopyReason } from "./reasons.ts";
+import { releases, wasCreated, type PcEngineCall, type PcGathered, type PcPlan } from "./decide.ts";
+import type { PhysicalCopyEventReason, PhysicalCopyReason } from "./reasons.ts";
 
 export interface PcOutcome {
   readonly error?: EngineError | undefined;
-  readonly done?: PcPlan["engine"];
+  /** The engine call that succeeded. */
+  readonly done?: PcEngineCall | undefined;
 }
 
 export interface PcEvent {
@@ -45,8 +54,8 @@ interface State {
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : metaTime(new Date(ms)));
 
 export function pcReport(g: PcGathered, plan: PcPlan, outcome: PcOutcome): PcReport {
-  const copy = outcome.done?.kind === "delete" ? undefined : g.observed;
-  const state = isDeleting(g.pc.metadata) ? deletionState(g, plan, outcome) : lifeState(g, copy);
+  const copy = currentCopy(plan, outcome);
+  const state = isDeleting(g.pc.metadata) ? deletionState(g, plan, outcome) : lifeState(g, plan);
   const gen = g.pc.metadata.generation ?? 0;
   const cond = (type: string, on: boolean): ConditionInput => ({
     type,
@@ -55,64 +64,82 @@ export function pcReport(g: PcGathered, plan: PcPlan, outcome: PcOutcome): PcRep
     message: state.message,
     observedGeneration: gen,
   });
-  const retry = state.mood === "stalled" || state.error !== undefined;
+  const f = fields(g, plan, copy, state);
   return {
     reason: state.reason,
-    fields: fields(g, copy, state),
+    fields: f,
     conditions: [
       cond("Ready", state.mood === "ready"),
       cond("Reconciling", state.mood === "working"),
       cond("Stalled", state.mood === "stalled"),
     ],
     events: events(g, state, outcome),
-    next: nextStep(plan, state, retry),
-    write: !(plan.removeFinalizer && outcome.error === undefined),
+    next: nextStep(plan, state, f),
+    write: !(releases(plan) && outcome.error === undefined),
   };
 }
 
-function nextStep(plan: PcPlan, state: State, retry: boolean): Next {
-  if (plan.waitMs !== undefined) return { kind: "after", ms: plan.waitMs };
+/** The copy on the array after this pass (none once its online target was deleted). */
+function currentCopy(plan: PcPlan, outcome: PcOutcome): CopyObservation | undefined {
+  if (outcome.done?.kind === "delete") return undefined;
+  return plan.kind === "exists" || plan.kind === "halt" || plan.kind === "delete" || plan.kind === "detach"
+    ? plan.copy
+    : undefined;
+}
+
+/** A state that records status.lastError and is looked at again. */
+function failing(state: State): boolean {
+  return state.mood === "stalled" || state.error !== undefined;
+}
+
+function nextStep(plan: PcPlan, state: State, f: Record<string, unknown>): Next {
+  if (plan.kind === "wait") return { kind: "after", ms: plan.ms };
   if (accessDenied(state.error)) return { kind: "after", ms: accessDeniedRecheckMs };
-  if (retry) return { kind: "retry", message: state.message };
+  if (failing(state)) {
+    const since = Date.parse((f.lastError as { time: string }).time);
+    return { kind: "recheck", since, maxMs: state.mood === "stalled" ? stalledRecheckMaxMs : transientRecheckMaxMs };
+  }
   if (state.mood !== "working") return { kind: "done" };
   // A queued or running copy is woken by its job's indications; the poll is the safety net.
   return { kind: "after", ms: state.reason === "Queued" || state.reason === "Copying" ? safetyPollMs : 1_000 };
 }
 
-function lifeState(g: PcGathered, copy: CopyObservation | undefined): State {
-  if (!g.cls.ok) return { reason: g.cls.reason, message: g.cls.message, mood: "stalled" };
-  if (g.engineError !== undefined)
-    return { reason: "ClassUnusable", message: `CopyClass ${g.cls.cls.name}: ${g.engineError}`, mood: "stalled" };
-  if (g.observeError !== undefined) {
-    if (accessDenied(g.observeError))
-      return { reason: "ArrayAccessDenied", message: g.observeError.message, mood: "stalled", error: g.observeError };
-    return { reason: "ArrayUnavailable", message: g.observeError.message, mood: "working", error: g.observeError };
+function blockedState(b: Blocked): State {
+  if (b.reason !== "ArrayUnavailable") return { reason: b.reason, message: b.message, mood: "stalled" };
+  if (accessDenied(b.error))
+    return { reason: "ArrayAccessDenied", message: b.message, mood: "stalled", error: b.error };
+  return { reason: "ArrayUnavailable", message: b.message, mood: "working", error: b.error };
+}
+
+function lifeState(g: PcGathered, plan: PcPlan): State {
+  switch (plan.kind) {
+    case "blocked":
+      return blockedState(plan.blocked);
+    case "unsupported":
+      return { reason: "NotSupported", message: plan.message, mood: "stalled" };
+    case "waitForVolumes":
+      return { reason: plan.reason, message: plan.message, mood: "stalled" };
+    case "exists":
+      return copyState(plan.copy);
+    case "gone":
+      return {
+        reason: "Lost",
+        message: `the copy's target ${g.pc.status?.targetVolume ?? ""} is no longer on the array`,
+        mood: "stalled",
+      };
+    case "pending": {
+      const failed = plan.job.status?.conditions?.find((c) => c.type === "Succeeded" && c.status === "False");
+      if (failed !== undefined)
+        return { reason: "CopyFailed", message: `the initial copy failed: ${failed.message}`, mood: "stalled" };
+      return {
+        reason: "Pending",
+        message: `waiting for CopyJob ${plan.job.metadata.name} to start the copy`,
+        mood: "working",
+      };
+    }
+    default:
+      return { reason: "Pending", message: "starting the initial copy", mood: "working" };
   }
-  if (copy !== undefined) return copyState(copy);
-  if (wasCreated(g.pc))
-    return {
-      reason: "Lost",
-      message: `the copy's target ${g.pc.status?.targetVolume ?? ""} is no longer on the array`,
-      mood: "stalled",
-    };
-  if (g.source !== undefined && !g.source.ok)
-    return { reason: g.source.reason, message: g.source.message, mood: "stalled" };
-  if (g.target !== undefined && !g.target.ok)
-    return {
-      reason: targetReason[g.target.reason],
-      message: `target: ${g.target.message}`,
-      mood: "stalled",
-    };
-  const job = g.initialJob;
-  const failed = job?.status?.conditions?.find((c) => c.type === "Succeeded" && c.status === "False");
-  if (failed !== undefined)
-    return { reason: "CopyFailed", message: `the initial copy failed: ${failed.message}`, mood: "stalled" };
-  return {
-    reason: "Pending",
-    message:
-      job === undefined ? "starting the initial copy" : `waiting for CopyJob ${job.metadata.name} to start the copy`,
-    mood: "working",
-  };
 }
 
 function copyState(copy: CopyObservation): State {
@@ -179,37 +206,39 @@ function deletionState(g: PcGathered, plan: PcPlan, outcome: PcOutcome): State {
       error: e,
     };
   }
-  const blocked = !g.cls.ok ? g.cls.message : (g.engineError ?? g.observeError?.message);
-  if (blocked !== undefined) {
+  if (plan.kind === "blocked") {
     return {
       reason: "DeletionBlocked",
       message:
-        `cannot reach the array to clean up (${blocked}); fix that, or remove the finalizer ` +
+        `cannot reach the array to clean up (${plan.blocked.message}); fix that, or remove the finalizer ` +
         `arraycopy.io/array-object to abandon it`,
       mood: "stalled",
     };
   }
   const step =
-    plan.engine?.kind === "halt"
+    plan.kind === "halt"
       ? "halting the running copy"
-      : plan.waitMs !== undefined
+      : plan.kind === "wait"
         ? "waiting for the initial copy job to settle"
         : "cleaning up";
   return { reason: "Deleting", message: step, mood: "working" };
 }
 
-function fields(g: PcGathered, copy: CopyObservation | undefined, state: State): Record<string, unknown> {
+function fields(g: PcGathered, plan: PcPlan, copy: CopyObservation | undefined, state: State): Record<string, unknown> {
   const prev = g.pc.status;
   const f: Record<string, unknown> = { observedGeneration: g.pc.metadata.generation ?? 0 };
-  const className = g.cls.ok ? g.cls.cls.name : prev?.copyClassName;
+  const className = classOf(g.link)?.name ?? prev?.copyClassName;
   if (className !== undefined) f.copyClassName = className;
-  f.sourceVolume = copy?.source ?? (g.source?.ok === true ? g.source.volume : prev?.sourceVolume);
-  f.targetVolume = copy?.name ?? (g.target?.ok === true ? g.target.volume : prev?.targetVolume);
+  const volumes = plan.kind === "startCopy" || plan.kind === "pending" ? plan.volumes : undefined;
+  const resolved = (r: PcGathered["source"]) => (r?.ok === true ? r.volume : undefined);
+  f.sourceVolume = copy?.source ?? volumes?.source ?? resolved(g.source) ?? prev?.sourceVolume;
+  f.targetVolume = copy?.name ?? volumes?.target ?? resolved(g.target) ?? prev?.targetVolume;
   f.copyType = g.pc.spec.saveSnapshot ? "UnSyncAssoc" : "UnSyncUnAssoc";
   f.replicaType = "FullCopy";
   f.syncMaintained = false;
   const sync = copy?.synchronization;
-  if ((g.observeError !== undefined || g.engineError !== undefined) && prev !== undefined) {
+  const unasked = !g.link.ok && g.link.blocked.reason !== "ClassNotFound" && g.link.blocked.reason !== "NoDefaultClass";
+  if (unasked && prev !== undefined) {
     // The array could not be asked: what was observed last stays (apply would otherwise remove it).
     const { conditions: _c, observedGeneration: _g, lastError: _e, ...observed } = prev;
     Object.assign(f, observed);
@@ -234,7 +263,7 @@ function fields(g: PcGathered, copy: CopyObservation | undefined, state: State):
   }
   const active = g.activeJob ?? (jobFinished(g.initialJob) ? undefined : g.initialJob);
   if (active !== undefined) f.currentJob = active.metadata.name;
-  if (state.mood === "stalled" || state.error !== undefined) {
+  if (failing(state)) {
     f.lastError = lastError(prev?.lastError, state.message, state.error?.arrayCode, g.now);
   }
   for (const k of Object.keys(f)) if (f[k] === undefined) Reflect.deleteProperty(f, k);
@@ -243,15 +272,16 @@ function fields(g: PcGathered, copy: CopyObservation | undefined, state: State):
 
 function events(g: PcGathered, state: State, outcome: PcOutcome): PcEvent[] {
   const out: PcEvent[] = [];
-  if (outcome.done?.kind === "halt")
-    out.push({ type: "Normal", reason: "Halted", note: `Halted the copy onto ${outcome.done.copy}` });
-  if (outcome.done?.kind === "delete")
-    out.push({ type: "Normal", reason: "Deleted", note: `Deleted the online copy's target ${outcome.done.copy}` });
-  if (outcome.done?.kind === "detach")
+  const done = outcome.done;
+  if (done?.kind === "halt")
+    out.push({ type: "Normal", reason: "Halted", note: `Halted the copy onto ${done.copy.name}` });
+  if (done?.kind === "delete")
+    out.push({ type: "Normal", reason: "Deleted", note: `Deleted the online copy's target ${done.copy.name}` });
+  if (done?.kind === "detach")
     out.push({
       type: "Normal",
       reason: "Detached",
-      note: `Ended the association of ${outcome.done.copy}; the target is kept`,
+      note: `Ended the association of ${done.copy.name}; the target is kept`,
     });
   const prev = findCondition(g.pc.status?.conditions, "Ready");
   if (prev?.reason === state.reason) return out;

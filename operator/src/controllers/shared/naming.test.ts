@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   copyObservation,
   deleting,
-  embeddedClass,
+  linked,
   uid,
   virtualCopy,
   withFinalizer,
@@ -57,10 +57,8 @@ describe("ownObservation", () => {
     const plan = decide({
       vc: virtualCopy("snap", withFinalizer(), deleting()),
       now: 0,
-      cls: embeddedClass,
-      observed: ownObservation(squatter, uid),
+      link: linked(ownObservation(squatter, uid)),
     });
-    expect(plan.engine).toBeUndefined();
-    expect(plan.removeFinalizer).toBe(true);
+    expect(plan).toEqual({ kind: "release", why: "Absent" });
   });
 });

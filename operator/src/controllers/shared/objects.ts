@@ -48,8 +48,23 @@ export function jobFinished(job: CopyJobObject | undefined): boolean {
 export const copyFinalizer = "arraycopy.io/array-object";
 
 /**
- * Written with the finalizer before the engine is asked to create anything: the time the create was first
- * attempted. While it is recent and the create's outcome is uncertain, deletion waits instead of assuming that
- * nothing was created (a timed-out request may still land on the array).
+ * Intents: before an engine call whose outcome may be uncertain (a create or a task start that times out), the
+ * object records, in one guarded metadata patch (with the finalizer when one is due), the time the call was first
+ * attempted. Every kind does it the same way. A later reconcile that finds the intent and no outcome knows a call
+ * may have landed: a VirtualCopy's deletion waits out the uncertainty window, a CopyJob adopts the task it finds
+ * instead of starting a second, and a PhysicalCopy's deletion waits for its initial job to settle.
  */
 export const createIntentAnnotation = "arraycopy.io/create-requested-at";
+export const startIntentAnnotation = "arraycopy.io/start-requested-at";
+
+/** When the intent was recorded, or undefined (none, or unreadable). */
+export function intentTime(meta: Meta, annotation: string): number | undefined {
+  const at = meta.annotations?.[annotation];
+  const ms = at === undefined ? Number.NaN : Date.parse(at);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** The job has recorded that it is starting its array task. */
+export function startRequested(job: CopyJobObject): boolean {
+  return job.metadata.annotations?.[startIntentAnnotation] !== undefined;
+}

@@ -44,7 +44,7 @@ export interface Published {
 
 /** Writes the status, then the events; the Result says what comes next (a thrown error: back off). */
 export async function publish(
-  deps: { readonly status: StatusWriter; readonly events: EventRecorder },
+  deps: { readonly status: StatusWriter; readonly events: EventRecorder; readonly now: number },
   obj: StatusObject,
   p: Publication,
 ): Promise<{ readonly result: Result; readonly published: Published }> {
@@ -55,7 +55,7 @@ export async function publish(
     } catch (e: unknown) {
       if (!isNotFound(e)) throw e;
       if (p.stopIfGone === true) {
-        return { result: toResult({ kind: "done" }), published: { written: false, gone: true } };
+        return { result: toResult({ kind: "done" }, deps.now), published: { written: false, gone: true } };
       }
     }
   }
@@ -71,5 +71,5 @@ export async function publish(
       }),
     ),
   );
-  return { result: toResult(p.next), published: { written, gone: false } };
+  return { result: toResult(p.next, deps.now), published: { written, gone: false } };
 }

@@ -1,5 +1,6 @@
 // Condition reasons every copy kind shares: its source, its class, the array's answers and its deletion.
 export const sourceReasons = ["SourceNotFound", "SourceNotBound", "SourceDriverMismatch"] as const;
-export const classReasons = ["ClassNotFound", "NoDefaultClass", "ClassUnusable"] as const;
+// NotSupported: the class's engine lacks a capability the spec asks for (a CIM driver without expiration, say).
+export const classReasons = ["ClassNotFound", "NoDefaultClass", "ClassUnusable", "NotSupported"] as const;
 export const arrayReasons = ["ArrayUnavailable", "ArrayAccessDenied"] as const;
 export const deletionReasons = ["Deleting", "DeletionRefused", "DeletionBlocked"] as const;

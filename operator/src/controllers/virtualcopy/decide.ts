@@ -7,14 +7,13 @@
 //   different point in time. It is reported Expired or Lost instead.
 // - On deletion with policy Delete the finalizer goes only once the array object is gone, and not while a
 //   create whose outcome was never confirmed is recent enough to still land (the uncertainty window).
-import type { CopyObservation, CreateVirtualCopyRequest } from "../../engine/port.ts";
-import type { EngineError } from "../../engine/errors.ts";
+import type { Capabilities, CopyObservation, CreateVirtualCopyRequest } from "../../engine/port.ts";
 import { findCondition } from "../../kube/conditions.ts";
 import { hasFinalizer, isDeleting } from "../../kube/finalizers.ts";
-import type { ClassResolution } from "../shared/classes.ts";
+import { classOf, type Blocked, type Link } from "../shared/connect.ts";
 import { arrayName, ownerTag } from "../shared/naming.ts";
-import { copyFinalizer, createIntentAnnotation, type VirtualCopyObject } from "../shared/objects.ts";
-import type { VolumeResolution } from "../shared/sources.ts";
+import { copyFinalizer, createIntentAnnotation, intentTime, type VirtualCopyObject } from "../shared/objects.ts";
+import type { SourceReason, VolumeResolution } from "../shared/sources.ts";
 
 /** How long after a create was requested its outcome may still be uncertain (a request that timed out). */
 export const uncertaintyWindowMs = 2 * 60_000;
@@ -22,46 +21,52 @@ export const uncertaintyWindowMs = 2 * 60_000;
 export interface Gathered {
   readonly vc: VirtualCopyObject;
   readonly now: number;
-  readonly cls: ClassResolution;
-  /** The class resolved but no engine could be built for it. */
-  readonly engineError?: string | undefined;
+  /** Class → engine → what the array holds under our name (undefined: nothing of ours). */
+  readonly link: Link<CopyObservation | undefined>;
   /** Looked up only while the copy still has to be created. */
   readonly source?: VolumeResolution | undefined;
-  /** What the array holds under our name; undefined when absent, or when observing failed (observeError). */
-  readonly observed?: CopyObservation | undefined;
-  readonly observeError?: EngineError | undefined;
 }
 
-export type EngineCall =
-  | { readonly kind: "create"; readonly request: CreateVirtualCopyRequest }
-  | { readonly kind: "delete"; readonly name: string };
+/**
+ * One step, with the reason it was chosen. Creation: blocked (no class, engine or answer), unsupported (the
+ * engine cannot make this copy), waitForSource, create, exists (observed on the array), gone (created once and no
+ * longer there: never made again). Deletion: blocked, delete then release, wait (an uncertain create), release.
+ */
+export type Plan =
+  | { readonly kind: "blocked"; readonly blocked: Blocked }
+  | { readonly kind: "unsupported"; readonly message: string }
+  | {
+      readonly kind: "waitForSource";
+      readonly reason: SourceReason;
+      readonly message: string;
+      readonly addFinalizer: boolean;
+    }
+  | {
+      readonly kind: "create";
+      readonly request: CreateVirtualCopyRequest;
+      /** Add the finalizer and record the create intent, in one patch, before the call. */
+      readonly addFinalizer: boolean;
+      readonly recordIntent: boolean;
+    }
+  | { readonly kind: "exists"; readonly copy: CopyObservation }
+  | { readonly kind: "gone"; readonly expired: boolean }
+  | { readonly kind: "delete"; readonly copy: CopyObservation }
+  | { readonly kind: "wait"; readonly ms: number }
+  | { readonly kind: "release"; readonly why: "Retain" | "Absent" }
+  /** Deleting, and the finalizer is not ours (any more): nothing to do. */
+  | { readonly kind: "none" };
 
-export interface Plan {
-  /** Add the finalizer, before any engine call. */
-  readonly addFinalizer: boolean;
-  /** Record the create intent (with the finalizer, in one patch) right before the create call. */
-  readonly recordIntent: boolean;
-  readonly engine: EngineCall | undefined;
-  /** Remove the finalizer (after the engine call, if any, succeeded). */
-  readonly removeFinalizer: boolean;
-  /** Deletion waits this long for an uncertain create to settle before it lets the resource go. */
-  readonly waitMs: number | undefined;
+/** The plans that end with the finalizer off (after their engine call, if any, succeeded). */
+export function releases(plan: Plan): boolean {
+  return plan.kind === "release" || plan.kind === "delete";
 }
-
-const nothing: Plan = {
-  addFinalizer: false,
-  recordIntent: false,
-  engine: undefined,
-  removeFinalizer: false,
-  waitMs: undefined,
-};
 
 export function arrayNameOf(vc: VirtualCopyObject): string {
   return arrayName("vc", vc.metadata.uid);
 }
 
 export function deletionPolicyOf(g: Gathered): "Delete" | "Retain" {
-  return g.vc.spec.deletionPolicy ?? (g.cls.ok ? g.cls.cls.spec.deletionPolicy : "Delete");
+  return g.vc.spec.deletionPolicy ?? classOf(g.link)?.spec.deletionPolicy ?? "Delete";
 }
 
 /** True once the array object was seen created (creation is then certain, and a later absence means loss). */
@@ -74,43 +79,60 @@ export function decide(g: Gathered): Plan {
 }
 
 function decideCreation(g: Gathered): Plan {
-  const { vc } = g;
-  if (!g.cls.ok || g.engineError !== undefined || g.observeError !== undefined) return nothing;
-  if (g.observed !== undefined || wasCreated(vc)) return nothing;
+  const { vc, link } = g;
+  if (!link.ok) return { kind: "blocked", blocked: link.blocked };
+  if (link.observed !== undefined) return { kind: "exists", copy: link.observed };
+  if (wasCreated(vc)) {
+    const expires = vc.status?.expirationTime;
+    return { kind: "gone", expired: expires !== undefined && Date.parse(expires) <= g.now };
+  }
+  const missing = unsupported(vc, link.capabilities);
+  if (missing !== undefined) return { kind: "unsupported", message: missing };
   const addFinalizer = !hasFinalizer(vc.metadata, copyFinalizer);
-  if (g.source?.ok !== true) return { ...nothing, addFinalizer };
+  const source = g.source;
+  // gather resolves the source whenever the copy is still to be made; its absence here is a bug, not a state.
+  if (source === undefined) throw new Error(`VirtualCopy ${vc.metadata.name}: source was not resolved`);
+  if (!source.ok) return { kind: "waitForSource", reason: source.reason, message: source.message, addFinalizer };
   const recordIntent = vc.metadata.annotations?.[createIntentAnnotation] === undefined;
   const request: CreateVirtualCopyRequest = {
     name: arrayNameOf(vc),
-    source: g.source.volume,
+    source: source.volume,
     readOnly: vc.spec.readOnly,
     owner: ownerTag(vc.metadata),
     ...(vc.spec.expirationHours === undefined ? {} : { expirationHours: vc.spec.expirationHours }),
     ...(vc.spec.retentionHours === undefined ? {} : { retentionHours: vc.spec.retentionHours }),
   };
-  return { ...nothing, addFinalizer, recordIntent, engine: { kind: "create", request } };
+  return { kind: "create", request, addFinalizer, recordIntent };
+}
+
+/** What the copy asks of the engine that it cannot do, in words; undefined when it can do all of it. */
+function unsupported(vc: VirtualCopyObject, caps: Capabilities): string | undefined {
+  if (!caps.virtualCopies) return "the class's engine does not make virtual copies";
+  if (vc.spec.expirationHours !== undefined && !caps.expiration)
+    return "the class's engine cannot expire copies: remove spec.expirationHours";
+  if (vc.spec.retentionHours !== undefined && !caps.retention)
+    return "the class's engine cannot retain copies: remove spec.retentionHours";
+  if (arrayNameOf(vc).length > caps.maxNameLength)
+    return `the class's engine takes names of at most ${caps.maxNameLength} characters`;
+  return undefined;
 }
 
 function decideDeletion(g: Gathered): Plan {
-  const { vc } = g;
-  if (!hasFinalizer(vc.metadata, copyFinalizer)) return nothing;
-  if (deletionPolicyOf(g) === "Retain") return { ...nothing, removeFinalizer: true };
+  const { vc, link } = g;
+  if (!hasFinalizer(vc.metadata, copyFinalizer)) return { kind: "none" };
+  if (deletionPolicyOf(g) === "Retain") return { kind: "release", why: "Retain" };
   // Without an engine we cannot know whether the array object exists: keep the finalizer (never leak).
-  if (!g.cls.ok || g.engineError !== undefined || g.observeError !== undefined) return nothing;
-  if (g.observed !== undefined)
-    return { ...nothing, engine: { kind: "delete", name: g.observed.name }, removeFinalizer: true };
-  const waitMs = uncertainRemainingMs(g);
-  if (waitMs > 0) return { ...nothing, waitMs };
-  return { ...nothing, removeFinalizer: true };
+  if (!link.ok) return { kind: "blocked", blocked: link.blocked };
+  if (link.observed !== undefined) return { kind: "delete", copy: link.observed };
+  const ms = uncertainRemainingMs(g);
+  return ms > 0 ? { kind: "wait", ms } : { kind: "release", why: "Absent" };
 }
 
 /** Milliseconds left before an unconfirmed create can no longer land; 0 when none is pending. */
 function uncertainRemainingMs(g: Gathered): number {
   if (wasCreated(g.vc) || refusedForGood(g.vc)) return 0;
-  const at = g.vc.metadata.annotations?.[createIntentAnnotation];
-  if (at === undefined) return 0;
-  const requested = Date.parse(at);
-  if (Number.isNaN(requested)) return 0;
+  const requested = intentTime(g.vc.metadata, createIntentAnnotation);
+  if (requested === undefined) return 0;
   return Math.max(0, requested + uncertaintyWindowMs - g.now);
 }
 

@@ -6,22 +6,23 @@
 //
 // Invariants: gather reads only (the cache, PVC/PV, engine observe); act makes at most one engine call, after the
 // finalizer and intent are stored; status is written whole by server-side apply and skipped when unchanged;
-// events fire on transitions only. A thrown error means rate-limited backoff.
+// events fire on transitions only; what comes next is the Result that status.ts chose (a thrown error is a failed
+// write to the apiserver, retried with the controller's backoff).
 import type { Logger } from "pino";
-import { EngineError, withContext, messageOf } from "../../engine/errors.ts";
+import { EngineError, withContext } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
 import { metaTime } from "../../kube/conditions.ts";
 import { done, type Reconcile, type Result } from "../../kube/controller.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
-import { resolveClass } from "../shared/classes.ts";
+import { connect } from "../shared/connect.ts";
 import { ownerTag, ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
-import type { VirtualCopyObject } from "../shared/objects.ts";
+import { createIntentAnnotation, type VirtualCopyObject } from "../shared/objects.ts";
 import { objectRef, publish } from "../shared/publish.ts";
-import { arrayNameOf, decide, wasCreated, type Gathered, type Plan } from "./decide.ts";
+import { arrayNameOf, decide, releases, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import { report, type Outcome, type Report } from "./status.ts";
 
 export interface VirtualCopyDeps {
@@ -50,25 +51,17 @@ async function gather(
   signal: AbortSignal,
 ): Promise<{ gathered: Gathered; engine: Engine | undefined }> {
   const now = ctx.clock.now();
-  const cls = resolveClass(ctx.caches.classes.list(), vc.spec.copyClassName, vc.status?.copyClassName);
-  if (!cls.ok) return { gathered: { vc, now, cls }, engine: undefined };
-  let engine: Engine;
-  try {
-    engine = await ctx.engines.engineFor(cls.cls);
-  } catch (e: unknown) {
-    return { gathered: { vc, now, cls, engineError: messageOf(e) }, engine: undefined };
-  }
-  let observed;
-  try {
-    observed = ownObservation(await engine.observeCopy(arrayNameOf(vc), { signal }), vc.metadata.uid);
-  } catch (e: unknown) {
-    return { gathered: { vc, now, cls, observeError: withContext("cannot observe virtual copy", e) }, engine };
-  }
-  const needSource = !isDeleting(vc.metadata) && observed === undefined && !wasCreated(vc);
+  const { link, engine } = await connect(
+    ctx,
+    { requested: vc.spec.copyClassName, recorded: vc.status?.copyClassName },
+    async (e) => ownObservation(await e.observeCopy(arrayNameOf(vc), { signal }), vc.metadata.uid),
+    "virtual copy",
+  );
+  const needSource = link.ok && !isDeleting(vc.metadata) && link.observed === undefined && !wasCreated(vc);
   const source = needSource
-    ? await ctx.volumes.resolve(vc.metadata.namespace ?? "", vc.spec.source, cls.cls.spec.csiDriver)
+    ? await ctx.volumes.resolve(vc.metadata.namespace ?? "", vc.spec.source, link.cls.spec.csiDriver)
     : undefined;
-  return { gathered: { vc, now, cls, observed, source }, engine };
+  return { gathered: { vc, now, link, source }, engine };
 }
 
 async function act(
@@ -80,32 +73,32 @@ async function act(
   signal: AbortSignal,
   log: Logger,
 ): Promise<Outcome> {
-  if (plan.addFinalizer || plan.recordIntent) {
-    const ops = addFinalizerAndIntentPatch(
-      vc.metadata,
-      plan.addFinalizer,
-      plan.recordIntent ? metaTime(new Date(now)) : undefined,
-    );
+  if (plan.kind === "create" || plan.kind === "waitForSource") {
+    const intent =
+      plan.kind === "create" && plan.recordIntent
+        ? { annotation: createIntentAnnotation, at: metaTime(new Date(now)) }
+        : undefined;
+    const ops = addFinalizerAndIntentPatch(vc.metadata, plan.addFinalizer, intent);
     if (ops.length > 0) await deps.patch(vc, ops);
   }
   let outcome: Outcome = {};
-  if (plan.engine !== undefined && engine !== undefined) {
+  if ((plan.kind === "create" || plan.kind === "delete") && engine !== undefined) {
     try {
-      if (plan.engine.kind === "create") {
-        outcome = { created: await engine.createVirtualCopy(plan.engine.request, { signal }) };
-        log.info({ arrayName: plan.engine.request.name }, "Created virtual copy on array");
+      if (plan.kind === "create") {
+        outcome = { created: await engine.createVirtualCopy(plan.request, { signal }) };
+        log.info({ arrayName: plan.request.name }, "Created virtual copy on array");
       } else {
-        await engine.deleteCopy({ name: plan.engine.name, owner: ownerTag(vc.metadata) }, { signal });
+        await engine.deleteCopy({ name: plan.copy.name, owner: ownerTag(vc.metadata) }, { signal });
         outcome = { deleted: true };
-        log.info({ arrayName: plan.engine.name }, "Deleted virtual copy from array");
+        log.info({ arrayName: plan.copy.name }, "Deleted virtual copy from array");
       }
     } catch (e: unknown) {
-      const error = e instanceof EngineError ? e : withContext(`cannot ${plan.engine.kind} virtual copy`, e);
+      const error = e instanceof EngineError ? e : withContext(`cannot ${plan.kind} virtual copy`, e);
       outcome = { error };
       log.warn({ err: error.message, code: error.code, kind: error.kind }, "Engine call failed");
     }
   }
-  if (plan.removeFinalizer && outcome.error === undefined) {
+  if (releases(plan) && outcome.error === undefined) {
     const ops = removeFinalizerOps(vc.metadata);
     if (ops.length > 0) await deps.patch(vc, ops);
   }
@@ -119,7 +112,11 @@ async function publishReport(deps: VirtualCopyDeps, vc: VirtualCopyObject, rep: 
     regarding,
     action: ev.reason === "Deleted" || ev.reason === "DeletionRefused" ? "Delete" : "Create",
   }));
-  const { result, published } = await publish({ status: deps.status, events: deps.ctx.events }, vc, { ...rep, events });
+  const { result, published } = await publish(
+    { status: deps.status, events: deps.ctx.events, now: deps.ctx.clock.now() },
+    vc,
+    { ...rep, events },
+  );
   if (published.written) log.debug({ reason: rep.reason }, "Wrote status");
   return result;
 }

@@ -10,8 +10,16 @@ import type { EngineError } from "../../engine/errors.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
 import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
-import { accessDenied, accessDeniedRecheckMs, lastError, type Next } from "../shared/retry.ts";
-import { arrayNameOf, wasCreated, type Gathered, type Plan } from "./decide.ts";
+import { classOf, type Blocked } from "../shared/connect.ts";
+import {
+  accessDenied,
+  accessDeniedRecheckMs,
+  lastError,
+  stalledRecheckMaxMs,
+  transientRecheckMaxMs,
+  type Next,
+} from "../shared/retry.ts";
+import { arrayNameOf, releases, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import type { VirtualCopyReason } from "./reasons.ts";
 
 export interface Outcome {
@@ -37,6 +45,7 @@ export interface Report {
   readonly write: boolean;
 }
 
+/** ready: usable; working: on its way; stalled: needs a change from outside; resting: nothing more will happen. */
 type Mood = "ready" | "working" | "stalled" | "resting";
 
 interface State {
@@ -51,9 +60,9 @@ const pollMs = 1_000;
 const maxWaitMs = 60 * 60_000;
 
 export function report(g: Gathered, plan: Plan, outcome: Outcome): Report {
-  const copy = outcome.deleted === true ? undefined : (outcome.created ?? g.observed);
-  const state = isDeleting(g.vc.metadata) ? deletionState(g, plan, outcome) : lifeState(g, outcome, copy);
-  const fields = statusFields(g, copy, state);
+  const copy = currentCopy(plan, outcome);
+  const state = isDeleting(g.vc.metadata) ? deletionState(g, plan, outcome) : lifeState(g, plan, outcome, copy);
+  const fields = statusFields(g, plan, copy, state);
   const gen = g.vc.metadata.generation ?? 0;
   const cond = (type: string, on: boolean): ConditionInput => ({
     type,
@@ -72,47 +81,65 @@ export function report(g: Gathered, plan: Plan, outcome: Outcome): Report {
       cond("Stalled", state.mood === "stalled"),
     ],
     events: events(g, state, outcome, copy),
-    next: nextStep(g, plan, state, copy),
-    write: !(plan.removeFinalizer && outcome.error === undefined),
+    next: nextStep(g, plan, state, copy, fields),
+    write: !(releases(plan) && outcome.error === undefined),
   };
 }
 
-function lifeState(g: Gathered, outcome: Outcome, copy: CopyObservation | undefined): State {
-  if (!g.cls.ok) return { reason: g.cls.reason, message: g.cls.message, mood: "stalled", ready: false };
-  if (g.engineError !== undefined)
-    return {
-      reason: "ClassUnusable",
-      message: `CopyClass ${g.cls.cls.name}: ${g.engineError}`,
-      mood: "stalled",
-      ready: false,
-    };
-  if (g.observeError !== undefined)
-    return accessDenied(g.observeError) ? denied(g.observeError) : unavailable(g.observeError);
-  if (outcome.error !== undefined)
-    return accessDenied(outcome.error) ? denied(outcome.error) : createFailed(outcome.error);
-  if (copy !== undefined) return copyState(copy);
-  if (wasCreated(g.vc)) {
-    const expires = g.vc.status?.expirationTime;
-    if (expires !== undefined && Date.parse(expires) <= g.now) {
+/** The copy on the array after this pass: the one just created, or the one observed (unless just deleted). */
+function currentCopy(plan: Plan, outcome: Outcome): CopyObservation | undefined {
+  if (outcome.created !== undefined) return outcome.created;
+  if (plan.kind === "exists") return plan.copy;
+  if (plan.kind === "delete" && outcome.error !== undefined) return plan.copy;
+  return undefined;
+}
+
+function blockedState(b: Blocked): State {
+  if (b.reason === "ArrayUnavailable") return accessDenied(b.error) ? denied(b.error) : unavailable(b.error);
+  return { reason: b.reason, message: b.message, mood: "stalled", ready: false };
+}
+
+function lifeState(g: Gathered, plan: Plan, outcome: Outcome, copy: CopyObservation | undefined): State {
+  switch (plan.kind) {
+    case "blocked":
+      return blockedState(plan.blocked);
+    case "unsupported":
+      return { reason: "NotSupported", message: plan.message, mood: "stalled", ready: false };
+    case "waitForSource":
+      return { reason: plan.reason, message: plan.message, mood: "stalled", ready: false };
+    case "gone":
+      return plan.expired
+        ? {
+            reason: "Expired",
+            message:
+              `the array deleted virtual copy ${arrayNameOf(g.vc)} at its expiration time ` +
+              (g.vc.status?.expirationTime ?? ""),
+            mood: "resting",
+            ready: false,
+          }
+        : {
+            reason: "Lost",
+            message:
+              `virtual copy ${arrayNameOf(g.vc)} is no longer on the array; it is not re-created, as a new ` +
+              `copy would hold another point in time`,
+            mood: "stalled",
+            ready: false,
+          };
+    case "create":
+      if (outcome.error !== undefined)
+        return accessDenied(outcome.error) ? denied(outcome.error) : createFailed(outcome.error);
+      if (copy !== undefined) return copyState(copy);
       return {
-        reason: "Expired",
-        message: `the array deleted virtual copy ${arrayNameOf(g.vc)} at its expiration time ${expires}`,
-        mood: "resting",
+        reason: "Creating",
+        message: `creating virtual copy ${arrayNameOf(g.vc)}`,
+        mood: "working",
         ready: false,
       };
-    }
-    return {
-      reason: "Lost",
-      message:
-        `virtual copy ${arrayNameOf(g.vc)} is no longer on the array; it is not re-created, as a new ` +
-        `copy would hold another point in time`,
-      mood: "stalled",
-      ready: false,
-    };
+    default:
+      return copy === undefined
+        ? { reason: "Creating", message: `creating virtual copy ${arrayNameOf(g.vc)}`, mood: "working", ready: false }
+        : copyState(copy);
   }
-  if (g.source !== undefined && !g.source.ok)
-    return { reason: g.source.reason, message: g.source.message, mood: "stalled", ready: false };
-  return { reason: "Creating", message: `creating virtual copy ${arrayNameOf(g.vc)}`, mood: "working", ready: false };
 }
 
 function copyState(copy: CopyObservation): State {
@@ -183,19 +210,18 @@ function deletionState(g: Gathered, plan: Plan, outcome: Outcome): State {
         }
       : { reason: "ArrayUnavailable", message: e.message, mood: "working", ready: false, error: e };
   }
-  const blocked = !g.cls.ok ? g.cls.message : (g.engineError ?? g.observeError?.message);
-  if (blocked !== undefined && plan.engine === undefined && !plan.removeFinalizer && plan.waitMs === undefined) {
+  if (plan.kind === "blocked") {
     return {
       reason: "DeletionBlocked",
       message:
-        `cannot reach the array to delete the copy (${blocked}); fix that, or remove the finalizer ` +
+        `cannot reach the array to delete the copy (${plan.blocked.message}); fix that, or remove the finalizer ` +
         `arraycopy.io/array-object to abandon the array object`,
       mood: "stalled",
       ready: false,
     };
   }
   const waiting =
-    plan.waitMs === undefined ? "" : `, waiting ${Math.ceil(plan.waitMs / 1000)} s for an unconfirmed create to settle`;
+    plan.kind === "wait" ? `, waiting ${Math.ceil(plan.ms / 1000)} s for an unconfirmed create to settle` : "";
   return {
     reason: "Deleting",
     message: `deleting virtual copy ${arrayNameOf(g.vc)}${waiting}`,
@@ -208,12 +234,18 @@ function isoOrUndefined(ms: number | undefined): string | undefined {
   return ms === undefined ? undefined : metaTime(new Date(ms));
 }
 
-function statusFields(g: Gathered, copy: CopyObservation | undefined, state: State): Record<string, unknown> {
+function statusFields(
+  g: Gathered,
+  plan: Plan,
+  copy: CopyObservation | undefined,
+  state: State,
+): Record<string, unknown> {
   const prev = g.vc.status;
   const f: Record<string, unknown> = { observedGeneration: g.vc.metadata.generation ?? 0 };
-  const className = g.cls.ok ? g.cls.cls.name : prev?.copyClassName;
+  const className = classOf(g.link)?.name ?? prev?.copyClassName;
   if (className !== undefined) f.copyClassName = className;
-  if ((g.observeError !== undefined || g.engineError !== undefined) && prev !== undefined) {
+  const unasked = !g.link.ok && g.link.blocked.reason !== "ClassNotFound" && g.link.blocked.reason !== "NoDefaultClass";
+  if (unasked && prev !== undefined) {
     // The array could not be asked: what was observed last stays (apply would otherwise remove it).
     const { conditions: _c, observedGeneration: _g, lastError: _e, ...observed } = prev;
     Object.assign(f, observed);
@@ -251,10 +283,10 @@ function statusFields(g: Gathered, copy: CopyObservation | undefined, state: Sta
       readOnly,
       sizeBytes,
     });
-  } else if (g.source?.ok === true) {
-    f.sourceVolume = g.source.volume;
+  } else if (plan.kind === "create") {
+    f.sourceVolume = plan.request.source;
   }
-  if (state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused") {
+  if (failing(state)) {
     f.lastError = lastError(prev?.lastError, state.message, state.error?.arrayCode, g.now);
   }
   for (const k of Object.keys(f)) if (f[k] === undefined) Reflect.deleteProperty(f, k);
@@ -282,20 +314,32 @@ function events(g: Gathered, state: State, outcome: Outcome, copy: CopyObservati
     });
   } else if (state.reason === "Expired") {
     out.push({ type: "Normal", reason: "Expired", note: state.message });
-  } else if (state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused") {
+  } else if (failing(state)) {
     out.push({ type: "Warning", reason: state.reason, note: state.message });
   }
   return out;
 }
 
-function nextStep(g: Gathered, plan: Plan, state: State, copy: CopyObservation | undefined): Next {
-  if (plan.waitMs !== undefined) return { kind: "after", ms: plan.waitMs };
+/** A state that records status.lastError, warns once and is looked at again. */
+function failing(state: State): boolean {
+  return state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused";
+}
+
+function nextStep(
+  g: Gathered,
+  plan: Plan,
+  state: State,
+  copy: CopyObservation | undefined,
+  fields: Record<string, unknown>,
+): Next {
+  if (plan.kind === "wait") return { kind: "after", ms: plan.ms };
   if (accessDenied(state.error)) return { kind: "after", ms: accessDeniedRecheckMs };
   if (state.reason === "DeletionRefused" && state.error?.code === "Retained" && copy?.retainedUntil !== undefined) {
     return { kind: "after", ms: Math.min(maxWaitMs, Math.max(pollMs, copy.retainedUntil - g.now + pollMs)) };
   }
-  if (state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused") {
-    return { kind: "retry", message: state.message };
+  if (failing(state)) {
+    const since = Date.parse((fields.lastError as { time: string }).time);
+    return { kind: "recheck", since, maxMs: state.mood === "stalled" ? stalledRecheckMaxMs : transientRecheckMaxMs };
   }
   if (state.mood === "working") return { kind: "after", ms: pollMs };
   if (copy?.expiresAt !== undefined)
