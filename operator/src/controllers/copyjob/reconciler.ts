@@ -28,6 +28,7 @@ import {
   type VirtualCopyObject,
 } from "../shared/objects.ts";
 import { objectRef, publish } from "../shared/publish.ts";
+import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
 import { adoptable, copyArrayName, decideJob, type JobArrayView, type JobGathered, type JobPlan } from "./decide.ts";
 import { jobReport, type JobOutcome, type JobReport } from "./status.ts";
 
@@ -40,24 +41,18 @@ export interface CopyJobDeps {
 }
 
 export function copyJobReconciler(deps: CopyJobDeps): Reconcile {
-  return async (key, signal) => {
-    const job = deps.ctx.caches.jobs.get(key);
-    if (job === undefined) return done;
-    const log = deps.ctx.log.child({ namespace: job.metadata.namespace, name: job.metadata.name });
-    const { g, engine } = await gather(deps.ctx, job, signal);
-    const plan = decideJob(g);
-    if (plan.kind === "finished") return done;
-    if (plan.kind === "expire") {
-      if (plan.afterMs > 0) return after(plan.afterMs);
-      await deps.deleteJob(job).catch((e: unknown) => {
-        if (!isNotFound(e)) throw e;
-      });
-      log.info("Deleted finished job after its TTL");
-      return done;
-    }
-    const outcome = await act(deps, g, plan, engine, signal, log);
-    return publishReport(deps, g, jobReport(g, plan, outcome));
-  };
+  return reconcileSteps(deps.ctx.log, {
+    get: (key) => deps.ctx.caches.jobs.get(key),
+    gather: (job, signal) => gather(deps.ctx, job, signal),
+    decide: decideJob,
+    act: (g, plan, engine, signal, log) => act(deps, g, plan, engine, signal, log),
+    publish: (g, plan, outcome) => {
+      // A finished job is never written again: only its TTL counts.
+      if (plan.kind === "finished") return Promise.resolve(done);
+      if (plan.kind === "expire") return Promise.resolve(outcome.expired === true ? done : after(plan.afterMs));
+      return publishReport(deps, g, jobReport(g, plan, outcome));
+    },
+  });
 }
 
 function copyOf(ctx: ControllerContext, job: CopyJobObject): VirtualCopyObject | PhysicalCopyObject | undefined {
@@ -71,7 +66,7 @@ async function gather(
   ctx: ControllerContext,
   job: CopyJobObject,
   signal: AbortSignal,
-): Promise<{ g: JobGathered; engine: Engine | undefined }> {
+): Promise<Gathering<JobGathered>> {
   const now = ctx.clock.now();
   const copy = copyOf(ctx, job);
   if (jobFinished(job) || copy === undefined) return { g: { job, now, copy, link: undefined }, engine: undefined };
@@ -118,6 +113,13 @@ async function act(
   signal: AbortSignal,
   log: Logger,
 ): Promise<JobOutcome> {
+  if (plan.kind === "expire" && plan.afterMs <= 0) {
+    await deps.deleteJob(g.job).catch((e: unknown) => {
+      if (!isNotFound(e)) throw e;
+    });
+    log.info("Deleted finished job after its TTL");
+    return { expired: true };
+  }
   if (engine === undefined) return {};
   if (plan.kind !== "create" && plan.kind !== "start" && plan.kind !== "halt") return {};
   try {

@@ -4,6 +4,7 @@
 import type { EngineError } from "../../engine/errors.ts";
 import { finishedJobStates, type JobObservation, type JobState, type OperationalStatus } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
+import type { EventSpec } from "../shared/publish.ts";
 import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { safetyPollMs } from "../shared/indications.ts";
 import { intentTime, startIntentAnnotation } from "../shared/objects.ts";
@@ -15,18 +16,14 @@ import type { CopyJobEventReason, CopyJobReason } from "./reasons.ts";
 export interface JobOutcome {
   readonly task?: JobObservation | undefined;
   readonly error?: EngineError | undefined;
-}
-
-export interface JobEvent {
-  readonly type: "Normal" | "Warning";
-  readonly reason: CopyJobEventReason;
-  readonly note: string;
+  /** The finished job was deleted after its TTL. */
+  readonly expired?: boolean | undefined;
 }
 
 export interface JobReport {
   readonly fields: Record<string, unknown>;
   readonly conditions: ConditionInput[];
-  readonly events: JobEvent[];
+  readonly events: EventSpec<CopyJobEventReason>[];
   readonly next: Next;
 }
 
@@ -216,9 +213,14 @@ function submittedAt(g: JobGathered): string | undefined {
   return g.job.status?.timeSubmitted ?? (intent === undefined ? undefined : metaTime(new Date(intent)));
 }
 
-function jobEvents(g: JobGathered, fields: Record<string, unknown>, verdict: Verdict, what: string): JobEvent[] {
+function jobEvents(
+  g: JobGathered,
+  fields: Record<string, unknown>,
+  verdict: Verdict,
+  what: string,
+): EventSpec<CopyJobEventReason>[] {
   const prev = g.job.status;
-  const out: JobEvent[] = [];
+  const out: EventSpec<CopyJobEventReason>[] = [];
   const startedNow = prev?.arrayJobId === undefined && typeof fields.arrayJobId === "string";
   if (startedNow)
     out.push({ type: "Normal", reason: "Started", note: `Started ${what} (array task ${String(fields.arrayJobId)})` });

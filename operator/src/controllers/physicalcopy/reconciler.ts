@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { apiVersion } from "../../api/common.ts";
 import { EngineError, withContext } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
-import { done, type Reconcile, type Result } from "../../kube/controller.ts";
+import type { Reconcile, Result } from "../../kube/controller.ts";
 import { isAlreadyExists } from "../../kube/errors.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
@@ -20,6 +20,7 @@ import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.t
 import { jobFinished, type PhysicalCopyObject } from "../shared/objects.ts";
 import type { VolumeResolution } from "../shared/sources.ts";
 import { objectRef, publish } from "../shared/publish.ts";
+import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
 import {
   addsFinalizer,
   decidePc,
@@ -43,22 +44,20 @@ export interface PhysicalCopyDeps {
 }
 
 export function physicalCopyReconciler(deps: PhysicalCopyDeps): Reconcile {
-  return async (key, signal) => {
-    const pc = deps.ctx.caches.physicalCopies.get(key);
-    if (pc === undefined) return done;
-    const log = deps.ctx.log.child({ namespace: pc.metadata.namespace, name: pc.metadata.name });
-    const { g, engine } = await gather(deps.ctx, pc, signal);
-    const plan = decidePc(g);
-    const outcome = await act(deps, g, plan, engine, signal, log);
-    return publishReport(deps, pc, pcReport(g, plan, outcome));
-  };
+  return reconcileSteps(deps.ctx.log, {
+    get: (key) => deps.ctx.caches.physicalCopies.get(key),
+    gather: (pc, signal) => gather(deps.ctx, pc, signal),
+    decide: decidePc,
+    act: (g, plan, engine, signal, log) => act(deps, g, plan, engine, signal, log),
+    publish: (g, plan, outcome) => publishReport(deps, g.pc, pcReport(g, plan, outcome)),
+  });
 }
 
 async function gather(
   ctx: ControllerContext,
   pc: PhysicalCopyObject,
   signal: AbortSignal,
-): Promise<{ g: PcGathered; engine: Engine | undefined }> {
+): Promise<Gathering<PcGathered>> {
   const now = ctx.clock.now();
   const ns = pc.metadata.namespace ?? "";
   const jobs = ctx.caches.jobs

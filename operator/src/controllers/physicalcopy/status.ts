@@ -6,6 +6,7 @@
 import type { EngineError } from "../../engine/errors.ts";
 import type { CopyObservation } from "../../engine/port.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
+import type { EventSpec } from "../shared/publish.ts";
 import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import { safetyPollMs } from "../shared/indications.ts";
@@ -28,17 +29,11 @@ export interface PcOutcome {
   readonly done?: PcEngineCall | undefined;
 }
 
-export interface PcEvent {
-  readonly type: "Normal" | "Warning";
-  readonly reason: PhysicalCopyEventReason;
-  readonly note: string;
-}
-
 export interface PcReport {
   readonly reason: PhysicalCopyReason;
   readonly fields: Record<string, unknown>;
   readonly conditions: ConditionInput[];
-  readonly events: PcEvent[];
+  readonly events: EventSpec<PhysicalCopyEventReason>[];
   readonly next: Next;
   readonly write: boolean;
 }
@@ -270,8 +265,8 @@ function fields(g: PcGathered, plan: PcPlan, copy: CopyObservation | undefined, 
   return f;
 }
 
-function events(g: PcGathered, state: State, outcome: PcOutcome): PcEvent[] {
-  const out: PcEvent[] = [];
+function events(g: PcGathered, state: State, outcome: PcOutcome): EventSpec<PhysicalCopyEventReason>[] {
+  const out: EventSpec<PhysicalCopyEventReason>[] = [];
   const done = outcome.done;
   if (done?.kind === "halt")
     out.push({ type: "Normal", reason: "Halted", note: `Halted the copy onto ${done.copy.name}` });

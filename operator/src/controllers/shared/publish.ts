@@ -14,10 +14,14 @@ export function objectRef(kind: string, meta: Meta): ObjectRef {
   return { apiVersion, kind, namespace: meta.namespace ?? "", name: meta.name, uid: meta.uid };
 }
 
-export interface PublishedEvent {
+/** An Event of a transition, as a kind's status.ts says it: its reasons are the kind's closed set. */
+export interface EventSpec<R extends string = string> {
   readonly type: EventType;
-  readonly reason: string;
+  readonly reason: R;
   readonly note: string;
+}
+
+export interface PublishedEvent extends EventSpec {
   /** What was done or failed ("Create", "Delete", "Resync"). */
   readonly action: string;
   readonly regarding: ObjectRef;

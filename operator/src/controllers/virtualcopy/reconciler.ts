@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { EngineError, withContext } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
 import { metaTime } from "../../kube/conditions.ts";
-import { done, type Reconcile, type Result } from "../../kube/controller.ts";
+import type { Reconcile, Result } from "../../kube/controller.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
@@ -22,6 +22,7 @@ import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import { createIntentAnnotation, type VirtualCopyObject } from "../shared/objects.ts";
 import { objectRef, publish } from "../shared/publish.ts";
+import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
 import { arrayNameOf, decide, releases, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import { report, type Outcome, type Report } from "./status.ts";
 
@@ -33,23 +34,20 @@ export interface VirtualCopyDeps {
 }
 
 export function virtualCopyReconciler(deps: VirtualCopyDeps): Reconcile {
-  return async (key, signal) => {
-    const vc = deps.ctx.caches.virtualCopies.get(key);
-    if (vc === undefined) return done;
-    const log = deps.ctx.log.child({ namespace: vc.metadata.namespace, name: vc.metadata.name });
-    const { gathered, engine } = await gather(deps.ctx, vc, signal);
-    const plan = decide(gathered);
-    const outcome = await act(deps, vc, plan, engine, gathered.now, signal, log);
-    const rep = report(gathered, plan, outcome);
-    return publishReport(deps, vc, rep, log);
-  };
+  return reconcileSteps(deps.ctx.log, {
+    get: (key) => deps.ctx.caches.virtualCopies.get(key),
+    gather: (vc, signal) => gather(deps.ctx, vc, signal),
+    decide,
+    act: (g, plan, engine, signal, log) => act(deps, g.vc, plan, engine, g.now, signal, log),
+    publish: (g, plan, outcome, log) => publishReport(deps, g.vc, report(g, plan, outcome), log),
+  });
 }
 
 async function gather(
   ctx: ControllerContext,
   vc: VirtualCopyObject,
   signal: AbortSignal,
-): Promise<{ gathered: Gathered; engine: Engine | undefined }> {
+): Promise<Gathering<Gathered>> {
   const now = ctx.clock.now();
   const { link, engine } = await connect(
     ctx,
@@ -61,7 +59,7 @@ async function gather(
   const source = needSource
     ? await ctx.volumes.resolve(vc.metadata.namespace ?? "", vc.spec.source, link.cls.spec.csiDriver)
     : undefined;
-  return { gathered: { vc, now, link, source }, engine };
+  return { g: { vc, now, link, source }, engine };
 }
 
 async function act(

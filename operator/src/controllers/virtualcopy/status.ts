@@ -8,6 +8,7 @@
 import type { CopyObservation } from "../../engine/port.ts";
 import type { EngineError } from "../../engine/errors.ts";
 import type { ConditionInput } from "../../kube/conditions.ts";
+import type { EventSpec } from "../shared/publish.ts";
 import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import { classOf, type Blocked } from "../shared/connect.ts";
@@ -26,12 +27,6 @@ export interface Outcome {
   readonly created?: CopyObservation | undefined;
   readonly deleted?: boolean | undefined;
   readonly error?: EngineError | undefined;
-}
-
-export interface EventSpec {
-  readonly type: "Normal" | "Warning";
-  readonly reason: string;
-  readonly note: string;
 }
 
 export interface Report {
