@@ -14,6 +14,7 @@ import { EngineRegistry } from "../../operator/src/engine/registry.ts";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk, kubectlOk } from "../support/cluster.ts";
 import {
   applyYaml,
+  claimOf,
   conditionOf,
   embeddedClass,
   eventsFor,
@@ -51,31 +52,7 @@ const vc = (name: string, spec: Record<string, unknown>) => ({
   metadata: { name, namespace: ns },
   spec: { copyClassName: cls, ...spec },
 });
-const pvAndPvc = (claim: string, volume: string, driver: string) => [
-  {
-    apiVersion: "v1",
-    kind: "PersistentVolume",
-    metadata: { name: `pv-${ns}-${claim}` },
-    spec: {
-      capacity: { storage: "1Mi" },
-      accessModes: ["ReadWriteOnce"],
-      storageClassName: "",
-      claimRef: { namespace: ns, name: claim },
-      csi: { driver, volumeHandle: volume },
-    },
-  },
-  {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: { name: claim, namespace: ns },
-    spec: {
-      accessModes: ["ReadWriteOnce"],
-      storageClassName: "",
-      volumeName: `pv-${ns}-${claim}`,
-      resources: { requests: { storage: "1Mi" } },
-    },
-  },
-];
+const pvAndPvc = (claim: string, volume: string, driver?: string) => claimOf(ns, claim, volume, driver);
 
 /** One runtime-invalid resource: the condition it must end in and the Warning event that says so. */
 interface Case {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
 import {
   applyYaml,
+  claimOf,
   conditionOf,
   embeddedClass,
   eventsFor,
@@ -158,6 +159,28 @@ describe("PhysicalCopy and CopyJob", () => {
       expect((await engine.volumes.listVolumes()).map((v) => v.name)).toContain("test-env");
     },
   );
+
+  it("refuses two claims on one array volume as source and target, at run time: TargetIsSource", async () => {
+    applyYaml(
+      ...claimOf(ns, "scratch-a", "scratch"),
+      ...claimOf(ns, "scratch-b", "scratch"),
+      pc("onto-itself", {
+        source: { persistentVolumeClaimName: "scratch-a" },
+        target: { persistentVolumeClaimName: "scratch-b" },
+      }),
+    );
+    await eventually(() => {
+      const obj = getObject<Obj>("physicalcopy", ns, "onto-itself");
+      expect(conditionOf(obj, "Ready")).toMatchObject({ status: "False", reason: "TargetIsSource" });
+      expect(conditionOf(obj, "Stalled")).toMatchObject({ status: "True", reason: "TargetIsSource" });
+    });
+    expect(getObject<Obj>("copyjob", ns, "onto-itself-copy")).toBeUndefined();
+    await eventually(() => {
+      expect(eventsFor(ns, "onto-itself")).toContainEqual(
+        expect.objectContaining({ type: "Warning", reason: "TargetIsSource" }),
+      );
+    });
+  });
 
   it("restores a virtual copy onto its base, byte for byte", async () => {
     const original = await fill("base");

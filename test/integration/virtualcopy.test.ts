@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
 import {
   applyYaml,
+  claimOf,
   conditionOf,
   embeddedClass,
   eventsFor,
@@ -39,31 +40,7 @@ const vc = (name: string, spec: Record<string, unknown>) => ({
   spec: { copyClassName: cls, ...spec },
 });
 const readyVc = (name: string) => waitForCondition<Vc>("virtualcopy", ns, name, "Ready", { timeoutMs: 30_000 });
-const pvAndPvc = (claim: string, volume: string, driver = "csi.hpe.com") => [
-  {
-    apiVersion: "v1",
-    kind: "PersistentVolume",
-    metadata: { name: `pv-${ns}-${claim}` },
-    spec: {
-      capacity: { storage: "1Mi" },
-      accessModes: ["ReadWriteOnce"],
-      storageClassName: "",
-      claimRef: { namespace: ns, name: claim },
-      csi: { driver, volumeHandle: volume },
-    },
-  },
-  {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: { name: claim, namespace: ns },
-    spec: {
-      accessModes: ["ReadWriteOnce"],
-      storageClassName: "",
-      volumeName: `pv-${ns}-${claim}`,
-      resources: { requests: { storage: "1Mi" } },
-    },
-  },
-];
+const pvAndPvc = (claim: string, volume: string, driver?: string) => claimOf(ns, claim, volume, driver);
 
 beforeAll(async () => {
   installCrds();

@@ -280,6 +280,25 @@ export const invalidCases: readonly InvalidCase[] = [
     zod: false,
   },
   {
+    name: "target is the source volume",
+    why: "a copy onto its own source would overwrite what it copies",
+    kind: "PhysicalCopy",
+    spec: pcSpec(set("target", { volumeName: "db" }), set("source", { volumeName: "db" })),
+    field: "spec.target",
+    zod: true,
+  },
+  {
+    name: "target claim is the source claim",
+    why: "a copy onto its own source would overwrite what it copies",
+    kind: "PhysicalCopy",
+    spec: pcSpec(
+      set("source", { persistentVolumeClaimName: "db" }),
+      set("target", { persistentVolumeClaimName: "db" }),
+    ),
+    field: "spec.target",
+    zod: true,
+  },
+  {
     name: "changed saveSnapshot",
     why: "the association is fixed at creation",
     kind: "PhysicalCopy",

@@ -199,3 +199,33 @@ export function eventsFor(ns: string, name: string): EventView[] {
   const out = kubectlOk(["get", "events.events.k8s.io", "-n", ns, "-o", "json"]);
   return (JSON.parse(out) as { items: EventView[] }).items.filter((e) => e.regarding.name === name);
 }
+
+/** A claim bound to a CSI PersistentVolume whose volumeHandle names an array volume (no provisioner needed). */
+export function claimOf(ns: string, claim: string, volume: string, driver = "csi.hpe.com"): readonly unknown[] {
+  const pv = `pv-${ns}-${claim}`;
+  return [
+    {
+      apiVersion: "v1",
+      kind: "PersistentVolume",
+      metadata: { name: pv },
+      spec: {
+        capacity: { storage: "1Mi" },
+        accessModes: ["ReadWriteOnce"],
+        storageClassName: "",
+        claimRef: { namespace: ns, name: claim },
+        csi: { driver, volumeHandle: volume },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: claim, namespace: ns },
+      spec: {
+        accessModes: ["ReadWriteOnce"],
+        storageClassName: "",
+        volumeName: pv,
+        resources: { requests: { storage: "1Mi" } },
+      },
+    },
+  ];
+}

@@ -75,6 +75,12 @@ export const copyJobSpec = withRules(
     check: (v) => (v.copyRef.kind === "VirtualCopy") === (v.operation === "Restore"),
   },
   {
+    rule: "!has(self.volumes) || self.volumes.source != self.volumes.target",
+    message: "volumes.target is volumes.source: a copy onto its own source would overwrite what it copies",
+    fieldPath: ".volumes.target",
+    check: (v) => v.volumes === undefined || v.volumes.source !== v.volumes.target,
+  },
+  {
     rule: "self.operation == 'Copy' ? has(self.volumes) : !has(self.volumes)",
     message: "volumes are given on a Copy job (source and target array volumes), and only on one",
     fieldPath: ".volumes",

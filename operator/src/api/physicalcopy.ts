@@ -80,6 +80,21 @@ export const physicalCopySpec = withRules(
     check: (v) => !(v.target.create !== undefined && v.saveSnapshot),
   },
   {
+    rule:
+      "!(has(self.source.volumeName) && has(self.target.volumeName) && " +
+      "self.source.volumeName == self.target.volumeName) && " +
+      "!(has(self.source.persistentVolumeClaimName) && has(self.target.persistentVolumeClaimName) && " +
+      "self.source.persistentVolumeClaimName == self.target.persistentVolumeClaimName)",
+    message: "target is the source: a copy onto its own source would overwrite what it copies; name another volume",
+    fieldPath: ".target",
+    check: (v) =>
+      !(v.source.volumeName !== undefined && v.source.volumeName === v.target.volumeName) &&
+      !(
+        v.source.persistentVolumeClaimName !== undefined &&
+        v.source.persistentVolumeClaimName === v.target.persistentVolumeClaimName
+      ),
+  },
+  {
     rule: "!(has(self.target.create) && has(self.priority))",
     message: "priority applies to offline copies only: it cannot be combined with target.create",
     fieldPath: ".priority",

@@ -99,6 +99,15 @@ describe("PhysicalCopy decide: the initial copy", () => {
     });
   });
 
+  it("a claim target that resolves to the source's array volume is refused at run time: TargetIsSource", () => {
+    const same = { source: { ok: true, volume: "data" }, target: { ok: true, volume: "data" } } as const;
+    expect(decidePc({ pc: physicalCopy("copy"), now: 0, link: linked(undefined), ...same })).toMatchObject({
+      kind: "waitForVolumes",
+      reason: "TargetIsSource",
+      addFinalizer: true,
+    });
+  });
+
   it("an initial job that exists is waited for, not made again", () => {
     const job = copyJob("copy-copy", "Copy", copyVolumes());
     const plan = decidePc({

@@ -124,6 +124,16 @@ function decideLife(g: PcGathered): PcPlan {
       addFinalizer,
     };
   const volumes = volumesOf(g);
+  // Two claims (or a claim and a volume name) can resolve to one array volume, which admission cannot see.
+  if (volumes !== undefined && volumes.source === volumes.target && g.initialJob === undefined)
+    return {
+      kind: "waitForVolumes",
+      reason: "TargetIsSource",
+      message:
+        `source and target both resolve to array volume ${volumes.source}: a copy onto its own source would ` +
+        `overwrite what it copies; name another target`,
+      addFinalizer,
+    };
   if (g.initialJob !== undefined) return { kind: "pending", job: g.initialJob, volumes, addFinalizer };
   if (volumes === undefined) throw new Error(`PhysicalCopy ${pc.metadata.name}: volumes were not resolved`);
   return { kind: "startCopy", volumes, addFinalizer };

@@ -17,6 +17,7 @@ export const physicalCopyReasons = [
   "TargetNotFound",
   "TargetNotBound",
   "TargetDriverMismatch",
+  "TargetIsSource",
   ...sourceReasons,
   ...classReasons,
   ...arrayReasons,
