@@ -46,6 +46,8 @@ npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 bah() {
   buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs "$@"
 }
+# buildah's network setup creates its CNI directory even with --network=none: keep it out of /etc.
+build() { bah build --pull=never --network=none --runtime /usr/sbin/runc --cni-config-dir "$work/cni" "$@"; }
 # A base image is current when it exists and its marker names the same Debian suite and node version.
 current() { bah inspect --type image "$1" >/dev/null 2>&1 && [ "$(cat "$work/$2.key" 2>/dev/null)" = "$base_key" ]; }
 
@@ -62,8 +64,19 @@ if [ ! -f "$rootfs" ]; then
   log "debootstrap done: $(du -h "$rootfs" | cut -f1)"
 fi
 
+# buildah keeps a blob-info cache in /var/lib/containers/cache whatever --root says, and takes a lock in
+# /etc/cni/net.d whatever --cni-config-dir says: each is removed again when this script made it.
+varlib_was_there=$([ -e /var/lib/containers ] && echo yes || echo no)
+etccni_was_there=$([ -e /etc/cni/net.d ] && echo yes || echo no)
+etc_cni_was_there=$([ -e /etc/cni ] && echo yes || echo no)
 ctx=$(mktemp -d "$work/context.XXXXXX")
-trap 'rm -rf "$ctx"' EXIT
+cleanup() {
+  rm -rf "$ctx"
+  if [ "$varlib_was_there" = no ]; then rm -rf /var/lib/containers; fi
+  if [ "$etccni_was_there" = no ]; then rm -f /etc/cni/net.d/cni.lock; rmdir /etc/cni/net.d 2>/dev/null || true; fi
+  if [ "$etc_cni_was_there" = no ]; then rmdir /etc/cni 2>/dev/null || true; fi
+}
+trap cleanup EXIT
 
 slim="node:$node_major-slim"
 base_key="debian-$suite+node-$node_version+npm-$(npm --version)"
@@ -84,7 +97,7 @@ ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin npm_config
     npm_config_offline=true npm_config_update_notifier=false npm_config_logs_dir=/tmp/npm-logs
 CMD ["node"]
 EOF
-  bah build --pull=never --network=none --runtime /usr/sbin/runc -t "$slim" "$ctx/slim" >&2
+  build -t "$slim" "$ctx/slim" >&2
   echo "$base_key" >"$work/slim.key"
 fi
 
@@ -115,7 +128,7 @@ USER 65532:65532
 WORKDIR /home/nonroot
 ENTRYPOINT ["/nodejs/bin/node"]
 EOF
-  bah build --pull=never --network=none --runtime /usr/sbin/runc -t "$distroless" \
+  build -t "$distroless" \
     -f "$ctx/distroless/Containerfile" "$ctx/distroless" >&2
   echo "$base_key" >"$work/distroless.key"
 fi
@@ -133,13 +146,13 @@ fi
 
 start=$SECONDS
 log "building $image from Dockerfile (buildah, --pull=never, no network)"
-bah build --pull=never --network=none --runtime /usr/sbin/runc --volume "$npm_cache:/var/cache/arraycopy-npm" \
+build --volume "$npm_cache:/var/cache/arraycopy-npm" \
   -t "$image" -f "$repo/Dockerfile" "$repo" >&2
 archive="$work/operator.tar"
 rm -f "$archive"
 bah push --quiet "$image" "docker-archive:$archive:$image" >&2
-size=$(bah inspect --type image --format '{{.Size}}' "$image" 2>/dev/null || echo "?")
-log "built $image in $((SECONDS - start))s: $(du -h "$archive" | cut -f1) archive, ${size} bytes unpacked"
+size=$(bah images --noheading --format '{{.Size}}' "$image" 2>/dev/null | head -n1)
+log "built $image in $((SECONDS - start))s: ${size:-?} (buildah), $(du -h "$archive" | cut -f1) docker-archive"
 
 # Into the node's containerd, when a node cluster runs (cluster.json written by `npm run cluster -- up --node`).
 if [ -f "$cluster_dir/cluster.json" ] && grep -q '"containerdSocket"' "$cluster_dir/cluster.json"; then

@@ -340,7 +340,7 @@ export function readCluster(dir: string): ClusterInfo | undefined {
 export async function stopCluster(dir: string, graceMs = 10_000): Promise<number> {
   const n = await killRecorded(pidsFile(dir), graceMs);
   // A node's containers, shims, cgroups, bridge and nft table (node-host.ts), when this directory had a node.
-  await teardownHost(dir);
+  await teardownHost(dir, (l) => process.stderr.write(`${l}\n`));
   return n;
 }
 

@@ -27,6 +27,8 @@ export interface NodeHost {
   readonly createdDirs: readonly string[];
   /** Fixed paths kubelet and containerd write to, each bound from a directory under <dir>/host in the namespace. */
   readonly binds: readonly { readonly source: string; readonly target: string }[];
+  /** nft tables before the node started: teardown reports any new one (none is expected). */
+  readonly tablesBefore: readonly string[];
 }
 
 /** The API server's Service IP: the first address of --service-cluster-ip-range (cluster.ts). */
@@ -53,6 +55,11 @@ function run(cmd: string, args: readonly string[], input?: string): string {
 
 function tryRun(cmd: string, args: readonly string[]): boolean {
   return spawnSync(cmd, args, { stdio: "ignore" }).status === 0;
+}
+
+function nftTables(): string[] {
+  const res = spawnSync("nft", ["list", "tables"], { encoding: "utf8" });
+  return res.stdout.split("\n").filter((l) => l.startsWith("table "));
 }
 
 function linkExists(name: string): boolean {
@@ -113,6 +120,7 @@ export function setUpHost(dir: string): NodeHost {
     nftTable: `arraycopy-node-${index}`,
     cgroup: `/arraycopy-node-${index}`,
     createdDirs,
+    tablesBefore: nftTables(),
     binds: fixedPaths.map((p) => ({ source: join(dir, "host", p.slice(1).replaceAll("/", "_")), target: p })),
   };
   save(dir, host);
@@ -245,13 +253,19 @@ export async function teardownHost(dir: string, log: (l: string) => void = () =>
   await removeCgroups(host, log);
   if (tryRun("nft", ["list", "table", "ip", host.nftTable])) run("nft", ["delete", "table", "ip", host.nftTable]);
   if (linkExists(host.bridge)) run("ip", ["link", "delete", host.bridge]);
-  for (const d of [...host.createdDirs].reverse()) {
+  // Removing a directory that another node's namespace has a mount on would detach that mount: leave the mount
+  // points while another node of this machine runs.
+  const others = readdirSync(join(cgroupRoot, "pids")).filter((c) => c.startsWith("arraycopy-node-"));
+  if (others.length > 0) log(`[node] ${others.join(", ")} still running: ${host.createdDirs.join(", ")} left in place`);
+  for (const d of others.length > 0 ? [] : [...host.createdDirs].reverse()) {
     try {
       rmdirSync(d);
     } catch {
       log(`[node] warning: ${d} is not empty or still a mount point elsewhere; left in place`);
     }
   }
+  const newTables = nftTables().filter((t) => !host.tablesBefore.includes(t));
+  if (newTables.length > 0) log(`[node] warning: nft tables that were not there before: ${newTables.join(", ")}`);
   const mounts = readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
     .map((l) => l.split(" ")[4] ?? "")

@@ -141,6 +141,9 @@ maxPods: 30
 # Lowering its own oom_score_adj needs CAP_SYS_RESOURCE, which the sandbox lacks.
 oomScoreAdj: 0
 serializeImagePulls: false
+# Otherwise it adds KUBE-FIREWALL, KUBE-KUBELET-CANARY and KUBE-IPTABLES-HINT to the host's iptables tables, which
+# outlive it; nothing here needs them (no kube-proxy, no localhost NodePorts).
+makeIPTablesUtilChains: false
 resolvConf: /etc/resolv.conf
 `;
 }
@@ -238,6 +241,8 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
     `--service-account-private-key-file=${join(pkiDir, "sa.key")}`,
     `--root-ca-file=${cp.caFile}`,
     "--use-service-account-credentials=true",
+    // Its default is /usr/libexec/kubernetes/..., which it creates on the host.
+    `--flex-volume-plugin-dir=${join(dir, "kcm-flexvolume")}`,
     "--leader-elect=false",
     // No CSR signing and no node IPAM: the kubelet has its certificate and the CNI config has the pod range.
     "--controllers=*,-csrsigning,-nodeipam",
@@ -324,6 +329,7 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
   // Both started before the kubelet: a bad flag would have ended them by now.
   for (const p of [kcm, sched]) await waitFor(p.name, dir, p, () => Promise.resolve(true), 1_000);
   const tReady = Date.now();
+  if (opts.ownerPid !== undefined) startNodeWatchdog(dir, opts.ownerPid);
   await eventually(
     "no default ServiceAccount",
     () =>
@@ -353,6 +359,18 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
   writeFileSync(infoFile(dir), JSON.stringify(info, null, 2), { mode: 0o600 });
   log(`[node] ${nodeName} Ready at ${host.address} in ${Date.now() - t0} ms (pods on ${host.podCidr})`);
   return info;
+}
+
+/**
+ * Once `ownerPid` is gone, a full `cluster down` of this directory (processes, containers, cgroups, bridge, nft):
+ * in a session of its own, so that stopping the recorded groups (this watchdog's among them) does not stop it.
+ */
+function startNodeWatchdog(dir: string, ownerPid: number): void {
+  const clusterScript = join(import.meta.dirname, "..", "cluster.ts");
+  const script =
+    `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; ` +
+    `ARRAYCOPY_CLUSTER_DIR='${dir}' exec setsid '${process.execPath}' '${clusterScript}' down`;
+  launch(dir, "node-watchdog", "/bin/sh", ["-c", script]);
 }
 
 function cmd(c: { bin: string; args: string[] }): [string, string[]] {
