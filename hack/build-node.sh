@@ -29,11 +29,11 @@ progress() {
 }
 
 # Debian packages: runc (crun refuses cgroup v1 hybrid mode), the CNI plugins (bridge, portmap, host-local), nft
-# for the Service IP rule, ip for the bridge.
+# for the Service IP rule, ip for the bridge, busybox for the provisioner's helper image.
 debian_packages() {
   local missing=() p
   for p in runc:/usr/sbin/runc containernetworking-plugins:/usr/lib/cni/bridge nftables:/usr/sbin/nft \
-    iproute2:/usr/sbin/ip; do
+    iproute2:/usr/sbin/ip busybox-static:/bin/busybox; do
     [ -x "${p#*:}" ] || missing+=("${p%%:*}")
   done
   ((${#missing[@]} == 0)) && return 0
@@ -97,19 +97,18 @@ build_pause() {
   mv "$bin/pause.tmp" "$bin/pause"
 }
 
-# The pause image as an OCI image layout in a tar (what `ctr images import` reads): one layer holding /pause, written
-# with tar and sha256sum, so the cluster needs no image builder. Its name is PAUSE_IMAGE (versions.sh).
-build_pause_image() {
-  local out="$bin/pause-image.tar" d diff layer cfg man size
-  [ -f "$out" ] && return 0
-  d=$(mktemp -d); mkdir -p "$d/root" "$d/oci/blobs/sha256"
-  cp "$bin/pause" "$d/root/pause"
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$d/root" -cf "$d/layer.tar" pause
+# An image as an OCI image layout in a tar (what `ctr images import` reads), written with tar and sha256sum so the
+# cluster needs no image builder: one layer holding the files of a directory, an entrypoint, a user.
+#   oci_image NAME ROOTDIR OUT ENTRYPOINT USER
+oci_image() {
+  local name=$1 root=$2 out=$3 entry=$4 user=$5 d diff layer cfg man size
+  d=$(mktemp -d); mkdir -p "$d/oci/blobs/sha256"
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$root" -cf "$d/layer.tar" .
   diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
   gzip -n -9 "$d/layer.tar"
   layer=$(sha256sum "$d/layer.tar.gz" | cut -d' ' -f1); mv "$d/layer.tar.gz" "$d/oci/blobs/sha256/$layer"
-  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/pause"],"User":"65535:65535"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$diff" >"$d/config.json"
+  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["%s"],"User":"%s","Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$entry" "$user" "$diff" >"$d/config.json"
   cfg=$(sha256sum "$d/config.json" | cut -d' ' -f1)
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
     "$cfg" "$(stat -c %s "$d/config.json")" "$layer" "$(stat -c %s "$d/oci/blobs/sha256/$layer")" >"$d/manifest.json"
@@ -117,22 +116,56 @@ build_pause_image() {
   man=$(sha256sum "$d/manifest.json" | cut -d' ' -f1); size=$(stat -c %s "$d/manifest.json")
   mv "$d/manifest.json" "$d/oci/blobs/sha256/$man"
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
-    "$man" "$size" "$PAUSE_IMAGE" "${PAUSE_IMAGE##*:}" >"$d/oci/index.json"
+    "$man" "$size" "$name" "${name##*:}" >"$d/oci/index.json"
   printf '{"imageLayoutVersion":"1.0.0"}' >"$d/oci/oci-layout"
   tar --owner=0 --group=0 --numeric-owner -C "$d/oci" -cf "$out.tmp" oci-layout index.json blobs
   mv "$out.tmp" "$out"; rm -rf "$d"
+}
+
+# The pod sandbox image (PAUSE_IMAGE): /pause alone, as uid 65535 like the upstream one.
+build_pause_image() {
+  local d
+  [ -f "$bin/pause-image.tar" ] && [ "$(cat "$bin/pause-image.name" 2>/dev/null)" = "$PAUSE_IMAGE" ] && return 0
+  d=$(mktemp -d); cp "$bin/pause" "$d/pause"
+  oci_image "$PAUSE_IMAGE" "$d" "$bin/pause-image.tar" /pause 65535:65535; rm -rf "$d"
   printf '%s\n' "$PAUSE_IMAGE" >"$bin/pause-image.name"
+}
+
+# The provisioner's helper pods run its setup and teardown scripts with sh, mkdir and rm: Debian's static busybox.
+build_helper_image() {
+  local d t
+  [ -f "$bin/helper-image.tar" ] && [ "$(cat "$bin/helper-image.name" 2>/dev/null)" = "$HELPER_IMAGE" ] && return 0
+  d=$(mktemp -d); mkdir -p "$d/bin" "$d/tmp"
+  cp /bin/busybox "$d/bin/busybox"
+  for t in sh mkdir rm chmod ls cat sleep; do ln -s busybox "$d/bin/$t"; done
+  oci_image "$HELPER_IMAGE" "$d" "$bin/helper-image.tar" /bin/sh 0:0; rm -rf "$d"
+  printf '%s\n' "$HELPER_IMAGE" >"$bin/helper-image.name"
+}
+
+build_local_path() {
+  local work="$cache/work/local-path-$LOCAL_PATH_PROVISIONER_VERSION" m=github.com/rancher/local-path-provisioner
+  [ -x "$bin/local-path-provisioner" ] && return 0
+  log "building local-path-provisioner $LOCAL_PATH_PROVISIONER_VERSION (cold: about 1.5 minutes on 2 cores)"
+  ( mkdir -p "$work"; cd "$work"
+    [ -f go.mod ] || go mod init local.build/local-path >/dev/null 2>&1
+    grep -q "tool $m\$" go.mod || go get -tool "$m@$LOCAL_PATH_PROVISIONER_VERSION" >&2
+    go build -v -trimpath -p "$jobs" -ldflags "-s -w" -o "$bin/local-path-provisioner.tmp" "$m" 2>&1 \
+      | progress local-path-provisioner
+    test "${PIPESTATUS[0]}" -eq 0 )
+  mv "$bin/local-path-provisioner.tmp" "$bin/local-path-provisioner"
 }
 
 start=$SECONDS
 debian_packages
 build_pause
 build_pause_image
+build_helper_image
 build_containerd
 if [ "${1:-}" != runtime ]; then
   build_kube kubelet
   build_kube kube-controller-manager
   build_kube kube-scheduler
+  build_local_path
 fi
 log "node binaries ready in $bin ($((SECONDS - start))s)"
 echo "$bin"

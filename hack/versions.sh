@@ -7,3 +7,7 @@ HELM_VERSION=v3.22.0
 CONTAINERD_VERSION=v2.4.2
 # The pod sandbox image, made locally by build-node.sh from hack/node/pause.go (no registry is reachable).
 PAUSE_IMAGE=localhost/arraycopy/pause:1
+# Dynamic provisioning for the node (Filesystem volumes as directories under the cluster's directory), and the
+# image of its helper pods (Debian's static busybox).
+LOCAL_PATH_PROVISIONER_VERSION=v0.0.30
+HELPER_IMAGE=localhost/arraycopy/busybox:1

@@ -300,6 +300,15 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
     "images",
     "import",
     "--base-name",
+    readFileSync(join(nodeBin, "helper-image.name"), "utf8")
+      .trim()
+      .replace(/:[^:/]*$/, ""),
+    join(nodeBin, "helper-image.tar"),
+  ]);
+  ctr(ctrBin, socket, [
+    "images",
+    "import",
+    "--base-name",
     pauseImage.replace(/:[^:/]*$/, ""),
     join(nodeBin, "pause-image.tar"),
   ]);
@@ -329,6 +338,7 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
   // Both started before the kubelet: a bad flag would have ended them by now.
   for (const p of [kcm, sched]) await waitFor(p.name, dir, p, () => Promise.resolve(true), 1_000);
   const tReady = Date.now();
+  await startProvisioner(cp, dir, nodeBin);
   if (opts.ownerPid !== undefined) startNodeWatchdog(dir, opts.ownerPid);
   await eventually(
     "no default ServiceAccount",
@@ -359,6 +369,75 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
   writeFileSync(infoFile(dir), JSON.stringify(info, null, 2), { mode: 0o600 });
   log(`[node] ${nodeName} Ready at ${host.address} in ${Date.now() - t0} ms (pods on ${host.podCidr})`);
   return info;
+}
+
+/** The provisioner's objects: its namespace, the helper pods' ServiceAccount, its ConfigMap, the default class. */
+function provisionerObjects(dir: string, helperImage: string): string {
+  const config = { nodePathMap: [{ node: "DEFAULT_PATH_FOR_NON_LISTED_NODES", paths: [join(dir, "local-path")] }] };
+  const helperPod = [
+    "apiVersion: v1",
+    "kind: Pod",
+    "metadata: {name: helper-pod}",
+    "spec:",
+    "  containers:",
+    `  - {name: helper-pod, image: "${helperImage}", imagePullPolicy: Never}`,
+  ].join("\n");
+  const objects = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: provisionerNamespace } },
+    {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: "local-path-helper", namespace: provisionerNamespace },
+    },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "local-path-config", namespace: provisionerNamespace },
+      data: {
+        "config.json": JSON.stringify(config),
+        setup: '#!/bin/sh\nset -eu\nmkdir -m 0777 -p "$VOL_DIR"\n',
+        teardown: '#!/bin/sh\nset -eu\nrm -rf "$VOL_DIR"\n',
+        "helperPod.yaml": helperPod,
+      },
+    },
+    {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: {
+        name: "local-path",
+        annotations: { "storageclass.kubernetes.io/is-default-class": "true" },
+      },
+      provisioner: "rancher.io/local-path",
+      volumeBindingMode: "WaitForFirstConsumer",
+      reclaimPolicy: "Delete",
+    },
+  ];
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items: objects });
+}
+
+export const provisionerNamespace = "local-path-storage";
+
+/**
+ * rancher's local-path-provisioner as a process of the host (as the admin: it is the cluster's own machinery, like
+ * the controller-manager), with the default StorageClass: Filesystem PVCs bind to directories under <dir>/local-path,
+ * made and removed by its helper pods on the node.
+ */
+async function startProvisioner(cp: ClusterInfo, dir: string, nodeBin: string): Promise<void> {
+  const helperImage = readFileSync(join(nodeBin, "helper-image.name"), "utf8").trim();
+  mkdirSync(join(dir, "local-path"), { recursive: true });
+  kubectl(cp, ["apply", "-f", "-"], provisionerObjects(dir, helperImage));
+  const p = launch(dir, "local-path-provisioner", join(nodeBin, "local-path-provisioner"), [
+    "--debug",
+    "start",
+    `--kubeconfig=${cp.kubeconfig}`,
+    "--provisioner-name=rancher.io/local-path",
+    `--namespace=${provisionerNamespace}`,
+    "--configmap-name=local-path-config",
+    `--helper-image=${helperImage}`,
+    "--service-account-name=local-path-helper",
+  ]);
+  await sleep(1_000);
+  await waitFor(p.name, dir, p, () => Promise.resolve(true), 1_000);
 }
 
 /**

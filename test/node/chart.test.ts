@@ -11,7 +11,8 @@
 // no capabilities, no new privileges, read-only root, the default memory limit), has no shell, and holds only
 // its own ServiceAccount's token, which is not an administrator.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -21,6 +22,7 @@ import { createExampleVolumes, exampleClass, exampleObjects, examplesDir } from 
 import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import {
   eventually,
+  kubectl as kubectlSync,
   kubectlAsync,
   kubectlAsyncOk,
   kubectlOk,
@@ -34,8 +36,7 @@ const ns = "arraycopy-system";
 const release = "arraycopy";
 const fullname = "arraycopy"; // the release name contains the chart's name
 const leaseName = "arraycopy-operator";
-const claim = "arraycopy-data";
-const hostData = join(node.dir, "volumes", "arraycopy-data");
+const claim = "arraycopy-data"; // the chart's PVC, provisioned by the node's local-path-provisioner
 const helmHome = mkdtempSync(join(tmpdir(), "arraycopy-node-helm-"));
 const kubectl: Kubectl = (args) => kubectlAsync(args);
 
@@ -130,38 +131,116 @@ async function leader(): Promise<PodView> {
   return p;
 }
 
+/** Where the data volume lives on the node: the hostPath of the PV the provisioner made for the chart's claim. */
+async function dataDir(): Promise<{ pv: string; path: string }> {
+  return eventually(
+    async () => {
+      const pv = (await kubectlAsyncOk(["get", "pvc", claim, "-n", ns, "-o", "jsonpath={.spec.volumeName}"])).trim();
+      if (pv === "") throw new Error(`PVC ${claim} not bound yet`);
+      const path = (await kubectlAsyncOk(["get", "pv", pv, "-o", "jsonpath={.spec.hostPath.path}"])).trim();
+      if (path === "") throw new Error(`PV ${pv} has no hostPath`);
+      return { pv, path };
+    },
+    120_000,
+    500,
+  );
+}
+
+let data: { pv: string; path: string };
+const classDir = () => join(data.path, exampleClass);
+
+/**
+ * Scales the operator away, runs `f` on the engine's data directory from this process (the engine is a single
+ * writer), hands the files back to the image's user and scales back to two replicas.
+ */
+async function withReplicasAway<T>(f: () => Promise<T>): Promise<T> {
+  kubectlOk(["scale", "deployment", fullname, "-n", ns, "--replicas=0"]);
+  await eventually(
+    async () => {
+      if ((await pods()).length > 0) throw new Error("replicas still running");
+    },
+    120_000,
+    1_000,
+  );
+  try {
+    return await f();
+  } finally {
+    spawnSync("chown", ["-R", "65532:65532", data.path]);
+    kubectlOk(["scale", "deployment", fullname, "-n", ns, "--replicas=2"]);
+    await readyPods(2);
+  }
+}
+
+/** One array object per copy resource, none twice, none without a resource: read with the engine itself. */
+async function arrayObjectsMatchResources(): Promise<void> {
+  const out = kubectlOk(["get", "virtualcopies.arraycopy.io,physicalcopies.arraycopy.io", "-A", "-o", "json"]);
+  const resources = (
+    JSON.parse(out) as { items: { metadata: { namespace: string; name: string; uid: string } }[] }
+  ).items
+    .map((o) => `${o.metadata.namespace}/${o.metadata.name}/${o.metadata.uid}`)
+    .sort();
+  await withReplicasAway(async () => {
+    const engine = await openEmbeddedEngine({ dataDir: classDir(), expiryIntervalMs: 0 });
+    try {
+      const held = (await engine.listCopies()).map((c) => `${c.owner.namespace}/${c.owner.name}/${c.owner.uid}`);
+      expect(held.sort()).toEqual(resources);
+    } finally {
+      await engine.close();
+    }
+  });
+}
+
+/** sha256 of every volume's bytes as the engine reads them. */
+async function volumeDigests(): Promise<Record<string, string>> {
+  const engine = await openEmbeddedEngine({ dataDir: classDir(), expiryIntervalMs: 0 });
+  try {
+    const out: Record<string, string> = {};
+    for (const v of await engine.listVolumes()) {
+      const h = createHash("sha256");
+      for (let off = 0; off < v.sizeBytes; off += 4 * 1024 * 1024) {
+        h.update(await engine.readVolume(v.name, off, Math.min(4 * 1024 * 1024, v.sizeBytes - off)));
+      }
+      out[v.name] = h.digest("hex");
+    }
+    return out;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function allCopiesReady(timeoutS = 120): Promise<void> {
+  const out = await kubectlAsyncOk([
+    "get",
+    "virtualcopies.arraycopy.io,physicalcopies.arraycopy.io",
+    "-A",
+    "-o",
+    "json",
+  ]);
+  const items = (JSON.parse(out) as { items: { kind: string; metadata: { namespace: string; name: string } }[] }).items;
+  for (const o of items) {
+    await kubectlAsyncOk(
+      ["wait", "--for=condition=Ready", `--timeout=${timeoutS}s`, "-n", o.metadata.namespace].concat([
+        `${o.kind.toLowerCase()}.arraycopy.io/${o.metadata.name}`,
+      ]),
+    );
+  }
+}
+
+function virtualCopies(names: readonly string[]): string {
+  return names
+    .map((name) =>
+      stringify({
+        apiVersion: "arraycopy.io/v1alpha1",
+        kind: "VirtualCopy",
+        metadata: { name, namespace: "default" },
+        spec: { source: { persistentVolumeClaimName: "postgres-data" }, deletionPolicy: "Delete" },
+      }),
+    )
+    .join("---\n");
+}
+
 beforeAll(async () => {
   kubectlOk(["create", "namespace", ns]);
-  // The data volume: a hostPath PV seeded with the examples' array volumes, owned by the image's user (fsGroup
-  // does not apply to hostPath volumes).
-  mkdirSync(join(hostData, exampleClass), { recursive: true });
-  await createExampleVolumes(join(hostData, exampleClass));
-  spawnSync("chown", ["-R", "65532:65532", hostData]);
-  const pv = {
-    apiVersion: "v1",
-    kind: "PersistentVolume",
-    metadata: { name: `${ns}-${claim}` },
-    spec: {
-      capacity: { storage: "1Gi" },
-      accessModes: ["ReadWriteOnce"],
-      persistentVolumeReclaimPolicy: "Retain",
-      storageClassName: "",
-      hostPath: { path: hostData, type: "Directory" },
-      claimRef: { namespace: ns, name: claim },
-    },
-  };
-  const pvc = {
-    apiVersion: "v1",
-    kind: "PersistentVolumeClaim",
-    metadata: { name: claim, namespace: ns },
-    spec: {
-      accessModes: ["ReadWriteOnce"],
-      storageClassName: "",
-      volumeName: pv.metadata.name,
-      resources: { requests: { storage: "1Gi" } },
-    },
-  };
-  kubectlOk(["apply", "-f", "-"], { input: [pv, pvc].map((o) => stringify(o)).join("---\n") });
   const installed = helm([
     "install",
     release,
@@ -175,13 +254,17 @@ beforeAll(async () => {
     // Imported into the node's containerd; there is no registry to pull from.
     "--set",
     "image.pullPolicy=Never",
-    "--set",
-    `persistence.existingClaim=${claim}`,
     // examples/copyclass.yaml brings the default class the examples use.
     "--set",
     "copyClasses.embedded.create=false",
   ]);
   if (installed.code !== 0) throw new Error(`helm install failed: ${installed.stderr}${installed.stdout}`);
+  // The claim binds (WaitForFirstConsumer) once the replicas are scheduled; until a CopyClass exists nothing opens
+  // the engine, so the examples' array volumes can be put into its directory now.
+  data = await dataDir();
+  await readyPods(2);
+  await createExampleVolumes(classDir());
+  spawnSync("chown", ["-R", "65532:65532", data.path]);
 });
 
 afterAll(async () => {
@@ -297,13 +380,7 @@ describe("the chart on a node", () => {
     if (standby === undefined) throw new Error("no standby");
     // Copies created while leadership moves: whichever replica handles them, each becomes one array object.
     const names = ["failover-1", "failover-2", "failover-3"];
-    const copies = names.map((name) => ({
-      apiVersion: "arraycopy.io/v1alpha1",
-      kind: "VirtualCopy",
-      metadata: { name, namespace: "default" },
-      spec: { source: { persistentVolumeClaimName: "postgres-data" }, deletionPolicy: "Delete" },
-    }));
-    kubectlOk(["apply", "-f", "-"], { input: copies.map((o) => stringify(o)).join("---\n") });
+    kubectlOk(["apply", "-f", "-"], { input: virtualCopies(names) });
     const t0 = Date.now();
     kubectlOk(["delete", "pod", "-n", ns, before.metadata.name, "--wait=false"]);
     const tookMs = await eventually(
@@ -324,8 +401,99 @@ describe("the chart on a node", () => {
     );
     await readyPods(2);
 
-    // The array as the engine holds it, read with every replica gone (the engine is a single writer).
-    kubectlOk(["scale", "deployment", fullname, "-n", ns, "--replicas=0"]);
+    await arrayObjectsMatchResources();
+  });
+
+  it("keeps the engine's volumes on the provisioned PVC, byte for byte, across new pods", async () => {
+    const before = await withReplicasAway(volumeDigests);
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(["postgres-data", "postgres-test"]));
+    // New pods (the Deployment's old ones went above): the same claim, bound to the same volume.
+    expect((await dataDir()).pv).toBe(data.pv);
+    await allCopiesReady();
+    kubectlOk(["apply", "-f", "-"], { input: virtualCopies(["after-restart"]) });
+    await kubectlAsyncOk([
+      "wait",
+      "--for=condition=Ready",
+      "--timeout=120s",
+      "-n",
+      "default",
+      "virtualcopy/after-restart",
+    ]);
+    const after = await withReplicasAway(volumeDigests);
+    for (const [name, digest] of Object.entries(before)) expect(after[name], name).toBe(digest);
+  });
+
+  it("recovers from SIGKILL of the leader's container: restarted, Ready, copies converge, nothing leaked", async () => {
+    const victim = await leader();
+    const { durationS } = await lease();
+    const id = String(
+      (victim.status as { containerStatuses?: { containerID?: string }[] }).containerStatuses?.[0]?.containerID,
+    ).replace(/^containerd:\/\//, "");
+    kubectlOk(["apply", "-f", "-"], { input: virtualCopies(["sigkill-1", "sigkill-2"]) });
+    const killed = spawnSync(
+      node.node.ctr,
+      ["--address", node.node.containerdSocket, "-n", "k8s.io", "tasks", "kill"].concat(["--signal", "SIGKILL", id]),
+      { encoding: "utf8" },
+    );
+    expect(killed.status, killed.stderr).toBe(0);
+    await eventually(
+      async () => {
+        const p = (await pods()).find((x) => x.metadata.name === victim.metadata.name);
+        if ((p?.status.containerStatuses?.[0]?.restartCount ?? 0) < 1 || p === undefined || !isReady(p))
+          throw new Error(`${victim.metadata.name} not restarted and Ready yet`);
+      },
+      180_000,
+      1_000,
+    );
+    // Someone leads within the Lease duration of the kill (the killed leader could not release the Lease).
+    const l = await eventually(async () => {
+      const x = await lease();
+      if (x.holder === "") throw new Error("no holder");
+      return x;
+    }, durationS * 2000);
+    expect((await readyPods(2)).map((p) => p.metadata.name)).toContain(l.holder);
+    await kubectlAsyncOk(
+      ["wait", "--for=condition=Ready", "--timeout=180s", "-n", "default"].concat([
+        "virtualcopy/sigkill-1",
+        "virtualcopy/sigkill-2",
+      ]),
+    );
+    await arrayObjectsMatchResources();
+  });
+
+  it("rolls the pods on helm upgrade with changed values, losing no copy", async () => {
+    const before = (await pods()).map((p) => p.metadata.name).sort();
+    const copiesBefore = kubectlOk(["get", "virtualcopies,physicalcopies", "-A", "-o", "name"]).split("\n").sort();
+    const upgraded = helm(
+      ["upgrade", release, join(repoRoot, "charts", "arraycopy"), "-n", ns, "--reuse-values"].concat([
+        "--set",
+        "operator.logLevel=debug",
+      ]),
+    );
+    expect(upgraded.code, upgraded.stderr).toBe(0);
+    const after = await eventually(
+      async () => {
+        const ready = await readyPods(2);
+        if (ready.some((p) => before.includes(p.metadata.name))) throw new Error("old replicas still there");
+        return ready;
+      },
+      240_000,
+      1_000,
+    );
+    const args = JSON.stringify(after.map((p) => (p.spec.containers[0] as { args?: string[] }).args));
+    expect(args).toContain("--log-level=debug");
+    await leader();
+    await allCopiesReady();
+    expect(kubectlOk(["get", "virtualcopies,physicalcopies", "-A", "-o", "name"]).split("\n").sort()).toEqual(
+      copiesBefore,
+    );
+    await arrayObjectsMatchResources();
+  });
+
+  it("leaves the CRDs, the copies and the data volume on helm uninstall, as docs/install.md says", async () => {
+    const copiesBefore = kubectlOk(["get", "virtualcopies,physicalcopies", "-A", "-o", "name"]).split("\n").sort();
+    const removed = helm(["uninstall", release, "-n", ns, "--wait", "--timeout=120s"]);
+    expect(removed.code, removed.stderr).toBe(0);
     await eventually(
       async () => {
         if ((await pods()).length > 0) throw new Error("replicas still running");
@@ -333,21 +501,18 @@ describe("the chart on a node", () => {
       120_000,
       1_000,
     );
-    const out = kubectlOk(["get", "virtualcopies.arraycopy.io,physicalcopies.arraycopy.io", "-A", "-o", "json"]);
-    const resources = (
-      JSON.parse(out) as { items: { metadata: { namespace: string; name: string; uid: string } }[] }
-    ).items
-      .map((o) => `${o.metadata.namespace}/${o.metadata.name}/${o.metadata.uid}`)
-      .sort();
-    const engine = await openEmbeddedEngine({ dataDir: join(hostData, exampleClass), expiryIntervalMs: 0 });
+    for (const crd of ["virtualcopies", "physicalcopies", "copyjobs", "copyclasses"])
+      expect(kubectlSync(["get", "crd", `${crd}.arraycopy.io`]).code, crd).toBe(0);
+    expect(kubectlOk(["get", "virtualcopies,physicalcopies", "-A", "-o", "name"]).split("\n").sort()).toEqual(
+      copiesBefore,
+    );
+    expect(kubectlOk(["get", "pvc", claim, "-n", ns, "-o", "jsonpath={.spec.volumeName}"]).trim()).toBe(data.pv);
+    // The array's objects are all still there too.
+    const engine = await openEmbeddedEngine({ dataDir: classDir(), expiryIntervalMs: 0 });
     try {
-      const held = (await engine.listCopies()).map((c) => `${c.owner.namespace}/${c.owner.name}/${c.owner.uid}`).sort();
-      expect(held).toEqual(resources);
+      expect((await engine.listCopies()).length).toBe(copiesBefore.filter((c) => c !== "").length);
     } finally {
       await engine.close();
-      spawnSync("chown", ["-R", "65532:65532", hostData]);
     }
-    kubectlOk(["scale", "deployment", fullname, "-n", ns, "--replicas=2"]);
-    await readyPods(2);
   });
 });
