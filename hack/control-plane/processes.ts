@@ -33,8 +33,19 @@ export function recordProcess(file: string, name: string, pid: number): Recorded
   return rec;
 }
 
+/** Field 3 of /proc/<pid>/stat: "Z" for a zombie, which has exited but waits for its parent (or init) to reap it. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+/** Still the process we started, and still running: an exited process is gone even before it is reaped. */
 function isSame(rec: Recorded): boolean {
-  return rec.startTicks !== "" && startTicks(rec.pid) === rec.startTicks;
+  return rec.startTicks !== "" && startTicks(rec.pid) === rec.startTicks && !isZombie(rec.pid);
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
