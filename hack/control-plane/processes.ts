@@ -57,12 +57,16 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Stops the recorded groups in reverse start order (the watchdog and the apiserver before etcd: an apiserver whose
- * etcd is gone retries until killed), each with SIGTERM, then SIGKILL after graceMs; removes the record.
+ * Stops the recorded groups in reverse start order (the apiserver before etcd: an apiserver whose etcd is gone
+ * retries until killed) and the watchdogs last, each with SIGTERM, then SIGKILL after graceMs; removes the record.
  * Returns how many were running.
  */
 export async function killRecorded(file: string, graceMs: number): Promise<number> {
-  const running = read(file).filter(isSame).reverse();
+  // Watchdogs last: one stops the cluster if its owner dies, so it must outlive every other process of a stop
+  // that the owner may not finish (a demo killed while stopping).
+  const isWatchdog = (r: Recorded) => r.name.endsWith("watchdog");
+  const alive = read(file).filter(isSame).reverse();
+  const running = [...alive.filter((r) => !isWatchdog(r)), ...alive.filter(isWatchdog)];
   for (const rec of running) {
     signalGroup(rec.pid, "SIGTERM");
     const deadline = Date.now() + graceMs;
