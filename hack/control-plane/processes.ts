@@ -43,7 +43,7 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** Still the process we started, and still running: an exited process is gone even before it is reaped. */
+/** Still the process we started, and still running: an exited process counts as stopped before it is reaped. */
 function isSame(rec: Recorded): boolean {
   return rec.startTicks !== "" && startTicks(rec.pid) === rec.startTicks && !isZombie(rec.pid);
 }
@@ -74,6 +74,10 @@ export async function killRecorded(file: string, graceMs: number): Promise<numbe
     if (isSame(rec)) signalGroup(rec.pid, "SIGKILL");
     while (isSame(rec)) await sleep(20);
   }
+  // Exited is enough to go on to the next; before returning, wait (once, for all) until init has reaped them, so
+  // that no PID of this cluster is still visible when the stop returns.
+  const deadline = Date.now() + 10_000;
+  while (running.some((r) => startTicks(r.pid) === r.startTicks) && Date.now() < deadline) await sleep(20);
   rmSync(file, { force: true });
   return running.length;
 }
