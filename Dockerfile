@@ -4,7 +4,8 @@
 #
 #   docker build -t arraycopy:dev .
 #
-# Not built in this project's CI (its machines have no container engine); dist/ itself is built and run there.
+# Without Docker, `npm run image` builds this same file with buildah on locally made base images of these names
+# (docs/node.md), and `npm run test:node` runs it on a one-node cluster in CI.
 
 ARG NODE_VERSION=24
 

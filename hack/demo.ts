@@ -207,6 +207,14 @@ async function main(): Promise<number> {
   }
 }
 
+// Output into a pipe that has closed (`npm run demo | head`, then Ctrl-C) must not end the process halfway through
+// its cleanup, which would leave the control plane running: what cannot be written any more is dropped.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+  });
+}
+
 let signals = 0;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const script = join(dirname(fileURLToPath(import.meta.url)), "..", "build-control-plane.sh");
+const nodeScript = join(dirname(fileURLToPath(import.meta.url)), "..", "build-node.sh");
 
 export function ensureBinaries(opts: { helm?: boolean; log?: (line: string) => void } = {}): string {
   const res = spawnSync("bash", [script, ...(opts.helm === true ? ["helm"] : [])], {
@@ -14,5 +15,18 @@ export function ensureBinaries(opts: { helm?: boolean; log?: (line: string) => v
   if (res.status !== 0) throw new Error(`building the control plane failed (exit ${res.status ?? res.signal ?? "?"})`);
   const dir = res.stdout.trim().split("\n").pop();
   if (dir === undefined || dir === "") throw new Error("build-control-plane.sh printed no binary directory");
+  return dir;
+}
+
+/**
+ * The node's binaries (build-node.sh: kubelet, kube-controller-manager, kube-scheduler, containerd, ctr, the runc
+ * shim, pause and its image), built after the control plane because they share its throw-away module.
+ */
+export function ensureNodeBinaries(opts: { log?: (line: string) => void } = {}): string {
+  ensureBinaries(opts);
+  const res = spawnSync("bash", [nodeScript], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`building the node failed (exit ${res.status ?? res.signal ?? "?"})`);
+  const dir = res.stdout.trim().split("\n").pop();
+  if (dir === undefined || dir === "") throw new Error("build-node.sh printed no binary directory");
   return dir;
 }

@@ -14,6 +14,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ensureBinaries } from "./binaries.ts";
+import { teardownHost } from "./node-host.ts";
+import { writeNodePki, type NodePki } from "./node-pki.ts";
 import { killRecorded, recordProcess, type Recorded } from "./processes.ts";
 
 export interface TokenUser {
@@ -41,6 +43,15 @@ export interface StartOptions {
   /** Tear the cluster down when this PID exits (test runs). Omit for a cluster that outlives its starter. */
   readonly ownerPid?: number;
   readonly log?: (line: string) => void;
+  /**
+   * A control plane for a node (node.ts): the apiserver binds and advertises the node's address instead of
+   * 127.0.0.1, its certificate also names the Service IP, ServiceAccount admission and the Node authorizer are on,
+   * and it trusts a client CA for the kubelet's certificate.
+   */
+  readonly node?: {
+    readonly prepare: (dir: string) => { readonly address: string; readonly name: string };
+    readonly pki: (pki: NodePki) => void;
+  };
 }
 
 const pidsFile = (dir: string) => join(dir, "pids.json");
@@ -60,7 +71,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function writePki(pki: string, users: readonly TokenUser[]): { caFile: string } {
+function writePki(pki: string, users: readonly TokenUser[], extraSans: readonly string[] = []): { caFile: string } {
   mkdirSync(pki, { recursive: true });
   const crt = join(pki, "apiserver.crt");
   const key = join(pki, "apiserver.key");
@@ -79,7 +90,7 @@ function writePki(pki: string, users: readonly TokenUser[]): { caFile: string } 
       "-subj",
       "/CN=localhost",
       "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      ["subjectAltName=IP:127.0.0.1", "DNS:localhost", ...extraSans].join(","),
       "-keyout",
       key,
       "-out",
@@ -95,10 +106,21 @@ function writePki(pki: string, users: readonly TokenUser[]): { caFile: string } 
   });
   writeFileSync(join(pki, "sa.pub"), sa.publicKey);
   writeFileSync(join(pki, "sa.key"), sa.privateKey, { mode: 0o600 });
-  const lines = users.map((u, i) => `${u.token},${u.name},uid-${i},"${u.groups.join(",")}"`);
+  const lines = users.map(
+    (u, i) => `${u.token},${u.name},uid-${i}` + (u.groups.length > 0 ? `,"${u.groups.join(",")}"` : ""),
+  );
   writeFileSync(join(pki, "tokens.csv"), lines.join("\n") + "\n", { mode: 0o600 });
   return { caFile: crt };
 }
+
+// The in-cluster names of the API server (kubernetes.default.svc and its Service IP), for a node's pods.
+const inClusterSans = [
+  "IP:10.0.0.1",
+  "DNS:kubernetes",
+  "DNS:kubernetes.default",
+  "DNS:kubernetes.default.svc",
+  "DNS:kubernetes.default.svc.cluster.local",
+];
 
 export function kubeconfigYaml(server: string, caFile: string, user: string, token: string): string {
   const ca = readFileSync(caFile).toString("base64");
@@ -126,7 +148,7 @@ export function kubeconfigYaml(server: string, caFile: string, user: string, tok
 
 const launchFile = (dir: string) => join(dir, "launch.json");
 
-function launch(dir: string, name: string, bin: string, args: readonly string[]): Recorded {
+export function launch(dir: string, name: string, bin: string, args: readonly string[]): Recorded {
   // Remembered so that one component can be restarted as it was first started (restartComponent).
   const launched = existsSync(launchFile(dir))
     ? (JSON.parse(readFileSync(launchFile(dir), "utf8")) as Record<string, unknown>)
@@ -155,7 +177,13 @@ function logTail(dir: string, name: string): string {
   return readFileSync(file, "utf8").split("\n").slice(-25).join("\n");
 }
 
-async function waitFor(what: string, dir: string, proc: Recorded, probe: () => Promise<boolean>, timeoutMs: number) {
+export async function waitFor(
+  what: string,
+  dir: string,
+  proc: Recorded,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!alive(proc.pid)) throw new Error(`${what} exited while starting:\n${logTail(dir, proc.name)}`);
@@ -206,12 +234,21 @@ export async function startCluster(opts: StartOptions): Promise<ClusterInfo> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const binDir = ensureBinaries({ log });
+  const node = opts.node?.prepare(dir);
   const users: TokenUser[] = [
     { name: "admin", token: randomBytes(24).toString("hex"), groups: ["system:masters"] },
     { name: "alice", token: randomBytes(24).toString("hex"), groups: ["arraycopy:users"] },
     { name: "bob", token: randomBytes(24).toString("hex"), groups: ["arraycopy:users"] },
   ];
-  const { caFile } = writePki(join(dir, "pki"), users);
+  // The identities the bootstrap RBAC policy binds the controller-manager's and the scheduler's roles to.
+  if (node !== undefined) {
+    for (const name of ["system:kube-controller-manager", "system:kube-scheduler"])
+      users.push({ name, token: randomBytes(24).toString("hex"), groups: [] });
+  }
+  const sans = node === undefined ? [] : [`IP:${node.address}`, ...inClusterSans];
+  const { caFile } = writePki(join(dir, "pki"), users, sans);
+  const nodePki = node === undefined ? undefined : writeNodePki(join(dir, "pki"), node.name);
+  if (nodePki !== undefined) opts.node?.pki(nodePki);
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const started = Date.now();
@@ -231,22 +268,34 @@ export async function startCluster(opts: StartOptions): Promise<ClusterInfo> {
   await waitFor("etcd", dir, etcd, async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000);
 
   const pki = join(dir, "pki");
-  const server = `https://127.0.0.1:${apiPort}`;
+  const address = node?.address ?? "127.0.0.1";
+  const server = `https://${address}:${apiPort}`;
+  const nodeArgs =
+    nodePki === undefined
+      ? ["--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"]
+      : [
+          "--authorization-mode=Node,RBAC",
+          "--enable-admission-plugins=NodeRestriction",
+          `--client-ca-file=${nodePki.clientCa}`,
+          `--kubelet-client-certificate=${nodePki.apiserverKubeletCert}`,
+          `--kubelet-client-key=${nodePki.apiserverKubeletKey}`,
+          // The node's name does not resolve: reach the kubelet (logs, exec) at its address.
+          "--kubelet-preferred-address-types=InternalIP,Hostname",
+        ];
   const api = launch(dir, "kube-apiserver", join(binDir, "kube-apiserver"), [
     `--etcd-servers=${etcdUrl}`,
-    "--bind-address=127.0.0.1",
-    "--advertise-address=127.0.0.1",
+    `--bind-address=${address}`,
+    `--advertise-address=${address}`,
     `--secure-port=${apiPort}`,
     `--cert-dir=${pki}`,
     `--tls-cert-file=${join(pki, "apiserver.crt")}`,
     `--tls-private-key-file=${join(pki, "apiserver.key")}`,
     `--token-auth-file=${join(pki, "tokens.csv")}`,
-    "--authorization-mode=RBAC",
+    ...nodeArgs,
     "--service-cluster-ip-range=10.0.0.0/24",
     `--service-account-issuer=${server}/`,
     `--service-account-key-file=${join(pki, "sa.pub")}`,
     `--service-account-signing-key-file=${join(pki, "sa.key")}`,
-    "--disable-admission-plugins=ServiceAccount",
     "--allow-privileged=true",
     "--v=0",
   ]);
@@ -289,7 +338,10 @@ export function readCluster(dir: string): ClusterInfo | undefined {
 
 /** Stops every process group recorded in `dir`: SIGTERM, then SIGKILL after a grace period. */
 export async function stopCluster(dir: string, graceMs = 10_000): Promise<number> {
-  return killRecorded(pidsFile(dir), graceMs);
+  const n = await killRecorded(pidsFile(dir), graceMs);
+  // A node's containers, shims, cgroups, bridge and nft table (node-host.ts), when this directory had a node.
+  await teardownHost(dir, (l) => process.stderr.write(`${l}\n`));
+  return n;
 }
 
 /**

@@ -33,8 +33,19 @@ export function recordProcess(file: string, name: string, pid: number): Recorded
   return rec;
 }
 
+/** Field 3 of /proc/<pid>/stat: "Z" for a zombie, which has exited but waits for its parent (or init) to reap it. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+/** Still the process we started, and still running: an exited process counts as stopped before it is reaped. */
 function isSame(rec: Recorded): boolean {
-  return rec.startTicks !== "" && startTicks(rec.pid) === rec.startTicks;
+  return rec.startTicks !== "" && startTicks(rec.pid) === rec.startTicks && !isZombie(rec.pid);
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -46,12 +57,16 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Stops the recorded groups in reverse start order (the watchdog and the apiserver before etcd: an apiserver whose
- * etcd is gone retries until killed), each with SIGTERM, then SIGKILL after graceMs; removes the record.
+ * Stops the recorded groups in reverse start order (the apiserver before etcd: an apiserver whose etcd is gone
+ * retries until killed) and the watchdogs last, each with SIGTERM, then SIGKILL after graceMs; removes the record.
  * Returns how many were running.
  */
 export async function killRecorded(file: string, graceMs: number): Promise<number> {
-  const running = read(file).filter(isSame).reverse();
+  // Watchdogs last: one stops the cluster if its owner dies, so it must outlive every other process of a stop
+  // that the owner may not finish (a demo killed while stopping).
+  const isWatchdog = (r: Recorded) => r.name.endsWith("watchdog");
+  const alive = read(file).filter(isSame).reverse();
+  const running = [...alive.filter((r) => !isWatchdog(r)), ...alive.filter(isWatchdog)];
   for (const rec of running) {
     signalGroup(rec.pid, "SIGTERM");
     const deadline = Date.now() + graceMs;
@@ -59,6 +74,10 @@ export async function killRecorded(file: string, graceMs: number): Promise<numbe
     if (isSame(rec)) signalGroup(rec.pid, "SIGKILL");
     while (isSame(rec)) await sleep(20);
   }
+  // Exited is enough to go on to the next; before returning, wait (once, for all) until init has reaped them, so
+  // that no PID of this cluster is still visible when the stop returns.
+  const deadline = Date.now() + 10_000;
+  while (running.some((r) => startTicks(r.pid) === r.startTicks) && Date.now() < deadline) await sleep(20);
   rmSync(file, { force: true });
   return running.length;
 }
