@@ -29,7 +29,6 @@ export const scheduleNameRule: CelRule = {
   message:
     `metadata.name must be at most ${maxScheduleNameLength} characters: ` +
     "each object made is named <name>-<yyyymmddhhmm>",
-  fieldPath: ".metadata.name",
 };
 
 const templateMetadata = z
