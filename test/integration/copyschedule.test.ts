@@ -262,8 +262,10 @@ describe("CopySchedule", () => {
     applyYaml(schedule(ns, "gfs", { ...snapshotTemplate(), retention: { keepLast: 2 } }));
     await waitForCondition("copyschedule", ns, "gfs", "Ready");
     const good: string[] = [];
+    let lastGood = 0;
     for (let i = 0; i < 3; i++) {
-      good.push(runName("gfs", jumpToNextRun(clock)));
+      lastGood = jumpToNextRun(clock);
+      good.push(runName("gfs", lastGood));
       await waitForCondition("virtualcopy", ns, good.at(-1) ?? "", "Ready");
     }
     // Three good copies and keepLast 2: the oldest goes.
@@ -296,7 +298,7 @@ describe("CopySchedule", () => {
       expect(s?.status).toMatchObject({
         kept: [good[2], good[1]],
         counts: { total: 4, ready: 2, failed: 2, running: 0, deleting: 0 },
-        lastSuccessfulTime: expect.any(String),
+        lastSuccessfulTime: iso(lastGood),
       });
     });
     expect(
