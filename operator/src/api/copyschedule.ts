@@ -129,6 +129,13 @@ export const copyScheduleSpec = withRules(
     message: "exactly one of virtualCopyTemplate or copyJobTemplate must be set",
     check: (v) => (v.virtualCopyTemplate === undefined) !== (v.copyJobTemplate === undefined),
   },
+  {
+    rule: "has(self.virtualCopyTemplate) == has(oldSelf.virtualCopyTemplate)",
+    message:
+      "a schedule makes one kind for good: virtualCopyTemplate and copyJobTemplate cannot be swapped (make a new " +
+      "schedule)",
+    fieldPath: ".virtualCopyTemplate",
+  },
 ).describe("The desired schedule.");
 
 const lastRun = z

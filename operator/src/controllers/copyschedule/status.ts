@@ -79,9 +79,14 @@ export function scheduleReport(g: ScheduleGathered, plan: SchedulePlan, outcome:
     lastSuccessfulTime: lastSuccessful === undefined ? undefined : iso(lastSuccessful),
     nextScheduleTime: plan.kind === "run" && plan.next !== undefined ? iso(plan.next) : undefined,
     lastRun,
-    active: live.filter((m) => m.state === "running").map((m) => m.name),
-    kept: plan.kind === "run" ? plan.keep.filter((n) => !deleted.has(n)) : prev?.kept,
-    deletionRefused: refused.map((m) => ({ name: m.name, message: (m.refused ?? "").slice(0, 1024) })),
+    // The lists are capped as the CRD caps them (counts has the totals): a status the apiserver refuses would
+    // never be written.
+    active: live
+      .filter((m) => m.state === "running")
+      .map((m) => m.name)
+      .slice(0, 100),
+    kept: (plan.kind === "run" ? plan.keep.filter((n) => !deleted.has(n)) : prev?.kept)?.slice(0, 500),
+    deletionRefused: refused.slice(0, 100).map((m) => ({ name: m.name, message: (m.refused ?? "").slice(0, 1024) })),
     counts: {
       total: g.made.length + (made === undefined ? 0 : 1),
       ready: live.filter((m) => m.state === "ready").length,
