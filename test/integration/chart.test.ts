@@ -178,6 +178,7 @@ describe("the chart", () => {
       "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
+      "CustomResourceDefinition",
       "Deployment",
       "PersistentVolumeClaim",
       "PodDisruptionBudget",
