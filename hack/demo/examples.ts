@@ -39,6 +39,8 @@ export const convergence: Readonly<Record<string, { readonly condition: string; 
   VirtualCopy: { condition: "Ready", controller: "virtualcopy" },
   PhysicalCopy: { condition: "Ready", controller: "physicalcopy" },
   CopyJob: { condition: "Succeeded", controller: "copyjob" },
+  // Ready once scheduled: a nightly schedule makes no run while the demo lasts (docs/status.md).
+  CopySchedule: { condition: "Ready", controller: "copyschedule" },
 };
 
 /** The CopyClass the examples make default; embedded engines keep volumes in <data-dir>/<class name>. */

@@ -13,13 +13,20 @@ interface Condition {
 interface Item {
   readonly kind: string;
   readonly metadata: { readonly name: string; readonly namespace?: string };
-  readonly spec?: { readonly operation?: string; readonly copyRef?: { readonly name?: string } };
+  readonly spec?: {
+    readonly operation?: string;
+    readonly copyRef?: { readonly name?: string };
+    readonly schedule?: string;
+    readonly timeZone?: string;
+  };
   readonly status?: {
     readonly syncState?: string;
     readonly copyType?: string;
     readonly percentSynced?: number;
     readonly jobState?: string;
     readonly percentComplete?: number;
+    readonly lastScheduleTime?: string;
+    readonly nextScheduleTime?: string;
     readonly conditions?: readonly Condition[];
   };
 }
@@ -47,7 +54,7 @@ export async function fetchView(kubectl: Kubectl, controllers: ReadonlySet<strin
   const [objs, evs] = await Promise.all([
     kubectl([
       "get",
-      "virtualcopies.arraycopy.io,physicalcopies.arraycopy.io,copyjobs.arraycopy.io",
+      "virtualcopies.arraycopy.io,physicalcopies.arraycopy.io,copyjobs.arraycopy.io,copyschedules.arraycopy.io",
       "-A",
       "-o",
       "json",
@@ -102,7 +109,7 @@ export function renderView(view: View, eventCount = 8): string {
   const named = (i: Item) => `${i.metadata.namespace ?? ""}/${i.metadata.name}`;
   const cond = (i: Item, type: string) => i.status?.conditions?.find((c) => c.type === type);
   const copies = view.items
-    .filter((i) => i.kind !== "CopyJob")
+    .filter((i) => i.kind === "VirtualCopy" || i.kind === "PhysicalCopy")
     .map((i) => {
       const ready = cond(i, "Ready");
       return [
@@ -129,6 +136,19 @@ export function renderView(view: View, eventCount = 8): string {
         explain(i, view.controllers, done),
       ];
     });
+  const schedules = view.items
+    .filter((i) => i.kind === "CopySchedule")
+    .map((i) => {
+      const ready = cond(i, "Ready");
+      return [
+        named(i),
+        `${i.spec?.schedule ?? "-"} ${i.spec?.timeZone ?? "UTC"}`,
+        i.status?.lastScheduleTime ?? "-",
+        i.status?.nextScheduleTime ?? "-",
+        ready?.status ?? "-",
+        explain(i, view.controllers, ready),
+      ];
+    });
   const events = [...view.events]
     .sort((a, b) => eventMs(a) - eventMs(b))
     .slice(-eventCount)
@@ -148,6 +168,9 @@ export function renderView(view: View, eventCount = 8): string {
     "",
     "JOBS",
     table(["NAME", "OPERATION", "COPY", "JOBSTATE", "PROGRESS", "SUCCEEDED", "REASON"], jobs),
+    "",
+    "SCHEDULES",
+    table(["NAME", "SCHEDULE", "LAST", "NEXT", "READY", "REASON"], schedules),
     "",
     `EVENTS (last ${eventCount})`,
     table(["AGE", "TYPE", "REASON", "OBJECT", "NOTE"], events),

@@ -10,12 +10,14 @@ import { group, version } from "./api/common.ts";
 import { loadConfig, usage, type Config } from "./config.ts";
 import { copyClassSetup } from "./controllers/copyclass/setup.ts";
 import { copyJobSetup } from "./controllers/copyjob/setup.ts";
+import { copyScheduleSetup } from "./controllers/copyschedule/setup.ts";
 import { physicalCopySetup } from "./controllers/physicalcopy/setup.ts";
 import type { Caches, ControllerContext, EngineProvider } from "./controllers/shared/context.ts";
 import { EngineIndications } from "./controllers/shared/indications.ts";
 import type {
   CopyClassObject,
   CopyJobObject,
+  CopyScheduleObject,
   PhysicalCopyObject,
   VirtualCopyObject,
 } from "./controllers/shared/objects.ts";
@@ -25,7 +27,7 @@ import { virtualCopySetup } from "./controllers/virtualcopy/setup.ts";
 import { messageOf } from "./engine/errors.ts";
 import { EngineRegistry } from "./engine/registry.ts";
 import { makeClients, type Clients } from "./kube/client.ts";
-import { realClock } from "./kube/clock.ts";
+import { realClock, type Clock } from "./kube/clock.ts";
 import { Controller } from "./kube/controller.ts";
 import { summarise } from "./kube/errors.ts";
 import { EventRecorder, eventsApiSink } from "./kube/events.ts";
@@ -52,6 +54,7 @@ const setups: readonly ((deps: SetupDeps) => ControllerSetup)[] = [
   virtualCopySetup,
   physicalCopySetup,
   copyJobSetup,
+  copyScheduleSetup,
 ];
 
 function informer<T extends KubeObject>(kc: KubeConfig, clients: Clients, plural: string, log: Logger): Informer<T> {
@@ -95,6 +98,8 @@ async function checkCrds(clients: Clients, log: Logger): Promise<void> {
 export interface RunOptions {
   /** Tests pass their own engines so they can drive them too (volumes, verification, injected faults). */
   readonly engines?: EngineProvider;
+  /** The CopySchedule controller's clock (tests move it on to a run's time instead of waiting for it). */
+  readonly scheduleClock?: Clock;
   /** Called once the health server listens. */
   readonly onListening?: (port: number) => void;
 }
@@ -115,6 +120,7 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     virtualCopies: informer<VirtualCopyObject>(kc, clients, plurals.VirtualCopy, log),
     physicalCopies: informer<PhysicalCopyObject>(kc, clients, plurals.PhysicalCopy, log),
     jobs: informer<CopyJobObject>(kc, clients, plurals.CopyJob, log),
+    schedules: informer<CopyScheduleObject>(kc, clients, plurals.CopySchedule, log),
   };
   const all = Object.values(caches) as Informer<KubeObject>[];
   for (const i of all) i.start();
@@ -163,14 +169,21 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     },
   });
   const ctx: ControllerContext = { caches, engines, volumes: new VolumeResolver(clients.core), events, clock, log };
-  const deps: SetupDeps = { ctx, clients, clock, indications, retainEngines: (names) => registry.retain(names) };
+  const deps: SetupDeps = {
+    ctx,
+    clients,
+    clock,
+    scheduleClock: opts.scheduleClock ?? clock,
+    indications,
+    retainEngines: (names) => registry.retain(names),
+  };
   const controllers = setups.map((setup) => {
-    const { name, watches, reconcile } = setup(deps);
+    const { name, watches, reconcile, clock: own } = setup(deps);
     return new Controller({
       name,
       watches,
       reconcile,
-      clock,
+      clock: own ?? clock,
       workers: config.workers,
       observer: metrics.controllerObserver(),
       queueObserver: metrics.queueObserver(name),

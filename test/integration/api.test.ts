@@ -18,14 +18,15 @@ const manifest = (c: InvalidCase, name: string, spec: Record<string, unknown>) =
   stringify({
     apiVersion: "arraycopy.io/v1alpha1",
     kind: c.kind,
-    metadata: c.kind === "CopyClass" ? { name } : { name, namespace: ns },
+    metadata: c.kind === "CopyClass" ? { name } : { name: c.metadataName ?? name, namespace: ns },
     spec,
   });
 
 describe("CRDs", () => {
   it("are Established and listed by discovery under the arraycopy category", () => {
     const resources = kubectlOk(["api-resources", "--api-group=arraycopy.io", "-o", "wide"]);
-    for (const r of ["copyclasses", "virtualcopies", "physicalcopies", "copyjobs"]) expect(resources).toContain(r);
+    for (const r of ["copyclasses", "virtualcopies", "physicalcopies", "copyjobs", "copyschedules"])
+      expect(resources).toContain(r);
     expect(resources).toContain("arraycopy");
     const established = kubectlOk([
       "get",
@@ -38,6 +39,7 @@ describe("CRDs", () => {
     expect(established.trim().split(" ").sort()).toEqual([
       "copyclasses.arraycopy.io=True",
       "copyjobs.arraycopy.io=True",
+      "copyschedules.arraycopy.io=True",
       "physicalcopies.arraycopy.io=True",
       "virtualcopies.arraycopy.io=True",
     ]);

@@ -8,6 +8,7 @@ import {
   createIntentAnnotation,
   startIntentAnnotation,
   type CopyJobObject,
+  type CopyScheduleObject,
   type PhysicalCopyObject,
   type VirtualCopyObject,
 } from "../../operator/src/controllers/shared/objects.ts";
@@ -277,3 +278,65 @@ export function jobObservation(mods: Partial<JobObservation> = {}): JobObservati
     ...mods,
   };
 }
+
+type ScheduleMod = (s: Mutable<CopyScheduleObject>) => void;
+
+/** A CopySchedule of a nightly (02:00 UTC) virtual copy of array volume "data", created 2025-01-01T00:00Z. */
+export function copySchedule(name: string, ...mods: ScheduleMod[]): CopyScheduleObject {
+  const s: Mutable<CopyScheduleObject> = {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "CopySchedule",
+    metadata: {
+      name,
+      namespace: "ns",
+      uid: `${uid}-sched`,
+      generation: 1,
+      creationTimestamp: "2025-01-01T00:00:00Z",
+      finalizers: ["arraycopy.io/schedule-copies"],
+    },
+    spec: {
+      schedule: "0 2 * * *",
+      suspend: false,
+      concurrencyPolicy: "Forbid",
+      virtualCopyTemplate: { spec: { source: { volumeName: "data" }, readOnly: true } },
+    },
+  };
+  for (const m of mods) m(s);
+  return s;
+}
+
+export const scheduled =
+  (schedule: string, timeZone?: string): ScheduleMod =>
+  (s) => {
+    s.spec.schedule = schedule;
+    if (timeZone !== undefined) s.spec.timeZone = timeZone;
+  };
+export const concurrency =
+  (policy: "Forbid" | "Replace" | "Allow"): ScheduleMod =>
+  (s) => {
+    s.spec.concurrencyPolicy = policy;
+  };
+export const deadline =
+  (seconds: number): ScheduleMod =>
+  (s) => {
+    s.spec.startingDeadlineSeconds = seconds;
+  };
+export const suspended = (): ScheduleMod => (s) => {
+  s.spec.suspend = true;
+};
+export const lastScheduled =
+  (at: string): ScheduleMod =>
+  (s) => {
+    s.status = { ...s.status, lastScheduleTime: at };
+  };
+export const keeping =
+  (retention: NonNullable<CopyScheduleObject["spec"]["retention"]>): ScheduleMod =>
+  (s) => {
+    s.spec.retention = retention;
+  };
+export const scheduleDeleting = (): ScheduleMod => (s) => {
+  s.metadata.deletionTimestamp = "2025-01-05T00:00:00Z";
+};
+export const withoutScheduleFinalizer = (): ScheduleMod => (s) => {
+  s.metadata.finalizers = [];
+};

@@ -8,7 +8,9 @@ export interface InvalidCase {
   readonly name: string;
   /** Why this case matters: the mistake a user makes, or the array rule it guards. */
   readonly why: string;
-  readonly kind: "VirtualCopy" | "PhysicalCopy" | "CopyJob" | "CopyClass";
+  readonly kind: "VirtualCopy" | "PhysicalCopy" | "CopyJob" | "CopyClass" | "CopySchedule";
+  /** The object's name, when the case is about it (default: a random valid one). */
+  readonly metadataName?: string;
   /** The valid object created first, for transition (update) cases; the invalid one otherwise. */
   readonly spec: Spec;
   /** The refused update, for immutability and transition rules. */
@@ -31,6 +33,8 @@ export const pcSpec = (...mods: Mod[]) =>
 export const jobSpec = (...mods: Mod[]) =>
   build({ copyRef: { kind: "PhysicalCopy", name: "db-test-copy" }, operation: "Resync" }, mods);
 export const classSpec = (...mods: Mod[]) => build({ driver: "embedded" }, mods);
+export const scheduleSpec = (...mods: Mod[]) =>
+  build({ schedule: "0 2 * * *", virtualCopyTemplate: { spec: { source: { volumeName: "db-data" } } } }, mods);
 
 const set =
   (path: string, value: unknown): Mod =>
@@ -447,6 +451,159 @@ export const invalidCases: readonly InvalidCase[] = [
     spec: classSpec(),
     update: classSpec(set("driver", "wsapi"), set("wsapi", wsapi)),
     field: "spec.driver",
+    zod: false,
+  },
+  // CopySchedule: what CEL can check of a cron schedule, a time zone and the counts; the rest is a Stalled condition.
+  {
+    name: "schedule with a seconds field",
+    why: "CronJob takes five fields; a sixth would silently mean seconds to the library",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("schedule", "0 0 2 * * *")),
+    field: "spec.schedule",
+    zod: true,
+  },
+  {
+    name: "schedule with four fields",
+    why: "a field left out shifts every other one",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("schedule", "0 2 * *")),
+    field: "spec.schedule",
+    zod: true,
+  },
+  {
+    name: "schedule with a time zone prefix",
+    why: "the zone goes in spec.timeZone, as CronJob requires",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("schedule", "CRON_TZ=Europe/Paris 0 2 * * *")),
+    field: "spec.schedule",
+    zod: true,
+  },
+  {
+    name: "schedule with the random H",
+    why: "H picks another time on every parse: no two reconciles would agree",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("schedule", "H 2 * * *")),
+    field: "spec.schedule",
+    zod: true,
+  },
+  {
+    name: "time zone with a space",
+    why: "no IANA zone has one",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("timeZone", "Europe/New York")),
+    field: "spec.timeZone",
+    zod: true,
+  },
+  {
+    name: "unknown concurrency policy",
+    why: "a typo must not silently mean Forbid",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("concurrencyPolicy", "Sometimes")),
+    field: "spec.concurrencyPolicy",
+    zod: true,
+  },
+  {
+    name: "negative starting deadline",
+    why: "a deadline before the run's time would skip every run",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("startingDeadlineSeconds", -1)),
+    field: "spec.startingDeadlineSeconds",
+    zod: true,
+  },
+  {
+    name: "schedule with no template",
+    why: "a schedule makes a VirtualCopy or a CopyJob",
+    kind: "CopySchedule",
+    spec: scheduleSpec(unset("virtualCopyTemplate")),
+    field: "spec",
+    zod: true,
+  },
+  {
+    name: "schedule with both templates",
+    why: "each run makes one object",
+    kind: "CopySchedule",
+    spec: scheduleSpec(
+      set("copyJobTemplate", { spec: { copyRef: { kind: "PhysicalCopy", name: "t" }, operation: "Resync" } }),
+    ),
+    field: "spec",
+    zod: true,
+  },
+  {
+    name: "retention that keeps nothing",
+    why: "an empty retention would delete every copy",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("retention", {})),
+    field: "spec.retention",
+    zod: true,
+  },
+  {
+    name: "retention count of zero",
+    why: "keeping zero copies is deleting the last good one",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("retention", { keepLast: 0 })),
+    field: "spec.retention.keepLast",
+    zod: true,
+  },
+  {
+    name: "retention count over 100",
+    why: "the status lists what is kept",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("retention", { daily: 365 })),
+    field: "spec.retention.daily",
+    zod: true,
+  },
+  {
+    name: "scheduled Copy job",
+    why: "the initial copy is its PhysicalCopy's job, with the volumes it resolved",
+    kind: "CopySchedule",
+    spec: scheduleSpec(
+      unset("virtualCopyTemplate"),
+      set("copyJobTemplate", { spec: { copyRef: { kind: "PhysicalCopy", name: "t" }, operation: "Copy" } }),
+    ),
+    field: "spec.copyJobTemplate.spec.operation",
+    zod: true,
+  },
+  {
+    name: "scheduled Restore of a physical copy",
+    why: "Restore applies to a VirtualCopy only, in a template as in a job",
+    kind: "CopySchedule",
+    spec: scheduleSpec(
+      unset("virtualCopyTemplate"),
+      set("copyJobTemplate", { spec: { copyRef: { kind: "PhysicalCopy", name: "t" }, operation: "Restore" } }),
+    ),
+    field: "spec.copyJobTemplate.spec.operation",
+    zod: true,
+  },
+  {
+    name: "template retention longer than expiration",
+    why: "the array would refuse every copy made (INV_INPUT_RETAIN_GT_EXPIRE)",
+    kind: "CopySchedule",
+    spec: scheduleSpec(
+      set("virtualCopyTemplate.spec.expirationHours", 24),
+      set("virtualCopyTemplate.spec.retentionHours", 48),
+    ),
+    field: "spec.virtualCopyTemplate.spec.retentionHours",
+    zod: true,
+  },
+  {
+    name: "schedule swapping its template kind",
+    why: "what it made before would be left out of its retention and its deletion",
+    kind: "CopySchedule",
+    spec: scheduleSpec(),
+    update: scheduleSpec(
+      unset("virtualCopyTemplate"),
+      set("copyJobTemplate", { spec: { copyRef: { kind: "PhysicalCopy", name: "t" }, operation: "Resync" } }),
+    ),
+    field: "spec.virtualCopyTemplate",
+    zod: false,
+  },
+  {
+    name: "schedule name over 52 characters",
+    why: "each copy is named <name>-<yyyymmddhhmm>, and the name is a label value (63 at most)",
+    kind: "CopySchedule",
+    metadataName: `s${"x".repeat(52)}`,
+    spec: scheduleSpec(),
+    field: "metadata.name",
     zod: false,
   },
 ];

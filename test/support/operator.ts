@@ -11,6 +11,7 @@ import { loadConfig } from "../../operator/src/config.ts";
 import { EngineRegistry } from "../../operator/src/engine/registry.ts";
 import type { Engine, VolumeOps } from "../../operator/src/engine/port.ts";
 import { rootLogger } from "../../operator/src/observability/logger.ts";
+import type { Clock } from "../../operator/src/kube/clock.ts";
 import { expect } from "vitest";
 import { cluster, eventually, kubectl, kubectlOk } from "./cluster.ts";
 
@@ -37,6 +38,8 @@ export interface StartOptions {
   readonly logDestination?: DestinationStream;
   /** Overrides the log level (default ARRAYCOPY_TEST_LOG, else warn). */
   readonly logLevel?: string;
+  /** The CopySchedule controller's clock: a test moves it on to a run's time instead of waiting for it. */
+  readonly scheduleClock?: Clock;
 }
 
 export function startOperator(extraArgs: readonly string[] = [], opts: StartOptions = {}): RunningOperator {
@@ -80,6 +83,7 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
   const exited = run(config, rootLogger(config.logLevel, opts.logDestination), stop.signal, {
     engines,
     onListening: listening,
+    ...(opts.scheduleClock === undefined ? {} : { scheduleClock: opts.scheduleClock }),
   });
   return {
     registry,

@@ -7,6 +7,7 @@ import { parseAllDocuments } from "yaml";
 import type { z } from "zod";
 import { copyClassSpec } from "../../operator/src/api/copyclass.ts";
 import { copyJobSpec } from "../../operator/src/api/copyjob.ts";
+import { copyScheduleSpec } from "../../operator/src/api/copyschedule.ts";
 import { physicalCopySpec } from "../../operator/src/api/physicalcopy.ts";
 import { virtualCopySpec } from "../../operator/src/api/virtualcopy.ts";
 import { invalidCases } from "../support/invalid-corpus.ts";
@@ -16,6 +17,7 @@ const specs: Record<string, z.ZodType> = {
   PhysicalCopy: physicalCopySpec,
   CopyJob: copyJobSpec,
   CopyClass: copyClassSpec,
+  CopySchedule: copyScheduleSpec,
 };
 const root = join(import.meta.dirname, "..", "..");
 

@@ -23,15 +23,30 @@ export const copyOperation = z
   );
 export type CopyOperation = z.infer<typeof copyOperation>;
 
+const copyRef = z.object({
+  kind: z.enum(["VirtualCopy", "PhysicalCopy"]).describe("Kind of the copy: VirtualCopy or PhysicalCopy."),
+  name: objectName.describe("Name of the copy, in the job's namespace."),
+});
+const priority = z.enum(["High", "Medium", "Low"]).optional();
+const ttlSecondsAfterFinished = z
+  .number()
+  .int()
+  .min(0)
+  .max(31_536_000)
+  .optional()
+  .describe("Delete the job this many seconds after it finished (like batch Jobs). Unset keeps it.");
+/** Restore acts on a virtual copy, and every other operation on a physical copy. */
+const restoreRule = {
+  rule: "self.copyRef.kind == 'VirtualCopy' ? self.operation == 'Restore' : self.operation != 'Restore'",
+  message: "Restore is the only operation on a VirtualCopy, and applies only to a VirtualCopy",
+  fieldPath: ".operation",
+  check: (v: { copyRef: { kind: string }; operation: string }) =>
+    (v.copyRef.kind === "VirtualCopy") === (v.operation === "Restore"),
+};
+
 export const copyJobSpec = withRules(
   z.object({
-    copyRef: z
-      .object({
-        kind: z.enum(["VirtualCopy", "PhysicalCopy"]).describe("Kind of the copy: VirtualCopy or PhysicalCopy."),
-        name: objectName.describe("Name of the copy, in the job's namespace."),
-      })
-      .meta(cel(immutable("spec.copyRef")))
-      .describe("The copy the job acts on. Immutable."),
+    copyRef: copyRef.meta(cel(immutable("spec.copyRef"))).describe("The copy the job acts on. Immutable."),
     operation: copyOperation.meta(cel(immutable("spec.operation"))),
     volumes: z
       .object({
@@ -45,9 +60,7 @@ export const copyJobSpec = withRules(
           "(the PhysicalCopy controller sets them when it creates the job). Immutable (and, as operation is, " +
           "never added or removed).",
       ),
-    priority: z
-      .enum(["High", "Medium", "Low"])
-      .optional()
+    priority: priority
       .meta(cel(immutable("spec.priority")))
       .describe("Priority of the array task (Resync and Restore). Immutable."),
     requestedState: z
@@ -60,20 +73,9 @@ export const copyJobSpec = withRules(
         }),
       )
       .describe("CIM RequestStateChange: set to Terminate to cancel the job; the array halts the task."),
-    ttlSecondsAfterFinished: z
-      .number()
-      .int()
-      .min(0)
-      .max(31_536_000)
-      .optional()
-      .describe("Delete the job this many seconds after it finished (like batch Jobs). Unset keeps it."),
+    ttlSecondsAfterFinished,
   }),
-  {
-    rule: "self.copyRef.kind == 'VirtualCopy' ? self.operation == 'Restore' : self.operation != 'Restore'",
-    message: "Restore is the only operation on a VirtualCopy, and applies only to a VirtualCopy",
-    fieldPath: ".operation",
-    check: (v) => (v.copyRef.kind === "VirtualCopy") === (v.operation === "Restore"),
-  },
+  restoreRule,
   {
     rule: "!has(self.volumes) || self.volumes.source != self.volumes.target",
     message: "volumes.target is volumes.source: a copy onto its own source would overwrite what it copies",
@@ -93,6 +95,30 @@ export const copyJobSpec = withRules(
     check: (v) => v.priority === undefined || v.operation !== "Detach",
   },
 ).describe("The desired job.");
+
+/**
+ * What a CopySchedule makes a CopyJob of each time (a nightly Resync, say): the operation and the copy it acts on,
+ * with no rules on updates, as a template may be edited freely. Copy jobs are made by their PhysicalCopy only.
+ */
+export const copyJobTemplateSpec = withRules(
+  z.object({
+    copyRef: copyRef.describe("The copy each job acts on."),
+    operation: z
+      .enum(["Resync", "StartCopy", "Restore", "Detach"])
+      .describe(
+        "The operation of each job: Resync, StartCopy, Restore or Detach (a Copy job is made by its PhysicalCopy).",
+      ),
+    priority: priority.describe("Priority of the array task (Resync and Restore)."),
+    ttlSecondsAfterFinished,
+  }),
+  restoreRule,
+  {
+    rule: "!has(self.priority) || self.operation != 'Detach'",
+    message: "priority does not apply to Detach",
+    fieldPath: ".priority",
+    check: (v) => v.priority === undefined || v.operation !== "Detach",
+  },
+).describe("The spec of each CopyJob the schedule makes.");
 
 export const copyJobStatus = z
   .object({

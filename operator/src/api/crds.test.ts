@@ -36,6 +36,7 @@ describe("schema to CRD generation", () => {
     expect(all.map((c) => (c.metadata as { name: string }).name).sort()).toEqual([
       "copyclasses.arraycopy.io",
       "copyjobs.arraycopy.io",
+      "copyschedules.arraycopy.io",
       "physicalcopies.arraycopy.io",
       "virtualcopies.arraycopy.io",
     ]);
@@ -79,13 +80,16 @@ describe("schema to CRD generation", () => {
   it("has a status subresource and the printer columns users read", () => {
     const columns = (kind: string) =>
       (versionOf(kind).additionalPrinterColumns as { name: string }[]).map((c) => c.name);
-    for (const kind of ["VirtualCopy", "PhysicalCopy", "CopyJob", "CopyClass"])
+    for (const kind of ["VirtualCopy", "PhysicalCopy", "CopyJob", "CopyClass", "CopySchedule"])
       expect(versionOf(kind).subresources).toEqual({ status: {} });
     expect(columns("VirtualCopy")).toEqual(expect.arrayContaining(["SyncState", "CopyType", "Ready", "Age"]));
     expect(columns("PhysicalCopy")).toEqual(
       expect.arrayContaining(["SyncState", "CopyType", "Progress", "Ready", "Age"]),
     );
     expect(columns("CopyJob")).toEqual(expect.arrayContaining(["JobState", "Progress", "Succeeded", "Age"]));
+    expect(columns("CopySchedule")).toEqual(
+      expect.arrayContaining(["Schedule", "Suspend", "Kept", "LastSchedule", "Ready", "Age"]),
+    );
   });
 
   it("guards immutable fields and exactly-one-of choices with CEL", () => {

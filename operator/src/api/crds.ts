@@ -5,7 +5,8 @@
 import { z } from "zod";
 import { copyClassSpec, copyClassStatus } from "./copyclass.ts";
 import { copyJobSpec, copyJobStatus } from "./copyjob.ts";
-import { group, version } from "./common.ts";
+import { group, version, type CelRule } from "./common.ts";
+import { copyScheduleSpec, copyScheduleStatus, scheduleNameRule } from "./copyschedule.ts";
 import { physicalCopySpec, physicalCopyStatus } from "./physicalcopy.ts";
 import { virtualCopySpec, virtualCopyStatus } from "./virtualcopy.ts";
 
@@ -29,6 +30,8 @@ export interface KindDefinition {
   readonly spec: z.ZodType;
   readonly status: z.ZodType;
   readonly columns: readonly PrinterColumn[];
+  /** CEL rules on the whole object (the only place a rule can read metadata.name). */
+  readonly rules?: readonly CelRule[];
 }
 
 const condition = (type: string) => `.status.conditions[?(@.type=="${type}")].status`;
@@ -194,6 +197,51 @@ export const kinds: readonly KindDefinition[] = [
       age,
     ],
   },
+  {
+    kind: "CopySchedule",
+    plural: "copyschedules",
+    singular: "copyschedule",
+    shortNames: ["csched"],
+    scope: "Namespaced",
+    description:
+      "CopySchedule makes a VirtualCopy or a CopyJob on a cron schedule and prunes them by a retention that counts " +
+      "only Ready copies.",
+    spec: copyScheduleSpec,
+    status: copyScheduleStatus,
+    rules: [scheduleNameRule],
+    columns: [
+      { name: "Schedule", type: "string", jsonPath: ".spec.schedule", description: "The cron schedule." },
+      {
+        name: "TimeZone",
+        type: "string",
+        jsonPath: ".spec.timeZone",
+        description: "The schedule's time zone.",
+        priority: 1,
+      },
+      { name: "Suspend", type: "boolean", jsonPath: ".spec.suspend", description: "Whether runs are suspended." },
+      { name: "Kept", type: "integer", jsonPath: ".status.counts.ready", description: "Ready copies held." },
+      {
+        name: "LastSchedule",
+        type: "date",
+        jsonPath: ".status.lastScheduleTime",
+        description: "Time since the last run was due.",
+      },
+      {
+        name: "Next",
+        type: "date",
+        jsonPath: ".status.nextScheduleTime",
+        description: "When the next run is due.",
+        priority: 1,
+      },
+      {
+        name: "Ready",
+        type: "string",
+        jsonPath: condition("Ready"),
+        description: "Whether the schedule runs and its last run succeeded.",
+      },
+      age,
+    ],
+  },
 ];
 
 /** Removes what a structural CRD schema must not carry, recursively. */
@@ -254,6 +302,7 @@ export function crdFor(def: KindDefinition): JsonSchema {
               type: "object",
               description: def.description,
               required: ["spec"],
+              ...(def.rules === undefined ? {} : { "x-kubernetes-validations": def.rules.map((r) => ({ ...r })) }),
               properties: {
                 apiVersion: { type: "string", description: "APIVersion of this object: arraycopy.io/v1alpha1." },
                 kind: { type: "string", description: `Kind of this object: ${def.kind}.` },

@@ -15,48 +15,68 @@ import {
   withRules,
 } from "./common.ts";
 
-export const virtualCopySpec = withRules(
-  z.object({
-    copyClassName: objectName
-      .optional()
-      .describe("The CopyClass naming the array and driver. Omit to use the class marked default."),
-    source: volumeSource(immutable("spec.source")).describe("The volume to snapshot. Immutable."),
-    readOnly: z
-      .boolean()
-      .default(true)
-      .meta(cel(immutable("spec.readOnly")))
-      .describe("Whether the virtual copy is read-only on the array. Defaults to true. Immutable."),
-    expirationHours: hours
-      .optional()
-      .describe("Hours after creation when the array deletes the copy by itself (1 to 43800)."),
-    retentionHours: hours
-      .optional()
-      .describe(
-        "Hours after creation during which the array refuses to delete the copy (1 to 43800, at most " +
-          "expirationHours; needs the Virtual Lock license on a real array). Can be raised, never lowered or removed.",
+/**
+ * The VirtualCopy spec; without `transitions` (a CopySchedule's template, copied into each copy it makes) it has
+ * no rules on updates, as a template may be edited freely: only the copies it made are immutable.
+ */
+function virtualCopySpecOf(transitions: boolean) {
+  const onUpdate = (field: string) => (transitions ? [immutable(field)] : []);
+  const fixed = transitions ? " Immutable." : "";
+  const readOnly = z.boolean().default(true);
+  return withRules(
+    z.object({
+      copyClassName: objectName
+        .optional()
+        .describe("The CopyClass naming the array and driver. Omit to use the class marked default."),
+      source: volumeSource(...onUpdate("spec.source")).describe(`The volume to snapshot.${fixed}`),
+      readOnly: (transitions ? readOnly.meta(cel(immutable("spec.readOnly"))) : readOnly).describe(
+        `Whether the virtual copy is read-only on the array. Defaults to true.${fixed}`,
       ),
-    deletionPolicy: deletionPolicy.optional(),
-  }),
-  {
-    rule: "!has(self.retentionHours) || !has(self.expirationHours) || self.retentionHours <= self.expirationHours",
-    message: "retentionHours must not exceed expirationHours",
-    fieldPath: ".retentionHours",
-    check: (v) =>
-      v.retentionHours === undefined || v.expirationHours === undefined || v.retentionHours <= v.expirationHours,
-  },
-  {
-    rule: "!has(oldSelf.retentionHours) || (has(self.retentionHours) && self.retentionHours >= oldSelf.retentionHours)",
-    message: "retentionHours can be raised but never lowered or removed",
-    fieldPath: ".retentionHours",
-  },
-  {
-    rule:
-      "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || " +
-      "self.copyClassName == oldSelf.copyClassName)",
-    message: "copyClassName is immutable",
-    fieldPath: ".copyClassName",
-  },
-).describe("The desired virtual copy.");
+      expirationHours: hours
+        .optional()
+        .describe("Hours after creation when the array deletes the copy by itself (1 to 43800)."),
+      retentionHours: hours
+        .optional()
+        .describe(
+          "Hours after creation during which the array refuses to delete the copy (1 to 43800, at most " +
+            "expirationHours; needs the Virtual Lock license on a real array)." +
+            (transitions ? " Can be raised, never lowered or removed." : ""),
+        ),
+      deletionPolicy: deletionPolicy.optional(),
+    }),
+    {
+      rule: "!has(self.retentionHours) || !has(self.expirationHours) || self.retentionHours <= self.expirationHours",
+      message: "retentionHours must not exceed expirationHours",
+      fieldPath: ".retentionHours",
+      check: (v) =>
+        v.retentionHours === undefined || v.expirationHours === undefined || v.retentionHours <= v.expirationHours,
+    },
+    ...(transitions
+      ? [
+          {
+            rule:
+              "!has(oldSelf.retentionHours) || (has(self.retentionHours) && " +
+              "self.retentionHours >= oldSelf.retentionHours)",
+            message: "retentionHours can be raised but never lowered or removed",
+            fieldPath: ".retentionHours",
+          },
+          {
+            rule:
+              "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || " +
+              "self.copyClassName == oldSelf.copyClassName)",
+            message: "copyClassName is immutable",
+            fieldPath: ".copyClassName",
+          },
+        ]
+      : []),
+  );
+}
+
+export const virtualCopySpec = virtualCopySpecOf(true).describe("The desired virtual copy.");
+/** What a CopySchedule makes a VirtualCopy of each time: the same fields, with no rules on updates. */
+export const virtualCopyTemplateSpec = virtualCopySpecOf(false).describe(
+  "The spec of each VirtualCopy the schedule makes.",
+);
 
 export const virtualCopyStatus = z
   .object({

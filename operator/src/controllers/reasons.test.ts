@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { copyJobReasons } from "./copyjob/reasons.ts";
+import { copyScheduleEventReasons, copyScheduleReasons } from "./copyschedule/reasons.ts";
 import { physicalCopyReasons } from "./physicalcopy/reasons.ts";
 import { virtualCopyReasons } from "./virtualcopy/reasons.ts";
 
@@ -17,6 +18,8 @@ describe("condition reasons", () => {
     ["VirtualCopy", virtualCopyReasons],
     ["PhysicalCopy", physicalCopyReasons],
     ["CopyJob", copyJobReasons],
+    ["CopySchedule", copyScheduleReasons],
+    ["CopySchedule (events)", copyScheduleEventReasons],
   ] as const)("every %s reason is documented in docs/status.md", (_kind, reasons) => {
     expect(reasons.filter((r) => !documented(r))).toEqual([]);
   });

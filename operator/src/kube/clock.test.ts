@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeClock } from "./clock.ts";
+import { FakeClock, ShiftedClock } from "./clock.ts";
 
 describe("FakeClock", () => {
   it("fires due timers in deadline order, ties in scheduling order, with now() at each deadline", () => {
@@ -66,5 +66,29 @@ describe("FakeClock", () => {
     await clock.advanceAsync(30);
     await running;
     expect(ticks).toEqual([10, 20, 30]);
+  });
+});
+
+describe("ShiftedClock", () => {
+  it("keeps real time, and a jump fires the timers it passes, in deadline order, and not the others", async () => {
+    const clock = new ShiftedClock();
+    const start = clock.now();
+    const fired: string[] = [];
+    clock.setTimer(2 * 3_600_000, () => fired.push("2h"));
+    clock.setTimer(3_600_000, () => fired.push("1h"));
+    clock.setTimer(5 * 3_600_000, () => fired.push("5h"));
+    const cancelled = clock.setTimer(3_600_000, () => fired.push("cancelled"));
+    cancelled.cancel();
+    clock.jump(3 * 3_600_000);
+    expect(clock.now() - start).toBeGreaterThanOrEqual(3 * 3_600_000);
+    // A timer set now fires after those the jump made due, which were armed first.
+    await clock.sleep(0);
+    expect(fired).toEqual(["1h", "2h"]);
+  });
+
+  it("runs short timers in real time, as the wall clock does", async () => {
+    const clock = new ShiftedClock();
+    clock.jumpTo(clock.now() + 86_400_000);
+    expect(await clock.sleep(1)).toBe(true);
   });
 });

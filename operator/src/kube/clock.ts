@@ -139,3 +139,62 @@ export function settle(): Promise<void> {
     setImmediate(resolve);
   });
 }
+
+interface ShiftedTimer {
+  readonly due: number;
+  readonly fn: () => void;
+  handle: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * The wall clock, moved on by hand: real time passes as usual (timeouts, backoffs and polls run as they would), and
+ * `jump(ms)` moves the clock forward at once, firing the timers that fall due. For tests of work scheduled hours
+ * or days ahead (a CopySchedule's runs) next to components that keep real time.
+ */
+export class ShiftedClock implements Clock {
+  #offset = 0;
+  readonly #timers = new Set<ShiftedTimer>();
+
+  now(): number {
+    return Date.now() + this.#offset;
+  }
+
+  setTimer(ms: number, fn: () => void): Timer {
+    const timer: ShiftedTimer = { due: this.now() + Math.max(0, ms), fn, handle: undefined };
+    this.#timers.add(timer);
+    this.#arm(timer);
+    return {
+      cancel: () => {
+        clearTimeout(timer.handle);
+        this.#timers.delete(timer);
+      },
+    };
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+    return sleepWith(this, ms, signal);
+  }
+
+  /** Moves the clock forward by `ms`; timers due by then fire on the next turn, in deadline order. */
+  jump(ms: number): void {
+    this.#offset += Math.max(0, ms);
+    for (const t of [...this.#timers].sort((a, b) => a.due - b.due)) this.#arm(t);
+  }
+
+  /** Moves the clock forward to `time` (epoch ms); never backwards. */
+  jumpTo(time: number): void {
+    this.jump(time - this.now());
+  }
+
+  #arm(t: ShiftedTimer): void {
+    clearTimeout(t.handle);
+    t.handle = setTimeout(
+      () => {
+        this.#timers.delete(t);
+        t.fn();
+      },
+      Math.max(0, t.due - this.now()),
+    );
+    t.handle.unref();
+  }
+}

@@ -6,7 +6,13 @@ import type { Clock } from "../../kube/clock.ts";
 import type { EventRecorder } from "../../kube/events.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { ResolvedClass } from "./classes.ts";
-import type { CopyClassObject, CopyJobObject, PhysicalCopyObject, VirtualCopyObject } from "./objects.ts";
+import type {
+  CopyClassObject,
+  CopyJobObject,
+  CopyScheduleObject,
+  PhysicalCopyObject,
+  VirtualCopyObject,
+} from "./objects.ts";
 import type { VolumeResolver } from "./sources.ts";
 
 export interface EngineProvider {
@@ -19,6 +25,7 @@ export interface Caches {
   readonly virtualCopies: Informer<VirtualCopyObject>;
   readonly physicalCopies: Informer<PhysicalCopyObject>;
   readonly jobs: Informer<CopyJobObject>;
+  readonly schedules: Informer<CopyScheduleObject>;
 }
 
 export interface ControllerContext {

@@ -3,6 +3,7 @@
 import { findCondition } from "../../kube/conditions.ts";
 import type { CopyClassSpec, CopyClassStatus } from "../../api/copyclass.ts";
 import type { CopyJobSpec, CopyJobStatus } from "../../api/copyjob.ts";
+import type { CopyScheduleSpec, CopyScheduleStatus } from "../../api/copyschedule.ts";
 import type { PhysicalCopySpec, PhysicalCopyStatus } from "../../api/physicalcopy.ts";
 import type { VirtualCopySpec, VirtualCopyStatus } from "../../api/virtualcopy.ts";
 
@@ -37,6 +38,7 @@ export type VirtualCopyObject = Resource<VirtualCopySpec, VirtualCopyStatus>;
 export type PhysicalCopyObject = Resource<PhysicalCopySpec, PhysicalCopyStatus>;
 export type CopyJobObject = Resource<CopyJobSpec, CopyJobStatus>;
 export type CopyClassObject = Resource<CopyClassSpec, CopyClassStatus>;
+export type CopyScheduleObject = Resource<CopyScheduleSpec, CopyScheduleStatus>;
 
 /** A CopyJob has finished once its Succeeded condition is True or False; it never changes after. */
 export function jobFinished(job: CopyJobObject | undefined): boolean {

@@ -15,6 +15,7 @@ export const plurals = {
   VirtualCopy: "virtualcopies",
   PhysicalCopy: "physicalcopies",
   CopyJob: "copyjobs",
+  CopySchedule: "copyschedules",
 } as const;
 export type Kind = keyof typeof plurals;
 
@@ -22,6 +23,8 @@ export interface ControllerSetup {
   readonly name: string;
   readonly watches: readonly Watched[];
   readonly reconcile: Reconcile;
+  /** The clock of this controller's queue, when not the operator's (the CopySchedule controller's, in tests). */
+  readonly clock?: Clock;
 }
 
 /** What main.ts hands every setup. */
@@ -29,6 +32,11 @@ export interface SetupDeps {
   readonly ctx: ControllerContext;
   readonly clients: Clients;
   readonly clock: Clock;
+  /**
+   * The clock the CopySchedule controller reads and schedules runs by: the operator's, unless a test moves time
+   * on by hand (RunOptions.scheduleClock).
+   */
+  readonly scheduleClock: Clock;
   /** Engine job indications, as a key source. */
   readonly indications: EngineIndications;
   /** Closes the engines of classes that are gone. */
