@@ -211,6 +211,7 @@ export class WsapiEngine implements Engine {
         this.#mustObserve(request.name, signal),
         this.#mustObserveTask(taskId, signal),
       ]);
+      this.#poller.started(job.id);
       return { copy, job };
     });
   }
@@ -254,7 +255,9 @@ export class WsapiEngine implements Engine {
         } catch (e: unknown) {
           throw unassociated(e);
         }
-        return this.#mustObserveTask(taskId, signal);
+        const job = await this.#mustObserveTask(taskId, signal);
+        this.#poller.started(job.id);
+        return job;
       },
     );
   }

@@ -1,8 +1,10 @@
 // Job indications over WSAPI: the array pushes nothing, so while someone subscribes the engine polls GET /tasks
 // and turns changes into Started / Progress / Finished (capabilities().indications is false: they come late by
 // up to one poll and a job shorter than a poll may show only Finished). Tasks already finished at the first poll
-// are history, not news, and are not reported. It polls only while a task it saw was unfinished, or after the
-// engine woke it (a task started or stopped): an array with nothing running costs no request.
+// are history, not news, and are not reported — unless this engine started them (started()): a task that began and
+// ended before the first poll came round is still news, reported Started then Finished. It polls only while a task
+// it saw was unfinished, or after the engine woke it (a task started or stopped): an array with nothing running
+// costs no request.
 import type { JobListener, JobObservation } from "../port.ts";
 import { finishedJobStates } from "../port.ts";
 
@@ -15,6 +17,8 @@ export class TaskPoller {
   #primed = false;
   /** Set by wake(): poll again even if the last poll saw nothing running. */
   #woken = false;
+  /** Tasks this engine started that no poll has seen yet: never history. */
+  readonly #started = new Set<string>();
 
   constructor(poll: () => Promise<readonly JobObservation[]>, intervalMs: number) {
     this.#poll = poll;
@@ -35,6 +39,12 @@ export class TaskPoller {
     this.#timer = undefined;
     this.#primed = false;
     this.#seen.clear();
+    this.#started.clear();
+  }
+
+  /** This engine started the task `id`: report it even if the first poll finds it already finished. */
+  started(id: string): void {
+    if (this.#listeners.size > 0 && !this.#seen.has(id)) this.#started.add(id);
   }
 
   /** A task was started or stopped: follow the array's tasks again (at the next interval). */
@@ -68,8 +78,9 @@ export class TaskPoller {
       const before = this.#seen.get(job.id);
       this.#seen.set(job.id, job);
       const finished = finishedJobStates.includes(job.jobState);
+      const ours = this.#started.delete(job.id);
       if (before === undefined) {
-        if (!this.#primed && finished) continue;
+        if (!this.#primed && finished && !ours) continue;
         if (job.jobState !== "New") this.#emit("Started", job);
         if (finished) this.#emit("Finished", job);
         continue;
