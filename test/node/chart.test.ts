@@ -377,6 +377,7 @@ describe("the chart on a node", () => {
     const { durationS } = await lease();
     expect(durationS).toBeGreaterThan(0);
     const standby = (await readyPods(2)).find((p) => p.metadata.name !== before.metadata.name);
+    // A warm standby is there before the leader goes.
     if (standby === undefined) throw new Error("no standby");
     // Copies created while leadership moves: whichever replica handles them, each becomes one array object.
     const names = ["failover-1", "failover-2", "failover-3"];
@@ -386,7 +387,10 @@ describe("the chart on a node", () => {
     const tookMs = await eventually(
       async () => {
         const l = await lease();
-        if (l.holder !== standby.metadata.name) throw new Error(`Lease still held by ${l.holder}`);
+        // The warm standby, or the replacement pod the ReplicaSet starts at once: whichever asks first after the
+        // old leader released the Lease on SIGTERM. Either is a live replica other than the one deleted.
+        if (l.holder === "" || l.holder === before.metadata.name)
+          throw new Error(`Lease held by ${l.holder === "" ? "nobody" : l.holder}`);
         return Date.now() - t0;
       },
       durationS * 1000 * 3,
