@@ -277,6 +277,69 @@ export function engineContract(name: string, factory: EngineFactory): void {
       });
     });
 
+    describe("group virtual copies: every member at one point in time, or none", () => {
+      const group = (sources: string[], extra: { volumeSet?: string } = {}) => ({
+        namePrefix: "vg-grp-",
+        sources,
+        readOnly: true,
+        owner: owner(),
+        ...extra,
+      });
+      it("snapshots every member of a volume set, named by index in the set's order, repeatable", async () => {
+        const a = await volumeWith("db-a", MiB, 11);
+        const b = await volumeWith("db-b", MiB, 12);
+        await vol().createVolumeSet("dbset", ["db-b", "db-a"]);
+        expect(await engine.observeVolumeSet("dbset")).toEqual({ name: "dbset", members: ["db-b", "db-a"] });
+        const copies = await engine.createGroupVirtualCopy(group(["db-a", "db-b"], { volumeSet: "dbset" }));
+        expect(copies.map((c) => [c.name, c.source, c.synchronization?.syncState])).toEqual([
+          ["vg-grp-0", "db-b", "Idle"],
+          ["vg-grp-1", "db-a", "Idle"],
+        ]);
+        await vol().writeVolume("db-a", 0, pattern(99, MiB));
+        expect((await vol().readVolume("vg-grp-1", 0, MiB)).equals(a)).toBe(true);
+        expect((await vol().readVolume("vg-grp-0", 0, MiB)).equals(b)).toBe(true);
+        const again = await engine.createGroupVirtualCopy(group(["db-a", "db-b"], { volumeSet: "dbset" }));
+        expect(again.map((c) => c.name)).toEqual(["vg-grp-0", "vg-grp-1"]);
+      });
+      it("volumes not given as a set are found as the set that holds exactly them", async () => {
+        await volumeWith("db-a", MiB, 11);
+        await volumeWith("db-b", MiB, 12);
+        await vol().createVolumeSet("dbset", ["db-a", "db-b"]);
+        const copies = await engine.createGroupVirtualCopy(group(["db-b", "db-a"]));
+        expect(copies.map((c) => c.source).sort()).toEqual(["db-a", "db-b"]);
+      });
+      it("a member that cannot be copied leaves no copy of the others", async () => {
+        await volumeWith("db-a", MiB, 11);
+        await vol().createVolume("db-b", MiB);
+        await engine.createVirtualCopy({ name: "ro-b", source: "db-b", readOnly: true, owner: owner() });
+        await vol().createVolumeSet("mixed", ["db-a", "ro-b"]);
+        const e = await refusal(() => engine.createGroupVirtualCopy(group(["db-a", "ro-b"], { volumeSet: "mixed" })));
+        expect(e.kind).toBe("final");
+        expect((await engine.listCopies()).map((c) => c.name).filter((n) => n.startsWith("vg-grp-"))).toEqual([]);
+      });
+      it("a set that does not hold exactly the group's volumes is refused, and a missing set is NotFound", async () => {
+        await volumeWith("db-a", MiB, 11);
+        await volumeWith("db-b", MiB, 12);
+        await vol().createVolumeSet("only-a", ["db-a"]);
+        const wrong = await refusal(() =>
+          engine.createGroupVirtualCopy(group(["db-a", "db-b"], { volumeSet: "only-a" })),
+        );
+        expect(wrong.code).toBe("InvalidInput");
+        const missing = await refusal(() => engine.createGroupVirtualCopy(group(["db-a"], { volumeSet: "nope" })));
+        expect(missing.code).toBe("NotFound");
+        expect(await engine.observeVolumeSet("nope")).toBeUndefined();
+      });
+      it("a volume in a set cannot be deleted (IN_USE) until the set is gone", async () => {
+        await volumeWith("db-a", MiB, 11);
+        await vol().createVolumeSet("dbset", ["db-a"]);
+        const e = await refusal(() => vol().deleteVolume("db-a"));
+        expect(e.code).toBe("InUse");
+        await vol().deleteVolumeSet("dbset");
+        await vol().deleteVolume("db-a");
+        expect((await vol().listVolumes()).map((v) => v.name)).not.toContain("db-a");
+      });
+    });
+
     describe("virtual copies are copy-on-write point-in-time images", () => {
       it("a read-only copy keeps the old bytes while the base changes, through a chain of copies", async () => {
         const v0 = await volumeWith("base", 4 * MiB, 10);

@@ -47,7 +47,7 @@ async function setUp(quirks: Partial<Quirks>, copies = 2): Promise<Setup> {
   const clock = new TestClock();
   const backing = await openEmbeddedEngine({ dataDir: dir, clock, expiryIntervalMs: 0, maxConcurrentCopies: copies });
   const array = await startTestArray({ engine: backing, clock, quirks });
-  const skipped = { volume: 0, task: 0 };
+  const skipped = { volume: 0, task: 0, volumeSet: 0 };
   const engine = openWsapiEngine({
     endpoint: array.url,
     user: array.user,

@@ -109,6 +109,7 @@ export const allCapabilities: Capabilities = {
   maxNameLength: 31,
   indications: true,
   volumes: true,
+  groupVirtualCopies: true,
 };
 
 /** A link to the embedded class's engine that observed `observed`; `caps` takes capabilities away. */

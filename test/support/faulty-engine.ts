@@ -1,11 +1,13 @@
 // An engine that injects faults in front of a real one (our own port, so faking it is allowed): a call can be
 // refused before it reaches the engine (Unavailable, Busy: retryable, nothing applied) or applied and then
 // reported as timed out (uncertain: the caller cannot tell whether it happened), or stall (answer late, as a
-// slow array does, then apply). Every fault is counted, so a test can show that faults were really injected.
+// slow array does, then apply), or, for a group copy, make the first member's copy and then fail on the second
+// ("member-fails": what a non-atomic engine, or a lost answer, can leave behind). Every fault is counted, so a
+// test can show that faults were really injected.
 import { EngineError } from "../../operator/src/engine/errors.ts";
 import type { CallOptions, Engine } from "../../operator/src/engine/port.ts";
 
-export type Fault = "unavailable" | "busy" | "timeout-after-apply" | "stall";
+export type Fault = "unavailable" | "busy" | "timeout-after-apply" | "stall" | "member-fails";
 export type FaultPlan = (method: string, call: number) => Fault | undefined;
 
 /** Each mutating method fails its first calls, one per mode; observations fail every `every`-th call. */
@@ -37,14 +39,24 @@ export class FaultyEngine {
   engine(): Engine {
     const inner = this.inner;
     const wrap =
-      <A extends unknown[], R>(method: string, f: (...args: A) => Promise<R>) =>
+      <A extends unknown[], R>(
+        method: string,
+        f: (...args: A) => Promise<R>,
+        partial?: (...args: A) => Promise<void>,
+      ) =>
       async (...args: A): Promise<R> =>
-        this.#call(method, () => f(...args));
+        this.#call(method, () => f(...args), partial === undefined ? undefined : () => partial(...args));
     return {
       capabilities: () => inner.capabilities(),
       createVirtualCopy: wrap("createVirtualCopy", (r: Parameters<Engine["createVirtualCopy"]>[0], o?: CallOptions) =>
         inner.createVirtualCopy(r, o),
       ),
+      createGroupVirtualCopy: wrap(
+        "createGroupVirtualCopy",
+        (r: Parameters<Engine["createGroupVirtualCopy"]>[0], o?: CallOptions) => inner.createGroupVirtualCopy(r, o),
+        (r) => this.#firstMemberOnly(r),
+      ),
+      observeVolumeSet: wrap("observeVolumeSet", (n: string, o?: CallOptions) => inner.observeVolumeSet(n, o)),
       createPhysicalCopy: wrap(
         "createPhysicalCopy",
         (r: Parameters<Engine["createPhysicalCopy"]>[0], o?: CallOptions) => inner.createPhysicalCopy(r, o),
@@ -63,7 +75,21 @@ export class FaultyEngine {
     };
   }
 
-  async #call<R>(method: string, f: () => Promise<R>): Promise<R> {
+  /** The first member's copy alone, made through the real engine, as a group copy that failed half way leaves. */
+  async #firstMemberOnly(r: Parameters<Engine["createGroupVirtualCopy"]>[0]): Promise<void> {
+    const [first] = r.sources;
+    if (first === undefined) return;
+    await this.inner.createVirtualCopy({
+      name: `${r.namePrefix}0`,
+      source: first,
+      readOnly: r.readOnly,
+      owner: r.owner,
+      ...(r.expirationHours === undefined ? {} : { expirationHours: r.expirationHours }),
+      ...(r.retentionHours === undefined ? {} : { retentionHours: r.retentionHours }),
+    });
+  }
+
+  async #call<R>(method: string, f: () => Promise<R>, partial?: () => Promise<void>): Promise<R> {
     const n = this.#calls.get(method) ?? 0;
     this.#calls.set(method, n + 1);
     const fault = this.plan(method, n);
@@ -77,6 +103,11 @@ export class FaultyEngine {
       case "timeout-after-apply": {
         await f();
         throw new EngineError(`injected: ${method} timed out (it was applied)`, { code: "Timeout", kind: "uncertain" });
+      }
+      case "member-fails": {
+        if (partial === undefined) return f();
+        await partial();
+        throw new EngineError(`injected: ${method} failed on its second member`, { code: "Internal", kind: "final" });
       }
       case "stall":
         await new Promise((resolve) => setTimeout(resolve, this.stallMs));

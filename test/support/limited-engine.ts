@@ -3,7 +3,14 @@
 // operator asked nothing of it beyond what it offers. The calls themselves go to the real engine unchanged.
 import type { Capabilities, Engine } from "../../operator/src/engine/port.ts";
 
-const mutating = new Set(["createVirtualCopy", "createPhysicalCopy", "startJob", "halt", "deleteCopy"]);
+const mutating = new Set([
+  "createVirtualCopy",
+  "createGroupVirtualCopy",
+  "createPhysicalCopy",
+  "startJob",
+  "halt",
+  "deleteCopy",
+]);
 
 export class LimitedEngine {
   /** Mutating calls that reached the engine, by method. */

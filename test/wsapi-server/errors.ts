@@ -32,6 +32,8 @@ const statusBySymbol: Partial<Record<ArraySymbol, number>> = {
   INV_OPERATION_VV_READONLY_TO_READONLY_SNAP: 403,
   INV_OPERATION_PARENT_SIZE_HAS_INCREASED: 409,
   VV_IN_STALE_STATE: 403,
+  EXISTENT_SET: 409,
+  NON_EXISTENT_SET: 404,
 };
 
 /** Invented numbers for unpublished symbols (see the header). */
@@ -49,6 +51,8 @@ export const provisionalCodes: Partial<Record<ArraySymbol, number>> = {
   INV_OPERATION_PARENT_SIZE_HAS_INCREASED: 9011,
   INV_INPUT_RETAIN_GT_EXPIRE: 9012,
   VV_IN_STALE_STATE: 9013,
+  EXISTENT_SET: 9014,
+  NON_EXISTENT_SET: 9015,
 };
 
 /** The innermost message without the engine's "cannot …:" context and "(23)" suffix. */

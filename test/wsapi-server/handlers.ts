@@ -1,6 +1,7 @@
 // The test array's endpoints (DOMAIN.md §3.2), each a function of the array state and the request, backed by the
 // embedded engine so data is real. EngineErrors become WSAPI errors in errors.ts; refusals the array makes
 // itself (a name taken, a missing parameter) are thrown as Refusal with their documented code and status.
+import { arrayError } from "../../operator/src/engine/errors.ts";
 import type { CopyPriority, OwnerTag } from "../../operator/src/engine/port.ts";
 import {
   foreignTasks,
@@ -281,4 +282,70 @@ export async function cancelTask(state: ArrayState, id: number, body: Body): Pro
   if (job === undefined) throw new Refusal(409, 9015, `task ${id} cannot be cancelled`);
   await state.engine.halt({ job: String(id), owner: await engineOwner(state, job.copy) });
   return empty(state, 200, `tasks/${id}`);
+}
+
+// Volume sets (WSAPI 1.3 §volume sets): the backing engine keeps them, so a member's deletion is refused (IN_USE)
+// there as on the array.
+function renderSet(set: { name: string; members: readonly string[] }, id: number): Body {
+  return { id, name: set.name, ...(set.members.length === 0 ? {} : { setmembers: [...set.members] }) };
+}
+
+export async function getVolumeSet(state: ArrayState, name: string): Promise<Body> {
+  const set = await state.engine.observeVolumeSet(name);
+  if (set === undefined) throw arrayError("NON_EXISTENT_SET", `volume set ${name} not found`);
+  return renderSet(set, state.idOf(`set:${name}`));
+}
+
+export async function listVolumeSets(state: ArrayState): Promise<Reply> {
+  const members = await Promise.all(state.setNames.map((n) => state.engine.observeVolumeSet(n)));
+  const sets = members.filter((s) => s !== undefined).map((s) => renderSet(s, state.idOf(`set:${s.name}`)));
+  return { status: 200, body: { total: sets.length, members: sets } };
+}
+
+export async function createVolumeSet(state: ArrayState, body: Body): Promise<Reply> {
+  const { name, setmembers } = body;
+  if (typeof name !== "string") throw new Refusal(400, 12, "name is required");
+  const members = Array.isArray(setmembers) ? setmembers.filter((m): m is string => typeof m === "string") : [];
+  await state.engine.createVolumeSet(name, members);
+  state.setNames.push(name);
+  return { status: 201 };
+}
+
+export async function deleteVolumeSet(state: ArrayState, name: string): Promise<Reply> {
+  if ((await state.engine.observeVolumeSet(name)) === undefined)
+    throw arrayError("NON_EXISTENT_SET", `volume set ${name} not found`);
+  await state.engine.deleteVolumeSet(name);
+  state.setNames.splice(state.setNames.indexOf(name), 1);
+  return { status: 200 };
+}
+
+/**
+ * createSnapshot of a set: one virtual copy per member at one point in time, named by the pattern. The test array
+ * knows the pattern the driver sends, a fixed prefix and @count@ (0, 1, … in the set's member order), and refuses
+ * others rather than guess what the array would make of them.
+ */
+export async function volumeSetAction(state: ArrayState, set: string, body: Body): Promise<Reply> {
+  const p = (body.parameters ?? {}) as Body;
+  if (body.action !== "createSnapshot") throw new Refusal(400, 12, `unknown action ${String(body.action)}`);
+  const pattern = p.name;
+  if (typeof pattern !== "string") throw new Refusal(400, 12, "parameters.name is required");
+  const m = /^([A-Za-z0-9_.-]*)@count@$/.exec(pattern);
+  if (m === null) throw new Refusal(400, 12, `name pattern ${pattern} is not supported by the test array`);
+  const prefix = m[1] ?? "";
+  const found = await state.engine.observeVolumeSet(set);
+  if (found === undefined) throw arrayError("NON_EXISTENT_SET", `volume set ${set} not found`);
+  if (found.members.length === 0) throw new Refusal(400, 12, `volume set ${set} is empty`);
+  for (let i = 0; i < found.members.length; i++)
+    if (await exists(state, `${prefix}${i}`)) throw new Refusal(409, 22, `volume ${prefix}${i} exists`);
+  const copies = await state.engine.createGroupVirtualCopy({
+    namePrefix: prefix,
+    sources: found.members,
+    volumeSet: set,
+    readOnly: p.readOnly === true,
+    ...(typeof p.expirationHours === "number" ? { expirationHours: p.expirationHours } : {}),
+    ...(typeof p.retentionHours === "number" ? { retentionHours: p.retentionHours } : {}),
+    owner: owner(),
+  });
+  if (typeof p.comment === "string") for (const c of copies) state.comments.set(c.name, p.comment);
+  return empty(state, 201, `volumesets/${set}`);
 }

@@ -137,6 +137,13 @@ export async function startTestArray(options: TestArrayOptions): Promise<TestArr
       if (name !== undefined && method === "PUT") return h.modifyVolume(state, name, body);
       if (name !== undefined && method === "DELETE") return h.deleteVolume(state, name);
     }
+    if (resource === "volumesets") {
+      if (name === undefined && method === "GET") return h.listVolumeSets(state);
+      if (name === undefined && method === "POST") return h.createVolumeSet(state, body);
+      if (name !== undefined && method === "GET") return { status: 200, body: await h.getVolumeSet(state, name) };
+      if (name !== undefined && method === "POST") return h.volumeSetAction(state, name, body);
+      if (name !== undefined && method === "DELETE") return h.deleteVolumeSet(state, name);
+    }
     if (resource === "tasks") {
       if (name === undefined && method === "GET") return h.listTasks(state);
       const id = Number(name);

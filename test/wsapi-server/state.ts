@@ -71,6 +71,8 @@ export class ArrayState {
   readonly internal = new Map<string, InternalSnapshot>();
   /** An online copy's destination → the internal snapshot it is a copy of, while the chain exists. */
   readonly chainOf = new Map<string, string>();
+  /** The volume sets made through the array, in creation order (the engine keeps their members). */
+  readonly setNames: string[] = [];
   /** Every volume DELETE the array carried out, in order. */
   readonly deleted: string[] = [];
   readonly #ids = new Map<string, number>();

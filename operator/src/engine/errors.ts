@@ -59,6 +59,8 @@ export const arrayErrors = {
   INV_OPERATION_PARENT_SIZE_HAS_INCREASED: { code: undefined, port: "InvalidState" },
   INV_INPUT_RETAIN_GT_EXPIRE: { code: undefined, port: "InvalidInput" },
   VV_IN_STALE_STATE: { code: undefined, port: "InvalidState" },
+  EXISTENT_SET: { code: undefined, port: "AlreadyExists" },
+  NON_EXISTENT_SET: { code: undefined, port: "NotFound" },
 } as const satisfies Record<string, { code: number | undefined; port: EngineErrorCode }>;
 
 export type ArraySymbol = keyof typeof arrayErrors;

@@ -115,6 +115,11 @@ export interface Capabilities {
   readonly indications: boolean;
   /** Volumes can be created and their data read and written through engine.volumes. */
   readonly volumes: boolean;
+  /**
+   * Virtual copies of several volumes at one point in time (createGroupVirtualCopy), and volume sets read by
+   * name (observeVolumeSet). Without it both calls are refused with Unsupported.
+   */
+  readonly groupVirtualCopies: boolean;
 }
 
 export interface CreateVirtualCopyRequest {
@@ -126,6 +131,35 @@ export interface CreateVirtualCopyRequest {
   /** 1–43800, not above expirationHours. */
   readonly retentionHours?: number;
   readonly owner: OwnerTag;
+}
+
+/** The most volumes one group copy takes (names keep two digits of index: vg-<22 hex>-NN fits 31). */
+export const maxGroupMembers = 64;
+
+/**
+ * Virtual copies of every member at one point in time, or of none. Member i (in the order the engine reports: a
+ * volume set's own order, else `sources` as given) is named `${namePrefix}${i}`, which is what the array's
+ * volume-set snapshot makes of the name pattern `${namePrefix}@count@` (DOMAIN.md §3.2).
+ */
+export interface CreateGroupVirtualCopyRequest {
+  readonly namePrefix: string;
+  /** The member volumes, distinct, 1 to maxGroupMembers of them. */
+  readonly sources: readonly string[];
+  /**
+   * The array volume set whose members these are, when the caller named one. Engines that can only snapshot a
+   * set look for a set with exactly these members when none is named, and refuse (Unsupported) if there is none.
+   */
+  readonly volumeSet?: string;
+  readonly readOnly: boolean;
+  readonly expirationHours?: number;
+  readonly retentionHours?: number;
+  readonly owner: OwnerTag;
+}
+
+/** An array volume set (3PAR vvset): a named, ordered list of volumes. */
+export interface VolumeSetObservation {
+  readonly name: string;
+  readonly members: readonly string[];
 }
 
 export interface CreatePhysicalCopyRequest {
@@ -183,6 +217,9 @@ export interface VolumeOps {
   /** Durable when it resolves, like a write acknowledged by the array. */
   writeVolume(name: string, offset: number, data: Uint8Array, options?: CallOptions): Promise<void>;
   listVolumes(options?: CallOptions): Promise<readonly VolumeObservation[]>;
+  /** Makes a volume set of existing volumes (3PAR createvvset); EXISTENT_VOL-like refusal if the name is taken. */
+  createVolumeSet(name: string, members: readonly string[], options?: CallOptions): Promise<VolumeSetObservation>;
+  deleteVolumeSet(name: string, options?: CallOptions): Promise<void>;
 }
 
 export interface Engine {
@@ -192,6 +229,17 @@ export interface Engine {
     request: CreatePhysicalCopyRequest,
     options?: CallOptions,
   ): Promise<{ readonly copy: CopyObservation; readonly job: JobObservation }>;
+  /**
+   * All members' virtual copies in one step (one catalog commit; one volume-set snapshot on an array), in member
+   * order; repeated with the same prefix, sources and owner it returns the existing copies. Nothing is left when
+   * it fails. Capability groupVirtualCopies.
+   */
+  createGroupVirtualCopy(
+    request: CreateGroupVirtualCopyRequest,
+    options?: CallOptions,
+  ): Promise<readonly CopyObservation[]>;
+  /** An array volume set and its members, undefined when there is none of that name. Capability groupVirtualCopies. */
+  observeVolumeSet(name: string, options?: CallOptions): Promise<VolumeSetObservation | undefined>;
   /** Detach completes at once, as on the array, and returns a job already Completed. */
   startJob(request: StartJobRequest, options?: CallOptions): Promise<JobObservation>;
   /** Stops a queued or running job; a finished job is returned unchanged; undefined when nothing runs on the copy. */

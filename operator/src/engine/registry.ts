@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Engine } from "./port.ts";
 import { openEmbeddedEngine } from "./embedded/engine.ts";
 import { openWsapiEngine } from "./wsapi/engine.ts";
+import type { RecordKind } from "./wsapi/array.ts";
 import type { WsapiLogger } from "./wsapi/client.ts";
 
 export interface ClassForEngine {
@@ -40,7 +41,7 @@ export interface RegistryOptions {
   /** Warnings from wsapi drivers (TLS verification off, session renewed). */
   readonly wsapiLogger?: WsapiLogger;
   /** Malformed records the wsapi drivers skipped (for a metric). */
-  readonly onWsapiMalformed?: (kind: "volume" | "task") => void;
+  readonly onWsapiMalformed?: (kind: RecordKind) => void;
   /** How often a wsapi class's Secret is read again to notice changed credentials; default 30 s. */
   readonly credentialsRecheckMs?: number;
   readonly now?: () => number;

@@ -6,6 +6,8 @@ export type EngineCallObserver = (operation: string, outcome: "ok" | "error", ms
 
 const timedMethods = [
   "createVirtualCopy",
+  "createGroupVirtualCopy",
+  "observeVolumeSet",
   "createPhysicalCopy",
   "startJob",
   "halt",

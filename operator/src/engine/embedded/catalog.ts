@@ -78,6 +78,12 @@ export interface JobRecord {
   readonly previousSnapshot: string | undefined;
 }
 
+/** A volume set (vvset): a named, ordered list of volumes, which the array snapshots together. */
+export interface VolumeSetRecord {
+  readonly name: string;
+  members: string[];
+}
+
 export interface Catalog {
   version: 1;
   nextId: number;
@@ -86,10 +92,12 @@ export interface Catalog {
   nodes: NodeRecord[];
   copies: CopyRecord[];
   jobs: JobRecord[];
+  /** Absent in catalogs written before volume sets existed. */
+  volumeSets?: VolumeSetRecord[];
 }
 
 export function emptyCatalog(): Catalog {
-  return { version: 1, nextId: 1, nextSeq: 1, nextJob: 1, nodes: [], copies: [], jobs: [] };
+  return { version: 1, nextId: 1, nextSeq: 1, nextJob: 1, nodes: [], copies: [], jobs: [], volumeSets: [] };
 }
 
 /** JSON drops undefined members; reading restores the shape (absent means undefined, which the types allow). */

@@ -8,6 +8,7 @@ import { requireOwner, sameOwner } from "../ownership.ts";
 import type {
   CopyObservation,
   CopyRef,
+  CreateGroupVirtualCopyRequest,
   CreatePhysicalCopyRequest,
   CreateVirtualCopyRequest,
   HaltTarget,
@@ -16,7 +17,7 @@ import type {
   OwnerTag,
   StartJobRequest,
 } from "../port.ts";
-import type { CopyPriority } from "../port.ts";
+import { maxGroupMembers, type CopyPriority } from "../port.ts";
 import type { CopyRecord, JobRecord } from "./catalog.ts";
 import { observeJob, type Core } from "./core.ts";
 import { isFinished, type Jobs } from "./jobs.ts";
@@ -48,6 +49,61 @@ export class Copies {
     checkLifetime(request.expirationHours, request.retentionHours);
     const existing = this.existing(request.name, "Virtual", request.source, request.owner);
     if (existing !== undefined) return { copy: existing, durable: this.core.settled() };
+    const source = this.checkVirtualSource(request);
+    return { copy: this.addVirtual(request, source), durable: this.core.saveLater() };
+  }
+
+  /**
+   * Virtual copies of every member at one point in time: all checks first, then every snapshot in the same turn of
+   * the mutex (no write can come between them) and one catalog commit, so either all are made or none.
+   */
+  createVirtualGroup(request: CreateGroupVirtualCopyRequest): {
+    readonly copies: readonly CopyObservation[];
+    readonly durable: Promise<void>;
+  } {
+    const sources = this.groupSources(request);
+    checkLifetime(request.expirationHours, request.retentionHours);
+    const members: CreateVirtualCopyRequest[] = sources.map((source, i) => ({
+      name: `${request.namePrefix}${i}`,
+      source,
+      readOnly: request.readOnly,
+      owner: request.owner,
+      ...(request.expirationHours === undefined ? {} : { expirationHours: request.expirationHours }),
+      ...(request.retentionHours === undefined ? {} : { retentionHours: request.retentionHours }),
+    }));
+    for (const m of members) checkName(m.name);
+    const existing = members.map((m) => this.existing(m.name, "Virtual", m.source, m.owner));
+    const found = existing.filter((e) => e !== undefined);
+    if (found.length === members.length) return { copies: found, durable: this.core.settled() };
+    if (found.length > 0) {
+      throw arrayError(
+        "EXISTENT_VOL",
+        `${found.map((c) => c.name).join(", ")} already exist without the rest of the group`,
+      );
+    }
+    const nodes = members.map((m) => this.checkVirtualSource(m));
+    const copies = members.map((m, i) => this.addVirtual(m, nodes[i] ?? this.core.requireNode(m.source)));
+    return { copies, durable: this.core.saveLater() };
+  }
+
+  /** The group's member volumes in order: a named set's own order (and exactly its members), else as given. */
+  private groupSources(request: CreateGroupVirtualCopyRequest): readonly string[] {
+    const { sources } = request;
+    if (sources.length === 0) throw arrayError("INV_INPUT", "a group copy needs at least one volume");
+    if (sources.length > maxGroupMembers)
+      throw arrayError("INV_INPUT_EXCEEDS_RANGE", `a group copy takes at most ${maxGroupMembers} volumes`);
+    if (new Set(sources).size !== sources.length) throw arrayError("INV_INPUT", "a volume is named twice in the group");
+    if (request.volumeSet === undefined) return sources;
+    const set = this.core.volumeSet(request.volumeSet);
+    if (set === undefined) throw arrayError("NON_EXISTENT_SET", `volume set ${request.volumeSet} not found`);
+    const wanted = new Set(sources);
+    if (set.members.length !== wanted.size || !set.members.every((m) => wanted.has(m)))
+      throw arrayError("INV_INPUT", `volume set ${request.volumeSet} does not hold exactly the group's volumes`);
+    return set.members;
+  }
+
+  /** What the array checks before a virtual copy of `request.source`; the source, when all pass. */
+  private checkVirtualSource(request: CreateVirtualCopyRequest): LiveNode {
     const source = this.core.requireNode(request.source);
     if (request.readOnly && source.record.readOnly) {
       throw arrayError(
@@ -67,6 +123,11 @@ export class Copies {
         `a virtual copy is being promoted onto ${request.source}`,
       );
     }
+    return source;
+  }
+
+  /** Adds the checked virtual copy to the catalog (not yet saved). */
+  private addVirtual(request: CreateVirtualCopyRequest, source: LiveNode): CopyObservation {
     const now = this.core.now();
     const node = this.core.addNode({
       name: request.name,
@@ -100,7 +161,7 @@ export class Copies {
       activeJob: undefined,
     };
     this.core.catalog.copies.push(record);
-    return { copy: this.observe(node.record.name), durable: this.core.saveLater() };
+    return this.observe(node.record.name);
   }
 
   async createPhysical(request: CreatePhysicalCopyRequest): Promise<{ copy: CopyObservation; job: JobObservation }> {

@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { arrayError, EngineError } from "../errors.ts";
 import type { Clock, CopyObservation, JobIndication, JobListener, JobObservation } from "../port.ts";
-import type { Catalog, CopyRecord, JobRecord, NodeRecord } from "./catalog.ts";
+import type { Catalog, CopyRecord, JobRecord, NodeRecord, VolumeSetRecord } from "./catalog.ts";
 import { writeFileAtomic } from "./files.ts";
 import type { BlockStore } from "./store.ts";
 import type { LiveNode } from "./view.ts";
@@ -157,6 +157,10 @@ export class Core {
 
   copy(name: string): CopyRecord | undefined {
     return this.catalog.copies.find((c) => c.name === name);
+  }
+
+  volumeSet(name: string): VolumeSetRecord | undefined {
+    return this.catalog.volumeSets?.find((v) => v.name === name);
   }
 
   job(id: string): JobRecord | undefined {

@@ -13,6 +13,7 @@ import type {
   Clock,
   CopyObservation,
   CopyRef,
+  CreateGroupVirtualCopyRequest,
   CreatePhysicalCopyRequest,
   CreateVirtualCopyRequest,
   Engine,
@@ -22,6 +23,7 @@ import type {
   StartJobRequest,
   VolumeObservation,
   VolumeOps,
+  VolumeSetObservation,
 } from "../port.ts";
 import { emptyCatalog, parseCatalog, type Catalog } from "./catalog.ts";
 import { Copies } from "./copies.ts";
@@ -130,6 +132,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
       maxNameLength,
       indications: true,
       volumes: true,
+      groupVirtualCopies: true,
     };
   }
 
@@ -137,6 +140,30 @@ export class EmbeddedEngine implements Engine, VolumeOps {
     return this.callDurable(`cannot create virtual copy ${request.name}`, options, () =>
       Promise.resolve(this.copies.createVirtual(request)),
     );
+  }
+
+  createGroupVirtualCopy(
+    request: CreateGroupVirtualCopyRequest,
+    options?: CallOptions,
+  ): Promise<readonly CopyObservation[]> {
+    return this.callDurable(`cannot create group virtual copy ${request.namePrefix}*`, options, () => {
+      const { copies, durable } = this.copies.createVirtualGroup(request);
+      return Promise.resolve({ copy: copies, durable });
+    });
+  }
+
+  observeVolumeSet(name: string, options?: CallOptions): Promise<VolumeSetObservation | undefined> {
+    return this.call(`cannot observe volume set ${name}`, options, () =>
+      Promise.resolve(this.volumeOps.observeSet(name)),
+    );
+  }
+
+  createVolumeSet(name: string, members: readonly string[], options?: CallOptions): Promise<VolumeSetObservation> {
+    return this.call(`cannot create volume set ${name}`, options, () => this.volumeOps.createSet(name, members));
+  }
+
+  deleteVolumeSet(name: string, options?: CallOptions): Promise<void> {
+    return this.call(`cannot delete volume set ${name}`, options, () => this.volumeOps.removeSet(name));
   }
 
   createPhysicalCopy(

@@ -3,7 +3,7 @@
 // return. A physical copy's target refuses writes while it is being copied or still associated (the array
 // refuses to export it: INV_OPERATION_VLUN_PCOPY_TARGET_VV), and a volume being restored refuses them too.
 import { arrayError } from "../errors.ts";
-import type { VolumeObservation } from "../port.ts";
+import type { VolumeObservation, VolumeSetObservation } from "../port.ts";
 import type { Copies } from "./copies.ts";
 import type { Core } from "./core.ts";
 import { checkName, checkSize } from "./rules.ts";
@@ -53,7 +53,31 @@ export class Volumes {
   }
 
   async remove(name: string): Promise<void> {
+    const set = this.core.catalog.volumeSets?.find((v) => v.members.includes(name));
+    if (set !== undefined) throw arrayError("IN_USE", `volume ${name} is a member of volume set ${set.name}`);
     await this.copies.remove(name, true);
+  }
+
+  async createSet(name: string, members: readonly string[]): Promise<VolumeSetObservation> {
+    checkName(name);
+    if (this.core.volumeSet(name) !== undefined) throw arrayError("EXISTENT_SET", `volume set ${name} exists`);
+    if (new Set(members).size !== members.length) throw arrayError("INV_INPUT", "a volume is named twice in the set");
+    for (const m of members) this.core.requireNode(m);
+    const record = { name, members: [...members] };
+    (this.core.catalog.volumeSets ??= []).push(record);
+    await this.core.save();
+    return { name, members: [...members] };
+  }
+
+  async removeSet(name: string): Promise<void> {
+    if (this.core.volumeSet(name) === undefined) return;
+    this.core.catalog.volumeSets = (this.core.catalog.volumeSets ?? []).filter((v) => v.name !== name);
+    await this.core.save();
+  }
+
+  observeSet(name: string): VolumeSetObservation | undefined {
+    const set = this.core.volumeSet(name);
+    return set === undefined ? undefined : { name: set.name, members: [...set.members] };
   }
 
   async read(name: string, offset: number, length: number): Promise<Buffer> {

@@ -13,11 +13,21 @@
 import type { z } from "zod";
 import { EngineError, isEngineError } from "../errors.ts";
 import { describeIssue, type Call, type WsapiClient, type WsapiLogger } from "./client.ts";
-import { copyTaskTypes, memberList, task, taskStarted, volume, type Task, type Volume } from "./schemas.ts";
+import {
+  copyTaskTypes,
+  memberList,
+  task,
+  taskStarted,
+  volume,
+  volumeSet,
+  type Task,
+  type Volume,
+  type VolumeSet,
+} from "./schemas.ts";
 
 type Signal = AbortSignal | undefined;
 
-export type RecordKind = "volume" | "task";
+export type RecordKind = "volume" | "task" | "volumeSet";
 
 export interface ArrayApiOptions {
   readonly logger?: WsapiLogger | undefined;
@@ -51,6 +61,39 @@ export class ArrayApi {
   /** Every volume; `about` names one the caller cares about, which may not be skipped if malformed. */
   async volumes(signal: Signal, about?: string): Promise<Volume[]> {
     return this.#list("volumes", "volume", volume, signal, about);
+  }
+
+  async volumeSet(name: string, signal: Signal): Promise<VolumeSet | undefined> {
+    return this.#read({
+      method: "GET",
+      path: `volumesets/${encodeURIComponent(name)}`,
+      schema: volumeSet,
+      idempotent: true,
+      signal,
+    });
+  }
+
+  async volumeSets(signal: Signal): Promise<VolumeSet[]> {
+    return this.#list("volumesets", "volumeSet", volumeSet, signal, undefined);
+  }
+
+  /** POST /volumesets {name, setmembers}: 201, any body accepted. Never retried. */
+  async createVolumeSet(name: string, members: readonly string[], signal: Signal): Promise<void> {
+    await this.#write({
+      method: "POST",
+      path: "volumesets",
+      body: { name, setmembers: members },
+      idempotent: false,
+      signal,
+    });
+  }
+
+  async deleteVolumeSet(name: string, signal: Signal): Promise<void> {
+    try {
+      await this.#write({ method: "DELETE", path: `volumesets/${encodeURIComponent(name)}`, idempotent: true, signal });
+    } catch (e: unknown) {
+      if (!isEngineError(e, "NotFound")) throw e;
+    }
   }
 
   /** A copy task by id; undefined when absent or when the task is not a copy task. */
@@ -112,6 +155,20 @@ export class ArrayApi {
       method: "POST",
       path: `volumes/${encodeURIComponent(source)}`,
       body,
+      idempotent: false,
+      signal,
+    });
+  }
+
+  /**
+   * POST createSnapshot on a volume set (DOMAIN.md §3.2): one snapshot per member, all at one point in time, named
+   * by the pattern in parameters.name. 201 Created; any body is accepted. Never retried.
+   */
+  async createSetSnapshot(set: string, parameters: Record<string, unknown>, signal: Signal): Promise<void> {
+    await this.#write({
+      method: "POST",
+      path: `volumesets/${encodeURIComponent(set)}`,
+      body: { action: "createSnapshot", parameters },
       idempotent: false,
       signal,
     });

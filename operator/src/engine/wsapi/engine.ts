@@ -26,6 +26,7 @@ import type {
   Capabilities,
   CopyObservation,
   CopyRef,
+  CreateGroupVirtualCopyRequest,
   CreatePhysicalCopyRequest,
   CreateVirtualCopyRequest,
   Engine,
@@ -35,7 +36,9 @@ import type {
   OwnerTag,
   StartJobRequest,
   VolumeOps,
+  VolumeSetObservation,
 } from "../port.ts";
+import { createGroup, observeSet } from "./groups.ts";
 
 import { ArrayApi, type RecordKind } from "./array.ts";
 import { WsapiClient, type WsapiClientOptions } from "./client.ts";
@@ -109,6 +112,7 @@ export class WsapiEngine implements Engine {
       maxNameLength: 31,
       indications: false,
       volumes: this.volumes !== undefined,
+      groupVirtualCopies: true,
     };
   }
 
@@ -145,6 +149,25 @@ export class WsapiEngine implements Engine {
         throw e;
       }
       return this.#mustObserve(request.name, signal);
+    });
+  }
+
+  createGroupVirtualCopy(
+    request: CreateGroupVirtualCopyRequest,
+    options?: CallOptions,
+  ): Promise<readonly CopyObservation[]> {
+    return this.#call(
+      `cannot create group virtual copy ${request.namePrefix}*`,
+      request.namePrefix,
+      options,
+      (signal) => createGroup(this.#api, request, (name, s) => this.#mustObserve(name, s), signal),
+    );
+  }
+
+  observeVolumeSet(name: string, options?: CallOptions): Promise<VolumeSetObservation | undefined> {
+    return this.#call(`cannot observe volume set ${name}`, undefined, options, async (signal) => {
+      const set = await this.#api.volumeSet(name, signal);
+      return set === undefined ? undefined : observeSet(set);
     });
   }
 

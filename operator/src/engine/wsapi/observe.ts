@@ -28,7 +28,7 @@ import type {
   SynchronizationObservation,
   SyncState,
 } from "../port.ts";
-import type { CopyTag } from "./owner-tag.ts";
+import { sourceFromCopyOf, type CopyTag } from "./owner-tag.ts";
 import { copyTypes, parseTime, taskStatus, taskTypes, volumeTime, type Task, type Volume } from "./schemas.ts";
 
 const MiB = 1024 * 1024;
@@ -165,7 +165,8 @@ export function observeVolumeCopy(v: Volume, tag: CopyTag, tasks: readonly Task[
   return {
     name: v.name,
     kind: tag.kind,
-    source: tag.source,
+    // A member of a volume-set snapshot is tagged "@copyOf" (groups.ts): its source is the volume it copies.
+    source: tag.source === sourceFromCopyOf ? (v.copyOf ?? "") : tag.source,
     owner: tag.owner,
     sizeBytes: Math.round(v.sizeMiB * MiB),
     readOnly: v.readOnly ?? false,

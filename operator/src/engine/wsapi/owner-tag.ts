@@ -7,6 +7,9 @@ import type { CopyKind, OwnerTag } from "../port.ts";
 
 const prefix = "arraycopy:v1 ";
 
+/** The tag's source of a member of a volume-set snapshot: the snapshot's own copyOf ('@' is no name character). */
+export const sourceFromCopyOf = "@copyOf";
+
 export interface CopyTag {
   readonly kind: CopyKind;
   readonly source: string;

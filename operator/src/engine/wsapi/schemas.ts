@@ -33,6 +33,12 @@ export const volume = z
 export type Volume = z.infer<typeof volume>;
 
 /** A list answer: members are validated one by one by the reader. */
+/** A volume set (GET /volumesets/<name>): `setmembers` is absent on an empty set. */
+export const volumeSet = z
+  .object({ name: z.string().min(1), setmembers: z.array(z.string()).optional(), comment: z.string().optional() })
+  .loose();
+export type VolumeSet = z.infer<typeof volumeSet>;
+
 export const memberList = z.object({ total: z.number().int().optional(), members: z.array(z.unknown()) }).loose();
 
 /** taskStatus and taskType (WSAPI131 pp.131-134). */

@@ -4,6 +4,7 @@
 import { withContext } from "../errors.ts";
 import type { CallOptions, VolumeObservation, VolumeOps } from "../port.ts";
 import type { ArrayApi } from "./array.ts";
+import { observeSet } from "./groups.ts";
 import { copyTypes, type Volume } from "./schemas.ts";
 
 const MiB = 1024 * 1024;
@@ -53,5 +54,14 @@ export function wsapiVolumes(api: ArrayApi, cpg: string, snapCPG: string | undef
     readVolume: (name, offset, length) => at(`cannot read volume ${name}`, () => data.read(name, offset, length)),
     writeVolume: (name, offset, bytes) => at(`cannot write volume ${name}`, () => data.write(name, offset, bytes)),
     listVolumes: (options) => at("cannot list volumes", async () => (await api.volumes(options?.signal)).map(observe)),
+    createVolumeSet: (name, members, options) =>
+      at(`cannot create volume set ${name}`, async () => {
+        await api.createVolumeSet(name, members, options?.signal);
+        const set = await api.volumeSet(name, options?.signal);
+        if (set === undefined) throw new Error(`volume set ${name} vanished`);
+        return observeSet(set);
+      }),
+    deleteVolumeSet: (name, options) =>
+      at(`cannot delete volume set ${name}`, () => api.deleteVolumeSet(name, options?.signal)),
   };
 }
