@@ -212,6 +212,24 @@ describe("wsapi: stopping an online copy deletes what it made and nothing else",
         expect(seen.filter((x) => x.endsWith(` ${id}`))).toEqual([]);
       });
 
+      it("a group of volumes that are not one array set is refused (Unsupported), with nothing made", async () => {
+        const vols = volumesOf(s.engine);
+        await vols.createVolume("grp-a", 1024 * 1024);
+        await vols.createVolume("grp-b", 1024 * 1024);
+        const before = s.array.requests.length;
+        const e = await refusal(() =>
+          s.engine.createGroupVirtualCopy({
+            namePrefix: "vg-none-",
+            sources: ["grp-a", "grp-b"],
+            readOnly: true,
+            owner: owner(),
+          }),
+        );
+        expect([e.code, e.kind]).toEqual(["Unsupported", "final"]);
+        expect(e.message).toContain("not one volume set");
+        expect(s.array.requests.slice(before).filter((r) => r.startsWith("POST"))).toEqual([]);
+      });
+
       if (mode.quirks.foreignTasks === true) {
         it("the array's own tasks are no jobs: not observed, not halted, not counted on a copy", async () => {
           await bystanders();
