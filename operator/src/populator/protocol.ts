@@ -42,16 +42,25 @@ export function chunkRange(m: Manifest, index: number): { readonly offset: numbe
   return { offset, length: Math.min(m.chunkBytes, m.sizeBytes - offset) };
 }
 
-export function etagOf(bytes: Uint8Array): string {
-  return `"sha256:${createHash("sha256").update(bytes).digest("hex")}"`;
-}
-
 let zeros = Buffer.alloc(0);
 
 /** True when every byte is 0 (a native comparison with a zero buffer of the same length). */
 export function isZero(bytes: Uint8Array): boolean {
   if (zeros.length < bytes.length) zeros = Buffer.alloc(bytes.length);
   return Buffer.compare(bytes, zeros.subarray(0, bytes.length)) === 0;
+}
+
+const zeroTags = new Map<number, string>();
+
+/** A chunk's ETag, `"sha256:<hex>"`. Chunks of zeros (fresh volumes, holes) are recognised, not hashed. */
+export function etagOf(bytes: Uint8Array): string {
+  if (!isZero(bytes)) return `"sha256:${createHash("sha256").update(bytes).digest("hex")}"`;
+  let tag = zeroTags.get(bytes.length);
+  if (tag === undefined) {
+    tag = `"sha256:${createHash("sha256").update(bytes).digest("hex")}"`;
+    zeroTags.set(bytes.length, tag);
+  }
+  return tag;
 }
 
 /**

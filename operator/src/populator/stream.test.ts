@@ -233,11 +233,11 @@ describe("populate", () => {
   });
 });
 
-describe("main.js populate (the populator pod's command)", () => {
-  const main = join(dirname(fileURLToPath(import.meta.url)), "..", "main.ts");
+describe("populator/cli.js (the populator pod's command)", () => {
+  const cli = join(dirname(fileURLToPath(import.meta.url)), "cli.ts");
   const run = (args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
-      execFile(process.execPath, [main, "populate", ...args], (err, stdout, stderr) => {
+      execFile(process.execPath, [cli, ...args], (err, stdout, stderr) => {
         resolve({ code: err === null ? 0 : Number(err.code ?? 1), stdout, stderr });
       });
     });
