@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { openEmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
 import { PopulationGrants, startPopulationServer } from "../operator/src/populator/source.ts";
+import { writeResults } from "./results.ts";
 
 const run = promisify(execFile);
 const MiB = 1024 ** 2;
@@ -114,6 +115,21 @@ try {
   console.log(row("dd bs=1M conv=fsync, page-cached file → fresh loop device", base, base));
   console.log(row("populate (child process over HTTP) → fresh loop device", median(fresh), base));
   console.log(row("populate again → the same device (every chunk confirmed)", median(again), base));
+  const figure = (xs: readonly number[]) => ({
+    seconds: median(xs),
+    mibPerSecond: mib / median(xs),
+    vsDd: base / median(xs),
+  });
+  const file = writeResults("populate", {
+    runs,
+    quick,
+    sizeMiB: mib,
+    dataShare,
+    dd: figure(dd),
+    populateFresh: figure(fresh),
+    populateAgain: figure(again),
+  });
+  console.log(`\nfigures written to ${file}`);
 } finally {
   for (const dev of loops) execFileSync("losetup", ["-d", dev]);
   await engine.close();
