@@ -129,3 +129,34 @@ describe("a cim CopyClass", () => {
     expect(array.deleted).toContain(snapName);
   });
 });
+
+describe("a cim CopyClass the operator cannot use is not Ready and says why", () => {
+  const bad = (name: string, cim: Record<string, unknown>) => ({
+    apiVersion: api,
+    kind: "CopyClass",
+    metadata: { name },
+    spec: { driver: "cim", cim: { endpoint: array.url, caBundle: array.ca, ...cim } },
+  });
+  const names = { creds: `${cls}-creds`, ns: `${cls}-ns` };
+  afterAll(() => {
+    kubectl(["delete", "copyclass", names.creds, names.ns, "--wait=false"]);
+  });
+
+  it("wrong credentials and a missing namespace are named on the class", async () => {
+    applyYaml(
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "wrong-creds", namespace: ns },
+        stringData: { username: array.user, password: "wrong" },
+      },
+      bad(names.creds, { credentialsSecretRef: { name: "wrong-creds", namespace: ns } }),
+      bad(names.ns, { credentialsSecretRef: { name: "array-creds", namespace: ns }, namespace: "root/nowhere" }),
+    );
+    const creds = await condition("copyclass", names.creds, "Ready", "False", undefined);
+    expect(conditionOf(creds, "Ready")).toMatchObject({ reason: "EngineUnusable" });
+    expect(conditionOf(creds, "Ready")?.message).toMatch(/wrong user name or password \(HTTP 401\)/);
+    const missing = await condition("copyclass", names.ns, "Ready", "False", undefined);
+    expect(conditionOf(missing, "Ready")?.message).toMatch(/the CIM namespace root\/nowhere does not exist/);
+  });
+});

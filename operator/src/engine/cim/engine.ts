@@ -342,6 +342,8 @@ class CimEngine implements Engine {
 
   async listCopies(options?: CallOptions): Promise<readonly CopyObservation[]> {
     try {
+      // Discovery first, so a class whose provider lacks Copy Services or the namespace says so at once.
+      await this.#discover(options?.signal);
       const out: CopyObservation[] = [];
       for (const v of await this.#reader.volumes(options?.signal)) {
         const c = await this.#reader.copy(v, options?.signal);
