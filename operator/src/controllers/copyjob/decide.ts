@@ -167,8 +167,8 @@ function decideOperation(
       : { kind: "wait", reason: "WaitingForCopy", message: `${name} is not on the array yet` };
   }
   const sync = copy.synchronization;
-  // A Restore needs nothing more here: the array refuses to delete a base that still has copies (HAS_CHILD, DOMAIN.md), so
-  // a base cannot be gone while its copy is there; any other refusal is the array's, reported as the job's error.
+  // A Restore needs nothing more here: the array refuses to delete a base that still has copies (HAS_CHILD), so a
+  // base cannot be gone while its copy is there; any other refusal is the array's, reported as the job's error.
   if (op !== "Restore") {
     if (sync === undefined || sync.copyType !== "UnSyncAssoc") {
       return {

@@ -1,14 +1,15 @@
-// Job indications over WSAPI: the array pushes nothing, so while someone subscribes the engine polls GET /tasks
-// and turns changes into Started / Progress / Finished (capabilities().indications is false: they come late by
-// up to one poll and a job shorter than a poll may show only Finished). Tasks already finished at the first poll
-// are history, not news, and are not reported — unless this engine started them (started()): a task that began and
-// ended before the first poll came round is still news, reported Started then Finished. started() may also come
-// after that first poll (the engine learns the task's id only once its create call returns, and the poll can run
-// in between): a task the first poll filed as history is then reported at once. It polls only while a task
-// it saw was unfinished, or after the engine woke it (a task started or stopped): an array with nothing running
-// costs no request.
-import type { JobListener, JobObservation } from "../port.ts";
-import { finishedJobStates } from "../port.ts";
+// Job indications by polling, shared by the drivers whose array pushes nothing (WSAPI) or whose pushed
+// indications may be missed (CIM, as the slow poll): while someone subscribes the engine polls the array's
+// jobs (GET /tasks, or the CIM_ConcreteJob instances) and turns changes into Started / Progress / Finished
+// (capabilities().indications is false: they come late by up to one poll and a job shorter than a poll may
+// show only Finished). Tasks already finished at the first poll are history, not news, and are not reported —
+// unless this engine started them (started()): a task that began and ended before the first poll came round is
+// still news, reported Started then Finished. started() may also come after that first poll (the engine learns
+// the task's id only once its create call returns, and the poll can run in between): a task the first poll filed
+// as history is then reported at once. It polls only while a task it saw was unfinished, or after the engine
+// woke it (a task started or stopped): an array with nothing running costs no request.
+import type { JobListener, JobObservation } from "./port.ts";
+import { finishedJobStates } from "./port.ts";
 
 export class TaskPoller {
   readonly #listeners = new Set<JobListener>();

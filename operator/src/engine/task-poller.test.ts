@@ -1,8 +1,8 @@
 // The WSAPI task poller: history is not news, but a task this engine started is, even when it began and ended
 // before the first poll came round (a short copy on a busy machine).
 import { describe, expect, it } from "vitest";
-import type { JobIndication, JobObservation } from "../port.ts";
-import { TaskPoller } from "./indications.ts";
+import type { JobIndication, JobObservation } from "./port.ts";
+import { TaskPoller } from "./task-poller.ts";
 
 const task = (id: string, m: Partial<JobObservation> = {}): JobObservation => ({
   id,
