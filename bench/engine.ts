@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
 import type { Engine } from "../operator/src/engine/port.ts";
+import { writeResults } from "./results.ts";
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -99,7 +100,11 @@ function cp(from: string, to: string, durable: boolean): Promise<number> {
   });
 }
 
+/** Every line printed, for bench/results/engine.json. */
+const rows: { what: string; value: string; baseline: string; verdict: string }[] = [];
+
 function line(what: string, value: string, baseline: string, verdict: string): void {
+  rows.push({ what, value, baseline, verdict });
   console.log(`${what.padEnd(58)} ${value.padStart(14)}   ${baseline.padEnd(44)} ${verdict}`);
 }
 
@@ -264,6 +269,7 @@ async function main(): Promise<void> {
       `cp to ${String(count)} files + sync ${rate(count * each, cpBatchMs)}`,
       `${(cpBatchMs / batchMs).toFixed(2)}× cp+sync`,
     );
+    console.log(`\nfigures written to ${writeResults("engine", { runs, quick, rows })}`);
   } finally {
     await engine.close();
     await rm(root, { recursive: true, force: true });

@@ -3,29 +3,34 @@
 //
 // The operator runs as the image runs it (dist/main.js, built first, with the image's node flags). On a control
 // plane of its own, for each N (each measurement run --repeat times, medians shown, every run listed):
-//   floor     the API server's own floor: a plain client creating N VirtualCopies and writing one status patch on
-//             each (no operator), with the same request concurrency the load uses;
+//   floor     the API server's own floor: the compiled load client (bench/loadclient, Go over net/http, built from
+//             the module proxy and cached) creating N VirtualCopies and writing one status patch on each (no
+//             operator), with the same request concurrency the load uses;
 //   operator  the operator (its own process, embedded engine) taking N VirtualCopies applied at once to Ready;
 //             ratio = operator / floor, and copies per second;
 //   writes    API writes per copy on the way to Ready, from the apiserver's own apiserver_request_total (what the
 //             operator wrote: patches, status, events — not the client's creates), and writes per minute at rest
 //             with the N copies Ready (Lease renewals shown apart: leader election writes by design);
 //   memory    the operator's RSS with the N copies in its caches;
-//   CPU       CPU seconds of etcd, kube-apiserver, the operator and this client over each run (the machine's two
-//             cores are shared by all four: where the time goes).
+//   CPU       CPU seconds of etcd, kube-apiserver, the operator, the load client (its own getrusage) and this
+//             script (which only watches for Ready) over each run (the two cores are shared by all: where the time
+//             goes).
+// The operator's N creates come from the same load client. Figures also go to bench/results/operator.json.
 // Then, with --cache C: C VirtualCopies created while the operator is down (of a class that does not exist, so the
 // engine is not the bottleneck), and the operator's time from start to /readyz, and RSS with all C in cache (settled,
 // and the peak during the burst of status writes). With --physical P: P PhysicalCopies through the array's
 // two-at-a-time queue against cp of the same bytes onto P files and one sync.
 // Figures are medians where runs repeat; the machine is shared: compare ratios.
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startCluster, stopCluster } from "../hack/control-plane/cluster.ts";
 import { operatorNodeFlags, startOperatorProcess, type OperatorProcess } from "../hack/demo/operator-process.ts";
 import { openEmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
+import { writeResults } from "./results.ts";
 
 const group = "arraycopy.io";
 const version = "v1alpha1";
@@ -121,15 +126,51 @@ function vc(ns: string, name: string, cls: string) {
   };
 }
 
+/** Where the compiled load client is and what it needs to reach the API server. */
+interface Load {
+  readonly bin: string;
+  readonly server: string;
+  readonly token: string;
+  readonly caFile: string;
+}
+
+interface LoadReport {
+  readonly created: number;
+  readonly statusWrites: number;
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+}
+
+function buildLoadClient(): string {
+  const out = execFileSync("bash", [join(import.meta.dirname, "..", "hack", "build-go-tool.sh"), "bench/loadclient"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return out.trim().split("\n").at(-1) ?? "";
+}
+
+/** Runs the load client: N VirtualCopies of class `cls` in `ns`, each with one status write when `status`. */
+function runLoad(load: Load, ns: string, n: number, cls: string, status: boolean): Promise<LoadReport> {
+  const args = ["-server", load.server, "-token", load.token, "-ca", load.caFile, "-namespace", ns]
+    .concat(["-n", String(n), "-class", cls, "-concurrency", String(concurrency)])
+    .concat(status ? ["-status"] : []);
+  return new Promise((resolve, reject) => {
+    execFile(load.bin, args, { encoding: "utf8", maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err !== null) reject(new Error(`loadclient failed: ${stderr.trim() || err.message}`));
+      else resolve(JSON.parse(stdout) as LoadReport);
+    });
+  });
+}
+
 async function createNamespace(kc: KubeConfig, ns: string): Promise<void> {
   const { CoreV1Api, V1Namespace, V1ObjectMeta } = await import("@kubernetes/client-node");
   const body = Object.assign(new V1Namespace(), { metadata: Object.assign(new V1ObjectMeta(), { name: ns }) });
   await kc.makeApiClient(CoreV1Api).createNamespace({ body });
 }
 
-/** The floor: create N objects and write one status patch on each, `concurrency` in flight. */
+/** The floor: the load client creates N objects and writes one status patch on each, `concurrency` in flight. */
 async function floor(
-  api: CustomObjectsApi,
+  load: Load,
   kc: KubeConfig,
   n: number,
   pids: ReadonlyMap<string, number>,
@@ -137,29 +178,9 @@ async function floor(
 ): Promise<{ ms: number; cpu: Map<string, number> }> {
   await createNamespace(kc, ns);
   const start = performance.now();
-  const ssa = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
-  const { cpu } = await cpuDuring(pids, () =>
-    pool(n, async (i) => {
-      const name = `c-${String(i)}`;
-      await api.createNamespacedCustomObject({ group, version, namespace: ns, plural, body: vc(ns, name, "floor") });
-      const status = {
-        conditions: [
-          {
-            type: "Ready",
-            status: "True",
-            reason: "Idle",
-            message: "ready",
-            lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
-            observedGeneration: 1,
-          },
-        ],
-      };
-      await api.patchNamespacedCustomObjectStatus(
-        { group, version, namespace: ns, plural, name, body: { status } },
-        ssa,
-      );
-    }),
-  );
+  const { result, cpu } = await cpuDuring(pids, () => runLoad(load, ns, n, "floor", true));
+  if (result.statusWrites !== n) throw new Error(`the floor wrote ${String(result.statusWrites)} statuses of ${n}`);
+  cpu.set("client", result.cpuSeconds);
   return { ms: performance.now() - start, cpu };
 }
 
@@ -244,7 +265,7 @@ async function cpuDuring<T>(
   const result = await work();
   const cpu = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid) - (before.get(k) ?? 0)]));
   const used = process.cpuUsage(self);
-  cpu.set("client", (used.user + used.system) / 1e6);
+  cpu.set("bench", (used.user + used.system) / 1e6);
   return { result, cpu };
 }
 
@@ -262,6 +283,7 @@ function rssMiB(pid: number): number {
 
 async function operatorRun(
   api: CustomObjectsApi,
+  load: Load,
   kc: KubeConfig,
   op: OperatorProcess,
   n: number,
@@ -274,18 +296,12 @@ async function operatorRun(
   const before = await counts();
   const start = performance.now();
   const allReady = await readyWatch(api, kc, ns, plural, n);
-  const { cpu } = await cpuDuring(new Map([...pids, ["operator", op.pid]]), async () => {
-    await pool(n, async (i) => {
-      await api.createNamespacedCustomObject({
-        group,
-        version,
-        namespace: ns,
-        plural,
-        body: vc(ns, `c-${String(i)}`, "bench"),
-      });
-    });
+  const { result, cpu } = await cpuDuring(new Map([...pids, ["operator", op.pid]]), async () => {
+    const created = await runLoad(load, ns, n, "bench", false);
     await allReady.done;
+    return created;
   });
+  cpu.set("client", result.cpuSeconds);
   const ms = performance.now() - start;
   const writes = writesSince(before, await counts());
   const operatorWrites = sum(
@@ -315,7 +331,7 @@ async function physicalRun(
   n: number,
   srcFile: string,
   dir: string,
-): Promise<void> {
+): Promise<Record<string, number>> {
   const { spawnSync } = await import("node:child_process");
   // The same work as the operator's: n distinct targets, all durable at the end (one sync). Copying onto one file n
   // times would let each copy's truncation drop the previous one's dirty pages, so only the last would reach disk.
@@ -376,6 +392,7 @@ async function physicalRun(
       `(${(mib / (operatorMs / 1000)).toFixed(0)} MiB/s) | ${(cpMs / 1000).toFixed(2)} s ` +
       `(${(mib / (cpMs / 1000)).toFixed(0)} MiB/s) | ${(operatorMs / cpMs).toFixed(2)}× |`,
   );
+  return { copies: n, mibEach: physicalBytes / 1048576, operatorSeconds: operatorMs / 1000, cpSeconds: cpMs / 1000 };
 }
 
 async function main(): Promise<void> {
@@ -402,6 +419,7 @@ async function main(): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
   const token = cluster.users.find((u) => u.name === "admin")?.token ?? "";
   const ca = readFileSync(cluster.caFile, "utf8");
+  const load: Load = { bin: buildLoadClient(), server: cluster.server, token, caFile: cluster.caFile };
   const counts = () => requestCounts(cluster.server, token, ca);
   const recorded = JSON.parse(readFileSync(join(cluster.dir, "pids.json"), "utf8")) as { name: string; pid: number }[];
   const pids = new Map(
@@ -454,7 +472,7 @@ async function main(): Promise<void> {
     const runs: { ms: number; cpu: Map<string, number> }[] = [];
     for (let k = 0; k < repeat; k++) {
       const ns = `floor-${String(n)}-${String(k)}`;
-      runs.push(await floor(api, kc, n, pids, ns));
+      runs.push(await floor(load, kc, n, pids, ns));
       await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: ns, plural });
     }
     floors.set(n, runs);
@@ -469,11 +487,17 @@ async function main(): Promise<void> {
     nodeFlags,
     extraArgs: ["--leader-elect", "true", "--lease-namespace", "default", "--log-level", "info"],
   });
+  const figures: Record<string, unknown> = {
+    args: { sizes, repeat, cache: cacheN, rest: restSeconds, physical: physicalN, nodeFlags },
+    concurrency,
+  };
+  const perSize: Record<string, unknown>[] = [];
+  figures.sizes = perSize;
   try {
     const cpuRows: string[] = [];
     const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     say(
-      `\n| N | floor (plain client: create + 1 status write) | operator: all Ready | ratio | copies/s | ` +
+      `\n| N | floor (compiled client: create + 1 status write) | operator: all Ready | ratio | copies/s | ` +
         `operator writes per copy | writes/min at rest (Lease apart) | operator RSS |`,
     );
     say("|---|---|---|---|---|---|---|---|");
@@ -485,6 +509,7 @@ async function main(): Promise<void> {
         ops.push(
           await operatorRun(
             api,
+            load,
             kc,
             op,
             n,
@@ -512,6 +537,22 @@ async function main(): Promise<void> {
           `${median(ops.map((x) => x.perCopy)).toFixed(2)} | ` +
           `${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`,
       );
+      const cpuOf = (m: ReadonlyMap<string, number>) => Object.fromEntries(m);
+      perSize.push({
+        n,
+        floorSeconds: f / 1000,
+        operatorSeconds: oMs / 1000,
+        ratio: oMs / f,
+        copiesPerSecond: n / (oMs / 1000),
+        operatorWritesPerCopy: median(ops.map((x) => x.perCopy)),
+        writesPerMinuteAtRest: o.restPerMinute,
+        leaseWritesPerMinute: o.leasePerMinute,
+        operatorRssMiB: o.rss,
+        floorRuns: fls.map((x) => ({ seconds: x.ms / 1000, cpuSeconds: cpuOf(x.cpu) })),
+        operatorRuns: ops.map((x) => ({ seconds: x.ms / 1000, cpuSeconds: cpuOf(x.cpu) })),
+        writesOfLastRun: Object.fromEntries(o.writes),
+        writesAtRest: Object.fromEntries(o.rest),
+      });
       say(
         `<!-- N=${String(n)}, medians of ${String(repeat)}: floor runs ` +
           `${fls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; operator runs ` +
@@ -523,7 +564,7 @@ async function main(): Promise<void> {
     say("\n| N | run | wall | CPU seconds by process (2 cores: at most 2 CPU-seconds per second) |");
     say("|---|---|---|---|");
     for (const row of cpuRows) say(row);
-    if (physicalN > 0) await physicalRun(api, kc, physicalN, srcFile, dir);
+    if (physicalN > 0) figures.physical = await physicalRun(api, kc, physicalN, srcFile, dir);
   } finally {
     await op.stop(10_000);
   }
@@ -595,10 +636,19 @@ async function main(): Promise<void> {
           `class) | ${(ready / 1000).toFixed(2)} s | ${(settled / 1000).toFixed(1)} s | ` +
           `${rss.toFixed(0)} MiB | ${peak.toFixed(0)} MiB |`,
       );
+      figures.cache = {
+        objects: cacheN + repeat * sizes.reduce((a, b) => a + b, 0),
+        ofMissingClass: cacheN,
+        startToReadySeconds: ready / 1000,
+        startToSettledSeconds: settled / 1000,
+        rssSettledMiB: rss,
+        rssPeakMiB: peak,
+      };
     } finally {
       await op2.stop(10_000);
     }
   }
+  say(`\nfigures written to ${writeResults("operator", figures)}`);
   await stopCluster(cluster.dir, 3_000);
 }
 

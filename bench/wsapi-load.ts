@@ -10,8 +10,8 @@
 //              minute, by endpoint, on each array;
 //   sessions   logins on each array over the whole run, and logouts once the operator stopped.
 // Figures go to stdout and to bench/results/wsapi-load.json.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
@@ -22,6 +22,7 @@ import { run } from "../operator/src/main.ts";
 import { rootLogger } from "../operator/src/observability/logger.ts";
 import { startTestArray, type TestArray } from "../test/wsapi-server/server.ts";
 import { spawnSync } from "node:child_process";
+import { writeResults } from "./results.ts";
 
 const { values } = parseArgs({
   options: {
@@ -210,9 +211,6 @@ async function main(): Promise<void> {
   say(`sessions: array-a ${JSON.stringify(sessions(a.array))}, array-b ${JSON.stringify(sessions(b.array))}`);
 
   const results = {
-    name: "wsapi-load",
-    date: new Date().toISOString(),
-    machine: { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     copies,
     jobs,
     restSeconds,
@@ -228,9 +226,7 @@ async function main(): Promise<void> {
     },
     sessions: { arrayA: sessions(a.array), arrayB: sessions(b.array) },
   };
-  const out = join(import.meta.dirname, "results");
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "wsapi-load.json"), `${JSON.stringify(results, null, 2)}\n`);
+  say(`figures written to ${writeResults("wsapi-load", results)}`);
   for (const arr of [a, b]) {
     arr.stop();
     await arr.array.close();

@@ -1,12 +1,14 @@
 // Writes crds/<plural>.arraycopy.io.yaml from the zod schemas (`npm run crds`), or with --check fails when the
 // committed files differ from what the schemas generate (`npm run crds:check`, part of `npm test`). The Helm chart
 // ships the same files in charts/arraycopy/crds/ (helm installs that directory before the templates), written and
-// checked here too so the chart can never install an older API than the operator speaks.
+// checked here too so the chart can never install an older API than the operator speaks. deploy/argocd/argocd-cm.yaml
+// (Argo CD's health checks, one key per kind: hack/gen-argocd.ts) is written and checked with them.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { crds } from "../operator/src/api/crds.ts";
+import { argoCdConfigFile, argoCdDir, renderArgoCdConfig } from "./gen-argocd.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dirs = [join(root, "crds"), join(root, "charts", "arraycopy", "crds")];
@@ -36,9 +38,17 @@ function sync(dir: string, want: Map<string, string>, check: boolean): string[] 
   return [];
 }
 
+/** The Argo CD ConfigMap: one file in a directory that also holds its source, so it is compared alone. */
+function syncArgoCd(check: boolean): string[] {
+  const file = join(root, ...argoCdDir, argoCdConfigFile);
+  const text = renderArgoCdConfig(root);
+  if (!check) writeFileSync(file, text);
+  return check && (!existsSync(file) || readFileSync(file, "utf8") !== text) ? [relative(root, file)] : [];
+}
+
 function main(check: boolean): number {
   const want = renderCrds();
-  const drifted = dirs.flatMap((d) => sync(d, want, check));
+  const drifted = [...dirs.flatMap((d) => sync(d, want, check)), ...syncArgoCd(check)];
   if (check) {
     if (drifted.length === 0) return 0;
     console.error(
@@ -46,7 +56,10 @@ function main(check: boolean): number {
     );
     return 1;
   }
-  console.log(`wrote ${want.size} CRDs to ${dirs.map((d) => relative(root, d)).join(" and ")}`);
+  console.log(
+    `wrote ${want.size} CRDs to ${dirs.map((d) => relative(root, d)).join(" and ")}, ` +
+      `and ${relative(root, join(root, ...argoCdDir, argoCdConfigFile))}`,
+  );
   return 0;
 }
 

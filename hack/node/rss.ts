@@ -13,6 +13,7 @@ import { ensureBinaries } from "../control-plane/binaries.ts";
 import { stopCluster } from "../control-plane/cluster.ts";
 import { startNodeCluster, type NodeClusterInfo } from "../control-plane/node.ts";
 import { createExampleVolumes } from "../demo/examples.ts";
+import { writeResults } from "../../bench/results.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..");
 const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "arraycopy", "node-bench-cluster");
@@ -111,7 +112,8 @@ async function main(): Promise<number> {
         "--timeout=900s",
       ]),
     );
-    console.log(`${n} VirtualCopies Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const readySeconds = (Date.now() - t0) / 1000;
+    console.log(`${n} VirtualCopies Ready in ${readySeconds.toFixed(1)} s`);
     await sleep(30_000);
     const loaded = memory(info);
     console.log(`with ${n} copies: leader RSS ${loaded.rssMiB} MiB, container memory cgroup ${loaded.cgroupMiB} MiB`);
@@ -120,6 +122,14 @@ async function main(): Promise<number> {
       ["get", "deploy", "arraycopy", "-n", ns, "-o"].concat(["jsonpath={.spec.template.spec.containers[0].resources}"]),
     );
     console.log(`chart's default resources: ${limits}`);
+    const file = writeResults("node-rss", {
+      copies: n,
+      atRest: rest,
+      withCopies: loaded,
+      readySeconds,
+      resources: JSON.parse(limits === "" ? "{}" : limits) as unknown,
+    });
+    console.log(`figures written to ${file}`);
     return 0;
   } finally {
     await stopCluster(dir);

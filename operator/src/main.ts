@@ -41,6 +41,7 @@ import { rootLogger } from "./observability/logger.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startServer } from "./observability/server.ts";
 import { countStates } from "./observability/states.ts";
+import { populateCommand } from "./populator/cli.ts";
 
 /** Our status writers' field managers all start so; the caches keep only their managedFields entries. */
 const managerPrefix = "arraycopy-";
@@ -269,6 +270,10 @@ async function lead(
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === "populate") {
+    process.exitCode = await populateCommand(process.argv.slice(3));
+    return;
+  }
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     process.stdout.write(usage());
     return;

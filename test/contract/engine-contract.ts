@@ -277,13 +277,27 @@ export function engineContract(name: string, factory: EngineFactory): void {
       });
     });
 
+    const group = (sources: string[], extra: { volumeSet?: string } = {}) => ({
+      namePrefix: "vg-grp-",
+      sources,
+      readOnly: true,
+      owner: owner(),
+      ...extra,
+    });
+
+    it("an engine without group copies refuses one with Unsupported and makes nothing", async (ctx) => {
+      if (engine.capabilities().groupVirtualCopies) ctx.skip();
+      await volumeWith("a", MiB, 1);
+      await volumeWith("b", MiB, 2);
+      const e = await refusal(() => engine.createGroupVirtualCopy(group(["a", "b"])));
+      expect(e.code).toBe("Unsupported");
+      expect(await engine.observeCopy("vg-grp-0")).toBeUndefined();
+    });
+
     describe("group virtual copies: every member at one point in time, or none", () => {
-      const group = (sources: string[], extra: { volumeSet?: string } = {}) => ({
-        namePrefix: "vg-grp-",
-        sources,
-        readOnly: true,
-        owner: owner(),
-        ...extra,
+      // Engines that declare no group copies are held to the refusal above instead.
+      beforeEach((ctx) => {
+        if (!engine.capabilities().groupVirtualCopies) ctx.skip();
       });
       it("snapshots every member of a volume set, named by index in the set's order, repeatable", async () => {
         const a = await volumeWith("db-a", MiB, 11);
@@ -644,7 +658,9 @@ export function engineContract(name: string, factory: EngineFactory): void {
           "snap",
           async () => (await engine.startJob({ copy: "snap", owner: owner(), operation: "Restore" })).id,
         );
-        expect(seen).toEqual(["Idle", "RestoreInProgress", "Idle"]);
+        // As for resync: a restore of a few MiB can end within the round trips of a remote engine's start call.
+        if (under.remote === true && seen[1] === "Idle") expect([seen[0], seen[2]]).toEqual(["Idle", "Idle"]);
+        else expect(seen).toEqual(["Idle", "RestoreInProgress", "Idle"]);
         const expected = Buffer.concat([v0, Buffer.alloc(4 * MiB)]);
         expect((await vol().readVolume("base", 0, 8 * MiB)).equals(expected)).toBe(true);
         expect((await vol().readVolume("later", 0, 8 * MiB)).equals(later)).toBe(true);

@@ -416,8 +416,16 @@ export const invalidCases: readonly InvalidCase[] = [
     name: "unknown driver",
     why: "only built-in drivers exist",
     kind: "CopyClass",
-    spec: classSpec(set("driver", "cim")),
+    spec: classSpec(set("driver", "smis")),
     field: "spec.driver",
+    zod: true,
+  },
+  {
+    name: "cim driver without its parameters",
+    why: "the cim driver needs an endpoint and credentials",
+    kind: "CopyClass",
+    spec: classSpec(set("driver", "cim")),
+    field: "spec.cim",
     zod: true,
   },
   {

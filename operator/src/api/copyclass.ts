@@ -60,11 +60,46 @@ export const wsapiParameters = z
   })
   .describe("Parameters of the WSAPI driver for HPE 3PAR, Primera and Alletra arrays.");
 
+export const cimParameters = z
+  .object({
+    endpoint: z
+      .string()
+      .max(2048)
+      .regex(/^https:\/\/[^\s/]+(:[0-9]+)?\/?$/)
+      .describe("The SMI-S provider's base URL, e.g. https://array.example.com:5989 (3PAR's CIM server)."),
+    credentialsSecretRef: secretRef,
+    namespace: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/)
+      .default("root/tpd")
+      .describe("The CIM namespace of the array's objects."),
+    interopNamespace: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[A-Za-z0-9_]+(\/[A-Za-z0-9_]+)*$/)
+      .default("interop")
+      .describe("The interop namespace where the provider registers its profiles (CIM_RegisteredProfile)."),
+    caBundle: z
+      .string()
+      .max(65_536)
+      .optional()
+      .describe("PEM CA bundle to verify the provider's certificate. Defaults to the system's trust store."),
+    insecureSkipTLSVerify: z
+      .boolean()
+      .default(false)
+      .describe("Skip verification of the provider's certificate. Never in production: the operator logs a warning."),
+  })
+  .describe("Parameters of the cim driver: an SMI-S provider's CIM-XML API (Copy Services profile).");
+
 export const copyClassSpec = withRules(
   z.object({
-    driver: z.enum(["embedded", "wsapi"]).describe("The engine driving the array: embedded or wsapi."),
+    driver: z.enum(["embedded", "wsapi", "cim"]).describe("The engine driving the array: embedded, wsapi or cim."),
     embedded: embeddedParameters.optional(),
     wsapi: wsapiParameters.optional(),
+    cim: cimParameters.optional(),
     csiDriver: z
       .string()
       .min(1)
@@ -84,6 +119,12 @@ export const copyClassSpec = withRules(
     message: "wsapi parameters are required with driver wsapi, and only with it",
     fieldPath: ".wsapi",
     check: (v) => (v.driver === "wsapi") === (v.wsapi !== undefined),
+  },
+  {
+    rule: "self.driver == 'cim' ? has(self.cim) : !has(self.cim)",
+    message: "cim parameters are required with driver cim, and only with it",
+    fieldPath: ".cim",
+    check: (v) => (v.driver === "cim") === (v.cim !== undefined),
   },
   {
     rule: "self.driver == 'embedded' || !has(self.embedded)",

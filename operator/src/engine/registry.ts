@@ -1,7 +1,7 @@
 // The engine registry: the only place that knows driver names. It builds one engine per CopyClass, reuses it
 // while the class's generation stays the same, and closes the old one when the class changes or goes away.
 // A class whose engine cannot be built is reported to the caller (a condition on the copy), never a crash.
-// wsapi classes read their credentials from the class's Secret (keys username, password) through the injected
+// wsapi and cim classes read their credentials from the class's Secret (keys username, password) through the injected
 // readSecret, so this module stays free of Kubernetes. A wsapi engine is rebuilt when its Secret's credentials
 // change, checked at most every credentialsRecheckMs (one Secret read per class, not per reconcile): a rotated
 // password, or a fixed wrong one, takes effect without touching the class.
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Engine } from "./port.ts";
 import { openEmbeddedEngine } from "./embedded/engine.ts";
 import { openWsapiEngine } from "./wsapi/engine.ts";
+import { openCimEngine } from "./cim/engine.ts";
 import type { RecordKind } from "./wsapi/array.ts";
 import type { WsapiLogger } from "./wsapi/client.ts";
 
@@ -17,9 +18,10 @@ export interface ClassForEngine {
   readonly name: string;
   readonly generation: number;
   readonly spec: {
-    readonly driver: "embedded" | "wsapi";
+    readonly driver: "embedded" | "wsapi" | "cim";
     readonly embedded?: { readonly dataDir?: string | undefined; readonly maxConcurrentCopies: number } | undefined;
     readonly wsapi?: WsapiClassParameters | undefined;
+    readonly cim?: CimClassParameters | undefined;
   };
 }
 
@@ -29,6 +31,16 @@ export interface WsapiClassParameters {
   readonly credentialsSecretRef: { readonly name: string; readonly namespace: string };
   readonly cpg: string;
   readonly snapCPG?: string | undefined;
+  readonly caBundle?: string | undefined;
+  readonly insecureSkipTLSVerify: boolean;
+}
+
+/** CopyClass spec.cim (api/copyclass.ts). */
+export interface CimClassParameters {
+  readonly endpoint: string;
+  readonly credentialsSecretRef: { readonly name: string; readonly namespace: string };
+  readonly namespace: string;
+  readonly interopNamespace: string;
   readonly caBundle?: string | undefined;
   readonly insecureSkipTLSVerify: boolean;
 }
@@ -102,7 +114,7 @@ export class EngineRegistry {
 
   /** True when the class's Secret now holds other credentials than the engine's; read at most every recheck. */
   async #credentialsChanged(cls: ClassForEngine, entry: Entry): Promise<boolean> {
-    const params = cls.spec.wsapi;
+    const params = cls.spec.wsapi ?? cls.spec.cim;
     if (entry.credentials === undefined || params === undefined) return false;
     if (this.#now() - entry.checkedAt < (this.#opts.credentialsRecheckMs ?? 30_000)) return false;
     entry.recheck ??= (async () => {
@@ -159,6 +171,23 @@ export class EngineRegistry {
     return { engine, credentials: credentialsDigest({ user, password }) };
   }
 
+  async #openCim(cls: ClassForEngine): Promise<Opened> {
+    const params = cls.spec.cim;
+    if (params === undefined) throw new Error(`CopyClass ${cls.name} has driver cim but no cim parameters`);
+    const { user, password } = await wsapiCredentials(this.#opts.readSecret, params.credentialsSecretRef);
+    const engine = openCimEngine({
+      endpoint: params.endpoint,
+      user,
+      password,
+      namespace: params.namespace,
+      interopNamespace: params.interopNamespace,
+      insecureSkipTLSVerify: params.insecureSkipTLSVerify,
+      ...(params.caBundle === undefined ? {} : { caBundle: params.caBundle }),
+      ...(this.#opts.wsapiLogger === undefined ? {} : { logger: this.#opts.wsapiLogger }),
+    });
+    return { engine, credentials: credentialsDigest({ user, password }) };
+  }
+
   async #open(cls: ClassForEngine): Promise<Opened> {
     switch (cls.spec.driver) {
       case "embedded": {
@@ -171,6 +200,8 @@ export class EngineRegistry {
       }
       case "wsapi":
         return this.#openWsapi(cls);
+      case "cim":
+        return this.#openCim(cls);
     }
   }
 }

@@ -46,11 +46,9 @@ export interface JobGathered {
   readonly copy: VirtualCopyObject | PhysicalCopyObject | undefined;
   /** Undefined when nothing had to be asked (a finished job, or no copy). */
   readonly link: Link<JobArrayView> | undefined;
-  /** The base volume still exists (Restore only). */
-  readonly baseExists?: boolean | undefined;
 }
 
-export type EndReason = "CopyBroken" | "NotAssociated" | "BaseGone" | "CopyGone" | "Terminated" | "NotSupported";
+export type EndReason = "CopyBroken" | "NotAssociated" | "CopyGone" | "Terminated" | "NotSupported";
 
 export type JobPlan =
   | { readonly kind: "finished" }
@@ -169,14 +167,9 @@ function decideOperation(
       : { kind: "wait", reason: "WaitingForCopy", message: `${name} is not on the array yet` };
   }
   const sync = copy.synchronization;
-  if (op === "Restore") {
-    if (g.baseExists === false)
-      return {
-        kind: "end",
-        reason: "BaseGone",
-        message: `the base volume ${copy.source} of ${name} no longer exists: nothing to restore onto`,
-      };
-  } else {
+  // A Restore needs nothing more here: the array refuses to delete a base that still has copies (HAS_CHILD), so a
+  // base cannot be gone while its copy is there; any other refusal is the array's, reported as the job's error.
+  if (op !== "Restore") {
     if (sync === undefined || sync.copyType !== "UnSyncAssoc") {
       return {
         kind: "end",

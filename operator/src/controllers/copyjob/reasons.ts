@@ -11,7 +11,6 @@ export const copyJobReasons = [
   "Refused",
   "CopyBroken",
   "NotAssociated",
-  "BaseGone",
   "CopyGone",
   "WaitingForCopy",
   "WaitingForClass",

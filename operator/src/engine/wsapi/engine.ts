@@ -1,6 +1,6 @@
 // The WSAPI engine: the port over an HPE 3PAR / Primera / Alletra array's REST API (DOMAIN.md §3). It owns one
 // session (client.ts) and keeps nothing the array does not: ownership lives in the object's comment
-// (owner-tag.ts), state in volumes and tasks (observe.ts), so a restarted operator sees what the array sees.
+// (../owner-tag.ts), state in volumes and tasks (observe.ts), so a restarted operator sees what the array sees.
 // Invariants:
 // - Calls on one copy name run in call order (KeyedQueue); different copies run concurrently.
 // - A create is sent once: an answer of EXISTENT_VOL, or a lost answer, is resolved by observing the array
@@ -43,10 +43,10 @@ import { createGroup, observeSet } from "./groups.ts";
 import { ArrayApi, type RecordKind } from "./array.ts";
 import { WsapiClient, type WsapiClientOptions } from "./client.ts";
 import { named, unnamed } from "./diagnose.ts";
-import { TaskPoller } from "./indications.ts";
+import { TaskPoller } from "../task-poller.ts";
 import { KeyedQueue } from "./limiter.ts";
 import { observeTask, observeVolumeCopy, tasksOn, wsapiPriority } from "./observe.ts";
-import { parseTag, withTag, type CopyTag } from "./owner-tag.ts";
+import { parseTag, withTag, type CopyTag } from "../owner-tag.ts";
 import { copyTypes, taskStatus, taskTypes, type Task, type Volume } from "./schemas.ts";
 
 export interface WsapiEngineOptions extends WsapiClientOptions {

@@ -12,7 +12,7 @@ import { arrayError, EngineError } from "../errors.ts";
 import { sameOwner } from "../ownership.ts";
 import type { CopyObservation, CreateGroupVirtualCopyRequest, VolumeSetObservation } from "../port.ts";
 import type { ArrayApi } from "./array.ts";
-import { parseTag, sourceFromCopyOf, withTag, type CopyTag } from "./owner-tag.ts";
+import { parseTag, sourceFromCopyOf, withTag, type CopyTag } from "../owner-tag.ts";
 import type { VolumeSet } from "./schemas.ts";
 
 type Signal = AbortSignal | undefined;

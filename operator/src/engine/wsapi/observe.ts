@@ -28,7 +28,7 @@ import type {
   SynchronizationObservation,
   SyncState,
 } from "../port.ts";
-import { sourceFromCopyOf, type CopyTag } from "./owner-tag.ts";
+import { sourceFromCopyOf, type CopyTag } from "../owner-tag.ts";
 import { copyTypes, parseTime, taskStatus, taskTypes, volumeTime, type Task, type Volume } from "./schemas.ts";
 
 const MiB = 1024 * 1024;

@@ -1,12 +1,15 @@
-// Job indications over WSAPI: the array pushes nothing, so while someone subscribes the engine polls GET /tasks
-// and turns changes into Started / Progress / Finished (capabilities().indications is false: they come late by
-// up to one poll and a job shorter than a poll may show only Finished). Tasks already finished at the first poll
-// are history, not news, and are not reported — unless this engine started them (started()): a task that began and
-// ended before the first poll came round is still news, reported Started then Finished. It polls only while a task
-// it saw was unfinished, or after the engine woke it (a task started or stopped): an array with nothing running
-// costs no request.
-import type { JobListener, JobObservation } from "../port.ts";
-import { finishedJobStates } from "../port.ts";
+// Job indications by polling, shared by the drivers whose array pushes nothing (WSAPI) or whose pushed
+// indications may be missed (CIM, as the slow poll): while someone subscribes the engine polls the array's
+// jobs (GET /tasks, or the CIM_ConcreteJob instances) and turns changes into Started / Progress / Finished
+// (capabilities().indications is false: they come late by up to one poll and a job shorter than a poll may
+// show only Finished). Tasks already finished at the first poll are history, not news, and are not reported —
+// unless this engine started them (started()): a task that began and ended before the first poll came round is
+// still news, reported Started then Finished. started() may also come after that first poll (the engine learns
+// the task's id only once its create call returns, and the poll can run in between): a task the first poll filed
+// as history is then reported at once. It polls only while a task it saw was unfinished, or after the engine
+// woke it (a task started or stopped): an array with nothing running costs no request.
+import type { JobListener, JobObservation } from "./port.ts";
+import { finishedJobStates } from "./port.ts";
 
 export class TaskPoller {
   readonly #listeners = new Set<JobListener>();
@@ -19,6 +22,8 @@ export class TaskPoller {
   #woken = false;
   /** Tasks this engine started that no poll has seen yet: never history. */
   readonly #started = new Set<string>();
+  /** Tasks the first poll found finished and filed as history: started() turns one back into news. */
+  readonly #history = new Set<string>();
 
   constructor(poll: () => Promise<readonly JobObservation[]>, intervalMs: number) {
     this.#poll = poll;
@@ -40,11 +45,19 @@ export class TaskPoller {
     this.#primed = false;
     this.#seen.clear();
     this.#started.clear();
+    this.#history.clear();
   }
 
   /** This engine started the task `id`: report it even if the first poll finds it already finished. */
   started(id: string): void {
-    if (this.#listeners.size > 0 && !this.#seen.has(id)) this.#started.add(id);
+    if (this.#listeners.size === 0) return;
+    const filed = this.#seen.get(id);
+    if (filed === undefined) {
+      this.#started.add(id);
+    } else if (this.#history.delete(id)) {
+      this.#emit("Started", filed);
+      this.#emit("Finished", filed);
+    }
   }
 
   /** A task was started or stopped: follow the array's tasks again (at the next interval). */
@@ -80,7 +93,10 @@ export class TaskPoller {
       const finished = finishedJobStates.includes(job.jobState);
       const ours = this.#started.delete(job.id);
       if (before === undefined) {
-        if (!this.#primed && finished && !ours) continue;
+        if (!this.#primed && finished && !ours) {
+          this.#history.add(job.id);
+          continue;
+        }
         if (job.jobState !== "New") this.#emit("Started", job);
         if (finished) this.#emit("Finished", job);
         continue;

@@ -1,9 +1,10 @@
-// The owner tag the driver keeps in an array object's comment (≤ 511 characters), so that observe, idempotent
-// create and delete can tell our copies from everyone else's after a restart. One line, compact and greppable:
+// The owner tag a driver (wsapi, cim) keeps in an array object's comment (≤ 511 characters), so that observe,
+// idempotent create and delete can tell our copies from everyone else's after a restart. One line, compact and
+// greppable:
 //   arraycopy:v1 kind=physical,source=vol1,online=0,save=1,ns=default,name=copy-a,uid=4f1c…
 // Kubernetes names and UIDs never hold "," or "=", so no escaping is needed. Other text in the comment (a CSI
 // driver's own note on an offline destination) is kept: the tag is one line of it.
-import type { CopyKind, OwnerTag } from "../port.ts";
+import type { CopyKind, OwnerTag } from "./port.ts";
 
 const prefix = "arraycopy:v1 ";
 

@@ -1,8 +1,8 @@
 // The WSAPI task poller: history is not news, but a task this engine started is, even when it began and ended
 // before the first poll came round (a short copy on a busy machine).
 import { describe, expect, it } from "vitest";
-import type { JobIndication, JobObservation } from "../port.ts";
-import { TaskPoller } from "./indications.ts";
+import type { JobIndication, JobObservation } from "./port.ts";
+import { TaskPoller } from "./task-poller.ts";
 
 const task = (id: string, m: Partial<JobObservation> = {}): JobObservation => ({
   id,
@@ -20,7 +20,11 @@ const task = (id: string, m: Partial<JobObservation> = {}): JobObservation => ({
   ...m,
 });
 
-async function firstPoll(lists: readonly (readonly JobObservation[])[], startedBeforePoll: readonly string[]) {
+async function firstPoll(
+  lists: readonly (readonly JobObservation[])[],
+  startedBeforePoll: readonly string[],
+  startedAfterPoll: readonly string[] = [],
+) {
   let call = 0;
   const seen: JobIndication[] = [];
   let polled: () => void = () => undefined;
@@ -37,6 +41,7 @@ async function firstPoll(lists: readonly (readonly JobObservation[])[], startedB
   for (const id of startedBeforePoll) poller.started(id);
   poller.wake();
   await done;
+  for (const id of startedAfterPoll) poller.started(id);
   stop();
   return seen.map((i) => `${i.kind} ${i.job.id}`);
 }
@@ -48,6 +53,14 @@ describe("TaskPoller", () => {
 
   it("reports a task it started that finished before the first poll: Started, then Finished", async () => {
     expect(await firstPoll([[task("3"), task("7")]], ["7"])).toEqual(["Started 7", "Finished 7"]);
+  });
+
+  it("reports a task it started whose create call returned only after the first poll filed it as history", async () => {
+    expect(await firstPoll([[task("3"), task("7")]], [], ["7"])).toEqual(["Started 7", "Finished 7"]);
+  });
+
+  it("reports such a task once, however often started() is told", async () => {
+    expect(await firstPoll([[task("7")], [task("7")]], [], ["7", "7"])).toEqual(["Started 7", "Finished 7"]);
   });
 
   it("reports a task seen running, then finished, once each", async () => {

@@ -1,0 +1,3 @@
+module arraycopy.io/bench/loadclient
+
+go 1.26

@@ -1,0 +1,284 @@
+// The populator's data path end to end on this machine: the embedded engine's virtual copy offered over HTTP, a
+// file or a loop device written by populate(). The copy's point in time arrives, not the volume's present; a
+// second run moves nothing; an interrupted run resumes; a source that goes away and comes back is waited for.
+import { execFile, execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import type { Server } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openEmbeddedEngine, type EmbeddedEngine } from "../engine/embedded/engine.ts";
+import { etagOf, manifestFor, VolumeDigest } from "./protocol.ts";
+import { populate, PopulateError } from "./sink.ts";
+import { PopulationGrants, startPopulationServer, type GrantSource } from "./source.ts";
+
+const MiB = 1024 * 1024;
+const chunk = 256 * 1024;
+
+/** Deterministic bytes: a seeded stream, different for every seed. */
+function pattern(seed: number, length: number): Buffer {
+  const out = Buffer.alloc(length);
+  let block = createHash("sha256").update(`seed-${seed}`).digest();
+  for (let at = 0; at < length; at += block.length) {
+    block.copy(out, at);
+    block = createHash("sha256").update(block).digest();
+  }
+  return out;
+}
+
+/** The digest populate() must report for `bytes` (what the source's chunks hash to). */
+function digestOf(bytes: Buffer): string {
+  const m = manifestFor(bytes.length, chunk);
+  const d = new VolumeDigest(m.chunks);
+  for (let i = 0; i < m.chunks; i++)
+    d.set(i, etagOf(bytes.subarray(i * chunk, Math.min(bytes.length, (i + 1) * chunk))));
+  return d.digest();
+}
+
+let dir: string;
+let engine: EmbeddedEngine;
+let grants: PopulationGrants;
+let server: Server | undefined;
+let port = 0;
+const token = randomBytes(32).toString("base64url");
+
+async function serve(): Promise<void> {
+  const started = await startPopulationServer(port, grants, "127.0.0.1");
+  server = started.server;
+  port = started.port;
+}
+
+async function stopServing(): Promise<void> {
+  const s = server;
+  server = undefined;
+  if (s === undefined) return;
+  s.closeAllConnections();
+  await new Promise<void>((resolve) => {
+    s.close(() => {
+      resolve();
+    });
+  });
+}
+
+function copySource(name: string, sizeBytes: number): GrantSource {
+  return { sizeBytes, read: (offset, length) => engine.readVolume(name, offset, length) };
+}
+
+/**
+ * A 4 MiB volume: its first 3 MiB written with seed 1, its last MiB never written (a hole). A virtual copy is taken,
+ * then the volume's first MiB is overwritten: the copy keeps the point in time.
+ */
+async function volumeAndCopy(): Promise<Buffer> {
+  await engine.createVolume("base", 4 * MiB);
+  const then = Buffer.concat([pattern(1, 3 * MiB), Buffer.alloc(MiB)]);
+  await engine.writeVolume("base", 0, then.subarray(0, 3 * MiB));
+  await engine.createVirtualCopy({
+    name: "snap",
+    source: "base",
+    readOnly: true,
+    owner: { namespace: "ns", name: "snap", uid: "uid-1" },
+  });
+  await engine.writeVolume("base", 0, pattern(2, MiB));
+  grants.grant(token, "ns/restored", copySource("snap", 4 * MiB), chunk);
+  return then;
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "arraycopy-populate-"));
+  engine = await openEmbeddedEngine({ dataDir: join(dir, "engine"), expiryIntervalMs: 0 });
+  grants = new PopulationGrants();
+  port = 0;
+  await serve();
+});
+
+afterEach(async () => {
+  await stopServing();
+  await engine.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const source = (): string => `http://127.0.0.1:${port}`;
+
+describe("populate", () => {
+  it("writes the copy's point in time into a fresh file, sending only chunks that are not zeros", async () => {
+    const then = await volumeAndCopy();
+    const target = join(dir, "target.img");
+    await writeFile(target, "");
+    const r = await populate({ source: source(), token, target });
+    expect(await readFile(target)).toEqual(then);
+    expect(r).toMatchObject({ chunks: 16, sent: 12, matched: 4, zeroed: 0, bytesWritten: 3 * MiB });
+    expect(r.digest).toBe(digestOf(then));
+    // The fresh file was extended sparse, and the hole was never written: it stays a hole.
+    expect((await stat(target)).blocks * 512).toBeLessThanOrEqual(3 * MiB + 64 * 1024);
+  });
+
+  it("run again, moves nothing: every chunk is confirmed by its hash", async () => {
+    const then = await volumeAndCopy();
+    const target = join(dir, "target.img");
+    await writeFile(target, "");
+    await populate({ source: source(), token, target });
+    const again = await populate({ source: source(), token, target });
+    expect(again).toMatchObject({ sent: 0, matched: 16, bytesWritten: 0, digest: digestOf(then) });
+  });
+
+  it("resumes an interrupted run: what was written is not sent again", async () => {
+    const then = await volumeAndCopy();
+    const target = join(dir, "target.img");
+    await writeFile(target, "");
+    const stop = new AbortController();
+    const first = populate({
+      source: source(),
+      token,
+      target,
+      concurrency: 1,
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (p.sent === 5) stop.abort();
+      },
+    });
+    await expect(first).rejects.toThrow();
+    const resumed = await populate({ source: source(), token, target, concurrency: 1 });
+    expect(await readFile(target)).toEqual(then);
+    expect(resumed.sent).toBe(12 - 5);
+    expect(resumed.matched).toBe(4 + 5);
+  });
+
+  it("overwrites what differs, zeros included, without sending the zeros", async () => {
+    const then = await volumeAndCopy();
+    const target = join(dir, "target.img");
+    await writeFile(target, pattern(9, 4 * MiB));
+    const r = await populate({ source: source(), token, target });
+    expect(await readFile(target)).toEqual(then);
+    expect(r).toMatchObject({ sent: 12, zeroed: 4, matched: 0, bytesWritten: 4 * MiB });
+  });
+
+  it("waits for a source that goes away in the middle (an operator restarting) and finishes", async () => {
+    const then = await volumeAndCopy();
+    const target = join(dir, "target.img");
+    await writeFile(target, "");
+    let restarted: Promise<void> | undefined;
+    const r = await populate({
+      source: source(),
+      token,
+      target,
+      concurrency: 2,
+      onProgress: (p) => {
+        if (p.sent === 3 && restarted === undefined) {
+          // The old process's grants are gone with it; the new one grants the same token again.
+          restarted = (async () => {
+            await stopServing();
+            grants = new PopulationGrants();
+            await new Promise((res) => setTimeout(res, 400));
+            grants.grant(token, "ns/restored", copySource("snap", 4 * MiB), chunk);
+            await serve();
+          })();
+        }
+      },
+    });
+    await restarted;
+    expect(await readFile(target)).toEqual(then);
+    expect(r.digest).toBe(digestOf(then));
+    expect(r.sent + r.matched).toBe(16);
+  });
+
+  it("refuses a token the source does not know, as final, and writes nothing", async () => {
+    await volumeAndCopy();
+    const target = join(dir, "target.img");
+    await writeFile(target, "untouched");
+    const e = await populate({ source: source(), token: "not-the-token", target }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(PopulateError);
+    expect(e).toMatchObject({ final: true });
+    expect((e as Error).message).toContain("token");
+    expect(await readFile(target, "utf8")).toBe("untouched");
+  });
+
+  it("gives up on a source that stays unreachable, saying for how long", async () => {
+    await volumeAndCopy();
+    await stopServing();
+    const target = join(dir, "target.img");
+    await writeFile(target, "");
+    await expect(populate({ source: source(), token, target, unreachableMs: 600 })).rejects.toThrow(
+      /unreachable for 1 s/,
+    );
+  });
+
+  describe.runIf(process.getuid?.() === 0)("into a loop device (root)", () => {
+    let loop: string | undefined;
+    afterEach(() => {
+      if (loop !== undefined) execFileSync("losetup", ["-d", loop]);
+      loop = undefined;
+    });
+
+    it("fills a block device with the copy, byte for byte", async () => {
+      const then = await volumeAndCopy();
+      const image = join(dir, "device.img");
+      await writeFile(image, pattern(7, 4 * MiB));
+      loop = execFileSync("losetup", ["--find", "--show", image], { encoding: "utf8" }).trim();
+      const r = await populate({ source: source(), token, target: loop });
+      expect(r.digest).toBe(digestOf(then));
+      expect((await readFile(loop)).subarray(0, 4 * MiB)).toEqual(then);
+    });
+
+    it("refuses a block device smaller than the copy", async () => {
+      await volumeAndCopy();
+      const image = join(dir, "small.img");
+      await writeFile(image, Buffer.alloc(2 * MiB));
+      loop = execFileSync("losetup", ["--find", "--show", image], { encoding: "utf8" }).trim();
+      const e = await populate({ source: source(), token, target: loop }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ final: true });
+      expect((e as Error).message).toContain("smaller than the copy");
+    });
+  });
+});
+
+describe("populator/cli.js (the populator pod's command)", () => {
+  const cli = join(dirname(fileURLToPath(import.meta.url)), "cli.ts");
+  const run = (args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [cli, ...args], (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : Number(err.code ?? 1), stdout, stderr });
+      });
+    });
+
+  it("populates, prints its figures as a JSON line and exits 0", async () => {
+    const then = await volumeAndCopy();
+    const target = join(dir, "target.img");
+    const tokenFile = join(dir, "token");
+    await writeFile(target, "");
+    await writeFile(tokenFile, `${token}\n`);
+    const r = await run(["--source", source(), "--token-file", tokenFile, "--target", target]);
+    expect(r.code).toBe(0);
+    const last = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as Record<string, unknown>;
+    expect(last).toMatchObject({ msg: "Populated", sent: 12, digest: digestOf(then) });
+    expect(await readFile(target)).toEqual(then);
+  });
+
+  it("a refused token exits 2 and leaves the reason in the termination message", async () => {
+    await volumeAndCopy();
+    const target = join(dir, "target.img");
+    const tokenFile = join(dir, "token");
+    const termination = join(dir, "termination-log");
+    await writeFile(target, "");
+    await writeFile(tokenFile, "wrong");
+    const r = await run([
+      "--source",
+      source(),
+      "--token-file",
+      tokenFile,
+      "--target",
+      target,
+      "--termination-log",
+      termination,
+    ]);
+    expect(r.code).toBe(2);
+    expect(await readFile(termination, "utf8")).toContain("does not know this population's token");
+  });
+
+  it("names what is missing from its command line", async () => {
+    const r = await run(["--source", source()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--source, --token-file and --target are required");
+  });
+});

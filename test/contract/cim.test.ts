@@ -1,0 +1,107 @@
+// Runs the engine contract against the cim driver talking CIM-XML over HTTPS to the CIM test array
+// (test/cim-server), which keeps its data in an embedded engine with the suite's movable clock. The driver
+// verifies the test array's self-signed certificate through caBundle. Volumes and their data are reached on the
+// test array's engine directly (CIM has no data path): that is test-only.
+// Beside the contract, the bad input of issue 16 that the driver alone decides: wrong credentials, a missing
+// namespace, a provider without Copy Services, and methods that return 4, 5 or 6.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
+import { openCimEngine, type CimEngineOptions } from "../../operator/src/engine/cim/engine.ts";
+import type { Engine } from "../../operator/src/engine/port.ts";
+import { startCimTestArray, type CimTestArray, type CimTestArrayOptions } from "../cim-server/server.ts";
+import { engineContract } from "./engine-contract.ts";
+import { MiB, owner, refusal, TestClock } from "./helpers.ts";
+
+interface Setup {
+  readonly engine: Engine;
+  readonly array: CimTestArray;
+  readonly clock: TestClock;
+  dispose(): Promise<void>;
+}
+
+async function setUp(
+  arrayOptions: Partial<CimTestArrayOptions> = {},
+  driver: Partial<CimEngineOptions> = {},
+): Promise<Setup> {
+  const dir = await mkdtemp(join(tmpdir(), "arraycopy-cim-"));
+  const clock = new TestClock();
+  const backing = await openEmbeddedEngine({ dataDir: dir, clock, expiryIntervalMs: 0 });
+  const array = await startCimTestArray({ engine: backing, ...arrayOptions });
+  const engine = openCimEngine({
+    endpoint: array.url,
+    user: array.user,
+    password: array.password,
+    caBundle: array.ca,
+    pollIntervalMs: 20,
+    volumes: () => backing.volumes,
+    ...driver,
+  });
+  return {
+    engine,
+    array,
+    clock,
+    dispose: async () => {
+      await engine.close();
+      await array.close();
+      await backing.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+engineContract("cim (test array)", async () => {
+  const s = await setUp();
+  return { engine: s.engine, clock: s.clock, remote: true, dispose: () => s.dispose() };
+});
+
+describe("cim: bad input gets a named reason and changes nothing", () => {
+  let s: Setup | undefined;
+  afterEach(async () => {
+    await s?.dispose();
+    s = undefined;
+  });
+  const snap = (e: Engine) => e.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
+
+  it("wrong credentials: AccessDenied, final, and later calls do not reach the provider", async () => {
+    s = await setUp({}, { password: "wrong" });
+    const e = await refusal(() => snap(s?.engine as Engine));
+    expect([e.code, e.kind]).toEqual(["AccessDenied", "final"]);
+    expect(e.message).toMatch(/wrong user name or password \(HTTP 401\)/);
+    const before = s.array.requests.length;
+    await refusal(() => snap(s?.engine as Engine));
+    expect(s.array.requests.length).toBe(before);
+  });
+
+  it("a namespace that does not exist is named", async () => {
+    s = await setUp({}, { namespace: "root/nowhere" });
+    const e = await refusal(() => snap(s?.engine as Engine));
+    expect([e.code, e.kind]).toEqual(["InvalidInput", "final"]);
+    expect(e.message).toMatch(/the CIM namespace root\/nowhere does not exist/);
+  });
+
+  it("a provider without the Copy Services profile is Unsupported and says what it registers", async () => {
+    s = await setUp({ profiles: ["Array", "Block Services"] });
+    const e = await refusal(() => snap(s?.engine as Engine));
+    expect(e.code).toBe("Unsupported");
+    expect(e.message).toMatch(/does not register the Copy Services profile \(it registers Array, Block Services\)/);
+  });
+
+  for (const [code, port, name] of [
+    [4, "Internal", "Failed"],
+    [5, "InvalidInput", "Invalid Parameter"],
+    [6, "InUse", "In Use"],
+  ] as const) {
+    it(`a method returning ${code} ${name} is ${port}, final, and leaves nothing`, async () => {
+      s = await setUp();
+      await s.array.engine.volumes.createVolume("base", MiB);
+      s.array.faults.method.set("CreateReplica", code);
+      const e = await refusal(() => snap(s?.engine as Engine));
+      expect([e.code, e.kind]).toEqual([port, "final"]);
+      expect(e.message).toBe(`cannot create virtual copy snap: CreateReplica returned ${code} ${name}`);
+      expect((await s.array.engine.listVolumes()).map((v) => v.name)).toEqual(["base"]);
+    });
+  }
+});
