@@ -167,7 +167,7 @@ function copyState(copy: CopyObservation): State {
     case "Initialized":
       return {
         reason: "Queued",
-        message: `the copy onto ${copy.name} is queued: the array already runs as many physical copies as it allows at once`,
+        message: `the copy onto ${copy.name} is queued: the array runs as many physical copies as it allows at once`,
         mood: "working",
       };
     case "ResyncInProgress":
