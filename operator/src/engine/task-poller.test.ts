@@ -59,6 +59,11 @@ describe("TaskPoller", () => {
     expect(await firstPoll([[task("3"), task("7")]], [], ["7"])).toEqual(["Started 7", "Finished 7"]);
   });
 
+  it("keeps polling for a task it started until a poll shows it, even when the list lags behind", async () => {
+    const running = task("7", { jobState: "Running", operationalStatus: ["OK"], endTime: undefined });
+    expect(await firstPoll([[], [], [], [running], [task("7")]], ["7"])).toEqual(["Started 7", "Finished 7"]);
+  });
+
   it("reports such a task once, however often started() is told", async () => {
     expect(await firstPoll([[task("7")], [task("7")]], [], ["7", "7"])).toEqual(["Started 7", "Finished 7"]);
   });

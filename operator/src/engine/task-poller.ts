@@ -6,10 +6,14 @@
 // unless this engine started them (started()): a task that began and ended before the first poll came round is
 // still news, reported Started then Finished. started() may also come after that first poll (the engine learns
 // the task's id only once its create call returns, and the poll can run in between): a task the first poll filed
-// as history is then reported at once. It polls only while a task it saw was unfinished, or after the engine
-// woke it (a task started or stopped): an array with nothing running costs no request.
+// as history is then reported at once. It polls only while a task it saw was unfinished, a task it started has not
+// shown up yet, or after the engine woke it (a task started or stopped): an array with nothing running costs no
+// request.
 import type { JobListener, JobObservation } from "./port.ts";
 import { finishedJobStates } from "./port.ts";
+
+/** How long a task this engine started is looked for in the array's list before it is given up. */
+const unseenLimitMs = 10 * 60_000;
 
 export class TaskPoller {
   readonly #listeners = new Set<JobListener>();
@@ -21,7 +25,7 @@ export class TaskPoller {
   /** Set by wake(): poll again even if the last poll saw nothing running. */
   #woken = false;
   /** Tasks this engine started that no poll has seen yet: never history. */
-  readonly #started = new Set<string>();
+  readonly #started = new Map<string, number>();
   /** Tasks the first poll found finished and filed as history: started() turns one back into news. */
   readonly #history = new Set<string>();
 
@@ -53,7 +57,7 @@ export class TaskPoller {
     if (this.#listeners.size === 0) return;
     const filed = this.#seen.get(id);
     if (filed === undefined) {
-      this.#started.add(id);
+      this.#started.set(id, Date.now());
     } else if (this.#history.delete(id)) {
       this.#emit("Started", filed);
       this.#emit("Finished", filed);
@@ -72,7 +76,10 @@ export class TaskPoller {
       this.#tick().then(
         (running) => {
           this.#timer = undefined;
-          if (this.#listeners.size > 0 && (running || this.#woken)) this.#schedule(this.#intervalMs);
+          // A task we started and no poll has shown yet keeps the polls going: the array's task list can lag
+          // behind the call that started it (the driver shares one GET /tasks answer for a moment).
+          if (this.#listeners.size > 0 && (running || this.#woken || this.#started.size > 0))
+            this.#schedule(this.#intervalMs);
         },
         () => {
           // A failed poll says nothing about what runs: try again.
@@ -107,6 +114,8 @@ export class TaskPoller {
       else if (job.percentComplete !== before.percentComplete) this.#emit("Progress", job);
     }
     this.#primed = true;
+    // A started task that no poll shows for this long is not coming (the array dropped it): stop waiting for it.
+    for (const [id, at] of this.#started) if (Date.now() - at > unseenLimitMs) this.#started.delete(id);
     return jobs.some((j) => !finishedJobStates.includes(j.jobState));
   }
 
