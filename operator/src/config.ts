@@ -28,6 +28,20 @@ export const configSchema = z.object({
   leaseName: z.string().min(1).describe("name of the leader-election Lease"),
   identity: z.string().min(1).describe("this replica's name in the Lease and in Events"),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).describe("trace, debug, info, warn or error"),
+  populatorImage: z
+    .string()
+    .optional()
+    .describe("image of the populator pods that make PVCs from copies (the operator's own); unset: no populator"),
+  populatorNamespace: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("namespace of the populator's pods, PVC′s and token Secrets; default: --lease-namespace"),
+  populatorPort: port.describe("port of the populator pods' data path (served only with --populator-image)"),
+  populatorAddress: z
+    .url()
+    .optional()
+    .describe("URL populator pods reach this replica at; default http://$POD_IP:<populator-port>"),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -43,6 +57,10 @@ const flags = {
   "lease-name": "ARRAYCOPY_LEASE_NAME",
   identity: "POD_NAME",
   "log-level": "ARRAYCOPY_LOG_LEVEL",
+  "populator-image": "ARRAYCOPY_POPULATOR_IMAGE",
+  "populator-namespace": "ARRAYCOPY_POPULATOR_NAMESPACE",
+  "populator-port": "ARRAYCOPY_POPULATOR_PORT",
+  "populator-address": "ARRAYCOPY_POPULATOR_ADDRESS",
 } as const;
 
 const defaults: Record<keyof typeof flags, string | undefined> = {
@@ -57,6 +75,10 @@ const defaults: Record<keyof typeof flags, string | undefined> = {
   "lease-name": "arraycopy-operator",
   identity: `${hostname()}-${process.pid}`,
   "log-level": "info",
+  "populator-image": undefined,
+  "populator-namespace": undefined,
+  "populator-port": "8081",
+  "populator-address": undefined,
 };
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
@@ -89,7 +111,7 @@ export function usage(): string {
   const rows = (Object.entries(flags) as [keyof typeof flags, string][]).map(([flag, envName]) => {
     const d = defaults[flag];
     const about = shape[camel(flag)]?.description ?? "";
-    return `  --${flag.padEnd(16)} ${envName.padEnd(24)} ${(d === undefined ? "" : `[${d}]`).padEnd(22)} ${about}`;
+    return `  --${flag.padEnd(19)} ${envName.padEnd(24)} ${(d === undefined ? "" : `[${d}]`).padEnd(22)} ${about}`;
   });
   return [
     "usage: node operator/src/main.ts [flags]   (flags override environment variables, which override defaults)",

@@ -42,9 +42,13 @@ import { Metrics } from "./observability/metrics.ts";
 import { startServer } from "./observability/server.ts";
 import { countStates } from "./observability/states.ts";
 import { populateCommand } from "./populator/cli.ts";
+import { PopulationGrants, startPopulationServer } from "./populator/source.ts";
+import { populatorSetup } from "./controllers/populator/setup.ts";
+import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 
 /** Our status writers' field managers all start so; the caches keep only their managedFields entries. */
 const managerPrefix = "arraycopy-";
+const populatorSelector = "arraycopy.io/populator=true";
 const cacheCompaction: CompactOptions = {
   interner: new StringInterner(),
   keepManagedFields: (e) => isStatusApply(e) && (e.manager?.startsWith(managerPrefix) ?? false),
@@ -77,6 +81,29 @@ function informer<T extends KubeObject>(kc: KubeConfig, clients: Clients, plural
     decode: (raw) => decodeUntyped(compactObject(raw, cacheCompaction)) as T | undefined,
     onError: (message, e) => {
       log.warn({ informer: plural, err: summarise(e) }, message);
+    },
+  });
+}
+
+/** An informer of a core kind (PVCs in all namespaces, the populator's pods in its namespace). */
+function coreInformer<T extends KubeObject>(
+  kc: KubeConfig,
+  name: string,
+  path: string,
+  list: (limit: number, cont: string | undefined) => Promise<unknown>,
+  log: Logger,
+  labelSelector?: string,
+): Informer<T> {
+  return new Informer<T>({
+    name,
+    path,
+    list: () => pagedList(list),
+    watch: clientNodeWatch(kc),
+    clock: realClock,
+    ...(labelSelector === undefined ? {} : { labelSelector }),
+    decode: (raw) => decodeUntyped(compactObject(raw, cacheCompaction)) as T | undefined,
+    onError: (message, e) => {
+      log.warn({ informer: name, err: summarise(e) }, message);
     },
   });
 }
@@ -123,7 +150,33 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     jobs: informer<CopyJobObject>(kc, clients, plurals.CopyJob, log),
     schedules: informer<CopyScheduleObject>(kc, clients, plurals.CopySchedule, log),
   };
-  const all = Object.values(caches) as Informer<KubeObject>[];
+  const popNs = config.populatorNamespace ?? config.leaseNamespace;
+  const claims = coreInformer<V1PersistentVolumeClaim>(
+    kc,
+    "persistentvolumeclaims",
+    "/api/v1/persistentvolumeclaims",
+    (limit, cont) =>
+      clients.core.listPersistentVolumeClaimForAllNamespaces({
+        limit,
+        ...(cont === undefined ? {} : { _continue: cont }),
+      }),
+    log,
+  );
+  const populatorPods = coreInformer<V1Pod>(
+    kc,
+    "populator-pods",
+    `/api/v1/namespaces/${popNs}/pods`,
+    (limit, cont) =>
+      clients.core.listNamespacedPod({
+        namespace: popNs,
+        labelSelector: populatorSelector,
+        limit,
+        ...(cont === undefined ? {} : { _continue: cont }),
+      }),
+    log,
+    populatorSelector,
+  );
+  const all = [...(Object.values(caches) as Informer<KubeObject>[]), claims, populatorPods];
   for (const i of all) i.start();
 
   const metrics = new Metrics(
@@ -178,7 +231,18 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     indications,
     retainEngines: (names) => registry.retain(names),
   };
-  const controllers = setups.map((setup) => {
+  const grants = new PopulationGrants();
+  const population =
+    config.populatorImage === undefined ? undefined : await startPopulationServer(config.populatorPort, grants);
+  const address = config.populatorAddress ?? `http://${process.env["POD_IP"] ?? "127.0.0.1"}:${population?.port ?? 0}`;
+  if (population !== undefined) log.info({ port: population.port, address }, "Serving the populator's data path");
+  const wiring = {
+    claims,
+    pods: populatorPods,
+    grants,
+    settings: { image: config.populatorImage, namespace: popNs, address },
+  };
+  const controllers = [...setups, (d: SetupDeps) => populatorSetup(d, wiring)].map((setup) => {
     const { name, watches, reconcile, clock: own } = setup(deps);
     return new Controller({
       name,
@@ -215,11 +279,14 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   log.info("Controllers stopped; releasing resources");
   await Promise.all(all.map((i) => i.stop()));
   await registry.close();
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
+  for (const s of population === undefined ? [server] : [server, population.server]) {
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => {
+      s.close(() => {
+        resolve();
+      });
+    });
+  }
   return exitCode;
 }
 

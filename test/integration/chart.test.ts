@@ -285,7 +285,10 @@ describe("helm install into the real apiserver", () => {
     expect(container?.env).toEqual([
       { name: "POD_NAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.name" } } },
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } } },
+      { name: "POD_IP", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "status.podIP" } } },
     ]);
+    // The populator's pods run the operator's own image.
+    expect(config.populatorImage).toBe(container?.image);
     expect(pod?.volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: `${fullname}-data` } });
     // Both replicas on one node, so the standby can mount the ReadWriteOnce data volume too.
     expect(JSON.stringify(pod?.affinity)).toContain('"topologyKey":"kubernetes.io/hostname"');
@@ -410,16 +413,19 @@ describe("helm install into the real apiserver", () => {
       why: "CRDs are the chart's, not the operator's",
       args: ["delete", "crd", "copyclasses.arraycopy.io", "--dry-run=server"],
     },
-    { why: "it runs no workloads", args: ["run", "intruder", "-n", "@ns", "--image=busybox", "--dry-run=server"] },
+    {
+      why: "it runs pods only in the release namespace (the populator's)",
+      args: ["run", "intruder", "-n", "default", "--image=busybox", "--dry-run=server"],
+    },
     {
       why: "it updates no Deployments, its own included",
       args: ["scale", "deployment", "@fullname", "-n", "@ns", "--replicas=5", "--dry-run=server"],
     },
     {
-      why: "PVCs are read, never changed",
-      args: ["label", "pvc", "prod-claim", "-n", "@ns", "x=y", "--dry-run=server"],
+      why: "users' PVCs are patched (finalizer, annotation), never deleted",
+      args: ["delete", "pvc", "prod-claim", "-n", "default", "--dry-run=server"],
     },
-    { why: "PVCs are read by name, never listed", args: ["get", "pvc", "-A"] },
+    { why: "Secrets only in the release namespace", args: ["get", "secret", "anything", "-n", "default"] },
     { why: "CopyClasses are the administrator's", args: ["delete", "copyclass", "@cls", "--dry-run=server"] },
     {
       // Virtual copies it may delete: those its CopySchedules made, by retention (RBAC cannot tell them apart).
@@ -465,6 +471,12 @@ describe("helm install into the real apiserver", () => {
     { verb: "get", resource: "persistentvolumes", sub: "", allowed: true },
     { verb: "list", resource: "persistentvolumes", sub: "", allowed: false },
     { verb: "create", resource: "events.events.k8s.io", sub: "", allowed: true },
+    { verb: "create", resource: "pods", inNamespace: true, sub: "", allowed: true },
+    { verb: "create", resource: "pods", sub: "", allowed: false },
+    { verb: "watch", resource: "persistentvolumeclaims", sub: "", allowed: true },
+    { verb: "delete", resource: "persistentvolumeclaims", sub: "", allowed: false },
+    { verb: "delete", resource: "persistentvolumes", sub: "", allowed: true },
+    { verb: "update", resource: "persistentvolumes", sub: "", allowed: false },
     { verb: "create", resource: "events", sub: "", allowed: false },
     {
       verb: "update",

@@ -33,7 +33,7 @@ export interface StartOptions {
   /** Shares engines with an earlier operator (a restart), instead of a new data directory. */
   readonly registry?: EngineRegistry;
   /** Wraps each engine the operator uses (fault injection). */
-  readonly wrap?: (engine: Engine) => Engine;
+  readonly wrap?: (engine: Engine, className: string) => Engine;
   /** Where the operator's log lines go (default stdout), so a test can read everything it logged. */
   readonly logDestination?: DestinationStream;
   /** Overrides the log level (default ARRAYCOPY_TEST_LOG, else warn). */
@@ -52,7 +52,7 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
     engineFor: async (cls: Parameters<EngineRegistry["engineFor"]>[0]) => {
       const engine = await registry.engineFor(cls);
       if (opts.wrap === undefined) return engine;
-      const w = wrapped.get(engine) ?? opts.wrap(engine);
+      const w = wrapped.get(engine) ?? opts.wrap(engine, cls.name);
       wrapped.set(engine, w);
       return w;
     },

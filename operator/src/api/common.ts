@@ -185,6 +185,23 @@ export const copyStatusFields = {
   whenSynced: timestamp.optional().describe("CIM WhenSynced: the point in time the copy holds."),
   creationTime: timestamp.optional().describe("When the copy was created on the array."),
   sizeBytes: z.number().int().min(0).optional().describe("Size of the copy in bytes."),
+  volumeClaims: z
+    .array(
+      z.object({
+        name: objectName.describe("A PersistentVolumeClaim of this namespace whose dataSourceRef names this copy."),
+        phase: z
+          .enum(["Pending", "Populating", "Populated"])
+          .describe(
+            "Pending: not started (see the PVC's events for why); Populating: its volume is being written; " +
+              "Populated: the PVC is Bound to a volume holding this copy's bytes.",
+          ),
+        volumeName: z.string().max(253).optional().describe("The PV the PVC is bound to, once Populated."),
+      }),
+    )
+    .max(256)
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })
+    .optional()
+    .describe("The PVCs made (or being made) from this copy, written by the operator's populator."),
   lastError: z
     .object({
       code: z.number().int().optional().describe("The array's error code."),

@@ -15,6 +15,7 @@ import {
   CustomObjectsApi,
   EventsV1Api,
   ServerConfiguration,
+  StorageV1Api,
   createConfiguration,
   setHeaderMiddleware,
 } from "@kubernetes/client-node";
@@ -32,6 +33,7 @@ export interface Clients {
   readonly core: CoreV1Api;
   readonly events: EventsV1Api;
   readonly coordination: CoordinationV1Api;
+  readonly storage: StorageV1Api;
 }
 
 export interface ClientOptions {
@@ -84,5 +86,6 @@ export function makeClients(kc: KubeConfig, opts: ClientOptions): Clients {
     core: new CoreV1Api(config),
     events: new EventsV1Api(config),
     coordination: new CoordinationV1Api(config),
+    storage: new StorageV1Api(config),
   };
 }

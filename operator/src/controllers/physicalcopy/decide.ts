@@ -13,6 +13,7 @@ import { arrayName } from "../shared/naming.ts";
 import {
   copyFinalizer,
   jobFinished,
+  populateSourceFinalizer,
   startRequested,
   type CopyJobObject,
   type PhysicalCopyObject,
@@ -65,6 +66,8 @@ export type PcPlan =
   | { readonly kind: "gone" }
   | { readonly kind: "halt" | "delete" | "detach"; readonly copy: CopyObservation }
   | { readonly kind: "wait"; readonly ms: number }
+  /** Deleting, while a PVC is still being made from the copy: nothing is done until the populator lets go. */
+  | { readonly kind: "populating" }
   | { readonly kind: "release"; readonly why: "Retain" | "Absent" | "Independent" }
   | { readonly kind: "none" };
 
@@ -161,6 +164,8 @@ function unsupported(pc: PhysicalCopyObject, caps: Capabilities): string | undef
 function decideDeletion(g: PcGathered): PcPlan {
   const { pc, link } = g;
   if (!hasFinalizer(pc.metadata, copyFinalizer)) return { kind: "none" };
+  // A PVC is being made from the copy: its bytes must stay until the populator lets go.
+  if (hasFinalizer(pc.metadata, populateSourceFinalizer)) return { kind: "populating" };
   if (!link.ok) return { kind: "blocked", blocked: link.blocked };
   const copy = link.observed;
   if (copy === undefined) {

@@ -19,7 +19,7 @@ import {
   transientRecheckMaxMs,
   type Next,
 } from "../shared/retry.ts";
-import { jobFinished } from "../shared/objects.ts";
+import { claimsPopulating, jobFinished } from "../shared/objects.ts";
 import { releases, wasCreated, type PcEngineCall, type PcGathered, type PcPlan } from "./decide.ts";
 import type { PhysicalCopyEventReason, PhysicalCopyReason } from "./reasons.ts";
 
@@ -208,6 +208,15 @@ function deletionState(g: PcGathered, plan: PcPlan, outcome: PcOutcome): State {
         `cannot reach the array to clean up (${plan.blocked.message}); fix that, or remove the finalizer ` +
         `arraycopy.io/array-object to abandon it`,
       mood: "stalled",
+    };
+  }
+  if (plan.kind === "populating") {
+    return {
+      reason: "WaitingForClaims",
+      message:
+        `waiting for ${claimsPopulating(g.pc.status)} to be made from this copy (finalizer ` +
+        "arraycopy.io/populate-source) before cleaning up",
+      mood: "working",
     };
   }
   const step =

@@ -50,6 +50,20 @@ export function jobFinished(job: CopyJobObject | undefined): boolean {
 export const copyFinalizer = "arraycopy.io/array-object";
 
 /**
+ * The populator's finalizer on a copy while a PVC is being made from it (controllers/populator): the copy's own
+ * controller leaves the array object alone until it is gone.
+ */
+export const populateSourceFinalizer = "arraycopy.io/populate-source";
+
+/** The PVCs being made from a copy now, from status.volumeClaims (the populator writes it). */
+export function claimsPopulating(
+  status: { volumeClaims?: readonly { name: string; phase: string }[] | undefined } | undefined,
+): string {
+  const names = (status?.volumeClaims ?? []).filter((c) => c.phase === "Populating").map((c) => c.name);
+  return names.length === 0 ? "a PVC" : `PVC ${names.join(", ")}`;
+}
+
+/**
  * Intents: before an engine call whose outcome may be uncertain (a create or a task start that times out), the
  * object records, in one guarded metadata patch (with the finalizer when one is due), the time the call was first
  * attempted. Every kind does it the same way. A later reconcile that finds the intent and no outcome knows a call

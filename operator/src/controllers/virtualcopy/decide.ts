@@ -12,7 +12,13 @@ import { findCondition } from "../../kube/conditions.ts";
 import { hasFinalizer, isDeleting } from "../../kube/finalizers.ts";
 import { classOf, type Blocked, type Link } from "../shared/connect.ts";
 import { arrayName, ownerTag } from "../shared/naming.ts";
-import { copyFinalizer, createIntentAnnotation, intentTime, type VirtualCopyObject } from "../shared/objects.ts";
+import {
+  copyFinalizer,
+  populateSourceFinalizer,
+  createIntentAnnotation,
+  intentTime,
+  type VirtualCopyObject,
+} from "../shared/objects.ts";
 import type { SourceReason, VolumeResolution } from "../shared/sources.ts";
 
 /** How long after a create was requested its outcome may still be uncertain (a request that timed out). */
@@ -53,6 +59,8 @@ export type Plan =
   | { readonly kind: "delete"; readonly copy: CopyObservation }
   | { readonly kind: "wait"; readonly ms: number }
   | { readonly kind: "release"; readonly why: "Retain" | "Absent" }
+  /** Deleting, while a PVC is still being made from the copy: nothing is done until the populator lets go. */
+  | { readonly kind: "populating" }
   /** Deleting, and the finalizer is not ours (any more): nothing to do. */
   | { readonly kind: "none" };
 
@@ -120,6 +128,8 @@ function unsupported(vc: VirtualCopyObject, caps: Capabilities): string | undefi
 function decideDeletion(g: Gathered): Plan {
   const { vc, link } = g;
   if (!hasFinalizer(vc.metadata, copyFinalizer)) return { kind: "none" };
+  // A PVC is being made from the copy: its bytes must stay until the populator lets go.
+  if (hasFinalizer(vc.metadata, populateSourceFinalizer)) return { kind: "populating" };
   if (deletionPolicyOf(g) === "Retain") return { kind: "release", why: "Retain" };
   // Without an engine we cannot know whether the array object exists: keep the finalizer (never leak).
   if (!link.ok) return { kind: "blocked", blocked: link.blocked };

@@ -20,6 +20,7 @@ import {
   transientRecheckMaxMs,
   type Next,
 } from "../shared/retry.ts";
+import { claimsPopulating } from "../shared/objects.ts";
 import { arrayNameOf, releases, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import type { VirtualCopyReason } from "./reasons.ts";
 
@@ -212,6 +213,16 @@ function deletionState(g: Gathered, plan: Plan, outcome: Outcome): State {
         `cannot reach the array to delete the copy (${plan.blocked.message}); fix that, or remove the finalizer ` +
         `arraycopy.io/array-object to abandon the array object`,
       mood: "stalled",
+      ready: false,
+    };
+  }
+  if (plan.kind === "populating") {
+    return {
+      reason: "WaitingForClaims",
+      message:
+        `waiting for ${claimsPopulating(g.vc.status)} to be made from this copy (finalizer ` +
+        `arraycopy.io/populate-source) before deleting virtual copy ${arrayNameOf(g.vc)}`,
+      mood: "working",
       ready: false,
     };
   }

@@ -1,0 +1,576 @@
+// The populator's reconciler (the shell around decide.ts): two kinds of key share one queue.
+//
+//   claim:<namespace>/<name>        a user's PVC whose dataSourceRef names a VirtualCopy or PhysicalCopy
+//   copy:<Kind>:<namespace>/<name>  a copy: its status.volumeClaims and its populate-source finalizer
+//
+// Owns: in the operator's namespace the token Secret, PVC′ and the populator pod of each claim (objects.ts); the
+// Filesystem PV of a Filesystem claim; the finalizers arraycopy.io/populate-target (claims) and
+// arraycopy.io/populate-source (copies); the claim's annotation arraycopy.io/populated-from; status.volumeClaims of
+// copies (field manager arraycopy-populator); the data path's grants (in memory, re-made from the Secret after a
+// restart).
+import { randomBytes } from "node:crypto";
+import {
+  V1DeleteOptions,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Secret,
+  type CoreV1Api,
+  type StorageV1Api,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { apiVersion } from "../../api/common.ts";
+import { findCondition } from "../../kube/conditions.ts";
+import { after, done, type Reconcile, type Result } from "../../kube/controller.ts";
+import { isAlreadyExists, isNotFound } from "../../kube/errors.ts";
+import { fromJson } from "../../kube/models.ts";
+import type { ObjectRef } from "../../kube/events.ts";
+import {
+  addFinalizerPatch,
+  hasFinalizer,
+  isDeleting,
+  removeFinalizerPatch,
+  type JsonPatchOp,
+} from "../../kube/finalizers.ts";
+import type { Informer } from "../../kube/informer.ts";
+import type { StatusWriter } from "../../kube/status.ts";
+import type { GrantSource, PopulationGrants } from "../../populator/source.ts";
+import { connect } from "../shared/connect.ts";
+import type { ControllerContext } from "../shared/context.ts";
+import type { Meta, PhysicalCopyObject, VirtualCopyObject } from "../shared/objects.ts";
+import {
+  copySourceOf,
+  decide,
+  retryAtAnnotation,
+  retryDelayMs,
+  type CopyView,
+  type EngineView,
+  type Gathered,
+  type Plan,
+  type Settings,
+  type StorageClassView,
+} from "./decide.ts";
+import {
+  attemptsAnnotation,
+  claimAnnotation,
+  claimFinalizer,
+  filesystemPv,
+  isOurs,
+  podName,
+  populatedFromAnnotation,
+  populatorPod,
+  primeClaim,
+  primeName,
+  secretName,
+  sourceFinalizer,
+  tokenSecret,
+  type ClaimRef,
+  type CopyKind,
+  type Json,
+} from "./objects.ts";
+
+export interface PopulatorDeps {
+  readonly ctx: ControllerContext;
+  readonly core: CoreV1Api;
+  readonly storage: StorageV1Api;
+  readonly claims: Informer<V1PersistentVolumeClaim>;
+  readonly pods: Informer<V1Pod>;
+  readonly settings: Settings;
+  readonly grants: PopulationGrants;
+  /** Writes status.volumeClaims of a copy, by kind. */
+  readonly status: Readonly<Record<CopyKind, StatusWriter>>;
+  /** JSON patches of a copy's metadata. */
+  readonly patchCopy: (kind: CopyKind, copy: { metadata: Meta }, ops: readonly JsonPatchOp[]) => Promise<void>;
+}
+
+export const claimKey = (key: string): string => `claim:${key}`;
+export const copyKey = (kind: CopyKind, key: string): string => `copy:${kind}:${key}`;
+
+export function populatorReconciler(deps: PopulatorDeps): Reconcile {
+  const log = deps.ctx.log;
+  return async (key, signal) => {
+    if (key.startsWith("claim:")) return reconcileClaim(deps, key.slice(6), signal, log);
+    const m = /^copy:(VirtualCopy|PhysicalCopy):(.*)$/.exec(key);
+    if (m?.[1] !== undefined && m[2] !== undefined) return reconcileCopy(deps, m[1] as CopyKind, m[2]);
+    return done;
+  };
+}
+
+// ---- claims ----
+
+async function reconcileClaim(deps: PopulatorDeps, key: string, signal: AbortSignal, log: Logger): Promise<Result> {
+  const claim = deps.claims.get(key);
+  if (claim?.metadata?.uid === undefined) return done;
+  const { g, secret } = await gather(deps, claim, signal);
+  const plan = decide(g);
+  const l = log.child({ namespace: g.ref.namespace, claim: g.ref.name, plan: plan.kind });
+  // A population that runs on after a restart or a change of leader: this process grants its token again.
+  if (plan.kind === "wait" && g.pod !== undefined && g.copy !== undefined && secret !== undefined)
+    grant(deps, g, g.copy, tokenOf(secret));
+  return act(deps, g, plan, l);
+}
+
+function refOf(claim: V1PersistentVolumeClaim): ClaimRef {
+  const m = claim.metadata;
+  return { namespace: m?.namespace ?? "", name: m?.name ?? "", uid: m?.uid ?? "" };
+}
+
+async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (e: unknown) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+async function gather(
+  deps: PopulatorDeps,
+  claim: V1PersistentVolumeClaim,
+  signal: AbortSignal,
+): Promise<{ g: Gathered; secret: V1Secret | undefined }> {
+  const { settings, core } = deps;
+  const ref = refOf(claim);
+  const now = deps.ctx.clock.now();
+  const source = copySourceOf(claim);
+  const ns = settings.namespace;
+  const prime = ours(deps.claims.getByName(ns, primeName(ref.uid)), ref);
+  const pod = ours(deps.pods.getByName(ns, podName(ref.uid)), ref);
+  const secret = ours(
+    await readOrUndefined(() => core.readNamespacedSecret({ namespace: ns, name: secretName(ref.uid) })),
+    ref,
+  );
+  const base = { claim, ref, now, settings, source, prime, pod, secret: secret !== undefined };
+  if (source === undefined || isDeleting(claim.metadata ?? {})) return { g: base, secret };
+  const pvName = prime?.spec?.volumeName;
+  const primePv = pvName ? await readOrUndefined(() => core.readPersistentVolume({ name: pvName })) : undefined;
+  const fsCandidate = await readOrUndefined(() => core.readPersistentVolume({ name: `pvc-${ref.uid}` }));
+  const fsPv = fsCandidate?.metadata?.labels?.["arraycopy.io/claim-uid"] === ref.uid ? fsCandidate : undefined;
+  if (source.namespace !== undefined && source.namespace !== ref.namespace)
+    return { g: { ...base, primePv, fsPv }, secret };
+  const found = findCopy(deps.ctx, source.kind, ref.namespace, source.name);
+  const copy = found === undefined ? undefined : copyView(source.kind, found);
+  const engine = found === undefined ? undefined : await engineView(deps.ctx, found, signal);
+  const storageClass = await storageClassView(deps, claim);
+  return { g: { ...base, primePv, fsPv, copy, engine, storageClass }, secret };
+}
+
+function ours<T extends { metadata?: { labels?: Record<string, string> } }>(
+  obj: T | undefined,
+  ref: ClaimRef,
+): T | undefined {
+  return isOurs(obj, ref) ? obj : undefined;
+}
+
+type AnyCopy = VirtualCopyObject | PhysicalCopyObject;
+
+function findCopy(ctx: ControllerContext, kind: CopyKind, namespace: string, name: string): AnyCopy | undefined {
+  return kind === "VirtualCopy"
+    ? ctx.caches.virtualCopies.getByName(namespace, name)
+    : ctx.caches.physicalCopies.getByName(namespace, name);
+}
+
+function copyView(kind: CopyKind, copy: AnyCopy): CopyView {
+  const ready = findCondition(copy.status?.conditions, "Ready");
+  const volume =
+    kind === "VirtualCopy"
+      ? (copy as VirtualCopyObject).status?.arrayName
+      : (copy as PhysicalCopyObject).status?.targetVolume;
+  return {
+    kind,
+    name: copy.metadata.name,
+    uid: copy.metadata.uid,
+    ready: ready?.status === "True",
+    why: ready === undefined ? "no Ready condition yet" : `${ready.reason}: ${ready.message}`,
+    deleting: isDeleting(copy.metadata),
+    sizeBytes: copy.status?.sizeBytes,
+    volume,
+  };
+}
+
+async function engineView(ctx: ControllerContext, copy: AnyCopy, signal: AbortSignal): Promise<EngineView> {
+  const { link, engine } = await connect(
+    ctx,
+    { requested: copy.spec.copyClassName, recorded: copy.status?.copyClassName },
+    () => Promise.resolve(signal.aborted),
+    "copy",
+  );
+  if (!link.ok) return { ok: false, message: link.blocked.message };
+  return {
+    ok: true,
+    className: link.cls.name,
+    readsVolumes: link.capabilities.volumes && engine?.volumes !== undefined,
+  };
+}
+
+async function storageClassView(deps: PopulatorDeps, claim: V1PersistentVolumeClaim): Promise<StorageClassView> {
+  const name = claim.spec?.storageClassName;
+  if (name === undefined || name === "")
+    return { missing: "the PVC names no StorageClass and the cluster has no default one: set spec.storageClassName" };
+  const sc = await readOrUndefined(() => deps.storage.readStorageClass({ name }));
+  if (sc === undefined) return { missing: `StorageClass ${name} does not exist` };
+  const driver = await readOrUndefined(() => deps.storage.readCSIDriver({ name: sc.provisioner }));
+  return {
+    name,
+    provisioner: sc.provisioner,
+    waitForConsumer: sc.volumeBindingMode === "WaitForFirstConsumer",
+    reclaimPolicy: sc.reclaimPolicy ?? "Delete",
+    fsType: sc.parameters?.["csi.storage.k8s.io/fstype"] ?? "ext4",
+    mountOptions: sc.mountOptions,
+    csi: driver !== undefined,
+  };
+}
+
+const claimRefOf = (ref: ClaimRef): ObjectRef => ({
+  apiVersion: "v1",
+  kind: "PersistentVolumeClaim",
+  namespace: ref.namespace,
+  name: ref.name,
+  uid: ref.uid,
+});
+
+async function act(deps: PopulatorDeps, g: Gathered, plan: Plan, log: Logger): Promise<Result> {
+  const event = (type: "Normal" | "Warning", reason: string, note: string, action = "Populate"): Promise<void> =>
+    deps.ctx.events.record({ regarding: claimRefOf(g.ref), type, reason, action, note });
+  switch (plan.kind) {
+    case "ignore":
+      return done;
+    case "refuse":
+      await event("Warning", plan.reason, plan.message);
+      return after(30_000);
+    case "wait":
+      return after(plan.ms);
+    case "start":
+      return start(deps, g, plan.copy, plan.node, event, log);
+    case "replacePod": {
+      await deletePod(deps, g);
+      if (plan.failure === undefined) {
+        log.info("Replacing a populator pod that points at another replica's address");
+        return after(0);
+      }
+      const delay = retryDelayMs(plan.attempts);
+      await event(
+        "Warning",
+        "PopulateFailed",
+        `populator pod attempt ${plan.attempts} failed: ${plan.failure}; retrying in ${Math.round(delay / 1000)} s`,
+      );
+      await patchPrimeAnnotations(deps, g, {
+        [attemptsAnnotation]: String(plan.attempts),
+        [retryAtAnnotation]: new Date(g.now + delay).toISOString(),
+      });
+      return after(delay);
+    }
+    case "rebind":
+      await rebind(deps, g, plan.mode, plan.pv, log);
+      return after(2_000);
+    case "finish": {
+      await annotateClaim(deps, g, populatedFromOf(g));
+      await cleanup(deps, g);
+      await removeClaimFinalizer(deps, g);
+      await event("Normal", "Populated", `Bound to ${plan.volume}, which holds ${populatedFromOf(g)}`);
+      log.info({ volume: plan.volume }, "Populated");
+      return done;
+    }
+    case "cleanup":
+      await cleanup(deps, g);
+      await removeClaimFinalizer(deps, g);
+      log.info({ why: plan.why }, "Cleaned up a population");
+      return done;
+  }
+}
+
+const populatedFromOf = (g: Gathered): string =>
+  g.source === undefined ? "" : `${g.source.kind} ${g.source.name}${g.copy === undefined ? "" : ` (${g.copy.uid})`}`;
+
+async function start(
+  deps: PopulatorDeps,
+  g: Gathered,
+  copy: CopyView,
+  node: string | undefined,
+  event: (type: "Normal" | "Warning", reason: string, note: string) => Promise<void>,
+  log: Logger,
+): Promise<Result> {
+  const { core, settings } = deps;
+  const ns = settings.namespace;
+  // 1. The claim's finalizer, then the copy's: from here on a deletion of either waits for cleanup.
+  const claimOps = addFinalizerPatch(g.claim.metadata ?? {}, claimFinalizer);
+  if (claimOps !== undefined)
+    await core.patchNamespacedPersistentVolumeClaim({ namespace: g.ref.namespace, name: g.ref.name, body: claimOps });
+  const found = findCopy(deps.ctx, copy.kind, g.ref.namespace, copy.name);
+  if (found === undefined || found.metadata.uid !== copy.uid) return after(1_000);
+  const copyOps = addFinalizerPatch(found.metadata, sourceFinalizer);
+  if (copyOps !== undefined) await deps.patchCopy(copy.kind, found, copyOps);
+  // 2. The token (kept in a Secret so the next leader can grant it again), and the grant.
+  let token: string;
+  const existing = await readOrUndefined(() =>
+    core.readNamespacedSecret({ namespace: ns, name: secretName(g.ref.uid) }),
+  );
+  if (existing !== undefined && isOurs(existing, g.ref)) token = tokenOf(existing);
+  else {
+    token = randomBytes(32).toString("base64url");
+    try {
+      await core.createNamespacedSecret({
+        namespace: ns,
+        body: fromJson(V1Secret, tokenSecret(ns, g.ref, token)),
+      });
+    } catch (e: unknown) {
+      if (!isAlreadyExists(e)) throw e;
+      return after(500);
+    }
+  }
+  grant(deps, g, copy, token);
+  // 3. PVC′, then the pod.
+  if (g.prime === undefined) {
+    try {
+      await core.createNamespacedPersistentVolumeClaim({
+        namespace: ns,
+        body: fromJson(V1PersistentVolumeClaim, primeClaim(ns, g.claim, g.ref, node)),
+      });
+    } catch (e: unknown) {
+      if (!isAlreadyExists(e)) throw e;
+    }
+  }
+  const image = settings.image ?? "";
+  const pod: Json = populatorPod({ namespace: ns, image, source: settings.address, node }, g.ref);
+  try {
+    await core.createNamespacedPod({ namespace: ns, body: fromJson(V1Pod, pod) });
+    const attempts = Number(g.prime?.metadata?.annotations?.[attemptsAnnotation] ?? "0");
+    await event(
+      "Normal",
+      "Populating",
+      `writing ${copy.kind} ${copy.name} (${copy.sizeBytes ?? 0} bytes) into ${ns}/${primeName(g.ref.uid)} with pod ` +
+        `${ns}/${podName(g.ref.uid)}${attempts > 0 ? `, attempt ${attempts + 1}` : ""}`,
+    );
+    log.info({ pod: podName(g.ref.uid) }, "Started a populator pod");
+  } catch (e: unknown) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+  return after(30_000);
+}
+
+function tokenOf(secret: V1Secret): string {
+  return Buffer.from(secret.data?.["token"] ?? "", "base64").toString("utf8");
+}
+
+function grant(deps: PopulatorDeps, g: Gathered, copy: CopyView, token: string): void {
+  const found = findCopy(deps.ctx, copy.kind, g.ref.namespace, copy.name);
+  if (found === undefined || copy.volume === undefined || copy.sizeBytes === undefined) return;
+  const volume = copy.volume;
+  const ctx = deps.ctx;
+  let engine: Promise<GrantSource["read"]> | undefined;
+  const reader = (): Promise<GrantSource["read"]> => {
+    engine ??= connect(
+      ctx,
+      { requested: found.spec.copyClassName, recorded: found.status?.copyClassName },
+      () => Promise.resolve(true),
+      "copy",
+    ).then(({ engine: e }) => {
+      const volumes = e?.volumes;
+      if (volumes === undefined) throw new Error("the copy's engine cannot read volume data");
+      return (offset, length) => volumes.readVolume(volume, offset, length);
+    });
+    engine.catch(() => {
+      engine = undefined;
+    });
+    return engine;
+  };
+  deps.grants.grant(token, `${g.ref.namespace}/${g.ref.name}`, {
+    sizeBytes: copy.sizeBytes,
+    read: async (offset, length) => (await reader())(offset, length),
+  });
+}
+
+async function deletePod(deps: PopulatorDeps, g: Gathered): Promise<void> {
+  const uid = g.pod?.metadata?.uid;
+  if (g.pod === undefined || uid === undefined || !isOurs(g.pod, g.ref)) return;
+  await ignoreNotFound(() =>
+    deps.core.deleteNamespacedPod({
+      namespace: deps.settings.namespace,
+      name: podName(g.ref.uid),
+      gracePeriodSeconds: 0,
+      body: deleteIf(uid),
+    }),
+  );
+}
+
+async function ignoreNotFound(call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (e: unknown) {
+    if (!isNotFound(e)) throw e;
+  }
+}
+
+/** Delete options that make the API server delete only the object we checked (by its UID). */
+const deleteIf = (uid: string): V1DeleteOptions => fromJson(V1DeleteOptions, { preconditions: { uid } });
+
+const pointer = (key: string): string => key.replace(/~/g, "~0").replace(/\//g, "~1");
+
+function annotationOps(
+  annotations: Record<string, string> | undefined,
+  values: Readonly<Record<string, string>>,
+): JsonPatchOp[] {
+  if (annotations === undefined) return [{ op: "add", path: "/metadata/annotations", value: { ...values } }];
+  return Object.entries(values).map(([k, v]) => ({ op: "add", path: `/metadata/annotations/${pointer(k)}`, value: v }));
+}
+
+async function patchPrimeAnnotations(deps: PopulatorDeps, g: Gathered, values: Record<string, string>): Promise<void> {
+  if (g.prime === undefined) return;
+  await deps.core.patchNamespacedPersistentVolumeClaim({
+    namespace: deps.settings.namespace,
+    name: primeName(g.ref.uid),
+    body: annotationOps(g.prime.metadata?.annotations, values),
+  });
+}
+
+async function annotateClaim(deps: PopulatorDeps, g: Gathered, from: string): Promise<void> {
+  if (g.claim.metadata?.annotations?.[populatedFromAnnotation] !== undefined) return;
+  await deps.core.patchNamespacedPersistentVolumeClaim({
+    namespace: g.ref.namespace,
+    name: g.ref.name,
+    body: annotationOps(g.claim.metadata?.annotations, { [populatedFromAnnotation]: from }),
+  });
+}
+
+async function removeClaimFinalizer(deps: PopulatorDeps, g: Gathered): Promise<void> {
+  const ops = removeFinalizerPatch(g.claim.metadata ?? {}, claimFinalizer);
+  if (ops === undefined) return;
+  await ignoreNotFound(() =>
+    deps.core.patchNamespacedPersistentVolumeClaim({ namespace: g.ref.namespace, name: g.ref.name, body: ops }),
+  );
+}
+
+/** Deletes the pod, PVC′ and the Secret of this claim — each only after its labels say it is this claim's. */
+async function cleanup(deps: PopulatorDeps, g: Gathered): Promise<void> {
+  const ns = deps.settings.namespace;
+  const { core } = deps;
+  await deletePod(deps, g);
+  const primeUid = g.prime?.metadata?.uid;
+  if (g.prime !== undefined && primeUid !== undefined && isOurs(g.prime, g.ref))
+    await ignoreNotFound(() =>
+      core.deleteNamespacedPersistentVolumeClaim({
+        namespace: ns,
+        name: primeName(g.ref.uid),
+        body: deleteIf(primeUid),
+      }),
+    );
+  const secret = await readOrUndefined(() => core.readNamespacedSecret({ namespace: ns, name: secretName(g.ref.uid) }));
+  const secretUid = secret?.metadata?.uid;
+  if (secret !== undefined && secretUid !== undefined && isOurs(secret, g.ref)) {
+    deps.grants.revoke(tokenOf(secret));
+    await ignoreNotFound(() =>
+      core.deleteNamespacedSecret({ namespace: ns, name: secretName(g.ref.uid), body: deleteIf(secretUid) }),
+    );
+  }
+}
+
+/**
+ * Hands PVC′'s volume to the claim. Block: PVC′'s PV is bound ahead to the claim (its claimRef), as
+ * lib-volume-populator does; the PV controller completes the binding. Filesystem: PVC′'s PV is set to Retain
+ * (checked in the answer before anything is deleted), a Filesystem PV for the same CSI volume is bound ahead to the
+ * claim, then PVC′ and the Block PV object go — the volume stays, held by the new PV.
+ */
+async function rebind(
+  deps: PopulatorDeps,
+  g: Gathered,
+  mode: "Block" | "Filesystem",
+  pv: V1PersistentVolume,
+  log: Logger,
+): Promise<void> {
+  const { core } = deps;
+  const name = pv.metadata?.name ?? "";
+  const from = populatedFromOf(g);
+  const primeUid = g.prime?.metadata?.uid;
+  if (primeUid === undefined || pv.spec?.claimRef?.uid !== primeUid) {
+    log.warn({ pv: name }, "PVC′'s volume is not bound to PVC′: not touching it");
+    return;
+  }
+  const annotations = annotationOps(pv.metadata?.annotations, { [populatedFromAnnotation]: from });
+  if (mode === "Block") {
+    const claimRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", ...g.ref };
+    await core.patchPersistentVolume({
+      name,
+      body: [
+        { op: "test", path: "/spec/claimRef/uid", value: primeUid },
+        { op: "replace", path: "/spec/claimRef", value: claimRef },
+        ...annotations,
+      ],
+    });
+    log.info({ pv: name }, "Bound the populated volume ahead to the claim");
+    return;
+  }
+  const sc = g.storageClass;
+  if (sc === undefined || "missing" in sc) throw new Error("the claim's StorageClass is gone");
+  const retained = await core.patchPersistentVolume({
+    name,
+    body: [
+      { op: "test", path: "/spec/claimRef/uid", value: primeUid },
+      { op: "replace", path: "/spec/persistentVolumeReclaimPolicy", value: "Retain" },
+      ...annotations,
+    ],
+  });
+  if (retained.spec?.persistentVolumeReclaimPolicy !== "Retain") throw new Error(`PV ${name} did not take Retain`);
+  try {
+    await core.createPersistentVolume({
+      body: fromJson(
+        V1PersistentVolume,
+        filesystemPv({
+          claim: g.ref,
+          block: retained,
+          fsType: sc.fsType,
+          reclaimPolicy: sc.reclaimPolicy,
+          mountOptions: sc.mountOptions,
+          populatedFrom: from,
+        }),
+      ),
+    });
+  } catch (e: unknown) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+  await cleanup(deps, g);
+  await ignoreNotFound(() => core.deletePersistentVolume({ name, body: deleteIf(retained.metadata?.uid ?? "") }));
+  log.info({ pv: name, fsPv: `pvc-${g.ref.uid}` }, "Handed the populated volume to the claim in Filesystem mode");
+}
+
+// ---- copies ----
+
+async function reconcileCopy(deps: PopulatorDeps, kind: CopyKind, key: string): Promise<Result> {
+  const copy =
+    kind === "VirtualCopy" ? deps.ctx.caches.virtualCopies.get(key) : deps.ctx.caches.physicalCopies.get(key);
+  if (copy === undefined) return done;
+  const ns = copy.metadata.namespace ?? "";
+  const entries = deps.claims
+    .list(ns)
+    .filter((c) => {
+      const s = copySourceOf(c);
+      return s?.kind === kind && s.name === copy.metadata.name && (s.namespace ?? ns) === ns;
+    })
+    .map((c) => {
+      const populated = c.metadata?.annotations?.[populatedFromAnnotation] !== undefined && c.status?.phase === "Bound";
+      const populating = !populated && hasFinalizer(c.metadata ?? {}, claimFinalizer);
+      return {
+        name: c.metadata?.name ?? "",
+        phase: populated ? "Populated" : populating ? "Populating" : "Pending",
+        ...(populated && c.spec?.volumeName !== undefined ? { volumeName: c.spec.volumeName } : {}),
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const needed = entries.some((e) => e.phase === "Populating");
+  const has = hasFinalizer(copy.metadata, sourceFinalizer);
+  if (!needed && has) {
+    const ops = removeFinalizerPatch(copy.metadata, sourceFinalizer);
+    if (ops !== undefined) await deps.patchCopy(kind, copy, ops);
+  }
+  if (isDeleting(copy.metadata) && !has) return done;
+  await deps.status[kind].write(
+    { apiVersion, kind, ...copy },
+    { fields: { volumeClaims: entries.length === 0 ? undefined : entries }, conditions: [] },
+  );
+  return done;
+}
+
+/** The claim key an object in the operator's namespace (PVC′, the pod) serves, from its annotation. */
+export function claimOfOwned(obj: { metadata?: { annotations?: Record<string, string> } } | undefined): string[] {
+  const claim = obj?.metadata?.annotations?.[claimAnnotation];
+  return claim === undefined ? [] : [claimKey(claim)];
+}

@@ -1,0 +1,336 @@
+// The populator on the real apiserver, up to where a kubelet would take over (no node runs here: the populator
+// pod stays Pending, and test/node proves the rest): a PVC whose dataSourceRef names a VirtualCopy gets PVC′, the
+// token Secret and the populator pod in the operator's namespace, the finalizers on the claim and the copy, the
+// copy's status.volumeClaims and a Populating event; the data path the pod would read is served, and the
+// populator's own command, run here with the pod's arguments and token, writes the copy's point in time byte for
+// byte. Deleting the copy waits (WaitingForClaims); deleting the claim cleans everything up and lets the copy go.
+// Bad input: each case gets a Warning naming the problem, nothing is created, and the claim is taken up once the
+// cause goes away.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, freshNamespace, installCrds, kubectl, kubectlOk, repoRoot } from "../support/cluster.ts";
+import { LimitedEngine } from "../support/limited-engine.ts";
+import {
+  applyYaml,
+  conditionOf,
+  embeddedClass,
+  eventsFor,
+  getObject,
+  startOperator,
+  waitForCondition,
+  type RunningOperator,
+} from "../support/operator.ts";
+
+const suffix = Math.random().toString(36).slice(2, 7);
+const cls = `pop-it-${suffix}`;
+const limitedCls = `pop-nodata-${suffix}`;
+const driver = `populator-${suffix}.test.arraycopy.io`;
+const csiClass = `pop-csi-${suffix}`;
+const plainClass = `pop-plain-${suffix}`;
+const image = "localhost/arraycopy/operator:test";
+const MiB = 1024 * 1024;
+let op: RunningOperator;
+let ns: string;
+let popNs: string;
+const work = mkdtempSync(join(tmpdir(), "arraycopy-populator-it-"));
+
+interface Obj {
+  metadata: {
+    uid: string;
+    name: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
+
+const claim = (name: string, source: { kind: string; name: string }, mods: Record<string, unknown> = {}) => ({
+  apiVersion: "v1",
+  kind: "PersistentVolumeClaim",
+  metadata: { name, namespace: ns },
+  spec: {
+    storageClassName: csiClass,
+    accessModes: ["ReadWriteOnce"],
+    volumeMode: "Block",
+    resources: { requests: { storage: "8Mi" } },
+    dataSourceRef: { apiGroup: "arraycopy.io", ...source },
+    ...mods,
+  },
+});
+
+const vc = (name: string, volume: string, className = cls) => ({
+  apiVersion: "arraycopy.io/v1alpha1",
+  kind: "VirtualCopy",
+  metadata: { name, namespace: ns },
+  spec: { copyClassName: className, source: { volumeName: volume } },
+});
+
+const objectsOf = (uid: string) => ({
+  prime: getObject<Obj>("pvc", popNs, `prime-${uid}`),
+  pod: getObject<Obj>("pod", popNs, `populate-${uid}`),
+  secret: getObject<Obj>("secret", popNs, `populate-${uid}`),
+});
+
+function pattern(seed: number, length: number): Buffer {
+  const b = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) b[i] = (i * 31 + seed * 7 + (i >> 12)) & 0xff;
+  return b;
+}
+
+/** Runs the populator's own command as the pod would, with the pod's arguments; resolves its exit code. */
+function runPopulator(args: readonly string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(repoRoot, "operator/src/populator/cli.ts"), ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("exit", (code) => {
+      resolve({ code: code ?? -1, out });
+    });
+  });
+}
+
+/** The objects made for a claim that are not gone or being deleted. */
+const live = (o: ReturnType<typeof objectsOf>) =>
+  [o.prime, o.pod, o.secret].filter((x) => x !== undefined && x.metadata.deletionTimestamp === undefined);
+
+const reasonsOf = (name: string) => eventsFor(ns, name).map((e) => e.reason);
+
+beforeAll(async () => {
+  installCrds();
+  ns = freshNamespace("pop");
+  popNs = freshNamespace("popsys");
+  applyYaml(
+    embeddedClass(cls),
+    embeddedClass(limitedCls),
+    { apiVersion: "storage.k8s.io/v1", kind: "CSIDriver", metadata: { name: driver }, spec: { attachRequired: false } },
+    {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: csiClass },
+      provisioner: driver,
+      volumeBindingMode: "Immediate",
+    },
+    {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: plainClass },
+      provisioner: `example.com/not-csi-${suffix}`,
+      volumeBindingMode: "Immediate",
+    },
+  );
+  const limited = new LimitedEngine({ volumes: false });
+  // The second class's engine says it cannot read volume data: neither strategy can serve it.
+  op = startOperator(["--populator-image", image, "--populator-namespace", popNs, "--populator-port", "0"], {
+    wrap: (engine, className) => (className === limitedCls ? limited.wrap(engine) : engine),
+  });
+  const engine = await op.engine(cls);
+  await engine.volumes.createVolume("db", 4 * MiB);
+  await engine.volumes.writeVolume("db", 0, pattern(1, 3 * MiB));
+  await (await op.engine(limitedCls)).volumes.createVolume("db", 4 * MiB);
+});
+
+afterAll(async () => {
+  await op.stop();
+  kubectl(["delete", "copyclass", cls, limitedCls, "--wait=false"]);
+  kubectl(["delete", "storageclass", csiClass, plainClass, "--wait=false"]);
+  kubectl(["delete", "csidriver", driver, "--wait=false"]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("populator", () => {
+  it("starts a population, serves the copy's point in time to the pod's command, and cleans up", async () => {
+    applyYaml(vc("snap", "db"));
+    const copy = await waitForCondition<Obj>("virtualcopy", ns, "snap", "Ready", { timeoutMs: 30_000 });
+    const arrayName = String(copy.status?.["arrayName"]);
+    const engine = await op.engine(cls);
+    const then = await engine.volumes.readVolume(arrayName, 0, 4 * MiB);
+    // The base moves on after the copy: the PVC must get the copy's bytes, not the volume's present.
+    await engine.volumes.writeVolume("db", 0, pattern(9, MiB));
+
+    applyYaml(claim("restored", { kind: "VirtualCopy", name: "snap" }));
+    const pvc = await eventually(() => {
+      const c = getObject<Obj>("pvc", ns, "restored");
+      expect(c?.metadata.finalizers).toContain("arraycopy.io/populate-target");
+      return c as Obj;
+    });
+    const uid = pvc.metadata.uid;
+    const made = await eventually(() => {
+      const o = objectsOf(uid);
+      expect(o.pod).toBeDefined();
+      return o;
+    });
+    // PVC′: the claim's class and size, always Block, labelled for this claim.
+    expect(made.prime?.spec).toMatchObject({
+      storageClassName: csiClass,
+      volumeMode: "Block",
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: "8Mi" } },
+    });
+    expect(made.prime?.spec).not.toHaveProperty("dataSourceRef");
+    for (const o of [made.prime, made.pod, made.secret])
+      expect(o?.metadata.labels).toMatchObject({ "arraycopy.io/claim-uid": uid, "arraycopy.io/populator": "true" });
+    const pod = made.pod as Obj & {
+      spec: {
+        restartPolicy: string;
+        automountServiceAccountToken: boolean;
+        containers: { image: string; args: string[]; volumeDevices: { devicePath: string }[] }[];
+        volumes: { persistentVolumeClaim?: { claimName: string }; secret?: { secretName: string } }[];
+      };
+    };
+    expect(pod.spec.restartPolicy).toBe("Never");
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    const container = pod.spec.containers[0];
+    expect(container?.image).toBe(image);
+    expect(container?.volumeDevices[0]?.devicePath).toBe("/dev/arraycopy-target");
+    expect(pod.spec.volumes.map((v) => v.persistentVolumeClaim?.claimName ?? v.secret?.secretName)).toEqual([
+      `prime-${uid}`,
+      `populate-${uid}`,
+    ]);
+    // The copy is held while the claim is populated, and lists it.
+    await eventually(() => {
+      const c = getObject<Obj>("virtualcopy", ns, "snap");
+      expect(c?.metadata.finalizers).toContain("arraycopy.io/populate-source");
+      expect(c?.status?.["volumeClaims"]).toEqual([{ name: "restored", phase: "Populating" }]);
+    });
+    await eventually(() => {
+      expect(reasonsOf("restored")).toContain("Populating");
+    });
+
+    // What the pod would run: its own arguments, the token from its Secret, a file standing in for the device.
+    const args = container?.args ?? [];
+    const source = args[args.indexOf("--source") + 1] ?? "";
+    expect(source).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const token = Buffer.from(
+      kubectlOk(["get", "secret", `populate-${uid}`, "-n", popNs, "-o", "jsonpath={.data.token}"]),
+      "base64",
+    );
+    writeFileSync(join(work, "token"), token);
+    const target = join(work, "device");
+    writeFileSync(target, Buffer.alloc(8 * MiB));
+    const run = await runPopulator([
+      "--source",
+      source,
+      "--token-file",
+      join(work, "token"),
+      "--target",
+      target,
+      "--termination-log",
+      join(work, "termination-log"),
+    ]);
+    expect(run.code, run.out).toBe(0);
+    const written = readFileSync(target);
+    expect(written.subarray(0, 4 * MiB).equals(then)).toBe(true);
+    expect(written.subarray(4 * MiB).equals(Buffer.alloc(4 * MiB))).toBe(true);
+    // A wrong token gets nothing, and says so (final: exit 2).
+    writeFileSync(join(work, "token"), "not-the-token");
+    const refused = await runPopulator(["--source", source, "--token-file", join(work, "token"), "--target", target]);
+    expect(refused.code).toBe(2);
+
+    // Deleting the copy waits for the claim, and says why; the array copy stays.
+    kubectlOk(["delete", "virtualcopy", "snap", "-n", ns, "--wait=false"]);
+    await eventually(() => {
+      const c = getObject<Obj>("virtualcopy", ns, "snap");
+      expect(conditionOf(c, "Ready")).toMatchObject({ reason: "WaitingForClaims" });
+      expect(conditionOf(c, "Ready")?.message).toContain("PVC restored");
+    });
+    expect(await engine.observeCopy(arrayName)).toBeDefined();
+
+    // Deleting the claim removes what was made for it, then the copy goes too. (No controller-manager runs here,
+    // so kubernetes.io/pvc-protection keeps the deleted PVCs around: what matters is that ours are let go.)
+    kubectlOk(["delete", "pvc", "restored", "-n", ns, "--wait=false"]);
+    await eventually(() => {
+      expect(getObject<Obj>("pvc", ns, "restored")?.metadata.finalizers ?? []).not.toContain(
+        "arraycopy.io/populate-target",
+      );
+      expect(live(objectsOf(uid))).toEqual([]);
+    }, 60_000);
+    await eventually(() => {
+      expect(getObject("virtualcopy", ns, "snap")).toBeUndefined();
+    }, 60_000);
+    expect(await engine.observeCopy(arrayName)).toBeUndefined();
+  });
+
+  it.each([
+    {
+      why: "a copy that does not exist",
+      name: "no-copy",
+      reason: "CopyNotFound",
+      message: "VirtualCopy nothing-here does not exist",
+      pvc: () => claim("no-copy", { kind: "VirtualCopy", name: "nothing-here" }),
+    },
+    {
+      why: "a PVC smaller than the copy",
+      name: "too-small",
+      reason: "ClaimTooSmall",
+      message: "request at least that (resources.requests.storage)",
+      pvc: () =>
+        claim("too-small", { kind: "VirtualCopy", name: "held" }, { resources: { requests: { storage: "1Mi" } } }),
+    },
+    {
+      why: "an access mode the populator cannot write through",
+      name: "read-only",
+      reason: "UnsupportedAccessMode",
+      message: "only ReadOnlyMany",
+      pvc: () => claim("read-only", { kind: "VirtualCopy", name: "held" }, { accessModes: ["ReadOnlyMany"] }),
+    },
+    {
+      why: "a StorageClass that no CSI driver serves",
+      name: "not-csi",
+      reason: "UnsupportedVolumeMode",
+      message: "is not served by a CSI driver",
+      pvc: () => claim("not-csi", { kind: "VirtualCopy", name: "held" }, { storageClassName: plainClass }),
+    },
+    {
+      why: "a class whose engine can do neither strategy",
+      name: "no-strategy",
+      reason: "NoPopulateStrategy",
+      message: "cannot read volume data",
+      pvc: () => claim("no-strategy", { kind: "VirtualCopy", name: "held-elsewhere" }),
+    },
+  ])("refuses $why with a Warning and makes nothing", async ({ name, reason, message, pvc }) => {
+    if (getObject("virtualcopy", ns, "held") === undefined) {
+      applyYaml(vc("held", "db"), vc("held-elsewhere", "db", limitedCls));
+      await waitForCondition("virtualcopy", ns, "held", "Ready", { timeoutMs: 30_000 });
+      await waitForCondition("virtualcopy", ns, "held-elsewhere", "Ready", { timeoutMs: 30_000 });
+    }
+    applyYaml(pvc());
+    const ev = await eventually(() => {
+      const found = eventsFor(ns, name).find((e) => e.reason === reason);
+      expect(found).toBeDefined();
+      return found;
+    });
+    expect(ev?.type).toBe("Warning");
+    expect(ev?.note).toContain(message);
+    const c = getObject<Obj>("pvc", ns, name);
+    expect(c?.metadata.finalizers ?? []).not.toContain("arraycopy.io/populate-target");
+    const o = objectsOf(c?.metadata.uid ?? "");
+    expect([o.prime, o.pod, o.secret]).toEqual([undefined, undefined, undefined]);
+    kubectlOk(["delete", "pvc", name, "-n", ns, "--wait=false"]);
+  });
+
+  it("takes up a claim once the copy it names appears and is Ready", async () => {
+    applyYaml(claim("early", { kind: "VirtualCopy", name: "later" }));
+    await eventually(() => {
+      expect(reasonsOf("early")).toContain("CopyNotFound");
+    });
+    applyYaml(vc("later", "db"));
+    const uid = getObject<Obj>("pvc", ns, "early")?.metadata.uid ?? "";
+    // The refusal is retried with backoff (30 s) and woken at once by the copy's change.
+    await eventually(() => {
+      expect(objectsOf(uid).pod).toBeDefined();
+    }, 60_000);
+    kubectlOk(["delete", "pvc", "early", "-n", ns, "--wait=false"]);
+    await eventually(() => {
+      expect(live(objectsOf(uid))).toEqual([]);
+    }, 60_000);
+  });
+});
