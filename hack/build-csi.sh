@@ -18,16 +18,9 @@ mkdir -p "$bin"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
 jobs=${BUILD_JOBS:-2}
 
-log() { printf '[csi %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-progress() {
-  local what=$1 start=$SECONDS n=0
-  while IFS= read -r _; do
-    n=$((n + 1))
-    if ((n % 40 == 0)); then log "$what: $n packages compiled ($((SECONDS - start))s)"; fi
-  done
-  log "$what: $n packages compiled in $((SECONDS - start))s"
-}
+log_tag=csi
+# shellcheck source=build-lib.sh
+source "$here/build-lib.sh"
 
 # Built inside a writable copy of the downloaded module itself, so that its own go.mod (with its replace directives,
 # which a dependent module would ignore) and go.sum decide every version, as upstream's release build does.
