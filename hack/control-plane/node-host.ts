@@ -82,12 +82,17 @@ export function missingForNode(): string[] {
     missing.push("cgroups (no memory hierarchy under /sys/fs/cgroup)");
   if (!existsSync("/proc/self/ns/mnt")) missing.push("mount namespaces");
   if (!existsSync("/dev/kmsg")) missing.push("/dev/kmsg (kubelet's OOM watcher reads it)");
+  if (!existsSync("/dev/loop-control")) missing.push("/dev/loop-control (the CSI driver's loop devices)");
   for (const [bin, pkg] of [
     ["/usr/sbin/runc", "runc"],
     ["/usr/lib/cni/bridge", "containernetworking-plugins"],
     ["/usr/sbin/nft", "nftables"],
     ["/usr/bin/unshare", "util-linux"],
     ["/usr/bin/nsenter", "util-linux"],
+    // The CSI driver's loop devices and filesystems.
+    ["/usr/sbin/losetup", "util-linux"],
+    ["/usr/sbin/blkid", "util-linux"],
+    ["/usr/sbin/mkfs.ext4", "e2fsprogs"],
   ] as const) {
     if (!existsSync(bin)) missing.push(`${bin} (Debian package ${pkg})`);
   }
