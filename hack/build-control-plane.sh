@@ -18,17 +18,9 @@ mkdir -p "$bin"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
 jobs=${BUILD_JOBS:-2}
 
-log() { printf '[control-plane %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-# go build -v prints one line per package compiled: turn that into a progress line every 40 packages.
-progress() {
-  local what=$1 start=$SECONDS n=0
-  while IFS= read -r _; do
-    n=$((n + 1))
-    if ((n % 40 == 0)); then log "$what: $n packages compiled ($((SECONDS - start))s)"; fi
-  done
-  log "$what: $n packages compiled in $((SECONDS - start))s"
-}
+log_tag=control-plane
+# shellcheck source=build-lib.sh
+source "$here/build-lib.sh"
 
 # A throw-away module that requires k8s.io/kubernetes and replaces each staging module (./staging/... upstream)
 # with its published v0.X.Y twin, generated from the tag's own go.mod.

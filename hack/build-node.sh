@@ -17,16 +17,9 @@ mkdir -p "$bin"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
 jobs=${BUILD_JOBS:-2}
 
-log() { printf '[node %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-progress() {
-  local what=$1 start=$SECONDS n=0
-  while IFS= read -r _; do
-    n=$((n + 1))
-    if ((n % 40 == 0)); then log "$what: $n packages compiled ($((SECONDS - start))s)"; fi
-  done
-  log "$what: $n packages compiled in $((SECONDS - start))s"
-}
+log_tag=node
+# shellcheck source=build-lib.sh
+source "$here/build-lib.sh"
 
 # Debian packages: runc (crun refuses cgroup v1 hybrid mode), the CNI plugins (bridge, portmap, host-local), nft
 # for the Service IP rule, ip for the bridge, busybox for the provisioner's helper image.

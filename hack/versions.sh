@@ -11,3 +11,7 @@ PAUSE_IMAGE=localhost/arraycopy/pause:1
 # image of its helper pods (Debian's static busybox).
 LOCAL_PATH_PROVISIONER_VERSION=v0.0.30
 HELPER_IMAGE=localhost/arraycopy/busybox:1
+# Block (and Filesystem) volumes on the node: our CSI driver (hack/csi, its CSI spec version pinned by its go.mod)
+# under kubernetes-csi's external-provisioner, checked with csi-test's csi-sanity. All from the Go module proxy.
+EXTERNAL_PROVISIONER_VERSION=v6.4.0
+CSI_TEST_VERSION=v5.6.0

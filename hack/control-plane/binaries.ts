@@ -30,3 +30,32 @@ export function ensureNodeBinaries(opts: { log?: (line: string) => void } = {}):
   if (dir === undefined || dir === "") throw new Error("build-node.sh printed no binary directory");
   return dir;
 }
+
+const csiScript = join(dirname(fileURLToPath(import.meta.url)), "..", "build-csi.sh");
+
+export interface CsiBinaries {
+  /** Our CSI driver (hack/csi). */
+  readonly driver: string;
+  /** kubernetes-csi's external-provisioner. */
+  readonly provisioner: string;
+  /** csi-test's csi-sanity. */
+  readonly sanity: string;
+}
+
+/** The node's CSI pieces (build-csi.sh), built on first use and cached by version. */
+export function ensureCsiBinaries(): CsiBinaries {
+  const res = spawnSync("bash", [csiScript], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`building the CSI pieces failed (exit ${res.status ?? res.signal ?? "?"})`);
+  const paths = new Map(
+    res.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ", 2) as [string, string]),
+  );
+  const path = (k: string) => {
+    const p = paths.get(k);
+    if (p === undefined || p === "") throw new Error(`build-csi.sh did not name its ${k}`);
+    return p;
+  };
+  return { driver: path("driver"), provisioner: path("provisioner"), sanity: path("sanity") };
+}

@@ -242,7 +242,8 @@ export async function startCluster(opts: StartOptions): Promise<ClusterInfo> {
   ];
   // The identities the bootstrap RBAC policy binds the controller-manager's and the scheduler's roles to.
   if (node !== undefined) {
-    for (const name of ["system:kube-controller-manager", "system:kube-scheduler"])
+    // And the CSI provisioner's, which node-csi.ts binds to a ClusterRole of its own.
+    for (const name of ["system:kube-controller-manager", "system:kube-scheduler", "arraycopy:csi-provisioner"])
       users.push({ name, token: randomBytes(24).toString("hex"), groups: [] });
   }
   const sans = node === undefined ? [] : [`IP:${node.address}`, ...inClusterSans];

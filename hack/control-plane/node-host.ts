@@ -12,6 +12,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { loopDevices, ourLoopDevices, releaseLoopDevices } from "./loop-devices.ts";
 
 export interface NodeHost {
   /** 0..63: picks the bridge name and the /24 of the pod network. */
@@ -81,12 +82,17 @@ export function missingForNode(): string[] {
     missing.push("cgroups (no memory hierarchy under /sys/fs/cgroup)");
   if (!existsSync("/proc/self/ns/mnt")) missing.push("mount namespaces");
   if (!existsSync("/dev/kmsg")) missing.push("/dev/kmsg (kubelet's OOM watcher reads it)");
+  if (!existsSync("/dev/loop-control")) missing.push("/dev/loop-control (the CSI driver's loop devices)");
   for (const [bin, pkg] of [
     ["/usr/sbin/runc", "runc"],
     ["/usr/lib/cni/bridge", "containernetworking-plugins"],
     ["/usr/sbin/nft", "nftables"],
     ["/usr/bin/unshare", "util-linux"],
     ["/usr/bin/nsenter", "util-linux"],
+    // The CSI driver's loop devices and filesystems.
+    ["/usr/sbin/losetup", "util-linux"],
+    ["/usr/sbin/blkid", "util-linux"],
+    ["/usr/sbin/mkfs.ext4", "e2fsprogs"],
   ] as const) {
     if (!existsSync(bin)) missing.push(`${bin} (Debian package ${pkg})`);
   }
@@ -251,6 +257,9 @@ export async function teardownHost(dir: string, log: (l: string) => void = () =>
   const host = readHost(dir);
   if (host === undefined) return false;
   await removeCgroups(host, log);
+  // The CSI driver's loop devices: not the namespace's, so they outlive it (node-csi.ts, loop-devices.ts).
+  const csiState = join(dir, "csi", "state");
+  releaseLoopDevices(csiState, log);
   if (tryRun("nft", ["list", "table", "ip", host.nftTable])) run("nft", ["delete", "table", "ip", host.nftTable]);
   if (linkExists(host.bridge)) run("ip", ["link", "delete", host.bridge]);
   // Removing a directory that another node's namespace has a mount on would detach that mount: leave the mount
@@ -271,6 +280,9 @@ export async function teardownHost(dir: string, log: (l: string) => void = () =>
     .map((l) => l.split(" ")[4] ?? "")
     .filter((m) => m.startsWith(dir) || fixedPaths.some((p) => m === p || m.startsWith(`${p}/`)));
   if (mounts.length > 0) log(`[node] warning: mounts left on the host: ${mounts.join(", ")}`);
+  const loops = new Set(ourLoopDevices(csiState).map((l) => `${l.name} (${l.backFile})`));
+  for (const l of loopDevices()) if (l.backFile.startsWith(dir)) loops.add(`${l.name} (${l.backFile})`);
+  if (loops.size > 0) log(`[node] warning: loop devices left: ${[...loops].join(", ")}`);
   rmSync(hostFile(dir), { force: true });
   return true;
 }

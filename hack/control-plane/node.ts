@@ -11,9 +11,10 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ensureNodeBinaries } from "./binaries.ts";
+import { ensureCsiBinaries, ensureNodeBinaries } from "./binaries.ts";
 import { freePort, launch, startCluster, waitFor, type ClusterInfo, type StartOptions } from "./cluster.ts";
 import { apiserverKubeletUser, type NodePki } from "./node-pki.ts";
+import { csiStorageClass, startCsi } from "./node-csi.ts";
 import { holderCommand, nodeCommand, setServiceRule, setUpHost, type NodeHost } from "./node-host.ts";
 
 export const nodeName = "arraycopy-node";
@@ -29,6 +30,8 @@ export interface NodeClusterInfo extends ClusterInfo {
     /** ctr of the same build as containerd. */
     readonly ctr: string;
     readonly pauseImage: string;
+    /** The StorageClass of our CSI driver: Block and Filesystem volumes (node-csi.ts). */
+    readonly csiStorageClass: string;
     readonly timings: Readonly<Record<string, number>>;
   };
 }
@@ -204,6 +207,7 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const t0 = Date.now();
   const nodeBin = ensureNodeBinaries({ log });
+  const csiBin = ensureCsiBinaries();
   const tBuilt = Date.now();
   let host: NodeHost | undefined;
   let pki: NodePki | undefined;
@@ -339,6 +343,8 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
   for (const p of [kcm, sched]) await waitFor(p.name, dir, p, () => Promise.resolve(true), 1_000);
   const tReady = Date.now();
   await startProvisioner(cp, dir, nodeBin);
+  await startCsi(cp, csiBin, host, ns.pid, nodeName);
+  const tCsi = Date.now();
   if (opts.ownerPid !== undefined) startNodeWatchdog(dir, opts.ownerPid);
   await eventually(
     "no default ServiceAccount",
@@ -357,11 +363,13 @@ export async function startNodeCluster(opts: StartOptions): Promise<NodeClusterI
       containerdSocket: socket,
       ctr: ctrBin,
       pauseImage,
+      csiStorageClass,
       timings: {
         buildMs: tBuilt - t0,
         controlPlaneMs: tControlPlane - tBuilt,
         runtimeMs: tRuntime - tControlPlane,
         nodeReadyMs: tReady - tRuntime,
+        provisionersMs: tCsi - tReady,
         totalMs: Date.now() - t0,
       },
     },
