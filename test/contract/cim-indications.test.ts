@@ -23,6 +23,8 @@ import { startCimTestArray, type CimTestArray } from "../cim-server/server.ts";
 import { MiB, owner } from "./helpers.ts";
 
 const tag = "arraycopy:indications-test";
+/** vi.waitFor with room for a loaded machine (its default gives up after 1 s). */
+const waitFor = (check: () => void) => vi.waitFor(check, { timeout: 20_000, interval: 20 });
 const hour = 3_600_000;
 
 interface Setup {
@@ -134,7 +136,7 @@ describe("cim: job indications pushed to the operator's listener", () => {
     const a = s.array;
     expect(s.engine.capabilities().indications).toBe(false);
     s.engine.subscribe(() => undefined);
-    await vi.waitFor(() => {
+    await waitFor(() => {
       expect(s?.engine.capabilities().indications).toBe(true);
     });
     const [filter] = a.subscriptions.list(classes.filter);
@@ -154,19 +156,16 @@ describe("cim: job indications pushed to the operator's listener", () => {
     s = await setUp();
     const seen: JobIndication[] = [];
     s.engine.subscribe((i) => seen.push(i));
-    await vi.waitFor(() => {
+    await waitFor(() => {
       expect(s?.engine.capabilities().indications).toBe(true);
     });
     // The driver's job poll is the only EnumerateInstances of TPD_ConcreteJob; none runs while we wait.
     const polls = () => s?.array.enumerated.filter((c) => c === classes.job).length;
     const before = polls();
     const id = await physicalCopy(s.engine);
-    await vi.waitFor(
-      () => {
-        expect(seen.filter((i) => i.job.id === id).map((i) => i.kind)).toContain("Finished");
-      },
-      { timeout: 20_000 },
-    );
+    await waitFor(() => {
+      expect(seen.filter((i) => i.job.id === id).map((i) => i.kind)).toContain("Finished");
+    });
     expect(polls()).toBe(before);
     const finished = seen.find((i) => i.job.id === id && i.kind === "Finished");
     expect(finished?.job).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"] });
@@ -187,7 +186,7 @@ describe("cim: job indications pushed to the operator's listener", () => {
     });
     const a = s.array;
     s.engine.subscribe(() => undefined);
-    await vi.waitFor(() => {
+    await waitFor(() => {
       expect(s?.engine.capabilities().indications).toBe(true);
     });
     const ours = names(a, classes.filter).find((n) => n !== undefined && /:[0-9a-f]{12}$/.test(n));
@@ -208,12 +207,12 @@ describe("cim: job indications pushed to the operator's listener", () => {
   it("a subscription the provider lost is made again at the next check", async () => {
     s = await setUp({ renewMs: 100 });
     s.engine.subscribe(() => undefined);
-    await vi.waitFor(() => {
+    await waitFor(() => {
       expect(s?.array.subscriptions.list(classes.subscription)).toHaveLength(1);
     });
     s.array.subscriptions.drop();
     expect(s.array.subscriptions.list(classes.subscription)).toHaveLength(0);
-    await vi.waitFor(() => {
+    await waitFor(() => {
       expect(s?.array.subscriptions.list(classes.subscription)).toHaveLength(1);
       expect(s?.array.subscriptions.list(classes.destination)).toHaveLength(1);
     });
@@ -224,17 +223,14 @@ describe("cim: job indications pushed to the operator's listener", () => {
     s = await setUp({ listenerUrl: `https://127.0.0.1:${port}`, slowPollMs: 200, missedAfterMs: 300 });
     const seen: JobIndication[] = [];
     s.engine.subscribe((i) => seen.push(i));
-    await vi.waitFor(() => {
+    await waitFor(() => {
       expect(s?.engine.capabilities().indications).toBe(true);
     });
     const id = await physicalCopy(s.engine);
-    await vi.waitFor(
-      () => {
-        expect(seen.some((i) => i.job.id === id && i.kind === "Finished")).toBe(true);
-      },
-      { timeout: 20_000 },
-    );
-    await vi.waitFor(() => {
+    await waitFor(() => {
+      expect(seen.some((i) => i.job.id === id && i.kind === "Finished")).toBe(true);
+    });
+    await waitFor(() => {
       expect(s?.engine.indicationStatus?.()?.state).toBe("NotArriving");
     });
     expect(s.array.subscriptions.failures.map((f) => f.outcome)).toContain("ECONNREFUSED");
@@ -266,7 +262,7 @@ describe("cim: the indication listener refuses what is not one of our subscripti
     s = await setUp();
     const seen: JobIndication[] = [];
     s.engine.subscribe((i) => seen.push(i));
-    await vi.waitFor(() => {
+    await waitFor(() => {
       expect(s?.engine.capabilities().indications).toBe(true);
     });
     const [dest] = s.array.subscriptions.list(classes.destination);
@@ -304,7 +300,7 @@ describe("cim: the indication listener refuses what is not one of our subscripti
     // With the right path, an indication is taken; it only wakes (the controllers read the job from the array).
     expect(await send(good, ca, { body: indication })).toBe(200);
     expect(s.listener.delivered).toBe(1);
-    await vi.waitFor(() => {
+    await waitFor(() => {
       expect(seen.map((i) => [i.kind, i.job.id])).toEqual([
         ["Started", "forged-1"],
         ["Finished", "forged-1"],
