@@ -42,6 +42,13 @@ export const configSchema = z.object({
     .url()
     .optional()
     .describe("URL populator pods reach this replica at; default http://$POD_IP:<populator-port>"),
+  cimListenerPort: port.optional().describe("port of the HTTPS listener for cim job indications; unset: no listener"),
+  cimListenerUrl: z
+    .url({ protocol: /^https$/ })
+    .optional()
+    .describe("the listener's https URL as the arrays reach it (a NodePort or LoadBalancer address)"),
+  cimListenerCertFile: z.string().optional().describe("listener certificate (PEM); unset: self-signed at start"),
+  cimListenerKeyFile: z.string().optional().describe("listener private key (PEM), with --cim-listener-cert-file"),
 });
 export type Config = z.infer<typeof configSchema>;
 
@@ -61,6 +68,10 @@ const flags = {
   "populator-namespace": "ARRAYCOPY_POPULATOR_NAMESPACE",
   "populator-port": "ARRAYCOPY_POPULATOR_PORT",
   "populator-address": "ARRAYCOPY_POPULATOR_ADDRESS",
+  "cim-listener-port": "ARRAYCOPY_CIM_LISTENER_PORT",
+  "cim-listener-url": "ARRAYCOPY_CIM_LISTENER_URL",
+  "cim-listener-cert-file": "ARRAYCOPY_CIM_LISTENER_CERT_FILE",
+  "cim-listener-key-file": "ARRAYCOPY_CIM_LISTENER_KEY_FILE",
 } as const;
 
 const defaults: Record<keyof typeof flags, string | undefined> = {
@@ -79,6 +90,10 @@ const defaults: Record<keyof typeof flags, string | undefined> = {
   "populator-namespace": undefined,
   "populator-port": "8081",
   "populator-address": undefined,
+  "cim-listener-port": undefined,
+  "cim-listener-url": undefined,
+  "cim-listener-cert-file": undefined,
+  "cim-listener-key-file": undefined,
 };
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
@@ -102,7 +117,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     );
     throw new Error(`invalid configuration: ${problems.join("; ")}`);
   }
-  return parsed.data;
+  const c = parsed.data;
+  if (c.cimListenerPort !== undefined && c.cimListenerUrl === undefined)
+    throw new Error("invalid configuration: --cim-listener-url: required with --cim-listener-port");
+  if ((c.cimListenerCertFile === undefined) !== (c.cimListenerKeyFile === undefined))
+    throw new Error("invalid configuration: --cim-listener-cert-file and --cim-listener-key-file go together");
+  return c;
 }
 
 /** `--help`: every flag with its environment variable, default and meaning, from the schema. */

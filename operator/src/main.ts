@@ -26,6 +26,9 @@ import { VolumeResolver } from "./controllers/shared/sources.ts";
 import { virtualCopySetup } from "./controllers/virtualcopy/setup.ts";
 import { messageOf } from "./engine/errors.ts";
 import { EngineRegistry } from "./engine/registry.ts";
+import { IndicationListener } from "./engine/cim/listener.ts";
+import { selfSignedCert } from "./engine/cim/listener-cert.ts";
+import { readFileSync } from "node:fs";
 import { makeClients, type Clients } from "./kube/client.ts";
 import { realClock, type Clock } from "./kube/clock.ts";
 import { Controller } from "./kube/controller.ts";
@@ -126,6 +129,8 @@ async function checkCrds(clients: Clients, log: Logger): Promise<void> {
 export interface RunOptions {
   /** Tests pass their own engines so they can drive them too (volumes, verification, injected faults). */
   readonly engines?: EngineProvider;
+  /** With engines: closes the engines of classes that no longer exist (else this process's own registry's). */
+  readonly retainEngines?: (classNames: ReadonlySet<string>) => Promise<void>;
   /** The CopySchedule controller's clock (tests move it on to a run's time instead of waiting for it). */
   readonly scheduleClock?: Clock;
   /** Called once the health server listens. */
@@ -188,8 +193,12 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
       jobs: () => caches.jobs.list().map((j) => j.status?.jobState),
     }),
   );
+  const cimListener = await startCimListener(config, log);
   const registry = new EngineRegistry({
     dataDir: config.dataDir,
+    ...(cimListener === undefined || config.cimListenerUrl === undefined
+      ? {}
+      : { cimIndications: { listener: cimListener, listenerUrl: config.cimListenerUrl } }),
     // Credentials are read when an engine is built and never logged; the Secret is named by the CopyClass.
     readSecret: async (namespace, name) => {
       const secret = await clients.core.readNamespacedSecret({ namespace, name });
@@ -229,7 +238,7 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     clock,
     scheduleClock: opts.scheduleClock ?? clock,
     indications,
-    retainEngines: (names) => registry.retain(names),
+    retainEngines: (names) => (opts.retainEngines === undefined ? registry.retain(names) : opts.retainEngines(names)),
   };
   const grants = new PopulationGrants();
   const population =
@@ -278,7 +287,9 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   });
   log.info("Controllers stopped; releasing resources");
   await Promise.all(all.map((i) => i.stop()));
+  // Engines first: each removes its indication subscription from its array before the listener goes.
   await registry.close();
+  await cimListener?.close();
   for (const s of population === undefined ? [server] : [server, population.server]) {
     s.closeAllConnections();
     await new Promise<void>((resolve) => {
@@ -288,6 +299,21 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     });
   }
   return exitCode;
+}
+
+/** The HTTPS listener for cim job indications, when --cim-listener-port is set; its certificate from files or made. */
+async function startCimListener(config: Config, log: Logger): Promise<IndicationListener | undefined> {
+  if (config.cimListenerPort === undefined || config.cimListenerUrl === undefined) return undefined;
+  const pair =
+    config.cimListenerCertFile !== undefined && config.cimListenerKeyFile !== undefined
+      ? { cert: readFileSync(config.cimListenerCertFile, "utf8"), key: readFileSync(config.cimListenerKeyFile, "utf8") }
+      : selfSignedCert([new URL(config.cimListenerUrl).hostname.replace(/^\[|\]$/g, ""), "localhost"]);
+  const listener = await IndicationListener.start({ port: config.cimListenerPort, ...pair });
+  log.info(
+    { port: listener.port, url: config.cimListenerUrl, selfSigned: config.cimListenerCertFile === undefined },
+    "Listening for cim job indications",
+  );
+  return listener;
 }
 
 /**

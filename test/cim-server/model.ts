@@ -86,7 +86,8 @@ export class CimArrayModel {
     };
   }
 
-  #job(j: JobObservation): Instance {
+  /** A job as its TPD_ConcreteJob instance (GetInstance, and the indications' SourceInstance). */
+  jobInstance(j: JobObservation): Instance {
     return {
       className: classes.job,
       properties: {
@@ -142,7 +143,7 @@ export class CimArrayModel {
         if (cls === classes.job)
           return {
             kind: "instances",
-            instances: (await this.#allJobs()).map((j) => ({ name: jobName(j.id), instance: this.#job(j) })),
+            instances: (await this.#allJobs()).map((j) => ({ name: jobName(j.id), instance: this.jobInstance(j) })),
           };
         break;
       case "GetInstance": {
@@ -155,7 +156,7 @@ export class CimArrayModel {
           const id = keyText(inst, "InstanceID") ?? "";
           const j = this.jobs.has(id) ? await this.engine.observeJob(id) : undefined;
           if (j === undefined) throw new CimFault(6, "no such job");
-          return { kind: "instance", instance: this.#job(j) };
+          return { kind: "instance", instance: this.jobInstance(j) };
         }
         break;
       }
@@ -205,7 +206,10 @@ export class CimArrayModel {
     }
     if (method === "Associators" && assoc === classes.affectedJobElement) {
       const mine = (await this.#allJobs()).filter((j) => j.copy === name);
-      return { kind: "instances", instances: mine.map((j) => ({ name: jobName(j.id), instance: this.#job(j) })) };
+      return {
+        kind: "instances",
+        instances: mine.map((j) => ({ name: jobName(j.id), instance: this.jobInstance(j) })),
+      };
     }
     return { kind: "instances", instances: [] };
   }

@@ -5,6 +5,8 @@
 // CIM_ERR_FAILED ERROR with an embedded CIM_Error (OwningEntity TPD, MessageID the 3PAR symbol); `faults.method`
 // makes named methods return a code instead (4 Failed, 5 Invalid Parameter, 6 In Use). The array has no owners:
 // each engine create gets its own uid and the driver's tag lives in the volume's Comment, as on a real array.
+// Indication subscriptions live in the interop namespace (indications.ts); every start and end of a backing
+// engine's job is delivered to the subscribed listeners as a TPD_ConcreteJobInstModification.
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,7 +23,8 @@ import {
   type ReturnValue,
 } from "../../operator/src/engine/cim/xml.ts";
 import { servingCert } from "../wsapi-server/cert.ts";
-import { CimArrayModel } from "./model.ts";
+import { CimSubscriptions } from "./indications.ts";
+import { CimArrayModel, systemName } from "./model.ts";
 
 export interface CimFaults {
   /** Method name → the return code it answers with, without applying anything. */
@@ -39,6 +42,10 @@ export interface CimTestArray {
   readonly faults: CimFaults;
   /** Every method seen, "Intrinsic" or extrinsic name. */
   readonly requests: string[];
+  /** The class of every EnumerateInstances, in order (the driver's job poll enumerates TPD_ConcreteJob). */
+  readonly enumerated: string[];
+  /** The interop namespace's filters, destinations and subscriptions, and the deliveries made to them. */
+  readonly subscriptions: CimSubscriptions;
   /** Every volume ReturnToStoragePool deleted, in order. */
   readonly deleted: readonly string[];
   close(): Promise<void>;
@@ -93,7 +100,15 @@ export async function startCimTestArray(options: CimTestArrayOptions): Promise<C
   const registered = options.profiles ?? [profiles.copyServices, profiles.replicationServices, "Array"];
   const faults: CimFaults = { method: new Map() };
   const requests: string[] = [];
+  const enumerated: string[] = [];
   const { cert, key } = servingCert();
+  const subscriptions = new CimSubscriptions(systemName);
+  const sending = new Set<Promise<void>>();
+  const unsubscribe = options.engine.subscribe((ind) => {
+    if (ind.kind === "Progress") return;
+    const p = subscriptions.deliver(model.jobInstance(ind.job)).finally(() => sending.delete(p));
+    sending.add(p);
+  });
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
   async function answer(r: Request): Promise<ReturnValue> {
@@ -103,6 +118,16 @@ export async function startCimTestArray(options: CimTestArrayOptions): Promise<C
     if (r.kind === "intrinsic") {
       if (r.namespace === defaultInterop) {
         const cls = r.params.ClassName;
+        const named = r.params.InstanceName ?? r.params.NewInstance;
+        const target =
+          cls?.kind === "className"
+            ? cls.className
+            : named?.kind === "name"
+              ? named.name.className
+              : named?.kind === "instance"
+                ? named.instance.className
+                : undefined;
+        if (subscriptions.handles(target)) return subscriptions.intrinsic(r.method, r.params);
         if (r.method === "EnumerateInstances" && cls?.kind === "className" && cls.className === classes.profile)
           return {
             kind: "instances",
@@ -141,6 +166,8 @@ export async function startCimTestArray(options: CimTestArrayOptions): Promise<C
     const request = decodeRequest(Buffer.concat(chunks).toString("utf8"));
     const method = request.kind === "export" ? "ExportIndication" : request.method;
     requests.push(method);
+    const cls = request.kind === "intrinsic" ? request.params.ClassName : undefined;
+    if (method === "EnumerateInstances" && cls?.kind === "className") enumerated.push(cls.className);
     let response: Response;
     try {
       response = { id: request.id, method, ok: await answer(request) };
@@ -169,13 +196,18 @@ export async function startCimTestArray(options: CimTestArrayOptions): Promise<C
     engine: options.engine,
     faults,
     requests,
+    enumerated,
     deleted: model.deleted,
-    close: () =>
-      new Promise<void>((resolve) => {
+    subscriptions,
+    close: async () => {
+      unsubscribe();
+      await Promise.all(sending);
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => {
           resolve();
         });
-      }),
+      });
+    },
   };
 }

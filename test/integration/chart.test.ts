@@ -134,6 +134,11 @@ describe("the chart", () => {
       error: "/persistence/accessMode",
     },
     {
+      why: "a cim listener without the URL the arrays reach it at",
+      set: "cimListener.enabled=true",
+      error: "/cimListener/url",
+    },
+    {
       why: "a plain-http array endpoint",
       set: "copyClasses.wsapi.endpoint=http://array",
       error: "/copyClasses/wsapi/endpoint",
@@ -223,6 +228,47 @@ describe("the chart", () => {
     const deployment = JSON.stringify(objects.find((o) => o.kind === "Deployment"));
     expect(deployment).toContain('"name":"data","emptyDir":{}');
     expect(deployment).toContain(`@sha256:${"a".repeat(64)}`);
+  });
+
+  it("renders the cim listener: a Service on a fixed node port, the container port, flags, TLS Secret", async () => {
+    const out = helmOk([
+      "template",
+      release,
+      chart,
+      "-n",
+      ns,
+      ...installValues,
+      "--set",
+      "cimListener.enabled=true",
+      "--set",
+      "cimListener.url=https://10.0.0.21:30990",
+      "--set",
+      "cimListener.service.nodePort=30990",
+      "--set",
+      "cimListener.tlsSecretName=listener-tls",
+    ]);
+    const objects = rendered(out);
+    const service = objects.find((o) => o.kind === "Service" && o.metadata.name.endsWith("-cim-listener"));
+    expect(service?.spec).toMatchObject({
+      type: "NodePort",
+      ports: [{ name: "cim-listener", port: 5990, targetPort: "cim-listener", nodePort: 30990 }],
+    });
+    const deployment = JSON.stringify(objects.find((o) => o.kind === "Deployment"));
+    for (const piece of [
+      '"--cim-listener-port=5990"',
+      '"--cim-listener-url=https://10.0.0.21:30990"',
+      '"--cim-listener-cert-file=/etc/arraycopy/cim-listener/tls.crt"',
+      '{"name":"cim-listener","containerPort":5990,"protocol":"TCP"}',
+      '"secret":{"secretName":"listener-tls"}',
+    ])
+      expect(deployment).toContain(piece);
+    const res = await kubectlAsync(["apply", "--server-side", "--dry-run=server", "-f", "-"], {
+      input: out
+        .split(/^---$/m)
+        .filter((d) => d.includes("cim-listener-service.yaml"))
+        .join("---"),
+    });
+    expect(res.code, res.stderr).toBe(0);
   });
 });
 

@@ -1,17 +1,26 @@
 // The controllers unchanged on a cim CopyClass: the operator drives the CIM test array (CIM-XML over HTTPS with
 // 3PAR's classes, backed by an embedded engine so data is real) with credentials from the class's Secret and the
 // array's certificate verified through caBundle. Virtual copy, physical copy, resync (bytes verified), deletion.
+// Job indications: the operator's listener (self-signed certificate made at start) takes the test array's
+// deliveries and the job poll is an hour, so the copy and the resync finish through indications (the controllers'
+// own 10 s safety poll would also see them, later); deleting the class removes its subscriptions from the array.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
+import { EngineRegistry } from "../../operator/src/engine/registry.ts";
+import { IndicationListener } from "../../operator/src/engine/cim/listener.ts";
+import { selfSignedCert } from "../../operator/src/engine/cim/listener-cert.ts";
+import { keyText } from "../../operator/src/engine/cim/model.ts";
+import { classes } from "../../operator/src/engine/cim/names.ts";
 import { startCimTestArray, type CimTestArray } from "../cim-server/server.ts";
-import { freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
+import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
 import {
   applyYaml,
   conditionOf,
+  readSecret,
   startOperator,
   waitForCondition,
   type ConditionView,
@@ -25,6 +34,9 @@ let ns: string;
 let backing: EmbeddedEngine;
 let array: CimTestArray;
 let op: RunningOperator;
+let listener: IndicationListener;
+const ours = (className: string, of = cls) =>
+  array.subscriptions.list(className).filter((i) => keyText(i.name, "Name")?.startsWith(`arraycopy:${of}:`));
 
 interface Obj {
   status?: Record<string, unknown> & { conditions?: ConditionView[] };
@@ -64,11 +76,18 @@ beforeAll(async () => {
       },
     },
   );
-  op = startOperator();
+  listener = await IndicationListener.start({ port: 0, host: "127.0.0.1", ...selfSignedCert(["127.0.0.1"]) });
+  const registry = new EngineRegistry({
+    dataDir: mkdtempSync(join(tmpdir(), "cim-registry-")),
+    readSecret: (namespace, name) => Promise.resolve(readSecret(namespace, name)),
+    cimIndications: { listener, listenerUrl: `https://127.0.0.1:${listener.port}`, slowPollMs: 3_600_000 },
+  });
+  op = startOperator([], { registry, closeDeletedClasses: true });
 });
 
 afterAll(async () => {
   await op.stop();
+  await listener.close();
   await array.close();
   await backing.close();
   kubectl(["delete", "copyclass", cls, "--wait=false"]);
@@ -78,6 +97,11 @@ describe("a cim CopyClass", () => {
   it("is Ready with the array's capabilities", async () => {
     const obj = await condition("copyclass", cls, "Ready", "True", undefined);
     expect(conditionOf(obj, "Ready")?.message).toContain("cim engine ready");
+    const ind = await condition("copyclass", cls, "Indications", "True", undefined);
+    expect(conditionOf(ind, "Indications")).toMatchObject({ reason: "Arriving" });
+    expect(array.subscriptions.list(classes.subscription)).toHaveLength(1);
+    expect(ours(classes.filter)).toHaveLength(1);
+    expect(ours(classes.destination)).toHaveLength(1);
   });
 
   it("runs virtual and physical copies, a resync verified byte for byte, and deletion", async () => {
@@ -118,6 +142,9 @@ describe("a cim CopyClass", () => {
     });
     const job = await condition("copyjob", "cim-resync", "Succeeded");
     expect(job.status).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"] });
+    // The array told our listener of the resync's start and end, and the listener took both.
+    const delivered = array.subscriptions.deliveries.filter((d) => d.job === String(job.status?.arrayJobId));
+    expect(delivered.map((d) => d.outcome)).toEqual([200, 200]);
     expect((await backing.readVolume("cim-dst", 0, size)).equals(second)).toBe(true);
 
     const snapName = String(snap.status?.arrayName);
@@ -127,6 +154,15 @@ describe("a cim CopyClass", () => {
     expect((await backing.observeCopy("cim-dst"))?.synchronization).toBeUndefined();
     expect(array.requests).toContain("ModifySynchronization");
     expect(array.deleted).toContain(snapName);
+  });
+
+  it("deleting the class removes its subscriptions from the array, and only its own", async () => {
+    expect(array.subscriptions.list(classes.subscription).length).toBeGreaterThanOrEqual(1);
+    await kubectlAsyncOk(["delete", "copyclass", cls, "--timeout=60s"]);
+    await eventually(() => {
+      expect(ours(classes.filter)).toHaveLength(0);
+      expect(ours(classes.destination)).toHaveLength(0);
+    });
   });
 });
 

@@ -38,6 +38,8 @@ export interface StartOptions {
   readonly logDestination?: DestinationStream;
   /** Overrides the log level (default ARRAYCOPY_TEST_LOG, else warn). */
   readonly logLevel?: string;
+  /** The engines of deleted classes are closed, as the operator's own registry does (default: kept open). */
+  readonly closeDeletedClasses?: boolean;
   /** The CopySchedule controller's clock: a test moves it on to a run's time instead of waiting for it. */
   readonly scheduleClock?: Clock;
 }
@@ -82,6 +84,7 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
   });
   const exited = run(config, rootLogger(config.logLevel, opts.logDestination), stop.signal, {
     engines,
+    ...(opts.closeDeletedClasses === true ? { retainEngines: (names) => registry.retain(names) } : {}),
     onListening: listening,
     ...(opts.scheduleClock === undefined ? {} : { scheduleClock: opts.scheduleClock }),
   });

@@ -100,6 +100,12 @@ export interface JobIndication {
 
 export type JobListener = (indication: JobIndication) => void;
 
+/** Pushed indications of an engine whose array delivers them to a listener: made, arriving, or why not. */
+export interface IndicationStatus {
+  readonly state: "Subscribing" | "Arriving" | "NotSubscribed" | "NotArriving";
+  readonly message: string;
+}
+
 export interface Capabilities {
   readonly virtualCopies: boolean;
   readonly physicalCopies: boolean;
@@ -250,6 +256,8 @@ export interface Engine {
   deleteCopy(copy: CopyRef, options?: CallOptions): Promise<void>;
   listCopies(options?: CallOptions): Promise<readonly CopyObservation[]>;
   subscribe(listener: JobListener): () => void;
+  /** For drivers whose array pushes indications to a listener (cim): whether they are subscribed and arrive. */
+  indicationStatus?(): IndicationStatus | undefined;
   /** Present when capabilities().volumes. */
   readonly volumes: VolumeOps | undefined;
   close(): Promise<void>;

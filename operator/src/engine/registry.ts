@@ -11,6 +11,7 @@ import type { Engine } from "./port.ts";
 import { openEmbeddedEngine } from "./embedded/engine.ts";
 import { openWsapiEngine } from "./wsapi/engine.ts";
 import { openCimEngine } from "./cim/engine.ts";
+import type { IndicationListener } from "./cim/listener.ts";
 import type { RecordKind } from "./wsapi/array.ts";
 import type { WsapiLogger } from "./wsapi/client.ts";
 
@@ -54,6 +55,14 @@ export interface RegistryOptions {
   readonly wsapiLogger?: WsapiLogger;
   /** Malformed records the wsapi drivers skipped (for a metric). */
   readonly onWsapiMalformed?: (kind: RecordKind) => void;
+  /** The operator's listener for cim job indications; without it cim classes poll their jobs. */
+  readonly cimIndications?: {
+    readonly listener: IndicationListener;
+    /** The listener's URL as the arrays reach it. */
+    readonly listenerUrl: string;
+    readonly slowPollMs?: number;
+    readonly renewMs?: number;
+  };
   /** How often a wsapi class's Secret is read again to notice changed credentials; default 30 s. */
   readonly credentialsRecheckMs?: number;
   readonly now?: () => number;
@@ -181,6 +190,10 @@ export class EngineRegistry {
       password,
       namespace: params.namespace,
       interopNamespace: params.interopNamespace,
+      // The class's name tags its subscriptions on the provider (subscription.ts).
+      ...(this.#opts.cimIndications === undefined
+        ? {}
+        : { indications: { ...this.#opts.cimIndications, tag: `arraycopy:${cls.name}` } }),
       insecureSkipTLSVerify: params.insecureSkipTLSVerify,
       ...(params.caBundle === undefined ? {} : { caBundle: params.caBundle }),
       ...(this.#opts.wsapiLogger === undefined ? {} : { logger: this.#opts.wsapiLogger }),

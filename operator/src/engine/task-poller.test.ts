@@ -77,4 +77,37 @@ describe("TaskPoller", () => {
     });
     expect(await firstPoll([[], [running], [task("7")]], ["7"])).toEqual(["Started 7", "Finished 7"]);
   });
+
+  it("reports a pushed job state at once; the next poll finds nothing new about it, nor polled news", async () => {
+    const seen: string[] = [];
+    const news: string[] = [];
+    let lists = 0;
+    const running = task("7", {
+      jobState: "Running",
+      operationalStatus: ["OK"],
+      percentComplete: 10,
+      endTime: undefined,
+    });
+    const poller = new TaskPoller(
+      () => {
+        lists += 1;
+        return Promise.resolve(lists === 1 ? [] : [task("7"), task("8")]);
+      },
+      5,
+      (job) => news.push(job.id),
+    );
+    const stop = poller.subscribe((i) => seen.push(`${i.kind} ${i.job.id}`));
+    await new Promise((r) => setTimeout(r, 20));
+    poller.observe(running);
+    poller.observe(task("7"));
+    // A late push of an older state changes nothing.
+    poller.observe(running);
+    expect(seen).toEqual(["Started 7", "Finished 7"]);
+    poller.wake();
+    await new Promise((r) => setTimeout(r, 40));
+    stop();
+    // Job 8 came by poll only: reported, and told as polled news; job 7 was not news to the poll.
+    expect(seen).toEqual(["Started 7", "Finished 7", "Started 8", "Finished 8"]);
+    expect(news).toEqual(["8"]);
+  });
 });

@@ -9,6 +9,9 @@
 // as history is then reported at once. It polls only while a task it saw was unfinished, a task it started has not
 // shown up yet, or after the engine woke it (a task started or stopped): an array with nothing running costs no
 // request.
+// observe() takes a job state pushed by the array (a CIM indication): it is reported at once, by the same rules,
+// and the next poll finds nothing new about it. What a poll reports that no push did is told to onPolledNews, so an
+// engine can notice that its pushed indications do not arrive.
 import type { JobListener, JobObservation } from "./port.ts";
 import { finishedJobStates } from "./port.ts";
 
@@ -19,7 +22,8 @@ export class TaskPoller {
   readonly #listeners = new Set<JobListener>();
   readonly #seen = new Map<string, JobObservation>();
   readonly #poll: () => Promise<readonly JobObservation[]>;
-  readonly #intervalMs: number;
+  readonly #intervalMs: () => number;
+  readonly #onPolledNews: ((job: JobObservation) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #primed = false;
   /** Set by wake(): poll again even if the last poll saw nothing running. */
@@ -29,9 +33,15 @@ export class TaskPoller {
   /** Tasks the first poll found finished and filed as history: started() turns one back into news. */
   readonly #history = new Set<string>();
 
-  constructor(poll: () => Promise<readonly JobObservation[]>, intervalMs: number) {
+  /** intervalMs may change (a function): a CIM engine polls slowly while its indications are subscribed. */
+  constructor(
+    poll: () => Promise<readonly JobObservation[]>,
+    intervalMs: number | (() => number),
+    onPolledNews?: (job: JobObservation) => void,
+  ) {
     this.#poll = poll;
-    this.#intervalMs = intervalMs;
+    this.#intervalMs = typeof intervalMs === "number" ? () => intervalMs : intervalMs;
+    this.#onPolledNews = onPolledNews;
   }
 
   subscribe(listener: JobListener): () => void {
@@ -64,10 +74,18 @@ export class TaskPoller {
     }
   }
 
+  /** A job's state pushed by the array: reported now if it is news; the polls carry on as before. */
+  observe(job: JobObservation): void {
+    if (this.#listeners.size === 0) return;
+    this.#started.delete(job.id);
+    this.#history.delete(job.id);
+    this.#apply(job, true);
+  }
+
   /** A task was started or stopped: follow the array's tasks again (at the next interval). */
   wake(): void {
     this.#woken = true;
-    if (this.#listeners.size > 0 && this.#timer === undefined) this.#schedule(this.#intervalMs);
+    if (this.#listeners.size > 0 && this.#timer === undefined) this.#schedule(this.#intervalMs());
   }
 
   #schedule(ms: number): void {
@@ -79,12 +97,12 @@ export class TaskPoller {
           // A task we started and no poll has shown yet keeps the polls going: the array's task list can lag
           // behind the call that started it (the driver shares one GET /tasks answer for a moment).
           if (this.#listeners.size > 0 && (running || this.#woken || this.#started.size > 0))
-            this.#schedule(this.#intervalMs);
+            this.#schedule(this.#intervalMs());
         },
         () => {
           // A failed poll says nothing about what runs: try again.
           this.#timer = undefined;
-          if (this.#listeners.size > 0) this.#schedule(this.#intervalMs);
+          if (this.#listeners.size > 0) this.#schedule(this.#intervalMs());
         },
       );
     }, ms);
@@ -95,28 +113,44 @@ export class TaskPoller {
   async #tick(): Promise<boolean> {
     const jobs = await this.#poll();
     for (const job of jobs) {
-      const before = this.#seen.get(job.id);
-      this.#seen.set(job.id, job);
-      const finished = finishedJobStates.includes(job.jobState);
-      const ours = this.#started.delete(job.id);
-      if (before === undefined) {
-        if (!this.#primed && finished && !ours) {
-          this.#history.add(job.id);
-          continue;
-        }
-        if (job.jobState !== "New") this.#emit("Started", job);
-        if (finished) this.#emit("Finished", job);
-        continue;
-      }
-      if (finishedJobStates.includes(before.jobState)) continue;
-      if (before.jobState === "New" && job.jobState !== "New") this.#emit("Started", job);
-      if (finished) this.#emit("Finished", job);
-      else if (job.percentComplete !== before.percentComplete) this.#emit("Progress", job);
+      if (this.#apply(job, false)) this.#onPolledNews?.(job);
     }
     this.#primed = true;
     // A started task that no poll shows for this long is not coming (the array dropped it): stop waiting for it.
     for (const [id, at] of this.#started) if (Date.now() - at > unseenLimitMs) this.#started.delete(id);
     return jobs.some((j) => !finishedJobStates.includes(j.jobState));
+  }
+
+  /** One job's state, from a poll or a push; true when it was news (Started or Finished reported). */
+  #apply(job: JobObservation, pushed: boolean): boolean {
+    const before = this.#seen.get(job.id);
+    this.#seen.set(job.id, job);
+    const finished = finishedJobStates.includes(job.jobState);
+    const ours = this.#started.delete(job.id);
+    if (before === undefined) {
+      if (!pushed && !this.#primed && finished && !ours) {
+        this.#history.add(job.id);
+        return false;
+      }
+      if (job.jobState !== "New") this.#emit("Started", job);
+      if (finished) this.#emit("Finished", job);
+      return job.jobState !== "New";
+    }
+    if (finishedJobStates.includes(before.jobState)) {
+      // A pushed state older than what we hold (a late indication) changes nothing.
+      this.#seen.set(job.id, before);
+      return false;
+    }
+    let news = false;
+    if (before.jobState === "New" && job.jobState !== "New") {
+      this.#emit("Started", job);
+      news = true;
+    }
+    if (finished) {
+      this.#emit("Finished", job);
+      news = true;
+    } else if (job.percentComplete !== before.percentComplete) this.#emit("Progress", job);
+    return news;
   }
 
   #emit(kind: "Started" | "Progress" | "Finished", job: JobObservation): void {

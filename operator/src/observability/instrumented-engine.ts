@@ -38,6 +38,7 @@ export function instrumented(engine: Engine, observe: EngineCallObserver): Engin
     ...(wrapped as Pick<Engine, (typeof timedMethods)[number]>),
     capabilities: () => engine.capabilities(),
     subscribe: (l) => engine.subscribe(l),
+    ...(engine.indicationStatus === undefined ? {} : { indicationStatus: () => engine.indicationStatus?.() }),
     volumes: engine.volumes,
     close: () => engine.close(),
   };

@@ -14,6 +14,10 @@
 //   the owner the caller named (ownership.ts), whatever an enumeration answered.
 // - A create is sent once; a repeated create finds our tag on the volume and answers with what is there.
 // - Detach has no job on the provider; its Completed job is kept in memory, as the wsapi driver does.
+// Indications (indications.ts): with a listener, the first subscriber makes the provider's subscription; each
+// indication of a job reaches the subscribers at once through the poller, which then polls only slowly as the
+// safety net; capabilities().indications is true while indications are subscribed and arriving. close() removes the
+// subscription.
 import { abortedError, arrayError, EngineError, withContext } from "../errors.ts";
 import { requireOwner, sameOwner } from "../ownership.ts";
 import { parseTag, withTag, type CopyTag } from "../owner-tag.ts";
@@ -28,6 +32,7 @@ import type {
   CreateVirtualCopyRequest,
   Engine,
   HaltTarget,
+  IndicationStatus,
   JobListener,
   JobObservation,
   OwnerTag,
@@ -41,6 +46,7 @@ import { CimClient, type CimClientOptions } from "./client.ts";
 import { methodError, methodReturn } from "./codes.ts";
 import { cim } from "./model.ts";
 import { classes, defaultNamespace, jobName, modes, requestedStates, syncTypes, volumeName } from "./names.ts";
+import { CimIndications, type CimIndicationOptions } from "./indications.ts";
 import { CimReader, type VolumeView } from "./reader.ts";
 import { discover, type Discovery } from "./profile.ts";
 import type { CimValue, InstanceName } from "./xml.ts";
@@ -52,6 +58,8 @@ export interface CimEngineOptions extends CimClientOptions {
   readonly interopNamespace?: string;
   /** How often jobs are polled while someone subscribes (the slow poll behind indications). */
   readonly pollIntervalMs?: number;
+  /** Pushed job indications through the operator's listener; without it jobs are only polled. */
+  readonly indications?: CimIndicationOptions;
   /** A data path for tests (CIM has none): makes capabilities().volumes true. */
   readonly volumes?: (ops: CimVolumeAccess) => VolumeOps;
 }
@@ -75,6 +83,7 @@ class CimEngine implements Engine {
   readonly #interop: string;
   readonly #reader: CimReader;
   readonly #poller: TaskPoller;
+  readonly #indications: CimIndications | undefined;
   readonly #detached = new Map<string, JobObservation>();
   #discovery: Promise<Discovery> | undefined;
   readonly volumes: VolumeOps | undefined;
@@ -84,7 +93,25 @@ class CimEngine implements Engine {
     this.#ns = opts.namespace ?? defaultNamespace;
     this.#interop = opts.interopNamespace ?? "interop";
     this.#reader = new CimReader(this.#client, this.#ns, (s) => this.#discover(s));
-    this.#poller = new TaskPoller(() => this.#reader.jobs(), opts.pollIntervalMs ?? 1000);
+    const pollMs = opts.pollIntervalMs ?? 1000;
+    this.#indications =
+      opts.indications === undefined
+        ? undefined
+        : new CimIndications(opts.indications, {
+            client: this.#client,
+            interop: this.#interop,
+            namespace: this.#ns,
+            logger: opts.logger,
+            onJob: (job) => {
+              this.#poller.observe(job);
+            },
+          });
+    const pushed = this.#indications;
+    this.#poller = new TaskPoller(
+      () => this.#reader.jobs(),
+      () => (pushed?.arriving === true ? pushed.slowPollMs : pollMs),
+      (job) => pushed?.polledNews(job),
+    );
     const access: CimVolumeAccess = { client: this.#client, namespace: this.#ns, discovery: (s) => this.#discover(s) };
     this.volumes = opts.volumes?.(access);
   }
@@ -109,7 +136,7 @@ class CimEngine implements Engine {
       retention: true,
       maxConcurrentPhysicalCopies: 2,
       maxNameLength: 31,
-      indications: false,
+      indications: this.#indications?.arriving === true,
       volumes: this.volumes !== undefined,
       groupVirtualCopies: false,
     };
@@ -376,13 +403,19 @@ class CimEngine implements Engine {
   }
 
   subscribe(listener: JobListener): () => void {
+    this.#indications?.start();
     return this.#poller.subscribe(listener);
   }
 
-  close(): Promise<void> {
+  /** Whether pushed indications are subscribed and arriving; undefined without a listener. */
+  indicationStatus(): IndicationStatus | undefined {
+    return this.#indications?.status();
+  }
+
+  async close(): Promise<void> {
     this.#poller.stop();
+    await this.#indications?.close();
     this.#client.close();
-    return Promise.resolve();
   }
 
   async #invoke(

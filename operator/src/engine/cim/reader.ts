@@ -57,6 +57,11 @@ function priorityOf(n: number | undefined): CopyPriority {
   return (found?.[0] as CopyPriority | undefined) ?? "Same";
 }
 
+/** A TPD_ConcreteJob instance (a GetInstance answer, or an indication's SourceInstance) as the port's job. */
+export function jobOfInstance(i: Instance): JobObservation {
+  return observeJob(validated(concreteJob, i, "job"));
+}
+
 export function observeJob(j: ConcreteJob): JobObservation {
   const operation = operations.find((o) => o === j.Name);
   if (operation === undefined)
@@ -196,7 +201,7 @@ export class CimReader {
 
   async job(id: string, signal?: AbortSignal): Promise<JobObservation | undefined> {
     const i = await this.#client.getInstance(this.#ns, jobName(id), signal);
-    return i === undefined ? undefined : observeJob(validated(concreteJob, i, "job"));
+    return i === undefined ? undefined : jobOfInstance(i);
   }
 
   async jobs(signal?: AbortSignal): Promise<JobObservation[]> {
