@@ -31,15 +31,20 @@ export function removeFinalizerOps(meta: Meta): JsonPatchOp[] {
 
 type MetaPatcher<O> = (obj: O, ops: readonly JsonPatchOp[]) => Promise<void>;
 
-/** Before a create: the finalizer and, when due, the create intent at `now`, in one patch (none if both are on). */
+/**
+ * Before a create (a plan that carries addFinalizer: a create, or a wait for its source): the finalizer and, when
+ * the plan records it, the create intent at `now`, in one patch (none when both are on already).
+ */
 export async function prepareCreate<O extends { readonly metadata: Meta }>(
   patch: MetaPatcher<O>,
   obj: O,
-  step: { readonly addFinalizer: boolean; readonly recordIntent: boolean },
+  plan: { readonly kind: string; readonly addFinalizer?: boolean; readonly recordIntent?: boolean },
   now: number,
 ): Promise<void> {
-  const intent = step.recordIntent ? { annotation: createIntentAnnotation, at: metaTime(new Date(now)) } : undefined;
-  const ops = addFinalizerAndIntentPatch(obj.metadata, step.addFinalizer, intent);
+  if (plan.addFinalizer === undefined) return;
+  const intent =
+    plan.recordIntent === true ? { annotation: createIntentAnnotation, at: metaTime(new Date(now)) } : undefined;
+  const ops = addFinalizerAndIntentPatch(obj.metadata, plan.addFinalizer, intent);
   if (ops.length > 0) await patch(obj, ops);
 }
 

@@ -70,13 +70,7 @@ async function act(
   signal: AbortSignal,
   log: Logger,
 ): Promise<Outcome> {
-  if (plan.kind === "create" || plan.kind === "waitForSource")
-    await prepareCreate(
-      deps.patch,
-      vc,
-      { addFinalizer: plan.addFinalizer, recordIntent: plan.kind === "create" && plan.recordIntent },
-      now,
-    );
+  await prepareCreate(deps.patch, vc, plan, now);
   let outcome: Outcome = {};
   if ((plan.kind === "create" || plan.kind === "delete") && engine !== undefined) {
     try {

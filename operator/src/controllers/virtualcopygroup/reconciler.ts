@@ -138,13 +138,7 @@ async function act(
   signal: AbortSignal,
   log: Logger,
 ): Promise<Outcome> {
-  if (plan.kind === "create" || plan.kind === "waitForMembers")
-    await prepareCreate(
-      deps.patch,
-      group,
-      { addFinalizer: plan.addFinalizer, recordIntent: plan.kind === "create" && plan.recordIntent },
-      now,
-    );
+  await prepareCreate(deps.patch, group, plan, now);
   let outcome: Outcome = {};
   if (engine !== undefined) {
     if (plan.kind === "create") outcome = await create(engine, plan, signal, log);
