@@ -179,6 +179,7 @@ describe("the chart", () => {
       "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
+      "CustomResourceDefinition",
       "Deployment",
       "PersistentVolumeClaim",
       "PodDisruptionBudget",
@@ -375,6 +376,18 @@ describe("helm install into the real apiserver", () => {
     await kubectlAsyncOk(["delete", "virtualcopy", "snap", "-n", ns, "--timeout=60s"]);
     expect(await engine.observeCopy(String(snap.status?.arrayName))).toBeUndefined();
 
+    // A VirtualCopyGroup by label selector: the claims are listed (list persistentvolumeclaims).
+    kubectlOk(["label", "pvc", "prod-claim", "-n", ns, "app=prod"]);
+    applyYaml({
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "VirtualCopyGroup",
+      metadata: { name: "group", namespace: ns },
+      spec: { copyClassName: cls, members: { selector: { matchLabels: { app: "prod" } } } },
+    });
+    const grouped = await waitFor("virtualcopygroup", "group", "Ready");
+    expect(grouped.status).toMatchObject({ memberCount: 1, readyMembers: 1 });
+    await kubectlAsyncOk(["delete", "virtualcopygroup", "group", "-n", ns, "--timeout=60s"]);
+
     // A PhysicalCopy: the operator creates its CopyJob and writes both statuses.
     applyYaml({
       apiVersion: "arraycopy.io/v1alpha1",
@@ -419,7 +432,7 @@ describe("helm install into the real apiserver", () => {
       why: "PVCs are read, never changed",
       args: ["label", "pvc", "prod-claim", "-n", "@ns", "x=y", "--dry-run=server"],
     },
-    { why: "PVCs are read by name, never listed", args: ["get", "pvc", "-A"] },
+    { why: "PVs are read by name, never listed", args: ["get", "pv"] },
     { why: "CopyClasses are the administrator's", args: ["delete", "copyclass", "@cls", "--dry-run=server"] },
     {
       // Virtual copies it may delete: those its CopySchedules made, by retention (RBAC cannot tell them apart).
