@@ -75,11 +75,18 @@ async function gather(
     "group virtual copy",
   );
   const toMake = link.ok && !isDeleting(group.metadata) && !wasCreated(group) && !failedForGood(group);
-  const members =
-    toMake && engine !== undefined && link.capabilities.groupVirtualCopies
-      ? await resolveMembers(ctx, group, engine, link.cls.spec.csiDriver, signal)
-      : undefined;
-  return { g: { group, now, link, members }, engine };
+  if (!toMake || engine === undefined || !link.capabilities.groupVirtualCopies)
+    return { g: { group, now, link }, engine };
+  try {
+    const members = await resolveMembers(ctx, group, engine, link.cls.spec.csiDriver, signal);
+    return { g: { group, now, link, members }, engine };
+  } catch (e: unknown) {
+    // Reading a volume set is an array call: when it fails the group is blocked as any observation is.
+    if (!(e instanceof EngineError)) throw e;
+    const error = withContext("cannot observe volume set", e);
+    const blocked = { reason: "ArrayUnavailable", message: error.message, cls: link.cls, error } as const;
+    return { g: { group, now, link: { ok: false, blocked } }, engine };
+  }
 }
 
 /** The members' array volumes: claims resolved as a VirtualCopy's source is, a set read from the array. */
