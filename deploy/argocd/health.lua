@@ -12,6 +12,7 @@
 
 local primary = {
   VirtualCopy = "Ready",
+  VirtualCopyGroup = "Ready",
   PhysicalCopy = "Ready",
   CopyClass = "Ready",
   CopySchedule = "Ready",

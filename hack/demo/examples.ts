@@ -37,6 +37,7 @@ export function exampleObjects(): ExampleObject[] {
  */
 export const convergence: Readonly<Record<string, { readonly condition: string; readonly controller: string }>> = {
   VirtualCopy: { condition: "Ready", controller: "virtualcopy" },
+  VirtualCopyGroup: { condition: "Ready", controller: "virtualcopygroup" },
   PhysicalCopy: { condition: "Ready", controller: "physicalcopy" },
   CopyJob: { condition: "Succeeded", controller: "copyjob" },
   // Ready once scheduled: a nightly schedule makes no run while the demo lasts (docs/status.md).
@@ -52,6 +53,10 @@ const MiB = 1024 * 1024;
 export const exampleVolumes = [
   { name: "postgres-data", sizeBytes: 64 * MiB, fillSeed: 1 },
   { name: "postgres-test", sizeBytes: 64 * MiB, fillSeed: undefined },
+  // The three volumes of examples/db-group.yaml's database.
+  { name: "orders-data", sizeBytes: 16 * MiB, fillSeed: 2 },
+  { name: "orders-wal", sizeBytes: 16 * MiB, fillSeed: 3 },
+  { name: "orders-archive", sizeBytes: 16 * MiB, fillSeed: undefined },
 ] as const;
 
 /**

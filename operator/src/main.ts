@@ -19,11 +19,13 @@ import type {
   CopyJobObject,
   CopyScheduleObject,
   PhysicalCopyObject,
+  VirtualCopyGroupObject,
   VirtualCopyObject,
 } from "./controllers/shared/objects.ts";
 import { plurals, type ControllerSetup, type SetupDeps } from "./controllers/shared/setup.ts";
 import { VolumeResolver } from "./controllers/shared/sources.ts";
 import { virtualCopySetup } from "./controllers/virtualcopy/setup.ts";
+import { virtualCopyGroupSetup } from "./controllers/virtualcopygroup/setup.ts";
 import { messageOf } from "./engine/errors.ts";
 import { EngineRegistry } from "./engine/registry.ts";
 import { IndicationListener } from "./engine/cim/listener.ts";
@@ -60,6 +62,7 @@ const cacheCompaction: CompactOptions = {
 const setups: readonly ((deps: SetupDeps) => ControllerSetup)[] = [
   copyClassSetup,
   virtualCopySetup,
+  virtualCopyGroupSetup,
   physicalCopySetup,
   copyJobSetup,
   copyScheduleSetup,
@@ -151,6 +154,7 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   const caches: Caches = {
     classes: informer<CopyClassObject>(kc, clients, plurals.CopyClass, log),
     virtualCopies: informer<VirtualCopyObject>(kc, clients, plurals.VirtualCopy, log),
+    groups: informer<VirtualCopyGroupObject>(kc, clients, plurals.VirtualCopyGroup, log),
     physicalCopies: informer<PhysicalCopyObject>(kc, clients, plurals.PhysicalCopy, log),
     jobs: informer<CopyJobObject>(kc, clients, plurals.CopyJob, log),
     schedules: informer<CopyScheduleObject>(kc, clients, plurals.CopySchedule, log),
@@ -189,6 +193,10 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
       copies: () => [
         ...caches.virtualCopies.list().map((c) => ({ kind: "VirtualCopy", syncState: c.status?.syncState })),
         ...caches.physicalCopies.list().map((c) => ({ kind: "PhysicalCopy", syncState: c.status?.syncState })),
+        // A group counts each member's copy.
+        ...caches.groups
+          .list()
+          .flatMap((g) => (g.status?.members ?? []).map((m) => ({ kind: "VirtualCopyGroup", syncState: m.syncState }))),
       ],
       jobs: () => caches.jobs.list().map((j) => j.status?.jobState),
     }),

@@ -37,7 +37,8 @@ const run = { failed: false };
 
 const ref = (o: ExampleObject) => `${o.kind.toLowerCase()}/${o.name}`;
 const nsArgs = (o: ExampleObject) => (o.namespace === undefined ? [] : ["-n", o.namespace]);
-const isCopy = (o: ExampleObject) => o.kind === "VirtualCopy" || o.kind === "PhysicalCopy";
+const isCopy = (o: ExampleObject) =>
+  o.kind === "VirtualCopy" || o.kind === "VirtualCopyGroup" || o.kind === "PhysicalCopy";
 const isManaged = (o: ExampleObject) => convergence[o.kind] !== undefined;
 
 function operator(): OperatorProcess {

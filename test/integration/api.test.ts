@@ -25,8 +25,15 @@ const manifest = (c: InvalidCase, name: string, spec: Record<string, unknown>) =
 describe("CRDs", () => {
   it("are Established and listed by discovery under the arraycopy category", () => {
     const resources = kubectlOk(["api-resources", "--api-group=arraycopy.io", "-o", "wide"]);
-    for (const r of ["copyclasses", "virtualcopies", "physicalcopies", "copyjobs", "copyschedules"])
-      expect(resources).toContain(r);
+    const plurals = [
+      "copyclasses",
+      "virtualcopies",
+      "virtualcopygroups",
+      "physicalcopies",
+      "copyjobs",
+      "copyschedules",
+    ];
+    for (const r of plurals) expect(resources).toContain(r);
     expect(resources).toContain("arraycopy");
     const established = kubectlOk([
       "get",
@@ -42,6 +49,7 @@ describe("CRDs", () => {
       "copyschedules.arraycopy.io=True",
       "physicalcopies.arraycopy.io=True",
       "virtualcopies.arraycopy.io=True",
+      "virtualcopygroups.arraycopy.io=True",
     ]);
   });
 });

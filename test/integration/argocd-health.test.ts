@@ -1,7 +1,8 @@
 // Argo CD health checks (deploy/argocd/argocd-cm.yaml) run in Argo CD's own interpreter — gopher-lua at the version
 // Argo CD pins, opened as its controller opens it (hack/argocd/lua-health) — against objects read from the real
 // apiserver in each state, put there by the operator: copies Ready, copying, queued, Broken, DeletionRefused; jobs
-// New, Running, Completed, Exception, Terminated; a class that cannot be used; schedules Ready, Suspended, Stalled.
+// New, Running, Completed, Exception, Terminated; a class that cannot be used; schedules Ready, Suspended, Stalled;
+// a group Ready, and one whose members cannot be found.
 // The script each kind gets is the one in the ConfigMap users install, read from the generated file.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -146,6 +147,23 @@ describe("Argo CD health checks, in Argo CD's interpreter, on objects the operat
     applyYaml(vc("ready"));
     await waitForCondition("virtualcopy", ns, "ready", "Ready");
     expectHealth(health("virtualcopy", "ready"), "Healthy", /^Idle/);
+  });
+
+  it("VirtualCopyGroup Ready is Healthy, and one whose selector matches no claim is Degraded", async () => {
+    applyYaml(spec("VirtualCopyGroup", "group", { copyClassName: cls, members: { volumes: ["src", "filler-src"] } }));
+    await waitForCondition("virtualcopygroup", ns, "group", "Ready");
+    expectHealth(health("virtualcopygroup", "group"), "Healthy", /^Idle: all 2 member copies are ready/);
+    applyYaml(
+      spec("VirtualCopyGroup", "no-claims", {
+        copyClassName: cls,
+        members: { selector: { matchLabels: { app: "none" } } },
+      }),
+    );
+    expectHealth(
+      await healthAt("virtualcopygroup", "no-claims", "Ready", "SourceNotFound"),
+      "Degraded",
+      /^SourceNotFound: no PersistentVolumeClaim/,
+    );
   });
 
   it("a PhysicalCopy copying and its job Running are Progressing, with the progress", async () => {

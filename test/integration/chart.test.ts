@@ -184,6 +184,7 @@ describe("the chart", () => {
       "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
+      "CustomResourceDefinition",
       "Deployment",
       "PersistentVolumeClaim",
       "PodDisruptionBudget",
@@ -424,6 +425,18 @@ describe("helm install into the real apiserver", () => {
     await kubectlAsyncOk(["delete", "virtualcopy", "snap", "-n", ns, "--timeout=60s"]);
     expect(await engine.observeCopy(String(snap.status?.arrayName))).toBeUndefined();
 
+    // A VirtualCopyGroup by label selector: the claims are listed (list persistentvolumeclaims).
+    kubectlOk(["label", "pvc", "prod-claim", "-n", ns, "app=prod"]);
+    applyYaml({
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "VirtualCopyGroup",
+      metadata: { name: "group", namespace: ns },
+      spec: { copyClassName: cls, members: { selector: { matchLabels: { app: "prod" } } } },
+    });
+    const grouped = await waitFor("virtualcopygroup", "group", "Ready");
+    expect(grouped.status).toMatchObject({ memberCount: 1, readyMembers: 1 });
+    await kubectlAsyncOk(["delete", "virtualcopygroup", "group", "-n", ns, "--timeout=60s"]);
+
     // A PhysicalCopy: the operator creates its CopyJob and writes both statuses.
     applyYaml({
       apiVersion: "arraycopy.io/v1alpha1",
@@ -472,6 +485,7 @@ describe("helm install into the real apiserver", () => {
       args: ["delete", "pvc", "prod-claim", "-n", "default", "--dry-run=server"],
     },
     { why: "Secrets only in the release namespace", args: ["get", "secret", "anything", "-n", "default"] },
+    { why: "PVs are read by name, never listed", args: ["get", "pv"] },
     { why: "CopyClasses are the administrator's", args: ["delete", "copyclass", "@cls", "--dry-run=server"] },
     {
       // Virtual copies it may delete: those its CopySchedules made, by retention (RBAC cannot tell them apart).

@@ -8,7 +8,7 @@ export interface InvalidCase {
   readonly name: string;
   /** Why this case matters: the mistake a user makes, or the array rule it guards. */
   readonly why: string;
-  readonly kind: "VirtualCopy" | "PhysicalCopy" | "CopyJob" | "CopyClass" | "CopySchedule";
+  readonly kind: "VirtualCopy" | "VirtualCopyGroup" | "PhysicalCopy" | "CopyJob" | "CopyClass" | "CopySchedule";
   /** The object's name, when the case is about it (default: a random valid one). */
   readonly metadataName?: string;
   /** The valid object created first, for transition (update) cases; the invalid one otherwise. */
@@ -32,6 +32,7 @@ export const pcSpec = (...mods: Mod[]) =>
   build({ source: { volumeName: "db-data" }, target: { volumeName: "db-test" } }, mods);
 export const jobSpec = (...mods: Mod[]) =>
   build({ copyRef: { kind: "PhysicalCopy", name: "db-test-copy" }, operation: "Resync" }, mods);
+export const groupSpec = (...mods: Mod[]) => build({ members: { volumes: ["db-data", "db-wal"] } }, mods);
 export const classSpec = (...mods: Mod[]) => build({ driver: "embedded" }, mods);
 export const scheduleSpec = (...mods: Mod[]) =>
   build({ schedule: "0 2 * * *", virtualCopyTemplate: { spec: { source: { volumeName: "db-data" } } } }, mods);
@@ -612,6 +613,86 @@ export const invalidCases: readonly InvalidCase[] = [
     metadataName: `s${"x".repeat(52)}`,
     spec: scheduleSpec(),
     field: "metadata.name",
+    zod: false,
+  },
+  // VirtualCopyGroup
+  {
+    name: "group with two ways of naming its members",
+    why: "a group's members are named one way: which list would count?",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(set("members.volumeSet", "db-set")),
+    field: "spec.members",
+    zod: true,
+  },
+  {
+    name: "group with no members",
+    why: "an empty members object must not pass as a group",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(unset("members.volumes")),
+    field: "spec.members",
+    zod: true,
+  },
+  {
+    name: "group with an empty selector",
+    why: "an empty selector selects every claim of the namespace",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(unset("members.volumes"), set("members.selector", { matchLabels: {} })),
+    field: "spec.members.selector",
+    zod: true,
+  },
+  {
+    name: "group of 65 volumes",
+    why: "a group takes at most 64 members (names keep two digits of index within 31 characters)",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(
+      set(
+        "members.volumes",
+        Array.from({ length: 65 }, (_, i) => `v${i}`),
+      ),
+    ),
+    field: "spec.members.volumes",
+    zod: true,
+  },
+  {
+    name: "group naming a volume twice",
+    why: "one volume cannot be copied twice at one point in time",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(set("members.volumes", ["db-data", "db-data"])),
+    field: "spec.members.volumes",
+    zod: true,
+  },
+  {
+    name: "group member name over 31 characters",
+    why: "the array's volume names are at most 31 characters",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(set("members.volumes", ["x".repeat(32)])),
+    field: "spec.members.volumes",
+    zod: true,
+  },
+  {
+    name: "group retention above expiration",
+    why: "the array refuses retention past expiration (INV_INPUT_RETAIN_GT_EXPIRE)",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(set("expirationHours", 24), set("retentionHours", 48)),
+    field: "spec.retentionHours",
+    zod: true,
+  },
+  {
+    name: "group members changed",
+    why: "the copies were made of these members at one point in time",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(),
+    update: groupSpec(set("members.volumes", ["db-data"])),
+    field: "spec.members",
+    zod: false,
+  },
+  {
+    name: "group retention lowered",
+    why: "retention can be raised, never lowered (array rule)",
+    kind: "VirtualCopyGroup",
+    spec: groupSpec(set("retentionHours", 48)),
+    update: groupSpec(set("retentionHours", 24)),
+    field: "spec.retentionHours",
     zod: false,
   },
 ];

@@ -10,10 +10,12 @@ import { copyJobSpec } from "../../operator/src/api/copyjob.ts";
 import { copyScheduleSpec } from "../../operator/src/api/copyschedule.ts";
 import { physicalCopySpec } from "../../operator/src/api/physicalcopy.ts";
 import { virtualCopySpec } from "../../operator/src/api/virtualcopy.ts";
+import { virtualCopyGroupSpec } from "../../operator/src/api/virtualcopygroup.ts";
 import { invalidCases } from "../support/invalid-corpus.ts";
 
 const specs: Record<string, z.ZodType> = {
   VirtualCopy: virtualCopySpec,
+  VirtualCopyGroup: virtualCopyGroupSpec,
   PhysicalCopy: physicalCopySpec,
   CopyJob: copyJobSpec,
   CopyClass: copyClassSpec,

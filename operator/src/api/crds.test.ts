@@ -39,6 +39,7 @@ describe("schema to CRD generation", () => {
       "copyschedules.arraycopy.io",
       "physicalcopies.arraycopy.io",
       "virtualcopies.arraycopy.io",
+      "virtualcopygroups.arraycopy.io",
     ]);
     for (const crd of all)
       expect((crd.spec as { names: { categories: string[] } }).names.categories).toEqual(["arraycopy"]);

@@ -9,6 +9,7 @@ import { group, version, type CelRule } from "./common.ts";
 import { copyScheduleSpec, copyScheduleStatus, scheduleNameRule } from "./copyschedule.ts";
 import { physicalCopySpec, physicalCopyStatus } from "./physicalcopy.ts";
 import { virtualCopySpec, virtualCopyStatus } from "./virtualcopy.ts";
+import { virtualCopyGroupSpec, virtualCopyGroupStatus } from "./virtualcopygroup.ts";
 
 export type JsonSchema = { [key: string]: unknown };
 
@@ -138,6 +139,49 @@ export const kinds: readonly KindDefinition[] = [
         priority: 1,
       },
       ready,
+      age,
+    ],
+  },
+  {
+    kind: "VirtualCopyGroup",
+    plural: "virtualcopygroups",
+    singular: "virtualcopygroup",
+    shortNames: ["vcgroup", "vcg"],
+    scope: "Namespaced",
+    description:
+      "VirtualCopyGroup is a virtual copy of each of several volumes, all at one point in time (a volume-set " +
+      "snapshot on the array).",
+    spec: virtualCopyGroupSpec,
+    status: virtualCopyGroupStatus,
+    columns: [
+      {
+        name: "VolumeSet",
+        type: "string",
+        jsonPath: ".spec.members.volumeSet",
+        description: "The array volume set copied, when named.",
+        priority: 1,
+      },
+      { name: "Members", type: "integer", jsonPath: ".status.memberCount", description: "How many members." },
+      {
+        name: "ReadyMembers",
+        type: "integer",
+        jsonPath: ".status.readyMembers",
+        description: "How many member copies are ready.",
+      },
+      {
+        name: "WhenSynced",
+        type: "date",
+        jsonPath: ".status.whenSynced",
+        description: "The group's point in time.",
+        priority: 1,
+      },
+      {
+        name: "Reason",
+        type: "string",
+        jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+        description: "Why the group is or is not ready.",
+      },
+      { ...ready, description: "Whether every member's copy exists and is usable." },
       age,
     ],
   },

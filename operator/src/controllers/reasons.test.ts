@@ -7,6 +7,7 @@ import { copyJobReasons } from "./copyjob/reasons.ts";
 import { copyScheduleEventReasons, copyScheduleReasons } from "./copyschedule/reasons.ts";
 import { physicalCopyReasons } from "./physicalcopy/reasons.ts";
 import { virtualCopyReasons } from "./virtualcopy/reasons.ts";
+import { virtualCopyGroupReasons } from "./virtualcopygroup/reasons.ts";
 
 const doc = readFileSync(join(import.meta.dirname, "..", "..", "..", "docs", "status.md"), "utf8");
 const families = [...doc.matchAll(/`([A-Z][A-Za-z]*)\*`/g)].map((m) => m[1] ?? "");
@@ -16,6 +17,7 @@ const documented = (reason: string): boolean =>
 describe("condition reasons", () => {
   it.each([
     ["VirtualCopy", virtualCopyReasons],
+    ["VirtualCopyGroup", virtualCopyGroupReasons],
     ["PhysicalCopy", physicalCopyReasons],
     ["CopyJob", copyJobReasons],
     ["CopySchedule", copyScheduleReasons],

@@ -11,6 +11,7 @@ import type {
   CopyJobObject,
   CopyScheduleObject,
   PhysicalCopyObject,
+  VirtualCopyGroupObject,
   VirtualCopyObject,
 } from "./objects.ts";
 import type { VolumeResolver } from "./sources.ts";
@@ -23,6 +24,7 @@ export interface EngineProvider {
 export interface Caches {
   readonly classes: Informer<CopyClassObject>;
   readonly virtualCopies: Informer<VirtualCopyObject>;
+  readonly groups: Informer<VirtualCopyGroupObject>;
   readonly physicalCopies: Informer<PhysicalCopyObject>;
   readonly jobs: Informer<CopyJobObject>;
   readonly schedules: Informer<CopyScheduleObject>;

@@ -10,6 +10,16 @@ export function arrayName(prefix: "vc" | "pc", uid: string): string {
   return `${prefix}-${hex.slice(0, 24)}`;
 }
 
+/**
+ * The prefix of a group's member copies: `vg-`, the first 22 hex digits of the UID (88 bits) and `-`, 26
+ * characters; member i is the prefix and i, at most 28 characters for the 64 members a group takes.
+ */
+export function groupNamePrefix(uid: string): string {
+  const hex = uid.replace(/[^0-9a-fA-F]/g, "").toLowerCase();
+  if (hex.length < 22) throw new Error(`cannot derive an array name: uid ${uid} is too short`);
+  return `vg-${hex.slice(0, 22)}-`;
+}
+
 export function ownerTag(meta: Meta): OwnerTag {
   return { namespace: meta.namespace ?? "", name: meta.name, uid: meta.uid };
 }

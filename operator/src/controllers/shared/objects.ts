@@ -6,6 +6,7 @@ import type { CopyJobSpec, CopyJobStatus } from "../../api/copyjob.ts";
 import type { CopyScheduleSpec, CopyScheduleStatus } from "../../api/copyschedule.ts";
 import type { PhysicalCopySpec, PhysicalCopyStatus } from "../../api/physicalcopy.ts";
 import type { VirtualCopySpec, VirtualCopyStatus } from "../../api/virtualcopy.ts";
+import type { VirtualCopyGroupSpec, VirtualCopyGroupStatus } from "../../api/virtualcopygroup.ts";
 
 export interface Meta {
   readonly name: string;
@@ -35,6 +36,7 @@ export interface Resource<S, T> {
 }
 
 export type VirtualCopyObject = Resource<VirtualCopySpec, VirtualCopyStatus>;
+export type VirtualCopyGroupObject = Resource<VirtualCopyGroupSpec, VirtualCopyGroupStatus>;
 export type PhysicalCopyObject = Resource<PhysicalCopySpec, PhysicalCopyStatus>;
 export type CopyJobObject = Resource<CopyJobSpec, CopyJobStatus>;
 export type CopyClassObject = Resource<CopyClassSpec, CopyClassStatus>;

@@ -77,3 +77,22 @@ export async function publish(
   );
   return { result: toResult(p.next, deps.now), published: { written, gone: false } };
 }
+
+/**
+ * A copy kind's report published on its object: the events regard the object, with the action Delete for a
+ * deletion's events and Create for the rest.
+ */
+export async function publishCopyReport(
+  deps: { readonly status: StatusWriter; readonly events: EventRecorder; readonly now: number },
+  kind: string,
+  obj: StatusObject & { readonly metadata: Meta },
+  rep: Omit<Publication, "events"> & { readonly events: readonly EventSpec[] },
+): Promise<{ readonly result: Result; readonly published: Published }> {
+  const regarding = objectRef(kind, obj.metadata);
+  const events = rep.events.map((ev) => ({
+    ...ev,
+    regarding,
+    action: ev.reason === "Deleted" || ev.reason === "DeletionRefused" ? "Delete" : "Create",
+  }));
+  return publish(deps, obj, { ...rep, events });
+}

@@ -13,6 +13,7 @@ import type { EngineIndications } from "./indications.ts";
 export const plurals = {
   CopyClass: "copyclasses",
   VirtualCopy: "virtualcopies",
+  VirtualCopyGroup: "virtualcopygroups",
   PhysicalCopy: "physicalcopies",
   CopyJob: "copyjobs",
   CopySchedule: "copyschedules",

@@ -70,11 +70,44 @@ export function resolveFromObjects(
   return { ok: true, volume: handle };
 }
 
+/** A label selector, as metav1.LabelSelector holds it. */
+export interface LabelSelectorView {
+  readonly matchLabels?: Readonly<Record<string, string>> | undefined;
+  readonly matchExpressions?:
+    | readonly { readonly key: string; readonly operator: string; readonly values?: readonly string[] | undefined }[]
+    | undefined;
+}
+
+/** The selector in the apiserver's labelSelector syntax ("app=db,tier in (data,wal),!legacy"). */
+export function selectorString(sel: LabelSelectorView): string {
+  const parts = Object.entries(sel.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of sel.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(",");
+    if (e.operator === "In") parts.push(`${e.key} in (${values})`);
+    else if (e.operator === "NotIn") parts.push(`${e.key} notin (${values})`);
+    else if (e.operator === "Exists") parts.push(e.key);
+    else parts.push(`!${e.key}`);
+  }
+  return parts.join(",");
+}
+
 export class VolumeResolver {
   readonly #core: CoreV1Api;
 
   constructor(core: CoreV1Api) {
     this.#core = core;
+  }
+
+  /** The names of the namespace's claims the selector matches, sorted. */
+  async claimsMatching(namespace: string, selector: LabelSelectorView): Promise<string[]> {
+    const list = await this.#core.listNamespacedPersistentVolumeClaim({
+      namespace,
+      labelSelector: selectorString(selector),
+    });
+    return list.items
+      .map((c) => c.metadata?.name ?? "")
+      .filter((n) => n !== "")
+      .sort();
   }
 
   async resolve(namespace: string, ref: VolumeRef, csiDriver: string): Promise<VolumeResolution> {

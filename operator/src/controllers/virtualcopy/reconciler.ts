@@ -11,7 +11,6 @@
 import type { Logger } from "pino";
 import { EngineError, withContext } from "../../engine/errors.ts";
 import type { Engine } from "../../engine/port.ts";
-import { metaTime } from "../../kube/conditions.ts";
 import type { Reconcile, Result } from "../../kube/controller.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
@@ -19,9 +18,9 @@ import type { StatusWriter } from "../../kube/status.ts";
 import { connect } from "../shared/connect.ts";
 import { ownerTag, ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
-import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
-import { createIntentAnnotation, type VirtualCopyObject } from "../shared/objects.ts";
-import { objectRef, publish } from "../shared/publish.ts";
+import { prepareCreate, releaseFinalizer } from "../shared/meta.ts";
+import type { VirtualCopyObject } from "../shared/objects.ts";
+import { publishCopyReport } from "../shared/publish.ts";
 import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
 import { arrayNameOf, decide, releases, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import { report, type Outcome, type Report } from "./status.ts";
@@ -71,14 +70,7 @@ async function act(
   signal: AbortSignal,
   log: Logger,
 ): Promise<Outcome> {
-  if (plan.kind === "create" || plan.kind === "waitForSource") {
-    const intent =
-      plan.kind === "create" && plan.recordIntent
-        ? { annotation: createIntentAnnotation, at: metaTime(new Date(now)) }
-        : undefined;
-    const ops = addFinalizerAndIntentPatch(vc.metadata, plan.addFinalizer, intent);
-    if (ops.length > 0) await deps.patch(vc, ops);
-  }
+  await prepareCreate(deps.patch, vc, plan, now);
   let outcome: Outcome = {};
   if ((plan.kind === "create" || plan.kind === "delete") && engine !== undefined) {
     try {
@@ -96,24 +88,16 @@ async function act(
       log.warn({ err: error.message, code: error.code, kind: error.kind }, "Engine call failed");
     }
   }
-  if (releases(plan) && outcome.error === undefined) {
-    const ops = removeFinalizerOps(vc.metadata);
-    if (ops.length > 0) await deps.patch(vc, ops);
-  }
+  if (releases(plan) && outcome.error === undefined) await releaseFinalizer(deps.patch, vc);
   return outcome;
 }
 
 async function publishReport(deps: VirtualCopyDeps, vc: VirtualCopyObject, rep: Report, log: Logger): Promise<Result> {
-  const regarding = objectRef("VirtualCopy", vc.metadata);
-  const events = rep.events.map((ev) => ({
-    ...ev,
-    regarding,
-    action: ev.reason === "Deleted" || ev.reason === "DeletionRefused" ? "Delete" : "Create",
-  }));
-  const { result, published } = await publish(
+  const { result, published } = await publishCopyReport(
     { status: deps.status, events: deps.ctx.events, now: deps.ctx.clock.now() },
+    "VirtualCopy",
     vc,
-    { ...rep, events },
+    rep,
   );
   if (published.written) log.debug({ reason: rep.reason }, "Wrote status");
   return result;

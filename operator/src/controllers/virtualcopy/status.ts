@@ -7,19 +7,23 @@
 // (a missing source or class, a refusal, a Broken or lost copy). At most one of Reconciling and Stalled is True.
 import type { CopyObservation } from "../../engine/port.ts";
 import type { EngineError } from "../../engine/errors.ts";
-import type { ConditionInput } from "../../kube/conditions.ts";
-import type { EventSpec } from "../shared/publish.ts";
 import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
-import { classOf, type Blocked } from "../shared/connect.ts";
+import { classOf } from "../shared/connect.ts";
 import {
-  accessDenied,
-  accessDeniedRecheckMs,
-  lastError,
-  stalledRecheckMaxMs,
-  transientRecheckMaxMs,
-  type Next,
-} from "../shared/retry.ts";
+  blockedState,
+  copyNextStep,
+  deletionRefused,
+  deniedState,
+  failing,
+  stateConditions,
+  transitionEvent,
+  unavailableState,
+  type CopyReport,
+  type CopyState,
+} from "../shared/copy-state.ts";
+import type { EventSpec } from "../shared/publish.ts";
+import { accessDenied, lastError, type LastError, type Next } from "../shared/retry.ts";
 import { claimsPopulating } from "../shared/objects.ts";
 import { arrayNameOf, releases, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import type { VirtualCopyReason } from "./reasons.ts";
@@ -30,52 +34,19 @@ export interface Outcome {
   readonly error?: EngineError | undefined;
 }
 
-export interface Report {
-  readonly reason: VirtualCopyReason;
-  readonly message: string;
-  readonly fields: Record<string, unknown>;
-  readonly conditions: ConditionInput[];
-  readonly events: EventSpec[];
-  readonly next: Next;
-  /** False when the resource is about to go (finalizer removed): nothing to write. */
-  readonly write: boolean;
-}
+export type Report = CopyReport<VirtualCopyReason>;
 
-/** ready: usable; working: on its way; stalled: needs a change from outside; resting: nothing more will happen. */
-type Mood = "ready" | "working" | "stalled" | "resting";
-
-interface State {
-  readonly reason: VirtualCopyReason;
-  readonly message: string;
-  readonly mood: Mood;
-  readonly ready: boolean;
-  readonly error?: EngineError | undefined;
-}
-
-const pollMs = 1_000;
-const maxWaitMs = 60 * 60_000;
+type State = CopyState<VirtualCopyReason>;
 
 export function report(g: Gathered, plan: Plan, outcome: Outcome): Report {
   const copy = currentCopy(plan, outcome);
   const state = isDeleting(g.vc.metadata) ? deletionState(g, plan, outcome) : lifeState(g, plan, outcome, copy);
   const fields = statusFields(g, plan, copy, state);
-  const gen = g.vc.metadata.generation ?? 0;
-  const cond = (type: string, on: boolean): ConditionInput => ({
-    type,
-    status: on ? "True" : "False",
-    reason: state.reason,
-    message: state.message,
-    observedGeneration: gen,
-  });
   return {
     reason: state.reason,
     message: state.message,
     fields,
-    conditions: [
-      cond("Ready", state.ready),
-      cond("Reconciling", state.mood === "working"),
-      cond("Stalled", state.mood === "stalled"),
-    ],
+    conditions: stateConditions(state, g.vc.metadata.generation ?? 0),
     events: events(g, state, outcome, copy),
     next: nextStep(g, plan, state, copy, fields),
     write: !(releases(plan) && outcome.error === undefined),
@@ -88,11 +59,6 @@ function currentCopy(plan: Plan, outcome: Outcome): CopyObservation | undefined 
   if (plan.kind === "exists") return plan.copy;
   if (plan.kind === "delete" && outcome.error !== undefined) return plan.copy;
   return undefined;
-}
-
-function blockedState(b: Blocked): State {
-  if (b.reason === "ArrayUnavailable") return accessDenied(b.error) ? denied(b.error) : unavailable(b.error);
-  return { reason: b.reason, message: b.message, mood: "stalled", ready: false };
 }
 
 function lifeState(g: Gathered, plan: Plan, outcome: Outcome, copy: CopyObservation | undefined): State {
@@ -123,7 +89,7 @@ function lifeState(g: Gathered, plan: Plan, outcome: Outcome, copy: CopyObservat
           };
     case "create":
       if (outcome.error !== undefined)
-        return accessDenied(outcome.error) ? denied(outcome.error) : createFailed(outcome.error);
+        return accessDenied(outcome.error) ? deniedState(outcome.error) : createFailed(outcome.error);
       if (copy !== undefined) return copyState(copy);
       return {
         reason: "Creating",
@@ -170,7 +136,7 @@ function copyState(copy: CopyObservation): State {
 }
 
 function createFailed(e: EngineError): State {
-  if (e.kind !== "final") return unavailable(e);
+  if (e.kind !== "final") return unavailableState(e);
   if (e.code === "AlreadyExists")
     return {
       reason: "NameTaken",
@@ -184,19 +150,10 @@ function createFailed(e: EngineError): State {
   return { reason: "ArrayRefused", message: e.message, mood: "stalled", ready: false, error: e };
 }
 
-function denied(e: EngineError): State {
-  return { reason: "ArrayAccessDenied", message: e.message, mood: "stalled", ready: false, error: e };
-}
-
-function unavailable(e: EngineError): State {
-  return { reason: "ArrayUnavailable", message: e.message, mood: "working", ready: false, error: e };
-}
-
 function deletionState(g: Gathered, plan: Plan, outcome: Outcome): State {
   const e = outcome.error;
   if (e !== undefined) {
-    const refused = e.code === "HasChildren" || e.code === "Retained" || e.code === "InUse" || e.code === "Busy";
-    return refused
+    return deletionRefused(e)
       ? {
           reason: "DeletionRefused",
           message: `the array refuses to delete the copy: ${e.message}`,
@@ -310,25 +267,13 @@ function events(g: Gathered, state: State, outcome: Outcome, copy: CopyObservati
       reason: "Created",
       note: `Created virtual copy ${outcome.created.name} of ${outcome.created.source}`,
     });
-  const changed = prev?.reason !== state.reason || (prev.status === "True") !== state.ready;
-  if (!changed) return out;
-  if (state.ready && prev?.status !== "True") {
-    out.push({
-      type: "Normal",
-      reason: "Ready",
-      note: copy === undefined ? state.message : `Virtual copy ${copy.name} of ${copy.source} is ready`,
-    });
-  } else if (state.reason === "Expired") {
-    out.push({ type: "Normal", reason: "Expired", note: state.message });
-  } else if (failing(state)) {
-    out.push({ type: "Warning", reason: state.reason, note: state.message });
-  }
+  const transition = transitionEvent(
+    prev,
+    state,
+    copy === undefined ? state.message : `Virtual copy ${copy.name} of ${copy.source} is ready`,
+  );
+  if (transition !== undefined) out.push(transition);
   return out;
-}
-
-/** A state that records status.lastError, warns once and is looked at again. */
-function failing(state: State): boolean {
-  return state.mood === "stalled" || state.reason === "ArrayUnavailable" || state.reason === "DeletionRefused";
 }
 
 function nextStep(
@@ -339,16 +284,8 @@ function nextStep(
   fields: Record<string, unknown>,
 ): Next {
   if (plan.kind === "wait") return { kind: "after", ms: plan.ms };
-  if (accessDenied(state.error)) return { kind: "after", ms: accessDeniedRecheckMs };
-  if (state.reason === "DeletionRefused" && state.error?.code === "Retained" && copy?.retainedUntil !== undefined) {
-    return { kind: "after", ms: Math.min(maxWaitMs, Math.max(pollMs, copy.retainedUntil - g.now + pollMs)) };
-  }
-  if (failing(state)) {
-    const since = Date.parse((fields.lastError as { time: string }).time);
-    return { kind: "recheck", since, maxMs: state.mood === "stalled" ? stalledRecheckMaxMs : transientRecheckMaxMs };
-  }
-  if (state.mood === "working") return { kind: "after", ms: pollMs };
-  if (copy?.expiresAt !== undefined)
-    return { kind: "after", ms: Math.min(maxWaitMs, Math.max(pollMs, copy.expiresAt - g.now + pollMs)) };
-  return { kind: "done" };
+  return copyNextStep(state, g.now, fields.lastError as LastError | undefined, {
+    retainedUntil: copy?.retainedUntil,
+    expiresAt: copy?.expiresAt,
+  });
 }
