@@ -7,7 +7,7 @@
 // PVC made from a copy of a volume holding an ext4 filesystem mounts that filesystem as it is (a pod reads the file
 // it held at the copy, though the volume's filesystem was destroyed since); killing the operator while a pod
 // populates still ends Bound and correct; nothing of the populator's is left in the operator's namespace; the
-// copy lists its PVCs as Populated.
+// copy lists its PVCs as Populated; examples/node/restore-to-pvc.yaml works as written.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -198,6 +198,9 @@ beforeAll(async () => {
     await engine.writeVolume("db", 0, pattern(1, 12 * MiB));
     await engine.createVolume("fsvol", 32 * MiB);
     await engine.writeVolume("fsvol", 0, readFileSync(fsImage));
+    // examples/node/restore-to-pvc.yaml copies this one.
+    await engine.createVolume("orders-data", 16 * MiB);
+    await engine.writeVolume("orders-data", 0, pattern(5, 16 * MiB));
     await engine.createVolume("big", 256 * MiB);
     await engine.writeVolume("big", 0, pattern(3, 200 * MiB));
   });
@@ -259,6 +262,18 @@ describe("a PVC made from a VirtualCopy on the node", () => {
     await eventually(() => {
       expect(leftovers()).toEqual([]);
     }, 60_000);
+  });
+
+  it("examples/node/restore-to-pvc.yaml, applied as written, makes a PVC holding the copy", async () => {
+    kubectlOk(["apply", "-f", join(repoRoot, "examples", "node", "restore-to-pvc.yaml")]);
+    await bound("orders-restored");
+    const sum = await runPod(
+      "orders-check",
+      "orders-restored",
+      "Block",
+      "dd if=/dev/xvda bs=1M count=16 2>/dev/null | sha256sum",
+    );
+    expect(sum.split(" ")[0]).toBe(sha256(pattern(5, 16 * MiB)));
   });
 
   it("survives the operator being killed while it populates", async () => {
