@@ -31,7 +31,11 @@ describe("awaitedObjects", () => {
       { kind: "VirtualCopy", name: "snap", namespace: "default", condition: "Ready" },
       { kind: "CopyJob", name: "resync", namespace: "default", condition: "Succeeded" },
     ]);
-    expect(skippedKinds(new Set(["virtualcopy", "copyjob"]))).toEqual(["PhysicalCopy", "CopySchedule"]);
+    expect(skippedKinds(new Set(["virtualcopy", "copyjob"]))).toEqual([
+      "VirtualCopyGroup",
+      "PhysicalCopy",
+      "CopySchedule",
+    ]);
   });
 
   it("widens to every copy and job once all controllers run", () => {

@@ -55,7 +55,7 @@ describe("CRDs", () => {
 });
 
 describe("examples", () => {
-  const dirs = [join(repoRoot, "examples"), join(repoRoot, "examples", "wsapi")];
+  const dirs = ["", "wsapi", "node"].map((d) => join(repoRoot, "examples", d));
   const files = dirs.flatMap((d) =>
     readdirSync(d)
       .filter((f) => f.endsWith(".yaml"))

@@ -148,6 +148,30 @@ describe("the chart", () => {
     expect(res.code).not.toBe(0);
     expect(res.stderr).toContain(error);
   });
+  it("registers the populator with VolumePopulator objects only where their CRD exists", async () => {
+    const kinds = (out: string) =>
+      rendered(out)
+        .filter((o) => o.kind === "VolumePopulator")
+        .map((o) => (o as { sourceKind?: { group: string; kind: string } }).sourceKind);
+    expect(kinds(helmOk(["template", "x", chart]))).toEqual([]);
+    const withCrd = helmOk([
+      "template",
+      "x",
+      chart,
+      "--api-versions",
+      "populator.storage.k8s.io/v1beta1/VolumePopulator",
+    ]);
+    expect(kinds(withCrd)).toEqual([
+      { group: "arraycopy.io", kind: "VirtualCopy" },
+      { group: "arraycopy.io", kind: "PhysicalCopy" },
+    ]);
+    // The reproduced CRD is accepted, and the objects it renders with it pass server-side validation.
+    kubectlOk(["apply", "-f", join(repoRoot, "deploy", "volume-populator", "volumepopulators-crd.yaml")]);
+    const objects = rendered(withCrd).filter((o) => o.kind === "VolumePopulator");
+    await eventually(() => {
+      kubectlOk(["apply", "--dry-run=server", "-f", "-"], { input: objects.map((o) => stringify(o)).join("---\n") });
+    });
+  });
 
   it("refuses a wsapi class without credentials or an existing Secret", () => {
     const res = helm(["template", "x", chart, "--set", "copyClasses.wsapi.create=true"]);
