@@ -114,10 +114,10 @@ const vc = (name: string, volume: string) => ({
   spec: { copyClassName: "embedded", source: { volumeName: volume } },
 });
 
-async function bound(name: string): Promise<string> {
+async function bound(name: string, namespace = ns): Promise<string> {
   return eventually(
     () => {
-      const out = get(["pvc", name, "-n", ns, "-o", "jsonpath={.status.phase} {.spec.volumeName}"]);
+      const out = get(["pvc", name, "-n", namespace, "-o", "jsonpath={.status.phase} {.spec.volumeName}"]);
       if (!out.startsWith("Bound ")) throw new Error(`PVC ${name}: ${out}`);
       return out.split(" ")[1] ?? "";
     },
@@ -127,7 +127,13 @@ async function bound(name: string): Promise<string> {
 }
 
 /** Runs a pod on a claim to completion and returns its log. */
-async function runPod(name: string, claim: string, mode: "Block" | "Filesystem", script: string): Promise<string> {
+async function runPod(
+  name: string,
+  claim: string,
+  mode: "Block" | "Filesystem",
+  script: string,
+  namespace = ns,
+): Promise<string> {
   const volume =
     mode === "Block"
       ? { volumeDevices: [{ name: "v", devicePath: "/dev/xvda" }] }
@@ -135,7 +141,7 @@ async function runPod(name: string, claim: string, mode: "Block" | "Filesystem",
   apply({
     apiVersion: "v1",
     kind: "Pod",
-    metadata: { name, namespace: ns },
+    metadata: { name, namespace },
     spec: {
       restartPolicy: "Never",
       containers: [{ name: "c", image: busybox, imagePullPolicy: "Never", command: ["sh", "-c", script], ...volume }],
@@ -144,16 +150,16 @@ async function runPod(name: string, claim: string, mode: "Block" | "Filesystem",
   });
   const phase = await eventually(
     () => {
-      const ph = get(["pod", name, "-n", ns, "-o", "jsonpath={.status.phase}"]);
+      const ph = get(["pod", name, "-n", namespace, "-o", "jsonpath={.status.phase}"]);
       if (ph !== "Succeeded" && ph !== "Failed") throw new Error(`pod ${name} is ${ph}`);
       return ph;
     },
     180_000,
     500,
   );
-  const log = kubectlOk(["logs", name, "-n", ns]);
+  const log = kubectlOk(["logs", name, "-n", namespace]);
   expect(phase, log).toBe("Succeeded");
-  kubectlOk(["delete", "pod", name, "-n", ns, "--wait=true"]);
+  kubectlOk(["delete", "pod", name, "-n", namespace, "--wait=true"]);
   return log.trim();
 }
 
@@ -181,7 +187,11 @@ beforeAll(async () => {
     "image.pullPolicy=Never",
     "--set",
     "replicaCount=1",
+    // The default class is examples/copyclass.yaml's (test/node/chart.test.ts may have left it: it is not helm's).
+    "--set",
+    "copyClasses.embedded.create=false",
   ]);
+  kubectlOk(["apply", "-f", join(repoRoot, "examples", "copyclass.yaml")]);
   await readyOperator();
   const pv = get(["pvc", `${fullname}-data`, "-n", opNs, "-o", "jsonpath={.spec.volumeName}"]);
   dataPath = get(["pv", pv, "-o", "jsonpath={.spec.hostPath.path}"]);
@@ -223,6 +233,11 @@ beforeAll(async () => {
 }, 900_000);
 
 afterAll(() => {
+  // What this file made goes while its operator still runs (its finalizers), so the next file starts clean.
+  const kubectl = (args: readonly string[]) =>
+    spawnSync(node.kubectl, ["--kubeconfig", node.kubeconfig, ...args], { encoding: "utf8", timeout: 180_000 });
+  kubectl(["delete", "-f", join(repoRoot, "examples", "node", "restore-to-pvc.yaml"), "--wait=true"]);
+  kubectl(["delete", "pvc,virtualcopies", "--all", "-n", ns, "--wait=true"]);
   spawnSync(inject("helm"), ["uninstall", release, "-n", opNs, "--kubeconfig", node.kubeconfig, "--wait"], {
     env: { ...process.env, HELM_CONFIG_HOME: helmHome, HELM_CACHE_HOME: helmHome, HELM_DATA_HOME: helmHome },
   });
@@ -266,12 +281,13 @@ describe("a PVC made from a VirtualCopy on the node", () => {
 
   it("examples/node/restore-to-pvc.yaml, applied as written, makes a PVC holding the copy", async () => {
     kubectlOk(["apply", "-f", join(repoRoot, "examples", "node", "restore-to-pvc.yaml")]);
-    await bound("orders-restored");
+    await bound("orders-restored", "default");
     const sum = await runPod(
       "orders-check",
       "orders-restored",
       "Block",
       "dd if=/dev/xvda bs=1M count=16 2>/dev/null | sha256sum",
+      "default",
     );
     expect(sum.split(" ")[0]).toBe(sha256(pattern(5, 16 * MiB)));
   });
