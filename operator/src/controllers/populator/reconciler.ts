@@ -37,6 +37,7 @@ import type { StatusWriter } from "../../kube/status.ts";
 import type { GrantSource, PopulationGrants } from "../../populator/source.ts";
 import { connect } from "../shared/connect.ts";
 import type { ControllerContext } from "../shared/context.ts";
+import { pointer } from "../shared/meta.ts";
 import type { Meta, PhysicalCopyObject, VirtualCopyObject } from "../shared/objects.ts";
 import {
   copySourceOf,
@@ -107,7 +108,7 @@ async function reconcileClaim(deps: PopulatorDeps, key: string, signal: AbortSig
   // A population that runs on after a restart or a change of leader: this process grants its token again.
   if (plan.kind === "wait" && g.pod !== undefined && g.copy !== undefined && secret !== undefined)
     grant(deps, g, g.copy, tokenOf(secret));
-  return act(deps, g, plan, l);
+  return act(deps, g, secret, plan, l);
 }
 
 function refOf(claim: V1PersistentVolumeClaim): ClaimRef {
@@ -229,7 +230,14 @@ const claimRefOf = (ref: ClaimRef): ObjectRef => ({
   uid: ref.uid,
 });
 
-async function act(deps: PopulatorDeps, g: Gathered, plan: Plan, log: Logger): Promise<Result> {
+/** `secret`: the claim's token Secret as gathered (only when its labels say it is the claim's). */
+async function act(
+  deps: PopulatorDeps,
+  g: Gathered,
+  secret: V1Secret | undefined,
+  plan: Plan,
+  log: Logger,
+): Promise<Result> {
   const event = (type: "Normal" | "Warning", reason: string, note: string, action = "Populate"): Promise<void> =>
     deps.ctx.events.record({ regarding: claimRefOf(g.ref), type, reason, action, note });
   switch (plan.kind) {
@@ -241,7 +249,7 @@ async function act(deps: PopulatorDeps, g: Gathered, plan: Plan, log: Logger): P
     case "wait":
       return after(plan.ms);
     case "start":
-      return start(deps, g, plan.copy, plan.node, event, log);
+      return start(deps, g, secret, plan.copy, plan.node, event, log);
     case "replacePod": {
       await deletePod(deps, g);
       if (plan.failure === undefined) {
@@ -261,18 +269,18 @@ async function act(deps: PopulatorDeps, g: Gathered, plan: Plan, log: Logger): P
       return after(delay);
     }
     case "rebind":
-      await rebind(deps, g, plan.mode, plan.pv, log);
+      await rebind(deps, g, secret, plan.mode, plan.pv, log);
       return after(2_000);
     case "finish": {
       await annotateClaim(deps, g, populatedFromOf(g));
-      await cleanup(deps, g);
+      await cleanup(deps, g, secret);
       await removeClaimFinalizer(deps, g);
       await event("Normal", "Populated", `Bound to ${plan.volume}, which holds ${populatedFromOf(g)}`);
       log.info({ volume: plan.volume }, "Populated");
       return done;
     }
     case "cleanup":
-      await cleanup(deps, g);
+      await cleanup(deps, g, secret);
       await removeClaimFinalizer(deps, g);
       log.info({ why: plan.why }, "Cleaned up a population");
       return done;
@@ -285,6 +293,7 @@ const populatedFromOf = (g: Gathered): string =>
 async function start(
   deps: PopulatorDeps,
   g: Gathered,
+  secret: V1Secret | undefined,
   copy: CopyView,
   node: string | undefined,
   event: (type: "Normal" | "Warning", reason: string, note: string) => Promise<void>,
@@ -302,10 +311,7 @@ async function start(
   if (copyOps !== undefined) await deps.patchCopy(copy.kind, found, copyOps);
   // 2. The token (kept in a Secret so the next leader can grant it again), and the grant.
   let token: string;
-  const existing = await readOrUndefined(() =>
-    core.readNamespacedSecret({ namespace: ns, name: secretName(g.ref.uid) }),
-  );
-  if (existing !== undefined && isOurs(existing, g.ref)) token = tokenOf(existing);
+  if (secret !== undefined) token = tokenOf(secret);
   else {
     token = randomBytes(32).toString("base64url");
     try {
@@ -404,8 +410,6 @@ async function ignoreNotFound(call: () => Promise<unknown>): Promise<void> {
 /** Delete options that make the API server delete only the object we checked (by its UID). */
 const deleteIf = (uid: string): V1DeleteOptions => fromJson(V1DeleteOptions, { preconditions: { uid } });
 
-const pointer = (key: string): string => key.replace(/~/g, "~0").replace(/\//g, "~1");
-
 function annotationOps(
   annotations: Record<string, string> | undefined,
   values: Readonly<Record<string, string>>,
@@ -441,7 +445,7 @@ async function removeClaimFinalizer(deps: PopulatorDeps, g: Gathered): Promise<v
 }
 
 /** Deletes the pod, PVC′ and the Secret of this claim — each only after its labels say it is this claim's. */
-async function cleanup(deps: PopulatorDeps, g: Gathered): Promise<void> {
+async function cleanup(deps: PopulatorDeps, g: Gathered, secret: V1Secret | undefined): Promise<void> {
   const ns = deps.settings.namespace;
   const { core } = deps;
   await deletePod(deps, g);
@@ -454,7 +458,6 @@ async function cleanup(deps: PopulatorDeps, g: Gathered): Promise<void> {
         body: deleteIf(primeUid),
       }),
     );
-  const secret = await readOrUndefined(() => core.readNamespacedSecret({ namespace: ns, name: secretName(g.ref.uid) }));
   const secretUid = secret?.metadata?.uid;
   if (secret !== undefined && secretUid !== undefined && isOurs(secret, g.ref)) {
     deps.grants.revoke(tokenOf(secret));
@@ -473,6 +476,7 @@ async function cleanup(deps: PopulatorDeps, g: Gathered): Promise<void> {
 async function rebind(
   deps: PopulatorDeps,
   g: Gathered,
+  secret: V1Secret | undefined,
   mode: "Block" | "Filesystem",
   pv: V1PersistentVolume,
   log: Logger,
@@ -527,7 +531,7 @@ async function rebind(
   } catch (e: unknown) {
     if (!isAlreadyExists(e)) throw e;
   }
-  await cleanup(deps, g);
+  await cleanup(deps, g, secret);
   await ignoreNotFound(() => core.deletePersistentVolume({ name, body: deleteIf(retained.metadata?.uid ?? "") }));
   log.info({ pv: name, fsPv: `pvc-${g.ref.uid}` }, "Handed the populated volume to the claim in Filesystem mode");
 }

@@ -5,7 +5,8 @@ import { addFinalizerPatch, removeFinalizerPatch, type JsonPatchOp } from "../..
 import { metaTime } from "../../kube/conditions.ts";
 import { copyFinalizer, createIntentAnnotation, type Meta } from "./objects.ts";
 
-const pointer = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+/** A key as a JSON Pointer segment (RFC 6901: `~` → `~0`, `/` → `~1`). */
+export const pointer = (key: string): string => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
 /** The copy finalizer (when `finalizer`) and an intent annotation (when given and not yet there), in one patch. */
 export function addFinalizerAndIntentPatch(
