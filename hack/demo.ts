@@ -5,6 +5,9 @@
 //   npm run demo                    live view until Ctrl-C
 //   npm run demo -- --once          wait until the examples converge, print the view once, clean up; exit 0 or 1
 //   npm run demo -- --timeout 300   how long --once waits, in seconds (default 180)
+//   npm run demo -- --node          the same on a one-node cluster (root, cgroups; docs/node.md): the operator runs
+//                                   as the chart's Deployment, from the image built from the Dockerfile, and
+//                                   examples/node/ is applied too (a PVC made from a copy)
 // State lives in ~/.local/state/arraycopy/demo (or ARRAYCOPY_DEMO_DIR): cluster/, data/, operator.log. Everything
 // started is recorded and watched by this process, so a crash orphans nothing and the next run reaps leftovers.
 import { spawn } from "node:child_process";
@@ -14,6 +17,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { startCluster, stopCluster, type ClusterInfo } from "./control-plane/cluster.ts";
+import { missingForNode } from "./control-plane/node-host.ts";
+import { startNodeCluster } from "./control-plane/node.ts";
 import { killRecorded } from "./control-plane/processes.ts";
 import {
   getText,
@@ -23,7 +28,16 @@ import {
   waitConverged,
   type Kubectl,
 } from "./demo/converge.ts";
-import { createExampleVolumes, crdsDir, exampleClass, exampleObjects, examplesDir, repoRoot } from "./demo/examples.ts";
+import {
+  createExampleVolumes,
+  crdsDir,
+  exampleClass,
+  exampleObjects,
+  examplesDir,
+  nodeExamplesDir,
+  repoRoot,
+} from "./demo/examples.ts";
+import { installOnNode } from "./demo/node-operator.ts";
 import { startOperatorProcess, type OperatorProcess } from "./demo/operator-process.ts";
 import { fetchView, renderView } from "./demo/view.ts";
 
@@ -76,8 +90,13 @@ async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
   return result;
 }
 
-async function converge(kubectl: Kubectl, op: OperatorProcess, timeoutS: number): Promise<boolean> {
-  const controllers = await runningControllers(op.url);
+/** Where the operator answers /metrics: a process of this host, or the leader's pod. */
+interface Operator {
+  url(): Promise<string>;
+}
+
+async function converge(kubectl: Kubectl, op: Operator, timeoutS: number): Promise<boolean> {
+  const controllers = await runningControllers(await op.url());
   const skipped = skippedKinds(controllers);
   if (skipped.length > 0)
     console.log(`    not waiting for ${skipped.join(", ")}: no controller for them reconciles in this operator yet`);
@@ -87,16 +106,16 @@ async function converge(kubectl: Kubectl, op: OperatorProcess, timeoutS: number)
   return problems.length === 0;
 }
 
-async function live(kubectl: Kubectl, info: ClusterInfo, op: OperatorProcess): Promise<void> {
+async function live(kubectl: Kubectl, info: ClusterInfo, op: Operator, where: string): Promise<void> {
   const header = [
-    `arraycopy demo: kube-apiserver ${info.server}, operator ${op.url}/metrics. Ctrl-C stops and cleans up.`,
+    `arraycopy demo: kube-apiserver ${info.server}, operator ${where}. Ctrl-C stops and cleans up.`,
     `Meanwhile, in another terminal: export KUBECONFIG=${info.kubeconfig}; kubectl get arraycopy -A`,
   ].join("\n");
   const tty = process.stdout.isTTY;
   let last = "";
   while (!interrupted()) {
     try {
-      const controllers = reconciledControllers((await getText(`${op.url}/metrics`)).body);
+      const controllers = reconciledControllers((await getText(`${await op.url()}/metrics`)).body);
       const view = await fetchView(kubectl, controllers);
       if (tty) {
         process.stdout.write(`\x1b[H\x1b[2J${header}   ${view.at.toLocaleTimeString()}\n\n${renderView(view)}\n`);
@@ -114,23 +133,74 @@ async function live(kubectl: Kubectl, info: ClusterInfo, op: OperatorProcess): P
   }
 }
 
-const usage = "usage: npm run demo [-- --once [--timeout SECONDS]]";
+const usage = "usage: npm run demo [-- [--node] [--once [--timeout SECONDS]]]";
 
-function options(): { once: boolean; timeoutS: number } | undefined {
+function options(): { once: boolean; timeoutS: number; node: boolean } | undefined {
   try {
     const { values } = parseArgs({
       options: {
         once: { type: "boolean", default: false },
+        node: { type: "boolean", default: false },
         timeout: { type: "string", default: "180" },
         help: { type: "boolean", default: false },
       },
     });
     const timeoutS = Number(values.timeout);
     if (values.help || !Number.isInteger(timeoutS) || timeoutS < 1) return undefined;
-    return { once: values.once, timeoutS };
+    return { once: values.once, timeoutS, node: values.node };
   } catch {
     return undefined;
   }
+}
+
+const indent = (text: string) => text.trimEnd().replace(/^/gm, "    ");
+
+/** The operator as a process of this host, on an engine whose volumes this process creates first. */
+async function operatorOnHost(info: ClusterInfo, kubectl: Kubectl): Promise<OperatorProcess> {
+  await step("Installing the CRDs", async () => {
+    await ok(kubectl, ["apply", "--server-side", "--force-conflicts", "-f", crdsDir]);
+    await ok(kubectl, ["wait", "--for=condition=Established", "--timeout=60s", "-f", crdsDir]);
+  });
+  await step(
+    `Creating the array volumes postgres-data (64 MiB of data) and postgres-test in ${paths.data}`,
+    async () => {
+      rmSync(paths.data, { recursive: true, force: true });
+      await createExampleVolumes(join(paths.data, exampleClass));
+    },
+  );
+  return step(`Starting the operator (log: ${paths.operatorLog})`, () =>
+    startOperatorProcess({
+      kubeconfig: info.kubeconfig,
+      dataDir: paths.data,
+      logFile: paths.operatorLog,
+      pidsFile: paths.pids,
+      ownerPid: process.pid,
+    }),
+  );
+}
+
+/** examples/node/: its copies Ready and its PVCs Bound once the populator has written a copy into each. */
+async function nodeExamples(kubectl: Kubectl, op: Operator, timeoutS: number): Promise<boolean> {
+  const objects = exampleObjects(nodeExamplesDir);
+  const problems = await waitConverged(kubectl, objects, await runningControllers(await op.url()), timeoutS);
+  const claims = objects.filter((o) => o.kind === "PersistentVolumeClaim");
+  const waits = await Promise.all(
+    claims.map(async (c) => {
+      const ns = ["-n", c.namespace ?? "default"];
+      const res = await kubectl([
+        "wait",
+        "--for=jsonpath={.status.phase}=Bound",
+        `--timeout=${timeoutS}s`,
+        ...ns,
+        `pvc/${c.name}`,
+      ]);
+      if (res.code !== 0) problems.push(`PVC ${c.name} is not Bound: ${res.stderr.trim()}`);
+      return (await kubectl(["get", "pvc", c.name, ...ns, "-o", "wide"])).stdout;
+    }),
+  );
+  for (const w of waits) console.log(indent(w));
+  for (const p of problems) console.error(`    ${p}`);
+  return problems.length === 0;
 }
 
 async function main(): Promise<number> {
@@ -139,55 +209,70 @@ async function main(): Promise<number> {
     console.error(usage);
     return 2;
   }
+  if (opts.node) {
+    const missing = missingForNode();
+    if (missing.length > 0) {
+      console.error(`demo --node needs a machine that can run containers; this one lacks:\n  ${missing.join("\n  ")}`);
+      return 1;
+    }
+  }
   mkdirSync(stateDir, { recursive: true });
   // An operator a crashed earlier demo left (its watchdog normally stops it within seconds) must let go of the
   // data directory before it is recreated.
   await killRecorded(paths.pids, 10_000);
+  const log = (l: string) => {
+    console.log(`    ${l}`);
+  };
   let info: ClusterInfo | undefined;
   let op: OperatorProcess | undefined;
   try {
-    info = await step("Starting a local control plane (kube-apiserver + etcd on 127.0.0.1)", () =>
-      startCluster({
-        dir: paths.cluster,
-        ownerPid: process.pid,
-        log: (l) => {
-          console.log(`    ${l}`);
-        },
-      }),
-    );
-    const kubectl = kubectlFor(info);
-    await step("Installing the CRDs", async () => {
-      await ok(kubectl, ["apply", "--server-side", "--force-conflicts", "-f", crdsDir]);
-      await ok(kubectl, ["wait", "--for=condition=Established", "--timeout=60s", "-f", crdsDir]);
-    });
-    await step(
-      `Creating the array volumes postgres-data (64 MiB of data) and postgres-test in ${paths.data}`,
-      async () => {
-        rmSync(paths.data, { recursive: true, force: true });
-        await createExampleVolumes(join(paths.data, exampleClass));
-      },
-    );
-    const started = await step(`Starting the operator (log: ${paths.operatorLog})`, () =>
-      startOperatorProcess({
-        kubeconfig: info?.kubeconfig ?? "",
-        dataDir: paths.data,
-        logFile: paths.operatorLog,
-        pidsFile: paths.pids,
-        ownerPid: process.pid,
-      }),
-    );
-    op = started;
+    let operator: Operator;
+    let where: string;
+    let kubectl: Kubectl;
+    if (opts.node) {
+      const nodeInfo = await step(
+        "Starting a one-node cluster (control plane, containerd, kubelet, CNI, provisioners)",
+        () => startNodeCluster({ dir: paths.cluster, ownerPid: process.pid, log }),
+      );
+      info = nodeInfo;
+      kubectl = kubectlFor(nodeInfo);
+      const onNode = await installOnNode({ info: nodeInfo, kubectl, stateDir, signal: stop.signal, step, log });
+      operator = onNode;
+      where = onNode.where;
+    } else {
+      const cp = await step("Starting a local control plane (kube-apiserver + etcd on 127.0.0.1)", () =>
+        startCluster({ dir: paths.cluster, ownerPid: process.pid, log }),
+      );
+      info = cp;
+      kubectl = kubectlFor(cp);
+      const started = await operatorOnHost(cp, kubectl);
+      op = started;
+      operator = { url: () => Promise.resolve(started.url) };
+      where = `${started.url}/metrics`;
+    }
     await step("kubectl apply -f examples/", async () => {
-      console.log((await ok(kubectl, ["apply", "-f", examplesDir])).trimEnd().replace(/^/gm, "    "));
+      console.log(indent(await ok(kubectl, ["apply", "-f", examplesDir])));
     });
-    if (opts.once)
-      return (await step("Waiting for the examples to converge", () => converge(kubectl, started, opts.timeoutS)))
-        ? 0
-        : 1;
-    await live(kubectl, info, started);
+    if (opts.node) {
+      await step("kubectl apply -f examples/node/", async () => {
+        console.log(indent(await ok(kubectl, ["apply", "-f", nodeExamplesDir])));
+      });
+    }
+    if (opts.once) {
+      const converged = await step("Waiting for the examples to converge", () =>
+        converge(kubectl, operator, opts.timeoutS),
+      );
+      const restored = opts.node
+        ? await step("Waiting for examples/node/ (a PVC made from a copy)", () =>
+            nodeExamples(kubectl, operator, opts.timeoutS),
+          )
+        : true;
+      return converged && restored ? 0 : 1;
+    }
+    await live(kubectl, info, operator, where);
     return 0;
   } catch (e: unknown) {
-    if (e instanceof Interrupted) return 130;
+    if (e instanceof Interrupted || interrupted()) return 130;
     console.error(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
     return 1;
   } finally {
@@ -197,9 +282,13 @@ async function main(): Promise<number> {
     }
     const stopping = Date.now();
     // A short grace: stopCluster signals etcd and kube-apiserver together, and an apiserver that has lost its etcd
-    // spends the whole grace period retrying it; this cluster's data is thrown away anyway.
+    // spends the whole grace period retrying it; this cluster's data is thrown away anyway. On a node, the
+    // teardown also stops the kubelet, containerd and the pods, and removes the bridge, the nft table and cgroups.
     const n = await stopCluster(paths.cluster, 2_000);
-    if (n > 0) console.log(`==> Stopped the control plane in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
+    if (n > 0) {
+      const what = opts.node ? "the node and the control plane" : "the control plane";
+      console.log(`==> Stopped ${what} in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
+    }
     const logs = [paths.operatorLog, join(paths.cluster, "kube-apiserver.log"), join(paths.cluster, "etcd.log")].filter(
       (f) => existsSync(f),
     );

@@ -242,8 +242,9 @@ export async function startCluster(opts: StartOptions): Promise<ClusterInfo> {
   ];
   // The identities the bootstrap RBAC policy binds the controller-manager's and the scheduler's roles to.
   if (node !== undefined) {
-    // And the CSI provisioner's, which node-csi.ts binds to a ClusterRole of its own.
-    for (const name of ["system:kube-controller-manager", "system:kube-scheduler", "arraycopy:csi-provisioner"])
+    // And the two provisioners', which node-csi.ts and node.ts bind to roles of their own.
+    const names = ["system:kube-controller-manager", "system:kube-scheduler"];
+    for (const name of [...names, "arraycopy:csi-provisioner", "arraycopy:local-path-provisioner"])
       users.push({ name, token: randomBytes(24).toString("hex"), groups: [] });
   }
   const sans = node === undefined ? [] : [`IP:${node.address}`, ...inClusterSans];

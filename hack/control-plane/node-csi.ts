@@ -23,7 +23,22 @@ export const csiProvisionerUser = "arraycopy:csi-provisioner";
 export const csiStateDir = (dir: string) => join(dir, "csi", "state");
 export const csiSocket = (dir: string) => join(dir, "csi", "csi.sock");
 
-const rule = (apiGroups: string[], resources: string[], verbs: string[]) => ({ apiGroups, resources, verbs });
+export const rule = (apiGroups: string[], resources: string[], verbs: string[]) => ({ apiGroups, resources, verbs });
+
+/** Binds the role of the same name to the token user `user`. */
+export function userBinding(kind: "ClusterRoleBinding" | "RoleBinding", user: string, namespace?: string) {
+  return {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind,
+    metadata: namespace === undefined ? { name: user } : { name: user, namespace },
+    roleRef: {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: kind === "RoleBinding" ? "Role" : "ClusterRole",
+      name: user,
+    },
+    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
+  };
+}
 
 function csiObjects(): string {
   const items = [
@@ -59,13 +74,7 @@ function csiObjects(): string {
         rule(["snapshot.storage.k8s.io"], ["volumesnapshotcontents"], ["get", "list"]),
       ],
     },
-    {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: csiProvisionerUser },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: csiProvisionerUser },
-      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: csiProvisionerUser }],
-    },
+    userBinding("ClusterRoleBinding", csiProvisionerUser),
   ];
   return JSON.stringify({ apiVersion: "v1", kind: "List", items });
 }

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ensureCsiBinaries, ensureNodeBinaries } from "./binaries.ts";
 import { freePort, launch, startCluster, waitFor, type ClusterInfo, type StartOptions } from "./cluster.ts";
 import { apiserverKubeletUser, type NodePki } from "./node-pki.ts";
-import { csiStorageClass, startCsi } from "./node-csi.ts";
+import { csiStorageClass, rule, startCsi, userBinding } from "./node-csi.ts";
 import { holderCommand, nodeCommand, setServiceRule, setUpHost, type NodeHost } from "./node-host.ts";
 
 export const nodeName = "arraycopy-node";
@@ -408,6 +408,27 @@ function provisionerObjects(dir: string, helperImage: string): string {
         "helperPod.yaml": helperPod,
       },
     },
+    // What upstream's deploy/local-path-storage.yaml grants its ServiceAccount, granted here to its token user.
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: localPathUser },
+      rules: [
+        rule([""], ["nodes", "persistentvolumeclaims", "configmaps", "pods", "pods/log"], ["get", "list", "watch"]),
+        rule([""], ["persistentvolumes"], ["get", "list", "watch", "create", "patch", "update", "delete"]),
+        rule([""], ["events"], ["create", "patch"]),
+        rule(["storage.k8s.io"], ["storageclasses"], ["get", "list", "watch"]),
+      ],
+    },
+    userBinding("ClusterRoleBinding", localPathUser),
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: localPathUser, namespace: provisionerNamespace },
+      // Its helper pods, which make and remove the volumes' directories on the node.
+      rules: [rule([""], ["pods"], ["get", "list", "watch", "create", "patch", "update", "delete"])],
+    },
+    userBinding("RoleBinding", localPathUser, provisionerNamespace),
     {
       apiVersion: "storage.k8s.io/v1",
       kind: "StorageClass",
@@ -424,11 +445,13 @@ function provisionerObjects(dir: string, helperImage: string): string {
 }
 
 export const provisionerNamespace = "local-path-storage";
+/** The provisioner's token user (cluster.ts makes its kubeconfig); it may do what upstream's manifest grants. */
+const localPathUser = "arraycopy:local-path-provisioner";
 
 /**
- * rancher's local-path-provisioner as a process of the host (as the admin: it is the cluster's own machinery, like
- * the controller-manager), with the default StorageClass: Filesystem PVCs bind to directories under <dir>/local-path,
- * made and removed by its helper pods on the node.
+ * rancher's local-path-provisioner as a process of the host, with an identity of its own that may do only what its
+ * roles grant, and the default StorageClass: Filesystem PVCs bind to directories under <dir>/local-path, made and
+ * removed by its helper pods on the node.
  */
 async function startProvisioner(cp: ClusterInfo, dir: string, nodeBin: string): Promise<void> {
   const helperImage = readFileSync(join(nodeBin, "helper-image.name"), "utf8").trim();
@@ -437,7 +460,7 @@ async function startProvisioner(cp: ClusterInfo, dir: string, nodeBin: string): 
   const p = launch(dir, "local-path-provisioner", join(nodeBin, "local-path-provisioner"), [
     "--debug",
     "start",
-    `--kubeconfig=${cp.kubeconfig}`,
+    `--kubeconfig=${join(dir, `kubeconfig-${localPathUser}`)}`,
     "--provisioner-name=rancher.io/local-path",
     `--namespace=${provisionerNamespace}`,
     "--configmap-name=local-path-config",

@@ -22,14 +22,14 @@ function startTicks(pid: number): string | undefined {
   }
 }
 
-function read(file: string): Recorded[] {
+export function readRecorded(file: string): Recorded[] {
   if (!existsSync(file)) return [];
   return JSON.parse(readFileSync(file, "utf8")) as Recorded[];
 }
 
 export function recordProcess(file: string, name: string, pid: number): Recorded {
   const rec: Recorded = { name, pid, startTicks: startTicks(pid) ?? "" };
-  writeFileSync(file, JSON.stringify([...read(file), rec], null, 2));
+  writeFileSync(file, JSON.stringify([...readRecorded(file), rec], null, 2));
   return rec;
 }
 
@@ -44,7 +44,7 @@ function isZombie(pid: number): boolean {
 }
 
 /** Still the process we started, and still running: an exited process counts as stopped before it is reaped. */
-function isSame(rec: Recorded): boolean {
+export function isRunning(rec: Recorded): boolean {
   return rec.startTicks !== "" && startTicks(rec.pid) === rec.startTicks && !isZombie(rec.pid);
 }
 
@@ -65,14 +65,14 @@ export async function killRecorded(file: string, graceMs: number): Promise<numbe
   // Watchdogs last: one stops the cluster if its owner dies, so it must outlive every other process of a stop
   // that the owner may not finish (a demo killed while stopping).
   const isWatchdog = (r: Recorded) => r.name.endsWith("watchdog");
-  const alive = read(file).filter(isSame).reverse();
+  const alive = readRecorded(file).filter(isRunning).reverse();
   const running = [...alive.filter((r) => !isWatchdog(r)), ...alive.filter(isWatchdog)];
   for (const rec of running) {
     signalGroup(rec.pid, "SIGTERM");
     const deadline = Date.now() + graceMs;
-    while (isSame(rec) && Date.now() < deadline) await sleep(50);
-    if (isSame(rec)) signalGroup(rec.pid, "SIGKILL");
-    while (isSame(rec)) await sleep(20);
+    while (isRunning(rec) && Date.now() < deadline) await sleep(50);
+    if (isRunning(rec)) signalGroup(rec.pid, "SIGKILL");
+    while (isRunning(rec)) await sleep(20);
   }
   // Exited is enough to go on to the next; before returning, wait (once, for all) until init has reaped them, so
   // that no PID of this cluster is still visible when the stop returns.

@@ -16,13 +16,19 @@ export interface ExampleObject {
   readonly namespace: string | undefined;
 }
 
-/** Every object `kubectl apply -f examples/` creates (top level only: examples/wsapi/ needs a real array). */
-export function exampleObjects(): ExampleObject[] {
-  const files = readdirSync(examplesDir)
+/** examples/node/: what needs a node (a PVC made from a copy), applied by `npm run demo -- --node` and test:node. */
+export const nodeExamplesDir = join(examplesDir, "node");
+
+/**
+ * Every object `kubectl apply -f <dir>` creates; examples/ by default (top level only: examples/wsapi/ needs a real
+ * array, examples/node/ a node).
+ */
+export function exampleObjects(dir = examplesDir): ExampleObject[] {
+  const files = readdirSync(dir)
     .filter((f) => f.endsWith(".yaml"))
     .sort();
   return files.flatMap((f) =>
-    parseAllDocuments(readFileSync(join(examplesDir, f), "utf8")).flatMap((doc) => {
+    parseAllDocuments(readFileSync(join(dir, f), "utf8")).flatMap((doc) => {
       const o = doc.toJS() as { kind?: string; metadata?: { name?: string; namespace?: string } } | null;
       if (o?.kind === undefined || o.metadata?.name === undefined) return [];
       return [{ kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace }];
