@@ -1,13 +1,13 @@
 // Global setup of `npm run test:node`: says what is missing on a machine that cannot run containers (and fails),
-// else starts a one-node cluster in a fixed directory under the cache (a crashed earlier run is reaped by the
-// next; a watchdog tears it down if this process dies), builds the operator's image from the Dockerfile and
+// else starts a one-node cluster in a directory of the run's own (hack/control-plane/run-dir.ts; a watchdog tears it
+// down if this process dies), builds the operator's image from the Dockerfile and
 // imports it into the node, and builds helm. Test files reach all of it through `inject`.
 import { spawnSync } from "node:child_process";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { endRun, runDir } from "../../hack/control-plane/run-dir.ts";
 import { ensureBinaries } from "../../hack/control-plane/binaries.ts";
-import { stopCluster, type ClusterInfo } from "../../hack/control-plane/cluster.ts";
+import type { ClusterInfo } from "../../hack/control-plane/cluster.ts";
 import { missingForNode } from "../../hack/control-plane/node-host.ts";
 import { startNodeCluster, type NodeClusterInfo } from "../../hack/control-plane/node.ts";
 
@@ -20,13 +20,11 @@ declare module "vitest" {
   }
 }
 
-const dir =
-  process.env.ARRAYCOPY_NODE_TEST_CLUSTER_DIR ??
-  join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "arraycopy", "node-test-cluster");
 const repoRoot = join(import.meta.dirname, "..", "..");
 const image = { repository: "localhost/arraycopy/operator", tag: "node-test" };
 
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = await runDir("node-test-clusters", process.env.ARRAYCOPY_NODE_TEST_CLUSTER_DIR);
   const missing = missingForNode();
   if (missing.length > 0) {
     throw new Error(`test:node needs a machine that can run containers; this one lacks:\n  ${missing.join("\n  ")}`);
@@ -51,6 +49,6 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   project.provide("helm", helm);
   project.provide("image", { ...image, archive });
   return async () => {
-    await stopCluster(dir);
+    await endRun(dir, process.env.ARRAYCOPY_NODE_TEST_CLUSTER_DIR);
   };
 }
