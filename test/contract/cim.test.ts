@@ -89,6 +89,19 @@ describe("cim: bad input gets a named reason and changes nothing", () => {
     expect(e.message).toMatch(/does not register the Copy Services profile \(it registers Array, Block Services\)/);
   });
 
+  it("a provider with Copy Services but not Replication Services claims no online copies once discovered", async () => {
+    s = await setUp({ profiles: ["Copy Services", "Array"] });
+    await s.engine.listCopies();
+    const caps = s.engine.capabilities();
+    expect([caps.physicalCopies, caps.onlinePhysicalCopies, caps.virtualCopies]).toEqual([true, false, true]);
+    await s.array.engine.volumes.createVolume("base", MiB);
+    const request = { name: "online", source: "base", online: true, saveSnapshot: false, owner: owner("online") };
+    const e = await refusal(() => (s?.engine as Engine).createPhysicalCopy(request));
+    expect(e.code).toBe("Unsupported");
+    expect(e.message).toMatch(/does not register Replication Services: no online copies/);
+    expect((await s.array.engine.listVolumes()).map((v) => v.name)).toEqual(["base"]);
+  });
+
   for (const [code, port, name] of [
     [4, "Internal", "Failed"],
     [5, "InvalidInput", "Invalid Parameter"],

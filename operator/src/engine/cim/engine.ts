@@ -86,6 +86,8 @@ class CimEngine implements Engine {
   readonly #indications: CimIndications | undefined;
   readonly #detached = new Map<string, JobObservation>();
   #discovery: Promise<Discovery> | undefined;
+  /** Whether the provider registers Replication Services, once a discovery has answered. */
+  #replication: boolean | undefined;
   readonly volumes: VolumeOps | undefined;
 
   constructor(opts: CimEngineOptions) {
@@ -117,7 +119,10 @@ class CimEngine implements Engine {
   }
 
   #discover(signal: Signal): Promise<Discovery> {
-    this.#discovery ??= discover(this.#client, this.#ns, this.#interop, signal);
+    this.#discovery ??= discover(this.#client, this.#ns, this.#interop, signal).then((d) => {
+      this.#replication = d.replicationService !== undefined;
+      return d;
+    });
     // A failed discovery is not kept: the provider or the class may be fixed.
     this.#discovery.catch(() => {
       this.#discovery = undefined;
@@ -129,7 +134,9 @@ class CimEngine implements Engine {
     return {
       virtualCopies: true,
       physicalCopies: true,
-      onlinePhysicalCopies: true,
+      // Online copies are Replication Services' CreateElementReplica: claimed unless discovery found none (before
+      // the first discovery nothing is known; a copy then gets the refusal Unsupported, with the reason).
+      onlinePhysicalCopies: this.#replication !== false,
       resync: true,
       restore: true,
       expiration: true,
