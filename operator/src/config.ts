@@ -27,6 +27,13 @@ export const configSchema = z.object({
   leaseNamespace: z.string().min(1).describe("namespace of the leader-election Lease"),
   leaseName: z.string().min(1).describe("name of the leader-election Lease"),
   identity: z.string().min(1).describe("this replica's name in the Lease and in Events"),
+  labelLeaderPod: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .describe(
+      "label this replica's pod (--identity in --lease-namespace) arraycopy.io/leader=true while it leads, " +
+        "for a Service that must reach the leader only",
+    ),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).describe("trace, debug, info, warn or error"),
   populatorImage: z
     .string()
@@ -63,6 +70,7 @@ const flags = {
   "lease-namespace": "POD_NAMESPACE",
   "lease-name": "ARRAYCOPY_LEASE_NAME",
   identity: "POD_NAME",
+  "label-leader-pod": "ARRAYCOPY_LABEL_LEADER_POD",
   "log-level": "ARRAYCOPY_LOG_LEVEL",
   "populator-image": "ARRAYCOPY_POPULATOR_IMAGE",
   "populator-namespace": "ARRAYCOPY_POPULATOR_NAMESPACE",
@@ -85,6 +93,7 @@ const defaults: Record<keyof typeof flags, string | undefined> = {
   "lease-namespace": "arraycopy-system",
   "lease-name": "arraycopy-operator",
   identity: `${hostname()}-${process.pid}`,
+  "label-leader-pod": "false",
   "log-level": "info",
   "populator-image": undefined,
   "populator-namespace": undefined,

@@ -39,6 +39,7 @@ import { EventRecorder, eventsApiSink } from "./kube/events.ts";
 import { StringInterner, compactObject, type CompactOptions } from "./kube/compact.ts";
 import { Informer, clientNodeWatch, decodeUntyped, pagedList, type KubeObject } from "./kube/informer.ts";
 import { LeaderElector, leaseStore } from "./kube/leader.ts";
+import { LeaderPodLabel, leaderLabel } from "./kube/leader-label.ts";
 import { RequestThrottle } from "./kube/ratelimit.ts";
 import { isStatusApply } from "./kube/status.ts";
 import { instrumentedProvider } from "./observability/instrumented-engine.ts";
@@ -329,6 +330,39 @@ async function startCimListener(config: Config, log: Logger): Promise<Indication
  * exit code: 0 on a clean stop, 1 when the Lease was lost (the replica restarts clean).
  */
 async function lead(
+  config: Config,
+  clients: Clients,
+  log: Logger,
+  stop: AbortSignal,
+  work: { run: (signal: AbortSignal) => Promise<void>; leading: (on: boolean) => void },
+): Promise<number> {
+  const label = config.labelLeaderPod
+    ? new LeaderPodLabel({
+        core: clients.core,
+        namespace: config.leaseNamespace,
+        pod: config.identity,
+        clock: realClock,
+        onError: (e, wanted) => {
+          log.warn({ err: summarise(e), label: leaderLabel, wanted }, "Could not label this replica's pod; retrying");
+        },
+      })
+    : undefined;
+  // Not leading yet: a label an earlier container of this pod left goes.
+  void label?.set(false);
+  const leading = (on: boolean): void => {
+    work.leading(on);
+    void label?.set(on);
+  };
+  try {
+    return await elect(config, clients, log, stop, { run: work.run, leading });
+  } finally {
+    // Off before the process ends, so the Service stops sending to it; bounded, as a shutdown must be.
+    if (label !== undefined) await Promise.race([label.set(false), realClock.sleep(3_000)]);
+    label?.close();
+  }
+}
+
+async function elect(
   config: Config,
   clients: Clients,
   log: Logger,

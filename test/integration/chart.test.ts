@@ -277,10 +277,13 @@ describe("the chart", () => {
     expect(service?.spec).toMatchObject({
       type: "NodePort",
       ports: [{ name: "cim-listener", port: 5990, targetPort: "cim-listener", nodePort: 30990 }],
+      // The leader only (--label-leader-pod): a standby refuses deliveries.
+      selector: { "app.kubernetes.io/name": "arraycopy", "arraycopy.io/leader": "true" },
     });
     const deployment = JSON.stringify(objects.find((o) => o.kind === "Deployment"));
     for (const piece of [
       '"--cim-listener-port=5990"',
+      '"--label-leader-pod=true"',
       '"--cim-listener-url=https://10.0.0.21:30990"',
       '"--cim-listener-cert-file=/etc/arraycopy/cim-listener/tls.crt"',
       '{"name":"cim-listener","containerPort":5990,"protocol":"TCP"}',
@@ -557,6 +560,10 @@ describe("helm install into the real apiserver", () => {
     { verb: "create", resource: "events.events.k8s.io", sub: "", allowed: true },
     { verb: "create", resource: "pods", inNamespace: true, sub: "", allowed: true },
     { verb: "create", resource: "pods", sub: "", allowed: false },
+    // The leader label on its own pod.
+    { verb: "patch", resource: "pods", inNamespace: true, sub: "", allowed: true },
+    { verb: "patch", resource: "pods", sub: "", allowed: false },
+    { verb: "update", resource: "pods", inNamespace: true, sub: "", allowed: false },
     { verb: "watch", resource: "persistentvolumeclaims", sub: "", allowed: true },
     { verb: "delete", resource: "persistentvolumeclaims", sub: "", allowed: false },
     { verb: "delete", resource: "persistentvolumes", sub: "", allowed: true },

@@ -226,4 +226,57 @@ describe("two replicas", () => {
       await registry.close();
     }
   });
+
+  // The chart's cim-listener Service selects arraycopy.io/leader=true. The replicas' pods are Pod objects here (no
+  // kubelet runs them): what is checked is which of them carries the label, as a Service's EndpointSlice would see.
+  it("the leader's pod alone carries arraycopy.io/leader, and the label moves with the Lease", async () => {
+    const pod = (name: string, labels?: Record<string, string>) => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: ns, ...(labels === undefined ? {} : { labels }) },
+      spec: { containers: [{ name: "operator", image: "localhost/arraycopy/operator:dev" }] },
+    });
+    // replica-b's pod still has the label an earlier container left (SIGKILLed while it led); replica-a's has no
+    // labels at all.
+    applyYaml(pod("replica-a"), pod("replica-b", { app: "arraycopy", "arraycopy.io/leader": "true" }));
+    const labelled = () =>
+      kubectlOk(["get", "pods", "-n", ns, "-l", "arraycopy.io/leader=true", "-o", "jsonpath={.items[*].metadata.name}"])
+        .split(" ")
+        .filter(Boolean);
+    const registry = new EngineRegistry({
+      dataDir: (await import("node:fs")).mkdtempSync(`${(await import("node:os")).tmpdir()}/rb-label-`),
+    });
+    const args = (id: string) => [
+      ...["--leader-elect", "true", "--lease-namespace", ns, "--lease-name", "arraycopy-label"],
+      ...["--identity", id, "--label-leader-pod", "true"],
+    ];
+    const a = startOperator(args("replica-a"), { registry });
+    let b: ReturnType<typeof startOperator> | undefined;
+    try {
+      await eventually(() => {
+        expect(labelled()).toEqual(["replica-a", "replica-b"]);
+      }, 30_000);
+      // replica-b starts as a standby and takes its stale label off.
+      b = startOperator(args("replica-b"), { registry });
+      await eventually(() => {
+        expect(labelled()).toEqual(["replica-a"]);
+      }, 30_000);
+      // The leader's clean stop takes its label off before it exits; the standby leads and labels its pod.
+      await a.stop(true);
+      expect(labelled()).not.toContain("replica-a");
+      await eventually(() => {
+        expect(labelled()).toEqual(["replica-b"]);
+      }, 30_000);
+      expect(kubectlOk(["get", "pod", "replica-b", "-n", ns, "-o", "jsonpath={.metadata.labels.app}"])).toBe(
+        "arraycopy",
+      );
+      await b.stop(true);
+      b = undefined;
+      expect(labelled()).toEqual([]);
+    } finally {
+      await a.stop(true);
+      await b?.stop(true);
+      await registry.close();
+    }
+  });
 });

@@ -119,6 +119,28 @@ async function inPod<T>(pod: string, script: string): Promise<T> {
   return JSON.parse(out) as T;
 }
 
+/** The pods labelled arraycopy.io/leader=true (the cim-listener Service's selector) are exactly the Lease's holder. */
+async function labelFollowsLease(): Promise<void> {
+  await eventually(
+    async () => {
+      const { holder } = await lease();
+      const args = [
+        "get",
+        "pods",
+        "-n",
+        ns,
+        "-l",
+        "arraycopy.io/leader=true",
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+      ];
+      expect((await kubectlAsyncOk(args)).split(" ").filter(Boolean)).toEqual([holder]);
+    },
+    30_000,
+    500,
+  );
+}
+
 async function leader(): Promise<PodView> {
   const all = await readyPods(2);
   const { holder } = await eventually(async () => {
@@ -305,6 +327,7 @@ describe("the chart on a node", () => {
     }
     const l = await leader();
     expect(ready.map((p) => p.metadata.name)).toContain(l.metadata.name);
+    await labelFollowsLease();
   });
 
   it("runs as the chart's securityContext says, with only its own ServiceAccount and no shell", async () => {
@@ -423,6 +446,7 @@ describe("the chart on a node", () => {
       ),
     );
     await readyPods(2);
+    await labelFollowsLease();
 
     await arrayObjectsMatchResources();
   });
@@ -475,6 +499,8 @@ describe("the chart on a node", () => {
       return x;
     }, durationS * 2000);
     expect((await readyPods(2)).map((p) => p.metadata.name)).toContain(l.holder);
+    // The restarted container took off the label its killed predecessor left, whoever leads now.
+    await labelFollowsLease();
     await kubectlAsyncOk(
       ["wait", "--for=condition=Ready", "--timeout=180s", "-n", "default"].concat([
         "virtualcopy/sigkill-1",
