@@ -3,7 +3,8 @@
 // pod, PVC′ and the PV controller's binding.
 //
 // Asserted: a Block PVC made from a virtual copy taken before the volume was overwritten holds the copy's point in
-// time byte for byte (a pod's sha256sum of the device against the bytes the engine held at the copy); a Filesystem
+// time byte for byte (a pod's sha256sum of the device against the bytes the engine held at the copy), and one made
+// from a PhysicalCopy holds the full copy's bytes though its source changed since; a Filesystem
 // PVC made from a copy of a volume holding an ext4 filesystem mounts that filesystem as it is (a pod reads the file
 // it held at the copy, though the volume's filesystem was destroyed since); killing the operator while a pod
 // populates still ends Bound and correct; nothing of the populator's is left in the operator's namespace; the
@@ -92,7 +93,13 @@ async function withOperatorAway(f: (engine: Awaited<ReturnType<typeof openEmbedd
   }
 }
 
-function claimFrom(name: string, copy: string, mode: "Block" | "Filesystem", size: string) {
+function claimFrom(
+  name: string,
+  copy: string,
+  mode: "Block" | "Filesystem",
+  size: string,
+  kind: "VirtualCopy" | "PhysicalCopy" = "VirtualCopy",
+) {
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
@@ -102,7 +109,7 @@ function claimFrom(name: string, copy: string, mode: "Block" | "Filesystem", siz
       volumeMode: mode,
       accessModes: ["ReadWriteOnce"],
       resources: { requests: { storage: size } },
-      dataSourceRef: { apiGroup: "arraycopy.io", kind: "VirtualCopy", name: copy },
+      dataSourceRef: { apiGroup: "arraycopy.io", kind, name: copy },
     },
   };
 }
@@ -213,10 +220,20 @@ beforeAll(async () => {
     await engine.writeVolume("orders-data", 0, pattern(5, 16 * MiB));
     await engine.createVolume("big", 256 * MiB);
     await engine.writeVolume("big", 0, pattern(3, 200 * MiB));
+    // A full copy of this one goes to ledger-copy (a PhysicalCopy), and a PVC is made from that.
+    await engine.createVolume("ledger", 16 * MiB);
+    await engine.writeVolume("ledger", 0, pattern(9, 16 * MiB));
+    await engine.createVolume("ledger-copy", 16 * MiB);
   });
-  apply(vc("db-snap", "db"), vc("fs-snap", "fsvol"), vc("big-snap", "big"));
+  apply(vc("db-snap", "db"), vc("fs-snap", "fsvol"), vc("big-snap", "big"), {
+    apiVersion: "arraycopy.io/v1alpha1",
+    kind: "PhysicalCopy",
+    metadata: { name: "ledger-full", namespace: ns },
+    spec: { copyClassName: "embedded", source: { volumeName: "ledger" }, target: { volumeName: "ledger-copy" } },
+  });
   for (const name of ["db-snap", "fs-snap", "big-snap"])
     kubectlOk(["wait", "--for=condition=Ready", `virtualcopy/${name}`, "-n", ns, "--timeout=120s"]);
+  kubectlOk(["wait", "--for=condition=Ready", "physicalcopy/ledger-full", "-n", ns, "--timeout=120s"]);
   // The volumes move on after their copies: the PVCs must get the copies' bytes, not the volumes' present.
   await withOperatorAway(async (engine) => {
     for (const [copy, size] of [
@@ -229,6 +246,7 @@ beforeAll(async () => {
     await engine.writeVolume("db", 0, pattern(7, 2 * MiB));
     await engine.writeVolume("fsvol", 0, Buffer.alloc(8 * MiB, 0xff));
     await engine.writeVolume("big", 0, pattern(8, MiB));
+    await engine.writeVolume("ledger", 0, pattern(10, 4 * MiB));
   });
 }, 900_000);
 
@@ -237,14 +255,14 @@ afterAll(() => {
   const kubectl = (args: readonly string[]) =>
     spawnSync(node.kubectl, ["--kubeconfig", node.kubeconfig, ...args], { encoding: "utf8", timeout: 180_000 });
   kubectl(["delete", "-f", join(repoRoot, "examples", "node", "restore-to-pvc.yaml"), "--wait=true"]);
-  kubectl(["delete", "pvc,virtualcopies", "--all", "-n", ns, "--wait=true"]);
+  kubectl(["delete", "pvc,virtualcopies,physicalcopies", "--all", "-n", ns, "--wait=true"]);
   spawnSync(inject("helm"), ["uninstall", release, "-n", opNs, "--kubeconfig", node.kubeconfig, "--wait"], {
     env: { ...process.env, HELM_CONFIG_HOME: helmHome, HELM_CACHE_HOME: helmHome, HELM_DATA_HOME: helmHome },
   });
   rmSync(work, { recursive: true, force: true });
 });
 
-describe("a PVC made from a VirtualCopy on the node", () => {
+describe("a PVC made from a copy on the node", () => {
   it("Block: holds the copy's point in time byte for byte", async () => {
     apply(claimFrom("db-restored", "db-snap", "Block", "16Mi"));
     const pv = await bound("db-restored");
@@ -261,6 +279,24 @@ describe("a PVC made from a VirtualCopy on the node", () => {
     expect(reasons).toContain("Populated");
     await eventually(() => {
       expect(get(["virtualcopy", "db-snap", "-n", ns, "-o", "jsonpath={.status.volumeClaims[0].phase}"])).toBe(
+        "Populated",
+      );
+      expect(leftovers()).toEqual([]);
+    }, 60_000);
+  });
+
+  it("from a PhysicalCopy: holds the full copy's bytes, not its source's present", async () => {
+    apply(claimFrom("ledger-restored", "ledger-full", "Block", "16Mi", "PhysicalCopy"));
+    await bound("ledger-restored");
+    const sum = await runPod(
+      "ledger-check",
+      "ledger-restored",
+      "Block",
+      "dd if=/dev/xvda bs=1M count=16 2>/dev/null | sha256sum",
+    );
+    expect(sum.split(" ")[0]).toBe(sha256(pattern(9, 16 * MiB)));
+    await eventually(() => {
+      expect(get(["physicalcopy", "ledger-full", "-n", ns, "-o", "jsonpath={.status.volumeClaims[0].phase}"])).toBe(
         "Populated",
       );
       expect(leftovers()).toEqual([]);
