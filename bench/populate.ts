@@ -16,6 +16,13 @@ import { writeResults } from "./results.ts";
 const run = promisify(execFile);
 const MiB = 1024 ** 2;
 const quick = process.argv.includes("--quick");
+/** `--chunk-mib N` and `--concurrency N`: the manifest's chunk size and the populator's requests in flight. */
+const flag = (name: string): number | undefined => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : Number(process.argv[i + 1]);
+};
+const chunkMiB = flag("--chunk-mib");
+const concurrency = flag("--concurrency");
 const runs = quick ? 3 : 5;
 const sizeBytes = (quick ? 128 : 512) * MiB;
 /** The share of the volume that holds data; the rest was never written (a hole), as in most real volumes. */
@@ -62,7 +69,8 @@ try {
 
   const grants = new PopulationGrants();
   const token = randomBytes(32).toString("base64url");
-  grants.grant(token, "bench/populate", { sizeBytes, read: (o, l) => engine.readVolume("snap", o, l) });
+  const source = { sizeBytes, read: (o: number, l: number) => engine.readVolume("snap", o, l) };
+  grants.grant(token, "bench/populate", source, chunkMiB === undefined ? undefined : chunkMiB * MiB);
   const { server, port } = await startPopulationServer(0, grants, "127.0.0.1");
   const tokenFile = join(dir, "token");
   await writeFile(tokenFile, token);
@@ -87,7 +95,10 @@ try {
   };
   const cli = join(import.meta.dirname, "..", "operator", "src", "populator", "cli.ts");
   const populateInto = (dev: string) =>
-    run(process.execPath, [cli, "--source", `http://127.0.0.1:${port}`, "--token-file", tokenFile, "--target", dev]);
+    run(process.execPath, [
+      ...[cli, "--source", `http://127.0.0.1:${port}`, "--token-file", tokenFile, "--target", dev],
+      ...(concurrency === undefined ? [] : ["--concurrency", String(concurrency)]),
+    ]);
 
   const dd: number[] = [];
   const fresh: number[] = [];
@@ -124,6 +135,8 @@ try {
     runs,
     quick,
     sizeMiB: mib,
+    chunkMiB: chunkMiB ?? 1,
+    concurrency: concurrency ?? "default",
     dataShare,
     dd: figure(dd),
     populateFresh: figure(fresh),
