@@ -13,7 +13,7 @@ import {
   operationalStatuses,
 } from "../../operator/src/cim/values.ts";
 import type { CopyPriority, JobObservation, OwnerTag } from "../../operator/src/engine/port.ts";
-import { cim, keyText, plain } from "../../operator/src/engine/cim/model.ts";
+import { cim, key, keyText, plain } from "../../operator/src/engine/cim/model.ts";
 import { classes, jobName, serviceName, volumeName } from "../../operator/src/engine/cim/names.ts";
 import {
   parseEmbedded,
@@ -58,6 +58,16 @@ export class CimArrayModel {
   readonly created = new Map<string, number>();
   readonly jobs = new Set<string>();
   readonly deleted: string[] = [];
+  /**
+   * The CPGs (TPD_DynamicStoragePool) volumes are made in over CIM, and a primordial pool beside them; the volumes
+   * made in each, for RemainingManagedSpace.
+   */
+  readonly pools = [
+    { id: "TPD:FC_r6", name: "FC_r6", total: 1024 ** 4, primordial: false },
+    { id: "TPD:SSD_r1", name: "SSD_r1", total: 64 * 1024 ** 2, primordial: false },
+    { id: "TPD:Primordial", name: "Primordial", total: 2 * 1024 ** 4, primordial: true },
+  ];
+  readonly inPool = new Map<string, string>();
 
   constructor(engine: EmbeddedEngine) {
     this.engine = engine;
@@ -84,6 +94,27 @@ export class CimArrayModel {
         OperationalStatus: cim.u16s(v.contentComplete ? [2] : [3]),
       },
     };
+  }
+
+  async #poolInstances(): Promise<NamedInstance[]> {
+    const sizes = new Map((await this.engine.listVolumes()).map((v) => [v.name, v.sizeBytes]));
+    return this.pools.map((p) => {
+      let used = 0;
+      for (const [volume, pool] of this.inPool) if (pool === p.id) used += sizes.get(volume) ?? 0;
+      return {
+        name: { className: classes.pool, keys: { InstanceID: key.str(p.id) } },
+        instance: {
+          className: classes.pool,
+          properties: {
+            InstanceID: cim.str(p.id),
+            ElementName: cim.str(p.name),
+            Primordial: cim.bool(p.primordial),
+            TotalManagedSpace: cim.u64(p.total),
+            RemainingManagedSpace: cim.u64(p.total - used),
+          },
+        },
+      };
+    });
   }
 
   /** A job as its TPD_ConcreteJob instance (GetInstance, and the indications' SourceInstance). */
@@ -140,6 +171,7 @@ export class CimArrayModel {
           }
           return { kind: "instances", instances: out };
         }
+        if (cls === classes.pool) return { kind: "instances", instances: await this.#poolInstances() };
         if (cls === classes.job)
           return {
             kind: "instances",
@@ -305,12 +337,41 @@ export class CimArrayModel {
         await this.engine.halt({ job: id, owner: await this.#engineOwner(j.copy) });
         return { kind: "method", value: cim.u32(4096), out: {} };
       }
+      case "CreateOrModifyElementFromStoragePool": {
+        const size = num(p.Size);
+        if (size === undefined || !(size > 0)) return { kind: "method", value: cim.u32(5), out: {} };
+        if (p.TheElement?.kind === "ref" && p.TheElement.ref !== null) {
+          // Modify: grow the volume (a smaller size is refused by the engine, as by the array).
+          const name = device(p.TheElement, "TheElement");
+          await this.engine.volumes.resizeVolume(name, size);
+          return { kind: "method", value: cim.u32(0), out: { TheElement: p.TheElement, Size: cim.u64(size) } };
+        }
+        const name = text(p.ElementName) ?? "";
+        const poolId =
+          p.InPool?.kind === "ref" && p.InPool.ref !== null ? keyText(p.InPool.ref, "InstanceID") : undefined;
+        const pool = this.pools.find((x) => x.id === poolId);
+        if (num(p.ElementType) !== 2 || name === "" || pool === undefined || pool.primordial)
+          return { kind: "method", value: cim.u32(5), out: {} };
+        const free = (await this.#poolInstances()).find((i) => keyText(i.name, "InstanceID") === pool.id);
+        const remaining = Number(text(free?.instance.properties.RemainingManagedSpace) ?? 0);
+        if (size > remaining) return { kind: "method", value: cim.u32(4), out: {} };
+        if ((await this.engine.listVolumes()).some((v) => v.name === name))
+          return { kind: "method", value: cim.u32(4), out: {} };
+        await this.engine.volumes.createVolume(name, size);
+        this.inPool.set(name, pool.id);
+        return {
+          kind: "method",
+          value: cim.u32(0),
+          out: { TheElement: cim.ref(volumeName(systemName, name)), Size: cim.u64(size) },
+        };
+      }
       case "ReturnToStoragePool": {
         const name = device(p.TheElement, "TheElement");
         const c = await this.engine.observeCopy(name);
         if (c !== undefined) await this.engine.deleteCopy({ name, owner: c.owner });
         else await this.engine.volumes.deleteVolume(name);
         this.comments.delete(name);
+        this.inPool.delete(name);
         this.created.delete(name);
         this.deleted.push(name);
         return done;

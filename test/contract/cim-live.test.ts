@@ -1,11 +1,13 @@
 // The engine contract against a LIVE SMI-S provider, when ARRAYCOPY_CIM_URL (https://host:5989), _USER and
 // _PASSWORD are set (optional: _NAMESPACE, default root/tpd; _INTEROP, default interop; _CA = path to a PEM
-// bundle; _INSECURE=1). Without them the suite is reported skipped. CIM has no data path and this driver creates
-// no volumes, so the cases that create volumes or check bytes fail against a live provider (docs/cim.md); the
-// clock cannot be moved on a real array either. Use a scratch array: names are fixed.
+// bundle; _INSECURE=1; _POOL = the pool (CPG) volumes are made in, default the first with room). Without them the
+// suite is reported skipped. Volumes are made and removed over CIM (volumes.ts); CIM has no data path, so the cases
+// that write or check bytes fail against a live provider (docs/cim.md); the clock cannot be moved on a real array
+// either. Use a scratch array: names are fixed.
 import { readFileSync } from "node:fs";
 import { describe } from "vitest";
 import { openCimEngine } from "../../operator/src/engine/cim/engine.ts";
+import { cimVolumeOps } from "../../operator/src/engine/cim/volumes.ts";
 import { engineContract } from "./engine-contract.ts";
 import { TestClock } from "./helpers.ts";
 
@@ -28,6 +30,8 @@ describe.skipIf(!configured)("live SMI-S provider (ARRAYCOPY_CIM_*)", () => {
       ...(env.ARRAYCOPY_CIM_NAMESPACE === undefined ? {} : { namespace: env.ARRAYCOPY_CIM_NAMESPACE }),
       ...(env.ARRAYCOPY_CIM_INTEROP === undefined ? {} : { interopNamespace: env.ARRAYCOPY_CIM_INTEROP }),
       ...(env.ARRAYCOPY_CIM_CA === undefined ? {} : { caBundle: readFileSync(env.ARRAYCOPY_CIM_CA, "utf8") }),
+      volumes: (access) =>
+        cimVolumeOps(access, env.ARRAYCOPY_CIM_POOL === undefined ? {} : { pool: env.ARRAYCOPY_CIM_POOL }),
     });
     return Promise.resolve({ engine, clock: new TestClock(), remote: true, dispose: () => engine.close() });
   });

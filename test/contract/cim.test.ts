@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import { openCimEngine, type CimEngineOptions } from "../../operator/src/engine/cim/engine.ts";
+import { cimVolumeOps, type CimVolumeOptions } from "../../operator/src/engine/cim/volumes.ts";
 import type { Engine } from "../../operator/src/engine/port.ts";
 import { startCimTestArray, type CimTestArray, type CimTestArrayOptions } from "../cim-server/server.ts";
 import { engineContract } from "./engine-contract.ts";
@@ -117,4 +118,66 @@ describe("cim: bad input gets a named reason and changes nothing", () => {
       expect((await s.array.engine.listVolumes()).map((v) => v.name)).toEqual(["base"]);
     });
   }
+});
+
+// The volume operations a live provider's suite uses (volumes.ts): made and removed over CIM, in a pool, with
+// what is refused said; never a delete of a volume that holds an owner tag.
+describe("cim: volumes made over CIM (CreateOrModifyElementFromStoragePool)", () => {
+  let s: Setup | undefined;
+  afterEach(async () => {
+    await s?.dispose();
+    s = undefined;
+  });
+  const withOps = async (options: CimVolumeOptions = {}) => {
+    s = await setUp({}, { volumes: (access) => cimVolumeOps(access, options) });
+    const ops = s.engine.volumes;
+    if (ops === undefined) throw new Error("no volume ops");
+    return { ops, array: s.array };
+  };
+
+  it("makes a volume of the size asked in the first pool with room, grows it, and returns it to the pool", async () => {
+    const { ops, array } = await withOps();
+    const made = await ops.createVolume("live-a", 8 * MiB);
+    expect(made).toMatchObject({ name: "live-a", sizeBytes: 8 * MiB, copyOf: undefined });
+    expect((await array.engine.listVolumes()).map((v) => [v.name, v.sizeBytes])).toEqual([["live-a", 8 * MiB]]);
+    expect(array.requests).toContain("CreateOrModifyElementFromStoragePool");
+    expect((await ops.resizeVolume("live-a", 16 * MiB)).sizeBytes).toBe(16 * MiB);
+    const shrink = await refusal(() => ops.resizeVolume("live-a", 4 * MiB));
+    expect([shrink.code, shrink.message]).toEqual(["InvalidInput", expect.stringMatching(/volumes only grow/)]);
+    expect((await ops.listVolumes()).map((v) => v.name)).toEqual(["live-a"]);
+    await ops.deleteVolume("live-a");
+    expect(array.deleted).toEqual(["live-a"]);
+    expect(await array.engine.listVolumes()).toEqual([]);
+    // Deleting what is not there is done already, and sends nothing.
+    await ops.deleteVolume("live-a");
+    expect(array.deleted).toEqual(["live-a"]);
+  });
+
+  it("uses the pool named, and says which pools there are when it has no room or no such name", async () => {
+    const { ops } = await withOps({ pool: "SSD_r1" });
+    await ops.createVolume("small", 32 * MiB);
+    const full = await refusal(() => ops.createVolume("too-big", 48 * MiB));
+    expect(full.message).toMatch(/cannot create volume too-big: CreateOrModifyElementFromStoragePool returned 4/);
+    await s?.dispose();
+    const other = await withOps({ pool: "nowhere" });
+    const e = await refusal(() => other.ops.createVolume("x", MiB));
+    expect(e.code).toBe("InvalidInput");
+    expect(e.message).toMatch(/no storage pool is called nowhere \(pools: FC_r6 \(\d+ bytes free\), SSD_r1/);
+    expect(await other.array.engine.listVolumes()).toEqual([]);
+  });
+
+  it("refuses a name in use, and never deletes a volume that is someone's copy", async () => {
+    const { ops, array } = await withOps();
+    await ops.createVolume("base", 4 * MiB);
+    const again = await refusal(() => ops.createVolume("base", 4 * MiB));
+    expect(again.code).toBe("AlreadyExists");
+    await s?.engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner("snap") });
+    const e = await refusal(() => ops.deleteVolume("snap"));
+    expect([e.code, e.message]).toEqual(["InUse", expect.stringMatching(/is the copy of default\/snap/)]);
+    expect(array.deleted).toEqual([]);
+    expect((await array.engine.listVolumes()).map((v) => v.name).sort()).toEqual(["base", "snap"]);
+    // No data path: reads and writes are refused, not faked.
+    expect((await refusal(() => ops.readVolume("base", 0, 512))).code).toBe("Unsupported");
+    expect((await refusal(() => ops.writeVolume("base", 0, Buffer.alloc(512)))).code).toBe("Unsupported");
+  });
 });

@@ -49,6 +49,7 @@ import { classes, defaultNamespace, jobName, modes, requestedStates, syncTypes, 
 import { CimIndications, type CimIndicationOptions } from "./indications.ts";
 import { CimReader, type VolumeView } from "./reader.ts";
 import { discover, type Discovery } from "./profile.ts";
+import type { CimVolumeAccess } from "./volumes.ts";
 import type { CimValue, InstanceName } from "./xml.ts";
 
 export interface CimEngineOptions extends CimClientOptions {
@@ -60,15 +61,11 @@ export interface CimEngineOptions extends CimClientOptions {
   readonly pollIntervalMs?: number;
   /** Pushed job indications through the operator's listener; without it jobs are only polled. */
   readonly indications?: CimIndicationOptions;
-  /** A data path for tests (CIM has none): makes capabilities().volumes true. */
+  /**
+   * Volumes for tests: the test array's data path, or cimVolumeOps (volumes.ts) against a live provider. Makes
+   * capabilities().volumes true; the operator's classes never set it (CIM has no data path).
+   */
   readonly volumes?: (ops: CimVolumeAccess) => VolumeOps;
-}
-
-/** What a test data path needs from the driver: the client, the namespace and the discovered services. */
-export interface CimVolumeAccess {
-  readonly client: CimClient;
-  readonly namespace: string;
-  discovery(signal?: AbortSignal): Promise<Discovery>;
 }
 
 type Signal = AbortSignal | undefined;
@@ -114,7 +111,14 @@ class CimEngine implements Engine {
       () => (pushed?.arriving === true ? pushed.slowPollMs : pollMs),
       (job) => pushed?.polledNews(job),
     );
-    const access: CimVolumeAccess = { client: this.#client, namespace: this.#ns, discovery: (s) => this.#discover(s) };
+    const reader = this.#reader;
+    const access: CimVolumeAccess = {
+      client: this.#client,
+      namespace: this.#ns,
+      discovery: (s) => this.#discover(s),
+      volume: (name, s) => reader.volume(name, s),
+      volumes: (s) => reader.volumes(s),
+    };
     this.volumes = opts.volumes?.(access);
   }
 

@@ -9,6 +9,8 @@ export const classes = {
   configurationService: "TPD_StorageConfigurationService",
   replicationService: "TPD_ReplicationService",
   volume: "TPD_StorageVolume",
+  /** A CPG, where volumes are made (CIM_StoragePool's subclass on 3PAR; inferred, docs/cim.md). */
+  pool: "TPD_DynamicStoragePool",
   synchronized: "TPD_StorageSynchronized",
   job: "TPD_ConcreteJob",
   affectedJobElement: "TPD_AffectedJobElement",
@@ -52,6 +54,9 @@ export function serviceName(className: string, system: string): InstanceName {
     },
   };
 }
+
+/** CreateOrModifyElementFromStoragePool ElementType (SMI-S Block Services): a storage volume. */
+export const elementTypes = { StorageVolume: 2 } as const;
 
 /** CreateElementReplica SyncType and Mode (DOMAIN.md §1.2). */
 export const syncTypes = { Snapshot: 7, Clone: 8 } as const;
