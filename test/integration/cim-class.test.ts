@@ -195,4 +195,45 @@ describe("a cim CopyClass the operator cannot use is not Ready and says why", ()
     const missing = await condition("copyclass", names.ns, "Ready", "False", undefined);
     expect(conditionOf(missing, "Ready")?.message).toMatch(/the CIM namespace root\/nowhere does not exist/);
   });
+
+  it("a provider's profiles are named on the class: no Copy Services, or no Replication Services", async () => {
+    const providers = await Promise.all(
+      [
+        ["Array", "Block Services"],
+        ["Copy Services", "Array"],
+      ].map(async (profiles) => {
+        const engine = await openEmbeddedEngine({ dataDir: mkdtempSync(join(tmpdir(), "cim-profiles-")) });
+        return { engine, array: await startCimTestArray({ engine, profiles }) };
+      }),
+    );
+    const [none, legacy] = providers;
+    if (none === undefined || legacy === undefined) throw new Error("no providers");
+    const onArray = (name: string, a: CimTestArray) => ({
+      apiVersion: api,
+      kind: "CopyClass",
+      metadata: { name },
+      spec: {
+        driver: "cim",
+        cim: { endpoint: a.url, caBundle: a.ca, credentialsSecretRef: { name: "array-creds", namespace: ns } },
+      },
+    });
+    try {
+      applyYaml(onArray(`${cls}-nocopy`, none.array), onArray(`${cls}-legacy`, legacy.array));
+      const unusable = await condition("copyclass", `${cls}-nocopy`, "Ready", "False", undefined);
+      expect(conditionOf(unusable, "Ready")).toMatchObject({ reason: "EngineUnusable" });
+      expect(conditionOf(unusable, "Ready")?.message).toMatch(
+        /does not register the Copy Services profile \(it registers Array, Block Services\)/,
+      );
+      // Copy Services without Replication Services: usable, but it claims no online copies.
+      const ready = await condition("copyclass", `${cls}-legacy`, "Ready", "True", undefined);
+      expect(conditionOf(ready, "Ready")?.message).toMatch(/cim engine ready: virtual copies, physical copies, resync/);
+      expect(conditionOf(ready, "Ready")?.message).not.toContain("online copies");
+    } finally {
+      kubectl(["delete", "copyclass", `${cls}-nocopy`, `${cls}-legacy`, "--wait=true"]);
+      for (const p of providers) {
+        await p.array.close();
+        await p.engine.close();
+      }
+    }
+  });
 });
