@@ -168,13 +168,12 @@ export class Jobs {
       const source = store.get(job.pointInTime ?? "");
       const target = store.get(job.copy);
       if (source === undefined || target === undefined) throw new Error(`the copy's point in time or target is gone`);
-      target.record.contentComplete = false;
       const full = job.operation !== "Resync";
       const blocks = full ? candidates(store.view(source)) : this.changedBlocks(job, source);
       const startAt = resume ? resumePoint(job, target) : 0;
       // A full copy's target is reset once; a resumed one keeps what its checkpoints recorded.
       if (full && startAt === 0) await store.reset(target);
-      await this.core.save();
+      await this.markIncomplete(target);
       return { source, target, blocks, full, startAt };
     });
     const outcome = await copyBlocks({
@@ -196,6 +195,16 @@ export class Jobs {
       await store.recordCopied(plan.target, outcome.held, outcome.freed);
       await this.succeedCopy(job, plan.target);
     });
+  }
+
+  /**
+   * The volume a job writes is incomplete, on disk, before its first write. A submitted copy job already saved it so
+   * (as a resumed job did), which spares the job a catalog write.
+   */
+  private async markIncomplete(written: LiveNode): Promise<void> {
+    if (!written.record.contentComplete) return;
+    written.record.contentComplete = false;
+    await this.core.save();
   }
 
   /** Blocks of the source written since the previous sync, plus what it grew by. */
@@ -223,8 +232,7 @@ export class Jobs {
       if (readOnly === undefined) throw new Error("the virtual copy's parent is gone");
       const blocks = changedSince(readOnly, target);
       if (readOnly !== snapshot) blocks.union(snapshot.alloc);
-      target.record.contentComplete = false;
-      await this.core.save();
+      await this.markIncomplete(target);
       const startAt = resume ? resumePoint(job, target) : 0;
       const ranges = [...blocks.ranges(blocksOf(snapshot.record.sizeBytes))];
       return { snapshot, target, ranges, startAt };
