@@ -198,7 +198,8 @@ export async function copyBlocks(request: CopyRequest): Promise<CopyOutcome | un
     seal(batch);
     done += blocksOfBatch.length;
     request.progress(done, total);
-    if (unflushed >= request.flushBytes) {
+    // The last batch needs no checkpoint: the caller's flush and commit follow at once.
+    if (unflushed >= request.flushBytes && done < total) {
       unflushed = 0;
       flush();
     }
