@@ -10,10 +10,9 @@
 // repeatable in its plan, not in every interleaving.
 //
 // Pass means, checked against the engine reopened on the data directory once the operator stopped:
-//   - every resource converged to the truth: a copy is Ready, or shows the failure the engine holds (a copy whose
-//     job was interrupted by a SIGKILL ends Broken / its job Exception on reopen — documented engine behaviour: an
-//     interrupted job is not resumed — and that is what its status must say); every job is in a final state equal
-//     to the engine's record of its array job;
+//   - every resource converged to the truth: a copy is Ready, or shows the failure the engine holds (a job that a
+//     SIGKILL interrupted is resumed by the next operator's engine from its checkpoint and goes on, as an array's
+//     task would); every job is in a final state equal to the engine's record of its array job;
 //   - one array object per live copy, none twice, none for a deleted copy unless Retain (an offline copy deleted
 //     with Delete keeps its target volume, which is the user's, with its association ended);
 //   - no finalizer stranded: every deleted resource is gone;

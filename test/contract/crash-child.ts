@@ -2,7 +2,11 @@
 // printing a line after each acknowledged step (pipes to the parent are synchronous on Linux, so a printed line
 // means the step was acknowledged before the kill). Scenarios:
 // - random: writes, virtual copies, physical copies and resyncs in a loop, until killed at a random instant;
-// - mid-copy / mid-resync / mid-restore: prints "progress" at the job's first progress, and the parent kills then.
+// - mid-copy / mid-resync / mid-restore: takes a virtual copy "pit" of what the job copies at the instant the job
+//   is asked for, writes over the source once the job runs, and prints "progress <job> <percent>" at each progress
+//   (the parent kills at the percent it wants);
+// - reopen: opens an earlier run's directory and prints the progress of the job it resumes.
+// The engine flushes and checkpoints running copies every 4 MiB (not 256 MiB), so a kill lands after checkpoints.
 import { writeSync } from "node:fs";
 import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import type { Engine, VolumeOps } from "../../operator/src/engine/port.ts";
@@ -26,10 +30,17 @@ async function fill(v: VolumeOps, name: string, size: number, seed: number): Pro
     await v.writeVolume(name, at, Buffer.alloc(8 * MiB, (seed + at / MiB) & 0xff));
 }
 
-function sayAtFirstProgress(engine: Engine): void {
+export const checkpointBytes = 4 * MiB;
+
+function sayProgress(engine: Engine): void {
   engine.subscribe((i) => {
-    if (i.kind === "Progress") say(`progress ${i.job.id}`);
+    if (i.kind === "Progress") say(`progress ${i.job.id} ${i.job.percentComplete}`);
   });
+}
+
+/** A point-in-time image of `volume` to compare the job's result with. */
+async function pit(engine: Engine, volume: string): Promise<void> {
+  await engine.createVirtualCopy({ name: "pit", source: volume, readOnly: true, owner: owner("pit") });
 }
 
 async function randomScenario(engine: Engine, v: VolumeOps): Promise<void> {
@@ -71,37 +82,26 @@ async function randomScenario(engine: Engine, v: VolumeOps): Promise<void> {
 async function main(): Promise<void> {
   const [dir, scenario] = process.argv.slice(2);
   if (dir === undefined || scenario === undefined) throw new Error("usage: crash-child <dir> <scenario>");
-  const engine = await openEmbeddedEngine({ dataDir: dir });
+  const engine = await openEmbeddedEngine({ dataDir: dir, flushBytes: checkpointBytes });
   const v = volumesOf(engine);
   switch (scenario) {
     case "random":
       return randomScenario(engine, v);
-    case "mid-copy": {
-      await v.createVolume("src", bigVolumeBytes);
-      await v.createVolume("dst", bigVolumeBytes);
-      await fill(v, "src", bigVolumeBytes, 1);
-      sayAtFirstProgress(engine);
-      await engine.createPhysicalCopy({
-        name: "dst",
-        source: "src",
-        online: false,
-        saveSnapshot: true,
-        owner: owner(),
-      });
-      break;
-    }
+    case "mid-copy":
     case "mid-unassociated-copy": {
       await v.createVolume("src", bigVolumeBytes);
       await v.createVolume("dst", bigVolumeBytes);
       await fill(v, "src", bigVolumeBytes, 1);
-      sayAtFirstProgress(engine);
+      sayProgress(engine);
+      await pit(engine, "src");
       await engine.createPhysicalCopy({
         name: "dst",
         source: "src",
         online: false,
-        saveSnapshot: false,
+        saveSnapshot: scenario === "mid-copy",
         owner: owner(),
       });
+      await fill(v, "src", 16 * MiB, 3);
       break;
     }
     case "mid-resync": {
@@ -117,8 +117,10 @@ async function main(): Promise<void> {
       });
       await waitForJob(engine, job.id);
       await fill(v, "src", bigVolumeBytes, 2);
-      sayAtFirstProgress(engine);
+      sayProgress(engine);
+      await pit(engine, "src");
       await engine.startJob({ copy: "dst", owner: owner(), operation: "Resync" });
+      await fill(v, "src", 16 * MiB, 3);
       break;
     }
     case "mid-restore": {
@@ -126,10 +128,14 @@ async function main(): Promise<void> {
       await fill(v, "base", bigVolumeBytes, 1);
       await engine.createVirtualCopy({ name: "snap", source: "base", readOnly: true, owner: owner() });
       await fill(v, "base", bigVolumeBytes, 2);
-      sayAtFirstProgress(engine);
+      sayProgress(engine);
       await engine.startJob({ copy: "snap", owner: owner(), operation: "Restore" });
       break;
     }
+    case "reopen":
+      // The directory of an earlier run: the engine resumes its job at open; its progress is printed.
+      sayProgress(engine);
+      break;
     case "concurrent-virtual-copies": {
       // Creates 32 at a time, so their catalog writes are group-committed; prints "V <name>" as each is acknowledged.
       await v.createVolume("base", 1 << 20);

@@ -1,8 +1,9 @@
 // Crash tests: a child process (crash-child.ts) is killed with SIGKILL mid-copy, mid-resync, mid-restore, or at
 // random instants of a workload mixing writes, virtual copies, physical copies and resyncs; the engine reopened
-// on its directory must be consistent: every acknowledged virtual copy and every completed physical copy holds
-// exactly its point in time, interrupted jobs ended Exception with their copy Broken (and a new job repairs it),
-// queued jobs run to completion. The kill instants are random; the checks hold whatever they are.
+// on its directory must be consistent: every acknowledged virtual copy holds exactly its point in time, a job that
+// was running is still Running and goes on from its last checkpoint (not from the start) to Completed, and then its
+// copy (or restored base) holds exactly its point in time; queued jobs run to completion. The kill instants are
+// random; the checks hold whatever they are.
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -10,9 +11,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
-import { interruptedDescription } from "../../operator/src/engine/embedded/jobs.ts";
+import type { JobObservation } from "../../operator/src/engine/port.ts";
 import { bigVolumeBytes, randomVolumeBytes, randomWrite } from "./crash-child.ts";
-import { block, owner, refusal, sameBytes, waitForJob } from "./helpers.ts";
+import { block, sameBytes, waitForJob } from "./helpers.ts";
 
 const child = join(import.meta.dirname, "crash-child.ts");
 const dirs: string[] = [];
@@ -55,97 +56,104 @@ async function reopen(dir: string): Promise<EmbeddedEngine> {
   return openEmbeddedEngine({ dataDir: dir, expiryIntervalMs: 0 });
 }
 
-async function expectBrokenThenRepair(
-  engine: EmbeddedEngine,
-  copy: string,
-  repair: "StartCopy" | "Restore",
-  source: string,
-): Promise<void> {
-  const seen = await engine.observeCopy(copy);
-  const job = await engine.observeJob(seen?.lastJob ?? "");
-  expect(seen?.synchronization?.syncState).toBe("Broken");
-  expect(job).toMatchObject({
-    jobState: "Exception",
-    operationalStatus: ["Completed", "Error"],
-    errorDescription: interruptedDescription,
+/** The percent a job had reached when the child printed it ("progress <job> <percent>"). */
+function percentOf(line: string): number {
+  return Number(line.split(" ")[2] ?? "0");
+}
+
+/**
+ * Reopens after a kill mid-job and checks the job goes on: Running at once, its first progress at least its
+ * checkpoint (a restart from zero would report one batch, about 6 %), then Completed. Returns the job as it ended
+ * and the percent it resumed from.
+ */
+async function expectResumed(engine: EmbeddedEngine, copy: string): Promise<{ job: JobObservation; from: number }> {
+  const progress: number[] = [];
+  engine.subscribe((i) => {
+    if (i.kind === "Progress") progress.push(i.job.percentComplete);
   });
-  if (repair === "StartCopy") {
-    expect(seen?.contentComplete).toBe(false);
-    const e = await refusal(() => engine.startJob({ copy, owner: owner(), operation: "Resync" }));
-    expect(e.arraySymbol).toBe("VV_IN_STALE_STATE");
-  }
-  const fixed = await engine.startJob({ copy, owner: owner(), operation: repair });
-  expect((await waitForJob(engine, fixed.id)).jobState).toBe("Completed");
-  const other = repair === "StartCopy" ? copy : "base";
-  expect(await sameBytes(engine, other, source, bigVolumeBytes)).toBe(true);
+  const seen = await engine.observeCopy(copy);
+  const id = seen?.activeJob ?? "";
+  expect((await engine.observeJob(id))?.jobState, "the job is still running after the reopen").toBe("Running");
+  const job = await waitForJob(engine, id);
+  expect(job).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"] });
+  return { job, from: progress[0] ?? 100 };
 }
 
 describe("crash safety of the embedded engine", () => {
   const cases = [
     {
-      name: "killed mid-copy: the copy is Broken, resync is refused, start copy repairs it",
+      name: "killed mid-copy: the job goes on from its checkpoint, the copy ends Frozen at its point in time",
       scenario: "mid-copy",
       copy: "dst",
-      repair: "StartCopy",
-      source: "src",
+      expected: "pit",
+      syncState: "Frozen",
     },
     {
-      name: "killed mid-resync: the copy is Broken, start copy repairs it",
+      name: "killed mid-resync: it goes on from its checkpoint, the copy ends Frozen at the resync's point in time",
       scenario: "mid-resync",
       copy: "dst",
-      repair: "StartCopy",
-      source: "src",
+      expected: "pit",
+      syncState: "Frozen",
     },
     {
-      name: "killed mid-restore: the virtual copy is Broken, a new restore completes it",
+      name: "killed mid-copy without saveSnapshot: the job goes on, the copy completes and its association ends",
+      scenario: "mid-unassociated-copy",
+      copy: "dst",
+      expected: "pit",
+      syncState: undefined,
+    },
+    {
+      name: "killed mid-restore: the restore goes on from its checkpoint, the base ends as the virtual copy",
       scenario: "mid-restore",
       copy: "snap",
-      repair: "Restore",
-      source: "snap",
+      expected: "snap",
+      syncState: "Idle",
     },
   ] as const;
   for (const c of cases) {
     it(c.name, async () => {
       const dir = await freshDir();
-      await runAndKill(dir, c.scenario, (line) => line.startsWith("progress"));
+      const lines = await runAndKill(dir, c.scenario, (line) => line.startsWith("progress") && percentOf(line) >= 50);
+      const killedAt = percentOf(lines.at(-1) ?? "");
       const engine = await reopen(dir);
       try {
-        await expectBrokenThenRepair(engine, c.copy, c.repair, c.source);
+        const { from } = await expectResumed(engine, c.copy);
+        console.log(`${c.scenario}: killed at ${killedAt} %, resumed from ${from} %`);
+        expect(from, "resumed from a checkpoint, not from the start").toBeGreaterThanOrEqual(10);
+        expect(from).toBeLessThan(100);
+        const seen = await engine.observeCopy(c.copy);
+        expect(seen?.synchronization?.syncState).toBe(c.syncState);
+        const written = c.scenario === "mid-restore" ? "base" : c.copy;
+        expect(await sameBytes(engine, written, c.expected, bigVolumeBytes), `${written} equals ${c.expected}`).toBe(
+          true,
+        );
+        if (c.scenario !== "mid-restore") expect(seen?.contentComplete).toBe(true);
       } finally {
         await engine.close();
       }
     });
   }
 
-  it(
-    "killed mid-copy without saveSnapshot: the association ends (UnSyncUnAssoc), the target is incomplete " +
-      "and free for a new copy",
-    async () => {
-      const dir = await freshDir();
-      await runAndKill(dir, "mid-unassociated-copy", (line) => line.startsWith("progress"));
-      const engine = await reopen(dir);
-      try {
-        const seen = await engine.observeCopy("dst");
-        expect(seen?.synchronization).toBeUndefined();
-        expect(seen?.contentComplete).toBe(false);
-        expect(await engine.observeJob(seen?.lastJob ?? "")).toMatchObject({
-          jobState: "Exception",
-          errorDescription: interruptedDescription,
-        });
-        const { job } = await engine.createPhysicalCopy({
-          name: "dst",
-          source: "src",
-          online: false,
-          saveSnapshot: false,
-          owner: { namespace: "default", name: "copy-b", uid: "uid-2" },
-        });
-        expect((await waitForJob(engine, job.id)).jobState).toBe("Completed");
-        expect(await sameBytes(engine, "dst", "src", bigVolumeBytes)).toBe(true);
-      } finally {
-        await engine.close();
-      }
-    },
-  );
+  it("killed mid-copy, then again while the reopened engine resumes it: it goes on from the later point", async () => {
+    const dir = await freshDir();
+    const first = await runAndKill(dir, "mid-copy", (line) => line.startsWith("progress") && percentOf(line) >= 50);
+    // The reopened child prints the resumed job's progress; it is killed again further on.
+    const second = await runAndKill(dir, "reopen", (line) => line.startsWith("progress") && percentOf(line) >= 85);
+    const resumedFrom = percentOf(second.find((l) => l.startsWith("progress")) ?? "");
+    expect(resumedFrom).toBeGreaterThanOrEqual(10);
+    const engine = await reopen(dir);
+    try {
+      const { from } = await expectResumed(engine, "dst");
+      console.log(
+        `killed at ${percentOf(first.at(-1) ?? "")} %, resumed from ${resumedFrom} %; killed at ` +
+          `${percentOf(second.at(-1) ?? "")} %, resumed from ${from} %`,
+      );
+      expect(from, "the second resume starts past the first").toBeGreaterThan(resumedFrom);
+      expect(await sameBytes(engine, "dst", "pit", bigVolumeBytes)).toBe(true);
+    } finally {
+      await engine.close();
+    }
+  });
 
   it(
     "killed while creating virtual copies 32 at a time (group-committed catalog writes), reopens with " +
@@ -171,8 +179,8 @@ describe("crash safety of the embedded engine", () => {
     },
   );
 
-  it("killed at random instants of a mixed workload, reopens with every acknowledged copy intact", async () => {
-    const stats = { runs: 0, snapshots: 0, completed: 0, interrupted: 0 };
+  it("killed at random instants of a mixed workload: every acknowledged copy intact, every job done", async () => {
+    const stats = { runs: 0, snapshots: 0, completed: 0, resumed: 0 };
     for (let run = 0; run < 6; run++) {
       const dir = await freshDir();
       const killAfter = 20 + Math.floor(Math.random() * 120);
@@ -209,23 +217,20 @@ describe("crash safety of the embedded engine", () => {
         );
         for (const copy of await engine.listCopies()) {
           if (copy.kind !== "Physical") continue;
-          if (copy.activeJob !== undefined) await waitForJob(engine, copy.activeJob);
-          const now = await engine.observeCopy(copy.name);
-          const state = now?.synchronization?.syncState;
-          if (state === "Frozen") {
-            const last = await engine.observeJob(now?.lastJob ?? "");
-            expect(last?.jobState).toBe("Completed");
-            const gen = genOfJob.get(last?.id ?? "") ?? writes;
-            expect(
-              (await engine.readVolume(copy.name, 0, randomVolumeBytes)).equals(expected(gen)),
-              `${copy.name} holds write ${gen}`,
-            ).toBe(true);
-            stats.completed++;
-          } else {
-            expect(state).toBe("Broken");
-            expect(now?.contentComplete).toBe(false);
-            stats.interrupted++;
+          if (copy.activeJob !== undefined) {
+            if ((await engine.observeJob(copy.activeJob))?.jobState === "Running") stats.resumed++;
+            await waitForJob(engine, copy.activeJob);
           }
+          const now = await engine.observeCopy(copy.name);
+          expect(now?.synchronization?.syncState, copy.name).toBe("Frozen");
+          const last = await engine.observeJob(now?.lastJob ?? "");
+          expect(last?.jobState).toBe("Completed");
+          const gen = genOfJob.get(last?.id ?? "") ?? writes;
+          expect(
+            (await engine.readVolume(copy.name, 0, randomVolumeBytes)).equals(expected(gen)),
+            `${copy.name} holds write ${gen}`,
+          ).toBe(true);
+          stats.completed++;
         }
       } finally {
         await engine.close();

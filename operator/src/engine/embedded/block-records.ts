@@ -1,6 +1,7 @@
 // The record types of a volume node's log and how they rebuild its in-memory maps at open: an overlay's held
 // blocks (alloc, free, reset), a snapshot's saved blocks (saved, savedHole), and the copy-on-write records that
-// also carry the new block until a "settled" record says the parent's data file has it (cow, cowHole, redo).
+// also carry the new block until a "settled" record says the parent's data file has it (cow, cowHole, redo), and
+// a running job's resume point on the node it writes (checkpoint: arg is the block, the payload the job's id).
 import type { BlockRange } from "./bitmap.ts";
 import type { ScannedRecord } from "./record-log.ts";
 import type { LiveNode } from "./view.ts";
@@ -15,8 +16,14 @@ export const record = {
   cowHole: 7,
   redo: 8,
   settled: 9,
+  checkpoint: 10,
 } as const;
 const redoTypes: readonly number[] = [record.cow, record.cowHole, record.redo];
+
+/** Records whose payload the scan at open keeps (block data is read back by offset). */
+export function keepPayload(type: number): boolean {
+  return type <= record.reset || type === record.checkpoint;
+}
 
 export function encodeRanges(ranges: readonly BlockRange[]): Buffer {
   const out = Buffer.alloc(ranges.length * 8);
@@ -38,7 +45,11 @@ export function replay(node: LiveNode, records: readonly ScannedRecord[]): void 
       for (const x of decodeRanges(r.payload)) node.alloc.setRange(x.start, x.count);
     else if (r.type === record.free && r.payload)
       for (const x of decodeRanges(r.payload)) node.alloc.clearRange(x.start, x.count);
-    else if (r.type === record.reset) node.alloc.clearAll();
+    else if (r.type === record.reset) {
+      node.alloc.clearAll();
+      node.checkpoint = undefined;
+    } else if (r.type === record.checkpoint && r.payload)
+      node.checkpoint = { job: r.payload.toString("utf8"), below: r.arg };
     else if (r.type === record.saved && !node.saved.has(r.arg)) node.saved.set(r.arg, r.payloadOffset);
     else if ((r.type === record.savedHole || r.type === record.cowHole) && !node.saved.has(r.arg))
       node.saved.set(r.arg, -1);

@@ -8,8 +8,13 @@
 // location changed (or whose read failed) is copied again from the new location, under the mutex. This is safe
 // because a block's old content is always saved and registered in a snapshot's log before the base block is
 // overwritten, and saved blocks never change: if a block still resolves where it was read from after the read
-// ended, no overwrite had begun before the read ended. Nothing here is durable until the caller commits the
-// returned maps (BlockStore.commitCopy); the target has no other writer while the job runs.
+// ended, no overwrite had begun before the read ended. The target has no other writer while the job runs.
+//
+// Durability and resume: every `flushBytes` written, the target is flushed in the background, at most two flushes
+// pending (beyond that the copy waits for the disk). Once a flush ends, the set's blocks below the first batch
+// still unfinished when it began (a sealed prefix: their writes had returned) go to `checkpoint`, which records
+// them and the prefix's end as the job's resume point: a checkpoint never claims a block whose data was not flushed.
+// What is not checkpointed is returned, for the caller to flush and record. A resumed copy starts at `startAt`.
 import { Bitmap } from "./bitmap.ts";
 import { blockBytes } from "./catalog.ts";
 import { aborted, type Mutex } from "./mutex.ts";
@@ -21,8 +26,8 @@ const pieceBlocks = 2;
 const inFlight = 16;
 /** Batches copied at once, so one batch's check under the mutex overlaps another's I/O. */
 const batchesInFlight = 2;
-/** Start flushing the target every this many bytes, in the background, so writeback overlaps the copy. */
-const flushEvery = 256 * 1024 * 1024;
+/** Flush the target every this many bytes, in the background (writeback overlaps the copy), and checkpoint. */
+export const defaultFlushBytes = 256 * 1024 * 1024;
 
 export interface CopyOutcome {
   readonly held: Bitmap;
@@ -39,6 +44,11 @@ export interface CopyRequest {
   readonly full: boolean;
   readonly signal: AbortSignal;
   readonly progress: (done: number, total: number) => void;
+  /** Blocks of the set below this are already on the target (a resumed job's checkpoint). */
+  readonly startAt: number;
+  readonly flushBytes: number;
+  /** Records blocks below `below` (flushed) and the resume point; may fail, the end's commit then covers them. */
+  readonly checkpoint: (below: number, held: Bitmap, freed: Bitmap) => Promise<void>;
 }
 
 interface Piece {
@@ -47,18 +57,38 @@ interface Piece {
   readonly zero: boolean;
 }
 
-function* batches(blocks: Bitmap): Generator<number[]> {
+interface Batch {
+  readonly index: number;
+  readonly blocks: number[];
+}
+
+function* batches(blocks: Bitmap, startAt: number): Generator<Batch> {
   let batch: number[] = [];
+  let index = 0;
   for (const r of blocks.ranges()) {
-    for (let b = r.start; b < r.start + r.count; b++) {
+    for (let b = Math.max(r.start, startAt); b < r.start + r.count; b++) {
       batch.push(b);
       if (batch.length === batchBlocks) {
-        yield batch;
+        yield { index: index++, blocks: batch };
         batch = [];
       }
     }
   }
-  if (batch.length > 0) yield batch;
+  if (batch.length > 0) yield { index, blocks: batch };
+}
+
+/** Set blocks below `end`. */
+function countBelow(blocks: Bitmap, end: number): number {
+  let n = 0;
+  for (const r of blocks.ranges(end)) n += r.count;
+  return n;
+}
+
+/** Takes (and clears) a map's blocks below `end`. */
+function takeBelow(map: Bitmap, end: number): Bitmap {
+  const part = Bitmap.fromRanges(map.ranges(end));
+  map.clearRange(0, end);
+  return part;
 }
 
 function pieces(batch: readonly number[], locations: readonly Location[]): Piece[] {
@@ -80,15 +110,21 @@ function same(a: Location | undefined, b: Location): boolean {
   return a.in === "zero" || (b.in !== "zero" && a.node === b.node && a.offset === b.offset);
 }
 
-/** Copies the blocks; undefined when aborted (the caller has already ended the job). */
+/** Copies the blocks; what is not checkpointed yet, or undefined when aborted (the caller has ended the job). */
 export async function copyBlocks(request: CopyRequest): Promise<CopyOutcome | undefined> {
-  const { store, mutex, source, target, blocks, full, signal } = request;
+  const { store, mutex, source, target, blocks, full, signal, startAt } = request;
   const total = blocks.count();
   const held = new Bitmap();
   const freed = new Bitmap();
-  let done = 0;
+  let done = countBelow(blocks, startAt);
   let unflushed = 0;
   let flushing: Promise<void> = Promise.resolve();
+  let flushesPending = 0;
+  /** Every block of the set below it has been written (a prefix of whole batches), and below it, checkpointed. */
+  let sealed = startAt;
+  let recorded = startAt;
+  const finished = new Map<number, number>();
+  let nextToSeal = 0;
 
   const place = async (first: number, locations: readonly Location[], zero: boolean, buf: Buffer): Promise<void> => {
     if (zero) {
@@ -103,12 +139,38 @@ export async function copyBlocks(request: CopyRequest): Promise<CopyOutcome | un
     unflushed += locations.length * blockBytes;
   };
 
-  const copyBatch = async (batch: readonly number[], buffers: readonly Buffer[]): Promise<void> => {
+  const seal = (batch: Batch): void => {
+    finished.set(batch.index, (batch.blocks.at(-1) ?? 0) + 1);
+    for (let end = finished.get(nextToSeal); end !== undefined; end = finished.get(nextToSeal)) {
+      finished.delete(nextToSeal++);
+      sealed = end;
+    }
+  };
+
+  const flush = (): void => {
+    const below = sealed;
+    // One flush at a time; a failure surfaces at the end's flush, or in the job's commit.
+    flushesPending++;
+    flushing = flushing
+      .then(async () => {
+        await store.syncCopyData(target);
+        if (below <= recorded || aborted(signal)) return;
+        await request.checkpoint(below, takeBelow(held, below), takeBelow(freed, below));
+        recorded = below;
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        flushesPending--;
+      });
+  };
+
+  const copyBatch = async (batch: Batch, buffers: readonly Buffer[]): Promise<void> => {
+    const blocksOfBatch = batch.blocks;
     const locations = await mutex.run(() => {
       const view = store.view(source);
-      return Promise.resolve(batch.map((b) => resolve(view, b)));
+      return Promise.resolve(blocksOfBatch.map((b) => resolve(view, b)));
     });
-    const work = pieces(batch, locations);
+    const work = pieces(blocksOfBatch, locations);
     const failed = new Set<number>();
     let next = 0;
     await Promise.all(
@@ -126,23 +188,28 @@ export async function copyBlocks(request: CopyRequest): Promise<CopyOutcome | un
     await mutex.run(async () => {
       const view = store.view(source);
       const buf = buffers[0] ?? Buffer.allocUnsafe(blockBytes);
-      for (let i = 0; i < batch.length; i++) {
-        const b = batch[i] ?? 0;
+      for (let i = 0; i < blocksOfBatch.length; i++) {
+        const b = blocksOfBatch[i] ?? 0;
         const now = resolve(view, b);
         if (!failed.has(b) && same(locations[i], now)) continue;
         await place(b, [now], now.in === "zero", buf);
       }
     });
-    done += batch.length;
+    seal(batch);
+    done += blocksOfBatch.length;
     request.progress(done, total);
-    if (unflushed >= flushEvery) {
+    // The last batch needs no checkpoint: the caller's flush and commit follow at once.
+    if (unflushed >= request.flushBytes && done < total) {
       unflushed = 0;
-      // One flush at a time; a failure surfaces when the job awaits the last one, or at commit.
-      flushing = flushing.then(() => store.syncCopyData(target)).catch(() => undefined);
+      flush();
     }
+    // The copy runs at most two flushes ahead of the disk: unflushed data stays bounded, and so does how far a
+    // crash sends the job back.
+    if (flushesPending >= 2) await flushing;
   };
 
-  const all = batches(blocks);
+  if (done > 0) request.progress(done, total);
+  const all = batches(blocks, startAt);
   await Promise.all(
     Array.from({ length: batchesInFlight }, async () => {
       const buffers = Array.from({ length: inFlight }, () => Buffer.allocUnsafe(pieceBlocks * blockBytes));

@@ -36,16 +36,25 @@ export class Core {
   readonly store: BlockStore;
   readonly clock: Clock;
   readonly maxConcurrentCopies: number;
+  /** A running copy flushes its target and records a resume point every this many bytes. */
+  readonly flushBytes: number;
   readonly listeners = new Set<JobListener>();
   /** Jobs whose worker has not returned yet (a halted one may still be finishing its last chunk). */
   readonly workers = new Map<string, AbortController>();
 
-  constructor(dir: string, catalog: Catalog, store: BlockStore, clock: Clock, maxConcurrentCopies: number) {
+  constructor(
+    dir: string,
+    catalog: Catalog,
+    store: BlockStore,
+    clock: Clock,
+    limits: { readonly maxConcurrentCopies: number; readonly flushBytes: number },
+  ) {
     this.dir = dir;
     this.catalog = catalog;
     this.store = store;
     this.clock = clock;
-    this.maxConcurrentCopies = maxConcurrentCopies;
+    this.maxConcurrentCopies = limits.maxConcurrentCopies;
+    this.flushBytes = limits.flushBytes;
   }
 
   now(): number {

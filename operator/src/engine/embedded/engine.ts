@@ -1,6 +1,6 @@
 // The embedded engine: a real copy engine over sparse files in one data directory, behind the engine port.
-// open() takes the directory's lock, reads the catalog, rebuilds block maps from their logs, ends jobs a dead
-// process left running (Exception, copy Broken), removes files no node owns, and restarts the queue. Every call
+// open() takes the directory's lock, reads the catalog, rebuilds block maps from their logs, resumes jobs a dead
+// process left running (from their last checkpoint), removes files no node owns, and restarts the queue. Every call
 // runs under one mutex, first collects internal snapshots nothing refers to and expires due virtual copies,
 // honours its AbortSignal until it starts to change anything, and reports failures as EngineError with the
 // call's context ("cannot …: …").
@@ -26,6 +26,7 @@ import type {
   VolumeSetObservation,
 } from "../port.ts";
 import { emptyCatalog, parseCatalog, type Catalog } from "./catalog.ts";
+import { defaultFlushBytes } from "./copier.ts";
 import { Copies } from "./copies.ts";
 import { Core, metaFile, observeJob } from "./core.ts";
 import { Jobs } from "./jobs.ts";
@@ -42,6 +43,8 @@ export interface EmbeddedEngineOptions {
   readonly maxConcurrentCopies?: number;
   /** How often expiration is checked besides on every call; 0 turns the timer off. */
   readonly expiryIntervalMs?: number;
+  /** A running copy flushes its target and records a resume point every this many bytes (256 MiB). */
+  readonly flushBytes?: number;
 }
 
 async function readCatalog(dir: string): Promise<Catalog> {
@@ -65,13 +68,10 @@ export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promis
       const id = Number.parseInt(file, 10);
       if (!owned.has(id)) await unlink(join(dir, "vols", file));
     }
-    const core = new Core(
-      dir,
-      catalog,
-      store,
-      options.clock ?? { now: () => Date.now() },
-      options.maxConcurrentCopies ?? 2,
-    );
+    const core = new Core(dir, catalog, store, options.clock ?? { now: () => Date.now() }, {
+      maxConcurrentCopies: options.maxConcurrentCopies ?? 2,
+      flushBytes: options.flushBytes ?? defaultFlushBytes,
+    });
     const engine = new EmbeddedEngine(core, unlock, options.expiryIntervalMs ?? 60_000);
     await engine.start();
     return engine;
@@ -239,7 +239,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
     return this.call("cannot list volumes", options, () => Promise.resolve(this.volumeOps.list()));
   }
 
-  /** Stops running jobs where they are (they end Exception and Broken at the next open) and releases the lock. */
+  /** Stops running jobs where they are (the next open resumes them from their checkpoints) and releases the lock. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,11 +1,15 @@
-import { messageOf } from "../errors.ts";
 // Jobs: the queue of physical copies (at most maxConcurrentCopies run; the rest wait in JobState New, their copy
 // in SyncState Initialized, highest priority first), the workers that run copies and restores, and how a job
 // ends. Every end goes through one function per outcome that sets the job and the copy's SyncState together
 // (transitions.ts) and is skipped when the job already ended, so a halt racing a worker's last chunk is harmless.
-// Crash recovery: a job that was running when the process died ends Exception and its copy Broken; queued jobs
-// simply run (their point-in-time snapshot is durable). Internal snapshots no copy or unfinished job refers to
-// are collected after each job's worker ends, after a halt or detach, and at open (a crash may leave one).
+// Crash recovery: a job that was running when the process died (or the engine closed) is still Running at the next
+// open, as an array's task goes on, and its worker starts again from the job's checkpoint: the point below which
+// its block set is on the target, flushed and recorded in the target's log (copier.ts). Its block set is computed
+// again; it can only have grown, by blocks that read the same at the job's point in time as on the target, so
+// copying them again is harmless. Queued jobs simply run (their point-in-time snapshot is durable). Internal
+// snapshots no copy or unfinished job refers to are collected after each job's worker ends, after a halt or
+// detach, and at open (a crash may leave one).
+import { messageOf } from "../errors.ts";
 import { finishedJobStates } from "../port.ts";
 import { Bitmap } from "./bitmap.ts";
 import { blockBytes, type JobRecord } from "./catalog.ts";
@@ -15,8 +19,6 @@ import type { Mutex } from "./mutex.ts";
 import { priorityRank } from "./rules.ts";
 import { move } from "./transitions.ts";
 import { blocksOf, candidates, changedSince, resolve, type LiveNode } from "./view.ts";
-
-export const interruptedDescription = "interrupted: the engine stopped while the job ran";
 
 function isCopyJob(job: JobRecord): boolean {
   return job.operation === "Copy" || job.operation === "Resync" || job.operation === "StartCopy";
@@ -53,10 +55,13 @@ export class Jobs {
     }
   }
 
-  /** Ends what a dead process left running. Call once at open, before anything starts. */
+  /** Starts again what a dead process (or a closed engine) left running. Call once at open, before anything starts. */
   async recover(): Promise<void> {
     for (const job of this.core.catalog.jobs) {
-      if (job.jobState === "Starting" || job.jobState === "Running") await this.fail(job, 1, interruptedDescription);
+      if (job.jobState === "Starting" || job.jobState === "Running") {
+        job.jobState = "Running";
+        this.launch(job, true);
+      }
     }
     await this.collectSnapshots();
   }
@@ -114,18 +119,23 @@ export class Jobs {
       record.sync.syncState = move("Physical", "Initialized", "ResyncInProgress") as "ResyncInProgress";
     await this.core.save();
     this.core.emit("Started", job);
+    this.launch(job, false);
+  }
+
+  /** Runs the job's worker in the background; `resume`: from the checkpoint a previous worker left. */
+  private launch(job: JobRecord, resume: boolean): void {
     const controller = new AbortController();
     this.core.workers.set(job.id, controller);
-    const done = this.work(job, controller.signal).finally(() => {
+    const done = this.work(job, controller.signal, resume).finally(() => {
       this.running.delete(done);
     });
     this.running.add(done);
   }
 
-  private async work(job: JobRecord, signal: AbortSignal): Promise<void> {
+  private async work(job: JobRecord, signal: AbortSignal, resume: boolean): Promise<void> {
     try {
-      if (isCopyJob(job)) await this.copy(job, signal);
-      else await this.restore(job, signal);
+      if (isCopyJob(job)) await this.copy(job, signal, resume);
+      else await this.restore(job, signal, resume);
     } catch (e: unknown) {
       const code = (e as NodeJS.ErrnoException).code === "ENOSPC" ? 24 : 1;
       const description = messageOf(e);
@@ -152,31 +162,49 @@ export class Jobs {
     };
   }
 
-  private async copy(job: JobRecord, signal: AbortSignal): Promise<void> {
+  private async copy(job: JobRecord, signal: AbortSignal, resume: boolean): Promise<void> {
+    const store = this.core.store;
     const plan = await this.mutex.run(async () => {
-      const source = this.core.store.get(job.pointInTime ?? "");
-      const target = this.core.store.get(job.copy);
+      const source = store.get(job.pointInTime ?? "");
+      const target = store.get(job.copy);
       if (source === undefined || target === undefined) throw new Error(`the copy's point in time or target is gone`);
-      target.record.contentComplete = false;
       const full = job.operation !== "Resync";
-      const blocks = full ? candidates(this.core.store.view(source)) : this.changedBlocks(job, source);
-      if (full) await this.core.store.reset(target);
-      await this.core.save();
-      return { source, target, blocks, full };
+      const blocks = full ? candidates(store.view(source)) : this.changedBlocks(job, source);
+      const startAt = resume ? resumePoint(job, target) : 0;
+      // A full copy's target is reset once; a resumed one keeps what its checkpoints recorded.
+      if (full && startAt === 0) await store.reset(target);
+      await this.markIncomplete(target);
+      return { source, target, blocks, full, startAt };
     });
     const outcome = await copyBlocks({
       ...plan,
-      store: this.core.store,
+      store,
       mutex: this.mutex,
       signal,
       progress: this.progress(job),
+      flushBytes: this.core.flushBytes,
+      checkpoint: (below, held, freed) =>
+        this.mutex.run(async () => {
+          if (!isFinished(job)) await store.recordCopied(plan.target, held, freed, { job: job.id, below });
+        }),
     });
     if (outcome === undefined) return;
+    await store.syncCopyData(plan.target);
     await this.mutex.run(async () => {
       if (isFinished(job)) return;
-      await this.core.store.commitCopy(plan.target, outcome.held, outcome.freed);
+      await store.recordCopied(plan.target, outcome.held, outcome.freed);
       await this.succeedCopy(job, plan.target);
     });
+  }
+
+  /**
+   * The volume a job writes is incomplete, on disk, before its first write. A submitted copy job already saved it so
+   * (as a resumed job did), which spares the job a catalog write.
+   */
+  private async markIncomplete(written: LiveNode): Promise<void> {
+    if (!written.record.contentComplete) return;
+    written.record.contentComplete = false;
+    await this.core.save();
   }
 
   /** Blocks of the source written since the previous sync, plus what it grew by. */
@@ -193,9 +221,10 @@ export class Jobs {
     return blocks;
   }
 
-  private async restore(job: JobRecord, signal: AbortSignal): Promise<void> {
-    const store = this.core.store;
-    const plan = await this.mutex.run(async () => {
+  /** What a restore writes: the blocks where the virtual copy differs from the volume it is promoted onto. */
+  private planRestore(job: JobRecord, resume: boolean) {
+    return this.mutex.run(async () => {
+      const store = this.core.store;
       const snapshot = store.get(job.copy);
       const target = this.core.restoreTarget(job.copy);
       if (snapshot === undefined || target === undefined) throw new Error("the virtual copy or its base is gone");
@@ -203,30 +232,37 @@ export class Jobs {
       if (readOnly === undefined) throw new Error("the virtual copy's parent is gone");
       const blocks = changedSince(readOnly, target);
       if (readOnly !== snapshot) blocks.union(snapshot.alloc);
-      target.record.contentComplete = false;
-      await this.core.save();
-      return { snapshot, target, blocks: [...blocks.ranges(blocksOf(snapshot.record.sizeBytes))] };
+      await this.markIncomplete(target);
+      const startAt = resume ? resumePoint(job, target) : 0;
+      const ranges = [...blocks.ranges(blocksOf(snapshot.record.sizeBytes))];
+      return { snapshot, target, ranges, startAt };
     });
-    const total = plan.blocks.reduce((n, r) => n + r.count, 0);
+  }
+
+  private async restore(job: JobRecord, signal: AbortSignal, resume: boolean): Promise<void> {
+    const store = this.core.store;
+    const plan = await this.planRestore(job, resume);
+    const total = plan.ranges.reduce((n, r) => n + r.count, 0);
     const progress = this.progress(job);
-    let done = 0;
-    for (const range of plan.blocks) {
-      for (let start = range.start; start < range.start + range.count; start += 128) {
-        const count = Math.min(128, range.start + range.count - start);
+    let sinceCheckpoint = 0;
+    let done = plan.ranges.reduce((n, r) => n + Math.min(Math.max(plan.startAt - r.start, 0), r.count), 0);
+    if (done > 0) progress(done, total);
+    for (const range of plan.ranges) {
+      const end = range.start + range.count;
+      const from = Math.min(Math.max(range.start, plan.startAt), end);
+      for (let start = from; start < end; start += 128) {
+        const count = Math.min(128, end - start);
+        sinceCheckpoint += count;
+        // Its writes are durable as they return: a resume point every flushBytes costs one log append.
+        const checkpoint = sinceCheckpoint * blockBytes >= this.core.flushBytes;
+        if (checkpoint) sinceCheckpoint = 0;
         const stop = await this.mutex.run(async () => {
           if (signal.aborted || isFinished(job)) return true;
-          const view = store.view(plan.snapshot);
-          const zeros = Array.from({ length: count }, (_, i) => resolve(view, start + i).in === "zero");
-          for (let i = 0; i < count;) {
-            let n = 1;
-            while (i + n < count && zeros[i + n] === zeros[i]) n++;
-            if (zeros[i] === true) await store.zeroBlocks(plan.target, start + i, n);
-            else {
-              const buf = Buffer.allocUnsafe(n * blockBytes);
-              await store.readBlocks(view, start + i, n, buf);
-              await store.writeBlocks(plan.target, start + i, buf);
-            }
-            i += n;
+          await this.restoreChunk(plan.snapshot, plan.target, start, count);
+          // The chunk's writes are durable (synced, or journaled for redo at open) before the checkpoint names them.
+          if (checkpoint) {
+            const none = new Bitmap();
+            await store.recordCopied(plan.target, none, none, { job: job.id, below: start + count });
           }
           return false;
         });
@@ -247,6 +283,24 @@ export class Jobs {
       await this.core.save();
       this.core.emit("Finished", job);
     });
+  }
+
+  /** Writes the snapshot's view of `count` blocks from `start` onto the restored volume. Under the mutex. */
+  private async restoreChunk(snapshot: LiveNode, target: LiveNode, start: number, count: number): Promise<void> {
+    const store = this.core.store;
+    const view = store.view(snapshot);
+    const zeros = Array.from({ length: count }, (_, i) => resolve(view, start + i).in === "zero");
+    for (let i = 0; i < count;) {
+      let n = 1;
+      while (i + n < count && zeros[i + n] === zeros[i]) n++;
+      if (zeros[i] === true) await store.zeroBlocks(target, start + i, n);
+      else {
+        const buf = Buffer.allocUnsafe(n * blockBytes);
+        await store.readBlocks(view, start + i, n, buf);
+        await store.writeBlocks(target, start + i, buf);
+      }
+      i += n;
+    }
   }
 
   private async succeedCopy(job: JobRecord, target: LiveNode): Promise<void> {
@@ -310,4 +364,9 @@ export class Jobs {
     const record = this.core.copy(job.copy);
     if (record?.activeJob === job.id) record.activeJob = undefined;
   }
+}
+
+/** Where a resumed job starts: its checkpoint on the volume it writes, if that volume holds one of this job's. */
+function resumePoint(job: JobRecord, written: LiveNode): number {
+  return written.checkpoint?.job === job.id ? written.checkpoint.below : 0;
 }

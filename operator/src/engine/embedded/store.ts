@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { Bitmap, type BlockRange } from "./bitmap.ts";
 import { blockBytes, type NodeRecord } from "./catalog.ts";
 import { fsyncDirectory } from "./files.ts";
-import { encodeRanges, record, replay, unsettled } from "./block-records.ts";
+import { encodeRanges, keepPayload, record, replay, unsettled } from "./block-records.ts";
 import { RecordLog, type LogRecord, type ScannedRecord } from "./record-log.ts";
 import { blocksOf, resolve, viewOf, type Layer, type LiveNode, type Location } from "./view.ts";
 
@@ -31,7 +31,7 @@ export class BlockStore {
     const store = new BlockStore(dir);
     const redo: { node: LiveNode; records: ScannedRecord[] }[] = [];
     for (const r of [...records].sort((a, b) => a.seq - b.seq)) {
-      const opened = await RecordLog.open(store.logPath(r.id), (type) => type <= record.reset);
+      const opened = await RecordLog.open(store.logPath(r.id), keepPayload);
       const node = store.register(r, opened.log);
       replay(node, opened.records);
       const pending = unsettled(opened.records);
@@ -260,12 +260,14 @@ export class BlockStore {
   async reset(node: LiveNode): Promise<void> {
     await node.log.append([{ type: record.reset, arg: 0, payload: Buffer.alloc(0) }]);
     node.alloc.clearAll();
+    node.checkpoint = undefined;
     const handle = await this.data(node);
     await handle.truncate(0);
   }
 
   /**
-   * A copy job's raw write into its target, which has no snapshots and no other writer; commitCopy makes it durable.
+   * A copy job's raw write into its target, which has no snapshots and no other writer; syncCopyData then
+   * recordCopied make it durable.
    */
   async writeCopyData(node: LiveNode, start: number, buf: Uint8Array): Promise<void> {
     await writeAll(await this.data(node), buf, start * blockBytes);
@@ -276,10 +278,28 @@ export class BlockStore {
     await (await this.data(node)).datasync();
   }
 
-  async commitCopy(node: LiveNode, held: Bitmap, freed: Bitmap): Promise<void> {
-    await (await this.data(node)).datasync();
-    await this.markHeld(node, held, "alloc");
-    await this.markHeld(node, freed, "free");
+  /**
+   * Records in one log append what a copy job put on its target: the blocks it now holds, those it freed and, for a
+   * running job, its resume point. The blocks' data must already be flushed (syncCopyData after their writes).
+   */
+  async recordCopied(
+    node: LiveNode,
+    held: Bitmap,
+    freed: Bitmap,
+    checkpoint?: { readonly job: string; readonly below: number },
+  ): Promise<void> {
+    const records: LogRecord[] = [];
+    const heldRanges = [...held.ranges()];
+    const freedRanges = [...freed.ranges()];
+    if (heldRanges.length > 0) records.push({ type: record.alloc, arg: 0, payload: encodeRanges(heldRanges) });
+    if (freedRanges.length > 0) records.push({ type: record.free, arg: 0, payload: encodeRanges(freedRanges) });
+    if (checkpoint !== undefined)
+      records.push({ type: record.checkpoint, arg: checkpoint.below, payload: Buffer.from(checkpoint.job, "utf8") });
+    if (records.length === 0) return;
+    await node.log.append(records);
+    for (const r of heldRanges) node.alloc.setRange(r.start, r.count);
+    for (const r of freedRanges) node.alloc.clearRange(r.start, r.count);
+    if (checkpoint !== undefined) node.checkpoint = checkpoint;
   }
 
   /** Before a snapshot goes, the next older sibling (which reads through it) takes the blocks it lacks. */
@@ -321,6 +341,7 @@ export class BlockStore {
       snapshots: [],
       pendingIn: undefined,
       pendingAlloc: new Bitmap(),
+      checkpoint: undefined,
     };
     this.nodes.set(r.name, node);
     if (r.parent !== undefined && r.layout === "delta") this.nodes.get(r.parent)?.snapshots.push(node);

@@ -20,6 +20,11 @@ export interface LiveNode {
   pendingIn: LiveNode | undefined;
   /** Blocks this node came to hold through unsettled copy-on-write records (their map record is not written yet). */
   readonly pendingAlloc: Bitmap;
+  /**
+   * A running job's resume point on the node it writes: every block of the job's set below `below` is on this node,
+   * flushed and in its block map (written by the job; a reset clears it).
+   */
+  checkpoint: { readonly job: string; readonly below: number } | undefined;
 }
 
 export type Location =
