@@ -164,6 +164,22 @@ export async function createNamespace(kc: KubeConfig, ns: string): Promise<void>
   await kc.makeApiClient(CoreV1Api).createNamespace({ body });
 }
 
+/**
+ * `f`, tried again a second later while the apiserver answers 429 or 5xx (as it does, "storage is (re)initializing",
+ * for a while after CRDs are added), for up to a minute.
+ */
+export async function retried<T>(f: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      const code = (e as { code?: number }).code ?? 0;
+      if (i >= 60 || (code !== 429 && code < 500)) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 /** A custom resource's collection in one namespace. */
 export interface Collection {
   readonly group: string;
@@ -199,7 +215,7 @@ export async function readyWatch(
   const { Watch } = await import("@kubernetes/client-node");
   const ready = new Set<string>();
   const list = async () => {
-    const l = (await api.listNamespacedCustomObject(c)) as {
+    const l = (await retried(() => api.listNamespacedCustomObject(c))) as {
       metadata?: { resourceVersion?: string };
       items: Watched[];
     };

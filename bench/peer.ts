@@ -29,6 +29,7 @@ import {
   pool,
   readyWatch,
   requestCounts,
+  retried,
   rssMiB,
   runLoad,
   snapshotReady,
@@ -227,11 +228,15 @@ export async function startPeer(cluster: ClusterInfo, kc: KubeConfig, load: Load
   const ca = readFileSync(cluster.caFile, "utf8");
   const counts = () => requestCounts(cluster.server, token, ca);
   const snapshots = { group, version, plural: "volumesnapshots", namespace };
+  // The apiserver refuses requests for a while after new CRDs (429, storage re-initializing): wait until it serves.
+  await retried(() => api.listNamespacedCustomObject(snapshots));
+  await retried(() => api.listClusterCustomObject({ group, version, plural: "volumesnapshotcontents" }));
 
   const readyWith = (prefix: string) => (o: Watched) => o.metadata.name.startsWith(prefix) && snapshotReady(o);
   const run = async (mode: PeerMode): Promise<PeerRun> => {
     const modeDir = join(dir, mode.name);
-    const common = [`--kubeconfig=${cluster.kubeconfig}`, "--v=1", ...mode.flags];
+    // Logging as the binaries default it (klog -v 0), to a file each.
+    const common = [`--kubeconfig=${cluster.kubeconfig}`, ...mode.flags];
     const controller = start(modeDir, "snapshot-controller", bins.snapshotController, common);
     const sidecar = start(modeDir, "csi-snapshotter", bins.csiSnapshotter, [...common, `--csi-address=${socket}`]);
     try {
