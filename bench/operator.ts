@@ -1,5 +1,5 @@
 // Operator benchmarks (not tests): `npm run bench:operator [-- --sizes 100,1000 --repeat 3 --cache 10000 --physical
-// 20]`.
+// 20 --peer]`.
 //
 // The operator runs as the image runs it (dist/main.js, built first, with the image's node flags). On a control
 // plane of its own, for each N (each measurement run --repeat times, medians shown, every run listed):
@@ -19,9 +19,11 @@
 // Then, with --cache C: C VirtualCopies created while the operator is down (of a class that does not exist, so the
 // engine is not the bottleneck), and the operator's time from start to /readyz, and RSS with all C in cache (settled,
 // and the peak during the burst of status writes). With --physical P: P PhysicalCopies through the array's
-// two-at-a-time queue against cp of the same bytes onto P files and one sync.
+// two-at-a-time queue against cp of the same bytes onto P files and one sync. With --peer, once the operator has
+// stopped: the upstream snapshot-controller and csi-snapshotter over our CSI driver's fixture mode (bench/peer.ts),
+// N VolumeSnapshots to readyToUse from the same load client, with default flags (--peer-default-n of them), tuned
+// and with limits lifted (the largest N), against the operator's copies per second of this run.
 // Figures are medians where runs repeat; the machine is shared: compare ratios.
-import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,12 +32,29 @@ import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startCluster, stopCluster } from "../hack/control-plane/cluster.ts";
 import { operatorNodeFlags, startOperatorProcess, type OperatorProcess } from "../hack/demo/operator-process.ts";
 import { openEmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
+import {
+  buildLoadClient,
+  concurrency,
+  cpuDuring,
+  createNamespace,
+  hwmMiB,
+  median,
+  pool,
+  readyWatch,
+  requestCounts,
+  rssMiB,
+  runLoad,
+  showCpu,
+  sum,
+  writesSince,
+  type Load,
+} from "./measure.ts";
+import { peerModes, peerRuns, startPeer } from "./peer.ts";
 import { writeResults } from "./results.ts";
 
 const group = "arraycopy.io";
 const version = "v1alpha1";
 const plural = "virtualcopies";
-const concurrency = 32;
 
 const { values } = parseArgs({
   options: {
@@ -49,6 +68,11 @@ const { values } = parseArgs({
     // Runs of each floor and operator measurement; the table shows medians.
     repeat: { type: "string", default: "3" },
     "physical-mib": { type: "string", default: "256" },
+    // The upstream snapshot stack in the same run (bench/peer.ts): default flags, tuned, limits lifted.
+    peer: { type: "boolean", default: false },
+    // Snapshots of the peer's default-flags mode (about 0.55/s: 100 take about 3 minutes); the other modes make as
+    // many as the largest --sizes.
+    "peer-default-n": { type: "string", default: "100" },
   },
 });
 // The operator runs as the image runs it: compiled (dist/main.js, built below) with the image's node flags, plus an
@@ -64,58 +88,11 @@ const repeat = Math.max(1, Number(values.repeat));
 const restSeconds = Number(values.rest);
 const physicalN = Number(values.physical);
 const physicalBytes = Number(values["physical-mib"]) * 1024 * 1024;
+const peerDefaultN = Number(values["peer-default-n"]);
 
 const say = (s: string) => {
   process.stdout.write(`${s}\n`);
 };
-
-async function pool<T>(n: number, f: (i: number) => Promise<T>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) await f(next++);
-    }),
-  );
-}
-
-/** apiserver_request_total by "verb resource/subresource", from the apiserver's /metrics. */
-async function requestCounts(server: string, token: string, ca: string): Promise<Map<string, number>> {
-  const { request } = await import("node:https");
-  const text = await new Promise<string>((resolve, reject) => {
-    request(`${server}/metrics`, { ca, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let data = "";
-      res.on("data", (c: Buffer) => (data += c.toString()));
-      res.on("end", () => {
-        resolve(data);
-      });
-    })
-      .on("error", reject)
-      .end();
-  });
-  const counts = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("apiserver_request_total{")) continue;
-    const labels: Record<string, string> = Object.fromEntries(
-      [...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""]),
-    );
-    const sub = labels.subresource ?? "";
-    const key = `${labels.verb ?? ""} ${labels.resource ?? ""}${sub === "" ? "" : `/${sub}`}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
-  }
-  return counts;
-}
-
-const writeVerbs = new Set(["POST", "PUT", "PATCH", "DELETE", "APPLY"]);
-function writesSince(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [k, v] of after) {
-    const d = v - (before.get(k) ?? 0);
-    if (d > 0 && writeVerbs.has(k.split(" ")[0] ?? "")) out.set(k, d);
-  }
-  return out;
-}
-const sum = (m: Map<string, number>, filter: (k: string) => boolean = () => true) =>
-  [...m].filter(([k]) => filter(k)).reduce((a, [, v]) => a + v, 0);
 
 function vc(ns: string, name: string, cls: string) {
   return {
@@ -124,48 +101,6 @@ function vc(ns: string, name: string, cls: string) {
     metadata: { name, namespace: ns },
     spec: { copyClassName: cls, source: { volumeName: "bench-src" } },
   };
-}
-
-/** Where the compiled load client is and what it needs to reach the API server. */
-interface Load {
-  readonly bin: string;
-  readonly server: string;
-  readonly token: string;
-  readonly caFile: string;
-}
-
-interface LoadReport {
-  readonly created: number;
-  readonly statusWrites: number;
-  readonly seconds: number;
-  readonly cpuSeconds: number;
-}
-
-function buildLoadClient(): string {
-  const out = execFileSync("bash", [join(import.meta.dirname, "..", "hack", "build-go-tool.sh"), "bench/loadclient"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return out.trim().split("\n").at(-1) ?? "";
-}
-
-/** Runs the load client: N VirtualCopies of class `cls` in `ns`, each with one status write when `status`. */
-function runLoad(load: Load, ns: string, n: number, cls: string, status: boolean): Promise<LoadReport> {
-  const args = ["-server", load.server, "-token", load.token, "-ca", load.caFile, "-namespace", ns]
-    .concat(["-n", String(n), "-class", cls, "-concurrency", String(concurrency)])
-    .concat(status ? ["-status"] : []);
-  return new Promise((resolve, reject) => {
-    execFile(load.bin, args, { encoding: "utf8", maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err !== null) reject(new Error(`loadclient failed: ${stderr.trim() || err.message}`));
-      else resolve(JSON.parse(stdout) as LoadReport);
-    });
-  });
-}
-
-async function createNamespace(kc: KubeConfig, ns: string): Promise<void> {
-  const { CoreV1Api, V1Namespace, V1ObjectMeta } = await import("@kubernetes/client-node");
-  const body = Object.assign(new V1Namespace(), { metadata: Object.assign(new V1ObjectMeta(), { name: ns }) });
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body });
 }
 
 /** The floor: the load client creates N objects and writes one status patch on each, `concurrency` in flight. */
@@ -178,107 +113,10 @@ async function floor(
 ): Promise<{ ms: number; cpu: Map<string, number> }> {
   await createNamespace(kc, ns);
   const start = performance.now();
-  const { result, cpu } = await cpuDuring(pids, () => runLoad(load, ns, n, "floor", true));
+  const { result, cpu } = await cpuDuring(pids, () => runLoad(load, ns, { n, cls: "floor", status: true }));
   if (result.statusWrites !== n) throw new Error(`the floor wrote ${String(result.statusWrites)} statuses of ${n}`);
   cpu.set("client", result.cpuSeconds);
   return { ms: performance.now() - start, cpu };
-}
-
-type Listed = {
-  metadata?: { resourceVersion?: string };
-  items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
-};
-const isReady = (o: Listed["items"][number]) =>
-  o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
-
-/**
- * Waits until `n` objects of `plural` in `ns` are Ready, from a watch: polling with lists would cost the apiserver
- * (and this client) a full serialization of every object several times a second, CPU taken from the operator on a
- * 2-core machine that the floor never pays. Call before creating the objects; await the returned promise after.
- */
-async function readyWatch(
-  api: CustomObjectsApi,
-  kc: KubeConfig,
-  ns: string,
-  plural: string,
-  n: number,
-): Promise<{ readonly done: Promise<void> }> {
-  const { Watch } = await import("@kubernetes/client-node");
-  const ready = new Set<string>();
-  const list = async () => {
-    const l = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural })) as Listed;
-    ready.clear();
-    for (const o of l.items) if (isReady(o)) ready.add(o.metadata.name);
-    return l.metadata?.resourceVersion ?? "";
-  };
-  let rv = await list();
-  const done = (async () => {
-    // A watch that ends early (a timeout, a dropped connection) resumes after a fresh list.
-    while (ready.size < n) {
-      let request: { abort(): void } | undefined;
-      await new Promise<void>((resolve) => {
-        const path = `/apis/${group}/${version}/namespaces/${ns}/${plural}`;
-        void new Watch(kc)
-          .watch(
-            path,
-            { resourceVersion: rv, allowWatchBookmarks: true },
-            (type: string, obj: Listed["items"][number] & { metadata: { resourceVersion?: string } }) => {
-              rv = obj.metadata.resourceVersion ?? rv;
-              if (type === "DELETED" || !isReady(obj)) ready.delete(obj.metadata.name);
-              else ready.add(obj.metadata.name);
-              if (ready.size >= n) resolve();
-            },
-            () => {
-              resolve();
-            },
-          )
-          .then(
-            (r) => {
-              request = r;
-            },
-            () => {
-              resolve();
-            },
-          );
-      });
-      request?.abort();
-      if (ready.size < n) rv = await list();
-    }
-  })();
-  return { done };
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (fields 14 and 15, in clock ticks). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** CPU seconds of each named process (and of this benchmark's own process) over `work`. */
-async function cpuDuring<T>(
-  pids: ReadonlyMap<string, number>,
-  work: () => Promise<T>,
-): Promise<{ result: T; cpu: Map<string, number> }> {
-  const before = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
-  const self = process.cpuUsage();
-  const result = await work();
-  const cpu = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid) - (before.get(k) ?? 0)]));
-  const used = process.cpuUsage(self);
-  cpu.set("bench", (used.user + used.system) / 1e6);
-  return { result, cpu };
-}
-
-const showCpu = (cpu: ReadonlyMap<string, number>) => [...cpu].map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
-
-function hwmMiB(pid: number): number {
-  const status = readFileSync(`/proc/${String(pid)}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${String(pid)}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 async function operatorRun(
@@ -295,9 +133,9 @@ async function operatorRun(
   await createNamespace(kc, ns);
   const before = await counts();
   const start = performance.now();
-  const allReady = await readyWatch(api, kc, ns, plural, n);
+  const allReady = await readyWatch(api, kc, { group, version, plural, namespace: ns }, n);
   const { result, cpu } = await cpuDuring(new Map([...pids, ["operator", op.pid]]), async () => {
-    const created = await runLoad(load, ns, n, "bench", false);
+    const created = await runLoad(load, ns, { n, cls: "bench" });
     await allReady.done;
     return created;
   });
@@ -351,7 +189,7 @@ async function physicalRun(
   const ns = "physical";
   await createNamespace(kc, ns);
   const start = performance.now();
-  const allReady = await readyWatch(api, kc, ns, "physicalcopies", n);
+  const allReady = await readyWatch(api, kc, { group, version, plural: "physicalcopies", namespace: ns }, n);
   await pool(n, async (i) => {
     const body = {
       apiVersion: `${group}/${version}`,
@@ -488,14 +326,24 @@ async function main(): Promise<void> {
     extraArgs: ["--leader-elect", "true", "--lease-namespace", "default", "--log-level", "info"],
   });
   const figures: Record<string, unknown> = {
-    args: { sizes, repeat, cache: cacheN, rest: restSeconds, physical: physicalN, nodeFlags },
+    args: {
+      sizes,
+      repeat,
+      cache: cacheN,
+      rest: restSeconds,
+      physical: physicalN,
+      nodeFlags,
+      peer: values.peer,
+      peerDefaultN,
+    },
     concurrency,
   };
   const perSize: Record<string, unknown>[] = [];
   figures.sizes = perSize;
+  // The operator's copies per second by N, for the peer's comparison.
+  const throughput = new Map<number, number>();
   try {
     const cpuRows: string[] = [];
-    const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     say(
       `\n| N | floor (compiled client: create + 1 status write) | operator: all Ready | ratio | copies/s | ` +
         `operator writes per copy | writes/min at rest (Lease apart) | operator RSS |`,
@@ -538,6 +386,7 @@ async function main(): Promise<void> {
           `${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`,
       );
       const cpuOf = (m: ReadonlyMap<string, number>) => Object.fromEntries(m);
+      throughput.set(n, n / (oMs / 1000));
       perSize.push({
         n,
         floorSeconds: f / 1000,
@@ -567,6 +416,14 @@ async function main(): Promise<void> {
     if (physicalN > 0) figures.physical = await physicalRun(api, kc, physicalN, srcFile, dir);
   } finally {
     await op.stop(10_000);
+  }
+  if (values.peer) {
+    const peer = await startPeer(cluster, kc, load, join(dir, "peer"));
+    try {
+      figures.peer = await peerRuns(peer, peerModes(Math.max(...sizes), peerDefaultN), repeat, throughput, say);
+    } finally {
+      await peer.close();
+    }
   }
   if (cacheN > 0) {
     const ns = "cache";

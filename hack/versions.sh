@@ -15,3 +15,7 @@ HELPER_IMAGE=localhost/arraycopy/busybox:1
 # under kubernetes-csi's external-provisioner, checked with csi-test's csi-sanity. All from the Go module proxy.
 EXTERNAL_PROVISIONER_VERSION=v6.4.0
 CSI_TEST_VERSION=v5.6.0
+# The benchmark's peer (npm run bench:operator -- --peer): the upstream snapshot-controller and csi-snapshotter,
+# built from the Go module proxy, over our CSI driver in its --no-io mode; the VolumeSnapshot CRDs come from the
+# same release's client module (client/v8 at the same version).
+EXTERNAL_SNAPSHOTTER_VERSION=v8.7.0

@@ -1,10 +1,11 @@
-// loadclient is the operator benchmark's load: it creates N VirtualCopies and, for the floor, writes one status
-// merge patch on each, `-concurrency` requests in flight, over HTTP/2 with a bearer token — the requests a client
+// loadclient is the operator benchmark's load: it creates N VirtualCopies (or, for the peer, N VolumeSnapshots of
+// one PVC) and, for the floor, writes one status merge patch on each VirtualCopy, `-concurrency` requests in flight, over HTTP/2 with a bearer token — the requests a client
 // library makes, without a client library's weight (no caches, no informers, no rate limiter), so the floor is the
 // API server's own and the operator's runs share the two cores with as little as possible. It reports its own CPU
 // seconds (getrusage), so anyone can see that it is negligible.
 //
 //	loadclient -server https://127.0.0.1:PORT -token T -ca ca.crt -namespace NS -n 1000 -class bench [-status]
+//	loadclient ... -kind volumesnapshot -class SNAPSHOT_CLASS -volume PVC
 //
 // Prints one JSON object: {"created","statusWrites","seconds","cpuSeconds","maxRssKiB"}. Exits 1 on the first
 // request the API server refuses.
@@ -26,7 +27,11 @@ import (
 	"time"
 )
 
-const resource = "/apis/arraycopy.io/v1alpha1/namespaces/%s/virtualcopies"
+// The collections, by -kind.
+var resources = map[string]string{
+	"virtualcopy":    "/apis/arraycopy.io/v1alpha1/namespaces/%s/virtualcopies",
+	"volumesnapshot": "/apis/snapshot.storage.k8s.io/v1/namespaces/%s/volumesnapshots",
+}
 
 type client struct {
 	http   *http.Client
@@ -64,6 +69,17 @@ func virtualCopy(namespace, name, class, volume string) []byte {
 	return b
 }
 
+func volumeSnapshot(namespace, name, class, pvc string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"apiVersion": "snapshot.storage.k8s.io/v1",
+		"kind":       "VolumeSnapshot",
+		"metadata":   map[string]any{"name": name, "namespace": namespace},
+		"spec": map[string]any{"volumeSnapshotClassName": class,
+			"source": map[string]any{"persistentVolumeClaimName": pvc}},
+	})
+	return b
+}
+
 func readyStatus(now time.Time) []byte {
 	b, _ := json.Marshal(map[string]any{"status": map[string]any{"conditions": []any{map[string]any{
 		"type": "Ready", "status": "True", "reason": "Idle", "message": "ready",
@@ -78,8 +94,10 @@ func main() {
 	caFile := flag.String("ca", "", "CA bundle of the API server's certificate")
 	namespace := flag.String("namespace", "", "namespace of the objects")
 	n := flag.Int("n", 0, "objects to create")
-	class := flag.String("class", "bench", "spec.copyClassName")
-	volume := flag.String("volume", "bench-src", "spec.source.volumeName")
+	kind := flag.String("kind", "virtualcopy", "what to create: virtualcopy or volumesnapshot")
+	class := flag.String("class", "bench", "spec.copyClassName (a VolumeSnapshot's spec.volumeSnapshotClassName)")
+	volume := flag.String("volume", "bench-src",
+		"spec.source.volumeName (a VolumeSnapshot's spec.source.persistentVolumeClaimName)")
 	prefix := flag.String("prefix", "c-", "object names are PREFIX0 … PREFIX(n-1)")
 	status := flag.Bool("status", false, "write one status patch on each object after creating it (the floor)")
 	concurrency := flag.Int("concurrency", 32, "requests in flight")
@@ -87,6 +105,15 @@ func main() {
 	if *server == "" || *token == "" || *caFile == "" || *namespace == "" || *n <= 0 {
 		fmt.Fprintln(os.Stderr, "loadclient: -server, -token, -ca, -namespace and -n are required")
 		os.Exit(2)
+	}
+	resource, known := resources[*kind]
+	if !known || (*status && *kind != "virtualcopy") {
+		fmt.Fprintln(os.Stderr, "loadclient: -kind is virtualcopy or volumesnapshot; -status is for virtualcopy only")
+		os.Exit(2)
+	}
+	body := virtualCopy
+	if *kind == "volumesnapshot" {
+		body = volumeSnapshot
 	}
 	ca, err := os.ReadFile(*caFile)
 	if err != nil {
@@ -121,7 +148,7 @@ func main() {
 					return
 				}
 				name := fmt.Sprintf("%s%d", *prefix, i)
-				err := c.send("POST", collection, "application/json", virtualCopy(*namespace, name, *class, *volume))
+				err := c.send("POST", collection, "application/json", body(*namespace, name, *class, *volume))
 				if err == nil {
 					created.Add(1)
 					if *status {

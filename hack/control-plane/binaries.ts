@@ -42,20 +42,47 @@ export interface CsiBinaries {
   readonly sanity: string;
 }
 
-/** The node's CSI pieces (build-csi.sh), built on first use and cached by version. */
-export function ensureCsiBinaries(): CsiBinaries {
-  const res = spawnSync("bash", [csiScript], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
-  if (res.status !== 0) throw new Error(`building the CSI pieces failed (exit ${res.status ?? res.signal ?? "?"})`);
+/** Runs build-csi.sh with `args` and reads its "<what> <path>" lines. */
+function buildCsi(args: readonly string[], what: string): (k: string) => string {
+  const res = spawnSync("bash", [csiScript, ...args], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  if (res.status !== 0) throw new Error(`building ${what} failed (exit ${res.status ?? res.signal ?? "?"})`);
   const paths = new Map(
     res.stdout
       .trim()
       .split("\n")
       .map((l) => l.split(" ", 2) as [string, string]),
   );
-  const path = (k: string) => {
+  return (k: string) => {
     const p = paths.get(k);
     if (p === undefined || p === "") throw new Error(`build-csi.sh did not name its ${k}`);
     return p;
   };
+}
+
+/** The node's CSI pieces (build-csi.sh), built on first use and cached by version. */
+export function ensureCsiBinaries(): CsiBinaries {
+  const path = buildCsi([], "the CSI pieces");
   return { driver: path("driver"), provisioner: path("provisioner"), sanity: path("sanity") };
+}
+
+export interface PeerBinaries {
+  /** Our CSI driver (hack/csi), run with --no-io. */
+  readonly driver: string;
+  /** external-snapshotter's snapshot-controller. */
+  readonly snapshotController: string;
+  /** external-snapshotter's csi-snapshotter sidecar. */
+  readonly csiSnapshotter: string;
+  /** The VolumeSnapshot CRDs' directory (config/crd of the client module of the same release, in the module cache). */
+  readonly crds: string;
+}
+
+/** The benchmark's peer (build-csi.sh snapshotter), built on first use and cached by version. */
+export function ensurePeerBinaries(): PeerBinaries {
+  const path = buildCsi(["snapshotter"], "the upstream snapshot stack");
+  return {
+    driver: path("driver"),
+    snapshotController: path("snapshot-controller"),
+    csiSnapshotter: path("csi-snapshotter"),
+    crds: path("crds"),
+  };
 }

@@ -54,7 +54,8 @@ export interface StartOptions {
   };
 }
 
-const pidsFile = (dir: string) => join(dir, "pids.json");
+/** The record of the process groups started in `dir` (launch), which stopCluster(dir) stops. */
+export const pidsFile = (dir: string) => join(dir, "pids.json");
 const infoFile = (dir: string) => join(dir, "cluster.json");
 
 export async function freePort(): Promise<number> {
@@ -162,7 +163,8 @@ export function launch(dir: string, name: string, bin: string, args: readonly st
   return recordProcess(pidsFile(dir), name, child.pid);
 }
 
-function alive(pid: number): boolean {
+/** The process exists (kill -0). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -219,7 +221,7 @@ async function httpsOk(url: string, caFile: string, token: string, body?: string
 }
 
 /** A watchdog shell that stops the recorded process groups once `ownerPid` is gone. */
-function startWatchdog(dir: string, ownerPid: number, groups: readonly number[]): void {
+export function startWatchdog(dir: string, ownerPid: number, groups: readonly number[]): void {
   const pg = groups.map((p) => `-${p}`).join(" ");
   const script =
     `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; kill -TERM ${pg} 2>/dev/null; ` +

@@ -3,6 +3,7 @@
 // against the CSI spec; a fixture for the node (docs/node.md), not a storage product.
 //
 //	csi --endpoint=/run/csi.sock --state-dir=/var/lib/csi [--node-id=NODE] [--registration-dir=DIR] [--no-io]
+//	csi create-volume --endpoint=/run/csi.sock --name=NAME [--size=BYTES] [--block]   (a client: client.go)
 //
 // Invariants:
 //   - every volume and snapshot is a record (<state-dir>/{volumes,snapshots}/<id>.json) written before its image
@@ -46,6 +47,13 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "create-volume" {
+		if err := createVolumeCommand(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "csi create-volume:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	host, _ := os.Hostname()
 	var c config
 	flag.StringVar(&c.endpoint, "endpoint", "", "the CSI socket to serve (a path, or unix:///path)")
