@@ -243,6 +243,31 @@ describe("populator: the array clone (HPE CSI import)", () => {
     expect(array.deleted).not.toContain(volume);
   });
 
+  it("carries on after the operator restarts between the clone and the import", async () => {
+    applyYaml(claim("across-restart"));
+    const uid = await eventually(() => {
+      const p = getObject<Obj>("pvc", ns, "across-restart");
+      expect(primeOf(p?.metadata.uid ?? "")).toBeDefined();
+      return p?.metadata.uid ?? "";
+    });
+    // Everything the next process needs is on the array (the tagged clone) and in the cluster (PVC′).
+    await op.stop();
+    op = startOperator(["--populator-namespace", popNs]);
+    const prime = primeOf(uid) as Obj;
+    const pv = provision(prime, hpe, "Delete");
+    bind(popNs, prime.metadata.name, pv);
+    await eventually(() => {
+      expect(getObject<Obj>("pv", undefined, pv)?.spec?.claimRef).toMatchObject({ name: "across-restart", uid });
+    }, 60_000);
+    bind(ns, "across-restart", pv);
+    await eventually(() => {
+      expect(reasonsOf("across-restart")).toContain("Populated");
+    }, 60_000);
+    // One clone only: the new process found the first one rather than making another.
+    expect((await backing.listVolumes()).filter((v) => v.name === cloneName(uid))).toHaveLength(1);
+    expect(array.deleted).not.toContain(cloneName(uid));
+  });
+
   it("deletes the array volume of a claim deleted before the driver imported it", async () => {
     applyYaml(claim("early-goodbye"));
     const uid = await eventually(() => {
