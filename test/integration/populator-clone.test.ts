@@ -52,7 +52,12 @@ interface Obj extends KubeObj {
 
 const cloneName = (uid: string) => `cl-${uid.replace(/-/g, "").slice(0, 24)}`;
 
-const claim = (name: string, storageClassName = hpe, storage = "4Mi") => ({
+const claim = (
+  name: string,
+  storageClassName = hpe,
+  storage = "4Mi",
+  source = { kind: "VirtualCopy", name: "snap" },
+) => ({
   apiVersion: "v1",
   kind: "PersistentVolumeClaim",
   metadata: { name, namespace: ns },
@@ -61,7 +66,7 @@ const claim = (name: string, storageClassName = hpe, storage = "4Mi") => ({
     accessModes: ["ReadWriteOnce"],
     volumeMode: "Filesystem",
     resources: { requests: { storage } },
-    dataSourceRef: { apiGroup: "arraycopy.io", kind: "VirtualCopy", name: "snap" },
+    dataSourceRef: { apiGroup: "arraycopy.io", ...source },
   },
 });
 
@@ -266,6 +271,32 @@ describe("populator: the array clone (HPE CSI import)", () => {
     // One clone only: the new process found the first one rather than making another.
     expect((await backing.listVolumes()).filter((v) => v.name === cloneName(uid))).toHaveLength(1);
     expect(array.deleted).not.toContain(cloneName(uid));
+  });
+
+  it("clones a PhysicalCopy from its target volume", async () => {
+    await backing.createVolume("db-full", size);
+    applyYaml({
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "PhysicalCopy",
+      metadata: { name: "full", namespace: ns },
+      spec: { copyClassName: cls, source: { volumeName: "db" }, target: { volumeName: "db-full" } },
+    });
+    await waitForCondition("physicalcopy", ns, "full", "Ready", { timeoutMs: 30_000 });
+    const full = await backing.readVolume("db-full", 0, size);
+    applyYaml(claim("from-full", hpe, "4Mi", { kind: "PhysicalCopy", name: "full" }));
+    const uid = await eventually(() => {
+      const p = getObject<Obj>("pvc", ns, "from-full");
+      expect(primeOf(p?.metadata.uid ?? "")?.metadata.annotations).toMatchObject({
+        "csi.hpe.com/importVolumeName": cloneName(p?.metadata.uid ?? ""),
+      });
+      return p?.metadata.uid ?? "";
+    });
+    expect(await observer.observeCopy(cloneName(uid))).toMatchObject({ source: "db-full", kind: "Physical" });
+    expect((await backing.readVolume(cloneName(uid), 0, size)).equals(full)).toBe(true);
+    kubectlOk(["delete", "pvc", "from-full", "-n", ns, "--wait=false"]);
+    await eventually(async () => {
+      expect(await arrayHas(cloneName(uid))).toBe(false);
+    }, 60_000);
   });
 
   it("deletes the array volume of a claim deleted before the driver imported it", async () => {

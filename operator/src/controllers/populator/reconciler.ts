@@ -25,7 +25,13 @@ import type { Engine } from "../../engine/port.ts";
 import { isAlreadyExists } from "../../kube/errors.ts";
 import { fromJson } from "../../kube/models.ts";
 import type { ObjectRef } from "../../kube/events.ts";
-import { hasFinalizer, isDeleting, removeFinalizerPatch, type JsonPatchOp } from "../../kube/finalizers.ts";
+import {
+  addFinalizerPatch,
+  hasFinalizer,
+  isDeleting,
+  removeFinalizerPatch,
+  type JsonPatchOp,
+} from "../../kube/finalizers.ts";
 import type { Informer } from "../../kube/informer.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import type { GrantSource, PopulationGrants } from "../../populator/source.ts";
@@ -559,8 +565,35 @@ async function reconcileCopy(deps: PopulatorDeps, kind: CopyKind, key: string): 
     kind === "VirtualCopy" ? deps.ctx.caches.virtualCopies.get(key) : deps.ctx.caches.physicalCopies.get(key);
   if (copy === undefined) return done;
   const ns = copy.metadata.namespace ?? "";
-  const entries = deps.claims
-    .list(ns)
+  const entries = claimEntries(deps.claims.list(ns), kind, copy);
+  const has = hasFinalizer(copy.metadata, sourceFinalizer);
+  // The claims' cache can lag the copy's (a claim's finalizer is added just before the copy's): a change of the
+  // copy's finalizer is made only when the API server's own list of claims agrees.
+  let needed = entries.some((e) => e.phase === "Populating");
+  if (needed !== has) {
+    const live = await deps.core.listNamespacedPersistentVolumeClaim({ namespace: ns });
+    needed = claimEntries(live.items, kind, copy).some((e) => e.phase === "Populating");
+  }
+  if (!needed && has) {
+    const ops = removeFinalizerPatch(copy.metadata, sourceFinalizer);
+    if (ops !== undefined) await deps.patchCopy(kind, copy, ops);
+  }
+  if (needed && !has && !isDeleting(copy.metadata)) {
+    const ops = addFinalizerPatch(copy.metadata, sourceFinalizer);
+    if (ops !== undefined) await deps.patchCopy(kind, copy, ops);
+  }
+  if (isDeleting(copy.metadata) && !has) return done;
+  await deps.status[kind].write(
+    { apiVersion, kind, ...copy },
+    { fields: { volumeClaims: entries.length === 0 ? undefined : entries }, conditions: [] },
+  );
+  return done;
+}
+
+/** The claims of the copy's namespace that name it, and how far each is (the copy's status.volumeClaims). */
+function claimEntries(claims: readonly V1PersistentVolumeClaim[], kind: CopyKind, copy: AnyCopy) {
+  const ns = copy.metadata.namespace ?? "";
+  return claims
     .filter((c) => {
       const s = copySourceOf(c);
       return s?.kind === kind && s.name === copy.metadata.name && (s.namespace ?? ns) === ns;
@@ -575,18 +608,6 @@ async function reconcileCopy(deps: PopulatorDeps, kind: CopyKind, key: string): 
       };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
-  const needed = entries.some((e) => e.phase === "Populating");
-  const has = hasFinalizer(copy.metadata, sourceFinalizer);
-  if (!needed && has) {
-    const ops = removeFinalizerPatch(copy.metadata, sourceFinalizer);
-    if (ops !== undefined) await deps.patchCopy(kind, copy, ops);
-  }
-  if (isDeleting(copy.metadata) && !has) return done;
-  await deps.status[kind].write(
-    { apiVersion, kind, ...copy },
-    { fields: { volumeClaims: entries.length === 0 ? undefined : entries }, conditions: [] },
-  );
-  return done;
 }
 
 /** The claim key an object in the operator's namespace (PVC′, the pod) serves, from its annotation. */
