@@ -19,8 +19,10 @@ import {
   embeddedClass,
   eventsFor,
   getObject,
+  refusedClaim,
   startOperator,
   waitForCondition,
+  type KubeObj,
   type RunningOperator,
 } from "../support/operator.ts";
 
@@ -37,18 +39,7 @@ let ns: string;
 let popNs: string;
 const work = mkdtempSync(join(tmpdir(), "arraycopy-populator-it-"));
 
-interface Obj {
-  metadata: {
-    uid: string;
-    name: string;
-    deletionTimestamp?: string;
-    finalizers?: string[];
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-}
+type Obj = KubeObj;
 
 const claim = (name: string, source: { kind: string; name: string }, mods: Record<string, unknown> = {}) => ({
   apiVersion: "v1",
@@ -303,16 +294,7 @@ describe("populator", () => {
       await waitForCondition("virtualcopy", ns, "held-elsewhere", "Ready", { timeoutMs: 30_000 });
     }
     applyYaml(pvc());
-    const ev = await eventually(() => {
-      const found = eventsFor(ns, name).find((e) => e.reason === reason);
-      expect(found).toBeDefined();
-      return found;
-    });
-    expect(ev?.type).toBe("Warning");
-    expect(ev?.note).toContain(message);
-    const c = getObject<Obj>("pvc", ns, name);
-    expect(c?.metadata.finalizers ?? []).not.toContain("arraycopy.io/populate-target");
-    const o = objectsOf(c?.metadata.uid ?? "");
+    const o = objectsOf(await refusedClaim(ns, name, reason, message));
     expect([o.prime, o.pod, o.secret]).toEqual([undefined, undefined, undefined]);
     kubectlOk(["delete", "pvc", name, "-n", ns, "--wait=false"]);
   });

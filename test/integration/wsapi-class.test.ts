@@ -14,6 +14,7 @@ import {
   conditionOf,
   startOperator,
   waitForCondition,
+  wsapiClass,
   type ConditionView,
   type RunningOperator,
 } from "../support/operator.ts";
@@ -43,28 +44,7 @@ beforeAll(async () => {
   backing = await openEmbeddedEngine({ dataDir: mkdtempSync(join(tmpdir(), "wsapi-array-")) });
   array = await startTestArray({ engine: backing });
   for (const v of ["ws-src", "ws-dst"]) await backing.createVolume(v, size);
-  applyYaml(
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name: "array-creds", namespace: ns },
-      stringData: { username: array.user, password: array.password },
-    },
-    {
-      apiVersion: api,
-      kind: "CopyClass",
-      metadata: { name: cls },
-      spec: {
-        driver: "wsapi",
-        wsapi: {
-          endpoint: array.url,
-          credentialsSecretRef: { name: "array-creds", namespace: ns },
-          cpg: "FC_r6",
-          caBundle: array.ca,
-        },
-      },
-    },
-  );
+  applyYaml(...wsapiClass(cls, array, ns));
   op = startOperator();
 });
 

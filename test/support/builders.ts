@@ -110,6 +110,7 @@ export const allCapabilities: Capabilities = {
   indications: true,
   volumes: true,
   groupVirtualCopies: true,
+  csiImport: true,
 };
 
 /** A link to the embedded class's engine that observed `observed`; `caps` takes capabilities away. */

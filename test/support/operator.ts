@@ -137,6 +137,72 @@ export function embeddedClass(name: string, isDefault = false): Record<string, u
   };
 }
 
+/**
+ * A wsapi CopyClass against a test array (or any WSAPI endpoint) and the Secret of its credentials, in `namespace`;
+ * `password` overrides the array's (a class the array refuses).
+ */
+export function wsapiClass(
+  name: string,
+  array: { readonly url: string; readonly ca: string; readonly user: string; readonly password: string },
+  namespace: string,
+  password = array.password,
+): Record<string, unknown>[] {
+  const secret = `${name}-creds`;
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: secret, namespace },
+      stringData: { username: array.user, password },
+    },
+    {
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "CopyClass",
+      metadata: { name },
+      spec: {
+        driver: "wsapi",
+        wsapi: {
+          endpoint: array.url,
+          credentialsSecretRef: { name: secret, namespace },
+          cpg: "FC_r6",
+          caBundle: array.ca,
+        },
+      },
+    },
+  ];
+}
+
+/**
+ * Waits for the populator's Warning `reason` on a PVC, checks its note names the problem and that the PVC was not
+ * taken up (no populate-target finalizer); returns the PVC's UID.
+ */
+export async function refusedClaim(namespace: string, name: string, reason: string, message: string): Promise<string> {
+  const ev = await eventually(() => {
+    const found = eventsFor(namespace, name).find((e) => e.reason === reason);
+    expect(found).toBeDefined();
+    return found;
+  });
+  expect(ev?.type).toBe("Warning");
+  expect(ev?.note).toContain(message);
+  const c = getObject<KubeObj>("pvc", namespace, name);
+  expect(c?.metadata.finalizers ?? []).not.toContain("arraycopy.io/populate-target");
+  return c?.metadata.uid ?? "";
+}
+
+/** The parts of an object the populator's tests read. */
+export interface KubeObj {
+  metadata: {
+    uid: string;
+    name: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape it reads
 export function getObject<T = Record<string, unknown>>(
   kind: string,

@@ -126,6 +126,12 @@ export interface Capabilities {
    * name (observeVolumeSet). Without it both calls are refused with Unsupported.
    */
   readonly groupVirtualCopies: boolean;
+  /**
+   * A volume this engine makes on the array (an online physical copy) can be taken over, by its array name, by the
+   * CSI driver that serves the array's volumes to Kubernetes (the HPE CSI driver's importVolumeName): the
+   * populator's array-clone strategy. Which CSI driver that is comes from the class (its csiDriver).
+   */
+  readonly csiImport: boolean;
 }
 
 export interface CreateVirtualCopyRequest {

@@ -36,6 +36,7 @@ export function describeCapabilities(c: Capabilities): string {
     c.onlinePhysicalCopies && "online copies",
     c.resync && "resync",
     c.restore && "restore",
+    c.csiImport && "volumes its CSI driver imports",
   ].filter(Boolean);
   return `${can.join(", ")}; ${c.maxConcurrentPhysicalCopies} physical copies at once`;
 }

@@ -2,11 +2,17 @@ import { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/
 import { fromJson } from "../../kube/models.ts";
 import { describe, expect, it } from "vitest";
 import { decide, quantityBytes, retryAtAnnotation, retryDelayMs, type Gathered } from "./decide.ts";
+import { allowedOverrides, type CloneView } from "./strategy.ts";
 
 const uid = "6b1e2c3d-0000-4000-8000-000000000001";
 const address = "http://10.0.0.5:8081";
 
-function gathered(mods: Partial<Gathered> = {}, claimMods: Record<string, unknown> = {}, boundTo?: string): Gathered {
+function gathered(
+  mods: Partial<Gathered> = {},
+  claimMods: Record<string, unknown> = {},
+  boundTo?: string,
+  specMods: Record<string, unknown> = {},
+): Gathered {
   const claim = fromJson(V1PersistentVolumeClaim, {
     metadata: { name: "restored", namespace: "app", uid, ...claimMods },
     spec: {
@@ -16,6 +22,7 @@ function gathered(mods: Partial<Gathered> = {}, claimMods: Record<string, unknow
       resources: { requests: { storage: "1Gi" } },
       dataSourceRef: { apiGroup: "arraycopy.io", kind: "VirtualCopy", name: "snap" },
       ...(boundTo === undefined ? {} : { volumeName: boundTo }),
+      ...specMods,
     },
     ...(boundTo === undefined ? {} : { status: { phase: "Bound" } }),
   });
@@ -35,7 +42,7 @@ function gathered(mods: Partial<Gathered> = {}, claimMods: Record<string, unknow
       sizeBytes: 1 << 30,
       volume: "vc-1",
     },
-    engine: { ok: true, className: "embedded", readsVolumes: true },
+    engine: { ok: true, className: "embedded", readsVolumes: true, csiImport: false, csiDriver: "csi.hpe.com" },
     storageClass: {
       name: "csi",
       provisioner: "csi.example",
@@ -44,6 +51,7 @@ function gathered(mods: Partial<Gathered> = {}, claimMods: Record<string, unknow
       fsType: "ext4",
       mountOptions: undefined,
       csi: true,
+      overrides: [],
     },
     secret: false,
     ...mods,
@@ -95,7 +103,11 @@ describe("populator decide", () => {
     ],
     ["a copy not Ready", { copy: { ...copyOf(), ready: false } }, "CopyNotReady"],
     ["no populator image", { settings: { image: undefined, namespace: "n", address } }, "PopulatorDisabled"],
-    ["an engine that cannot read", { engine: { ok: true, className: "w", readsVolumes: false } }, "NoPopulateStrategy"],
+    [
+      "an engine that can neither read nor make volumes its CSI driver imports",
+      { engine: { ok: true, className: "w", readsVolumes: false, csiImport: false, csiDriver: "csi.hpe.com" } },
+      "NoPopulateStrategy",
+    ],
     [
       "a missing StorageClass",
       { storageClass: { missing: "StorageClass csi does not exist" } },
@@ -132,7 +144,11 @@ describe("populator decide", () => {
 
   it("rebinds once the pod succeeded, then finishes when the claim is Bound to that volume", () => {
     const g = gathered({ pod: pod("Succeeded"), prime: prime(), primePv }, started);
-    expect(decide(g)).toMatchObject({ kind: "rebind", mode: "Block" });
+    expect(decide(g)).toMatchObject({ kind: "rebind", handoff: "claimRef" });
+    const fs = gathered({ pod: pod("Succeeded"), prime: prime(), primePv }, started, undefined, {
+      volumeMode: "Filesystem",
+    });
+    expect(decide(fs)).toMatchObject({ kind: "rebind", handoff: "filesystemPv" });
     const rebound = fromJson(V1PersistentVolume, { metadata: { name: "pv-1" }, spec: { claimRef: { uid } } });
     expect(decide(gathered({ primePv: rebound, prime: prime() }, started)).kind).toBe("wait");
     expect(decide(gathered({ primePv: rebound, prime: prime() }, started, "pv-1"))).toEqual({
@@ -154,5 +170,161 @@ describe("populator decide", () => {
     expect(quantityBytes("1.5Gi")).toBe(1.5 * 1024 ** 3);
     expect(quantityBytes("12")).toBe(12);
     expect(quantityBytes("1e3")).toBeUndefined();
+  });
+});
+
+describe("populator decide: the array clone", () => {
+  const wsapi = {
+    ok: true,
+    className: "array",
+    readsVolumes: false,
+    csiImport: true,
+    csiDriver: "csi.hpe.com",
+  } as const;
+  const hpe = {
+    name: "hpe",
+    provisioner: "csi.hpe.com",
+    waitForConsumer: false,
+    reclaimPolicy: "Delete",
+    fsType: "xfs",
+    mountOptions: undefined,
+    csi: true,
+    overrides: ["description", "importVolumeName"],
+  };
+  const cloneOf = (mods: Partial<Gathered> = {}, claimMods: Record<string, unknown> = {}, spec = {}) =>
+    gathered({ engine: wsapi, storageClass: hpe, ...mods }, claimMods, undefined, spec);
+  const clone = (c: CloneView): Partial<Gathered> => ({ clone: c });
+  const primeOf = (volumeName?: string) =>
+    fromJson(V1PersistentVolumeClaim, {
+      metadata: { uid: "p", annotations: { "volume.kubernetes.io/selected-node": "node-2" } },
+      spec: volumeName === undefined ? {} : { volumeName },
+    });
+  const importedPv = fromJson(V1PersistentVolume, {
+    metadata: { name: "pvc-p" },
+    spec: { claimRef: { uid: "p" }, csi: { driver: "csi.hpe.com", volumeHandle: "pvc-p" } },
+  });
+
+  it.each([
+    {
+      why: "an engine whose volumes the class's CSI driver imports, with a StorageClass of that driver",
+      mods: {},
+      kind: "startClone",
+    },
+    {
+      why: "the clone is preferred over the data path when both serve (nothing crosses the network)",
+      mods: { engine: { ...wsapi, readsVolumes: true } },
+      kind: "startClone",
+    },
+    {
+      why: "a StorageClass of another driver falls back to the data path when the engine reads volumes",
+      mods: { engine: { ...wsapi, readsVolumes: true }, storageClass: { ...hpe, provisioner: "csi.example" } },
+      kind: "start",
+    },
+    {
+      why: "no populator image is needed: no pod runs",
+      mods: { settings: { image: undefined, namespace: "arraycopy-system", address } },
+      kind: "startClone",
+    },
+  ])("chooses by capability: $why", ({ mods, kind }) => {
+    expect(decide(cloneOf(mods as Partial<Gathered>)).kind).toBe(kind);
+  });
+
+  it.each([
+    {
+      why: "a StorageClass that does not let a PVC override importVolumeName (the driver would make a blank volume)",
+      mods: { storageClass: { ...hpe, overrides: ["description"] } },
+      reason: "NoPopulateStrategy",
+      message: "add importVolumeName to the StorageClass's allowOverrides parameter",
+    },
+    {
+      why: "a StorageClass of another CSI driver than the class's",
+      mods: { storageClass: { ...hpe, provisioner: "csi.example" } },
+      reason: "NoPopulateStrategy",
+      message: "needs a StorageClass of CSI driver csi.hpe.com (the CopyClass's csiDriver), but StorageClass hpe",
+    },
+    {
+      why: "a claim larger than the copy (the driver imports a volume at its own size)",
+      mods: {},
+      spec: { resources: { requests: { storage: "2Gi" } } },
+      reason: "ClaimTooLarge",
+      message: "request exactly that",
+    },
+  ])("refuses $why", ({ mods, reason, message, spec }) => {
+    const g = cloneOf(mods, {}, spec);
+    const plan = decide(g);
+    expect(plan).toMatchObject({ kind: "refuse", reason });
+    expect(plan.kind === "refuse" ? plan.message : "").toContain(message);
+  });
+
+  it("serves ReadOnlyMany and a StorageClass without a CSIDriver object: nothing writes the volume here", () => {
+    const g = cloneOf({ storageClass: { ...hpe, csi: false } }, {}, { accessModes: ["ReadOnlyMany"] });
+    expect(decide(g).kind).toBe("startClone");
+  });
+
+  it("waits for the array's copy, imports a complete one, and replaces a failed one", () => {
+    expect(decide(cloneOf(clone({ state: "copying", percent: 40 }), started))).toMatchObject({
+      kind: "wait",
+      message: expect.stringContaining("(40 %)") as unknown,
+    });
+    expect(decide(cloneOf(clone({ state: "complete", sizeBytes: 1 << 30 }), started))).toEqual({
+      kind: "importClone",
+      node: undefined,
+    });
+    expect(decide(cloneOf(clone({ state: "failed", why: "halted" }), started))).toEqual({
+      kind: "cloneFailed",
+      failure: "halted",
+      remove: true,
+    });
+    // A volume of that name tagged for someone else is never adopted nor deleted.
+    expect(decide(cloneOf(clone({ state: "foreign", owner: "x/y (z)" }), started))).toMatchObject({
+      kind: "cloneFailed",
+      remove: false,
+    });
+  });
+
+  it("imports on the node the scheduler chose for WaitForFirstConsumer", () => {
+    const g = cloneOf(
+      { ...clone({ state: "complete", sizeBytes: 1 << 30 }), storageClass: { ...hpe, waitForConsumer: true } },
+      { ...started, annotations: { "volume.kubernetes.io/selected-node": "node-1" } },
+    );
+    expect(decide(g)).toEqual({ kind: "importClone", node: "node-1" });
+  });
+
+  it("waits for the driver's import until PVC′ is Bound to its PV, then hands that PV to the claim", () => {
+    const done = clone({ state: "complete", sizeBytes: 1 << 30 });
+    expect(decide(cloneOf({ ...done, prime: primeOf() }, started))).toMatchObject({
+      kind: "wait",
+      message: expect.stringContaining("to import array volume cl-") as unknown,
+    });
+    // The provisioner made the PV, the PV controller has not bound PVC′ yet.
+    expect(decide(cloneOf({ ...done, prime: primeOf(), primePv: importedPv }, started)).kind).toBe("wait");
+    expect(decide(cloneOf({ ...done, prime: primeOf("pvc-p"), primePv: importedPv }, started))).toEqual({
+      kind: "rebind",
+      handoff: "claimRef",
+      pv: importedPv,
+    });
+    // A Filesystem claim is handed over the same way: PVC′ was made in its mode, not in Block.
+    const fs = cloneOf({ ...done, prime: primeOf("pvc-p"), primePv: importedPv }, started, {
+      volumeMode: "Filesystem",
+    });
+    expect(decide(fs)).toMatchObject({ kind: "rebind", handoff: "claimRef" });
+  });
+
+  it("cleans up a clone left by a deleted claim, but not the volume of a claim it was handed to", () => {
+    const deleting = { deletionTimestamp: "2026-12-02T11:00:00Z" };
+    const left = clone({ state: "complete", sizeBytes: 1 << 30 });
+    expect(decide(cloneOf(left, deleting)).kind).toBe("cleanup");
+    const handed = { ...deleting, annotations: { "arraycopy.io/populated-from": "VirtualCopy snap (c)" } };
+    expect(decide(cloneOf(left, handed)).kind).toBe("ignore");
+    expect(decide(cloneOf(clone({ state: "foreign", owner: "x" }), deleting)).kind).toBe("ignore");
+  });
+
+  it("reads allowOverrides as the HPE CSI driver does", () => {
+    expect(allowedOverrides({ allowOverrides: " description, importVolumeName ,,\n accessProtocol" })).toEqual([
+      "description",
+      "importVolumeName",
+      "accessProtocol",
+    ]);
+    expect(allowedOverrides(undefined)).toEqual([]);
   });
 });

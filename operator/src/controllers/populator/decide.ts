@@ -6,12 +6,17 @@
 //   PVC′, grant, pod) → the pod writes PVC′'s device → rebind (PVC′'s PV to the claim; for a Filesystem claim a
 //   Filesystem PV for the same CSI volume) → the PV controller binds the claim → finish (clean up, Populated)
 //
+// That is the data path. The array clone (strategy.ts) replaces the token, pod and writing with: the array copies
+// the copy into a volume of ours → PVC′ asks the CSI driver to import it → PVC′ is Bound → the same rebind and finish.
+//
 // Invariants:
 // - Bad input starts nothing: no finalizer, no object; the claim gets a Warning naming the problem and is retried.
 // - Nothing is made before the claim's finalizer is on it, so a claim deleted midway still gets its PVC′, pod and
 //   Secret cleaned up; the copy carries its own finalizer for as long as a claim is being populated from it.
 // - A failed populator pod is replaced after a growing backoff, never in a hot loop; a pod that points at a source
 //   address that is no longer ours (an earlier leader's) is replaced at once, and resumes by comparing chunks.
+// - An array clone of ours counts as something made for the claim: a claim deleted midway has it removed, unless
+//   a PV holds it already (then the CSI driver owns it and deletes it with that PV).
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import { hasFinalizer, isDeleting, type FinalizerMeta } from "../../kube/finalizers.ts";
 import {
@@ -23,6 +28,7 @@ import {
   type ClaimRef,
   type CopyKind,
 } from "./objects.ts";
+import { cloneStep, isOwnClone, strategyOf, type CloneView } from "./strategy.ts";
 
 export const retryAtAnnotation = "arraycopy.io/populate-retry-at";
 
@@ -40,7 +46,15 @@ export interface CopyView {
 }
 
 export type EngineView =
-  | { readonly ok: true; readonly className: string; readonly readsVolumes: boolean }
+  | {
+      readonly ok: true;
+      readonly className: string;
+      readonly readsVolumes: boolean;
+      /** The engine makes volumes (online physical copies) that its CSI driver imports: capability csiImport. */
+      readonly csiImport: boolean;
+      /** The CSI driver of the class (CopyClass spec.csiDriver). */
+      readonly csiDriver: string;
+    }
   | { readonly ok: false; readonly message: string };
 
 export type StorageClassView =
@@ -53,6 +67,8 @@ export type StorageClassView =
       readonly mountOptions: readonly string[] | undefined;
       /** A CSIDriver object of the provisioner's name exists: it serves Block volumes through CSI. */
       readonly csi: boolean;
+      /** The parameters a PVC may override by annotation (HPE CSI's allowOverrides). */
+      readonly overrides: readonly string[];
     }
   | { readonly missing: string };
 
@@ -80,6 +96,8 @@ export interface Gathered {
   readonly fsPv?: V1PersistentVolume | undefined;
   readonly pod?: V1Pod | undefined;
   readonly secret: boolean;
+  /** The array clone under the claim's clone name, when the engine can make one (capability csiImport). */
+  readonly clone?: CloneView | undefined;
 }
 
 /** Warnings for bad input, each naming what to fix. */
@@ -91,6 +109,7 @@ export type RefusalReason =
   | "ClassUnusable"
   | "NoPopulateStrategy"
   | "ClaimTooSmall"
+  | "ClaimTooLarge"
   | "UnsupportedAccessMode"
   | "UnsupportedVolumeMode"
   | "StorageClassNotFound";
@@ -101,7 +120,15 @@ export type Plan =
   | { readonly kind: "wait"; readonly message: string; readonly ms: number }
   | { readonly kind: "start"; readonly node: string | undefined; readonly copy: CopyView }
   | { readonly kind: "replacePod"; readonly failure: string | undefined; readonly attempts: number }
-  | { readonly kind: "rebind"; readonly mode: "Block" | "Filesystem"; readonly pv: V1PersistentVolume }
+  | { readonly kind: "startClone"; readonly copy: CopyView }
+  | { readonly kind: "importClone"; readonly node: string | undefined }
+  /** `remove`: the failed clone is ours and no PV holds it; it is deleted before the next attempt. */
+  | { readonly kind: "cloneFailed"; readonly failure: string; readonly remove: boolean }
+  /**
+   * claimRef: PVC′'s PV is bound ahead to the claim; filesystemPv: a Filesystem PV for the same CSI volume is made
+   * for the claim (the data path's Block PVC′ for a Filesystem claim).
+   */
+  | { readonly kind: "rebind"; readonly handoff: "claimRef" | "filesystemPv"; readonly pv: V1PersistentVolume }
   | { readonly kind: "finish"; readonly volume: string }
   | { readonly kind: "cleanup"; readonly why: string };
 
@@ -144,7 +171,10 @@ export function copySourceOf(claim: V1PersistentVolumeClaim): Gathered["source"]
 export function decide(g: Gathered): Plan {
   const { claim } = g;
   const inProgress = hasFinalizer(claimMeta(claim), claimFinalizer);
-  const leftovers = g.prime !== undefined || g.pod !== undefined || g.secret;
+  // A clone of ours is left over only until it is handed over: then it is the claim's volume.
+  const handedOver = claim.metadata?.annotations?.[populatedFromAnnotation] !== undefined;
+  const leftClone = isOwnClone(g.clone) && !handedOver;
+  const leftovers = g.prime !== undefined || g.pod !== undefined || g.secret || leftClone;
   if (g.source === undefined)
     return inProgress || leftovers ? { kind: "cleanup", why: "not ours" } : { kind: "ignore" };
   if (isDeleting(claimMeta(claim)))
@@ -167,6 +197,11 @@ export function decide(g: Gathered): Plan {
       ms: waitMs,
     };
 
+  const engine = g.engine as Extract<EngineView, { ok: true }>;
+  const chosen = strategyOf(engine, sc);
+  if ("strategy" in chosen && chosen.strategy === "arrayClone")
+    return cloneStep(g, copy, g.prime?.metadata?.annotations?.[selectedNodeAnnotation] ?? node, engine.csiDriver);
+
   const attempts = Number(g.prime?.metadata?.annotations?.[attemptsAnnotation] ?? "0");
   if (g.pod === undefined) {
     const retryAt = Date.parse(g.prime?.metadata?.annotations?.[retryAtAnnotation] ?? "");
@@ -181,8 +216,7 @@ export function decide(g: Gathered): Plan {
   if (phase !== "Succeeded") return { kind: "wait", message: "the populator pod is writing the volume", ms: waitMs };
   // Written: hand the volume to the claim.
   if (g.primePv === undefined) return { kind: "wait", message: "waiting for PVC′'s volume", ms: 5_000 };
-  const mode = claim.spec?.volumeMode === "Block" ? "Block" : "Filesystem";
-  return { kind: "rebind", mode, pv: g.primePv };
+  return { kind: "rebind", handoff: claim.spec?.volumeMode === "Block" ? "claimRef" : "filesystemPv", pv: g.primePv };
 }
 
 function bound(g: Gathered, volumeName: string, ours: boolean): Plan {
@@ -202,11 +236,6 @@ function validate(g: Gathered, inProgress: boolean): Plan | undefined {
   const src = g.source;
   if (src === undefined) return undefined;
   const what = `${src.kind} ${src.name}`;
-  if (g.settings.image === undefined)
-    return refuse(
-      "PopulatorDisabled",
-      "this operator runs without a populator image (--populator-image), so it cannot make PVCs from copies",
-    );
   if (src.namespace !== undefined && src.namespace !== g.ref.namespace)
     return refuse(
       "CrossNamespaceCopy",
@@ -219,11 +248,14 @@ function validate(g: Gathered, inProgress: boolean): Plan | undefined {
   if (!copy.ready && !inProgress) return refuse("CopyNotReady", `${what} is not Ready (${copy.why})`);
   const engine = g.engine;
   if (engine === undefined || !engine.ok) return refuse("ClassUnusable", engine?.message ?? `${what} has no class`);
-  if (!engine.readsVolumes)
+  const sc = g.storageClass;
+  if (sc === undefined || "missing" in sc) return refuse("StorageClassNotFound", sc?.missing ?? "no StorageClass");
+  const chosen = strategyOf(engine, sc);
+  if ("refusal" in chosen) return refuse("NoPopulateStrategy", chosen.refusal);
+  if (chosen.strategy === "dataPath" && g.settings.image === undefined)
     return refuse(
-      "NoPopulateStrategy",
-      `the engine of CopyClass ${engine.className} cannot read volume data, and the array-clone strategy (for ` +
-        "arrays behind the HPE CSI driver) is not built yet",
+      "PopulatorDisabled",
+      "this operator runs without a populator image (--populator-image), so it cannot stream copies into PVCs",
     );
   const requested = quantityBytes(g.claim.spec?.resources?.requests?.["storage"]);
   if (copy.sizeBytes === undefined || copy.volume === undefined)
@@ -234,14 +266,22 @@ function validate(g: Gathered, inProgress: boolean): Plan | undefined {
       `the PVC requests ${g.claim.spec?.resources?.requests?.["storage"] ?? "no storage"} but ${what} holds ` +
         `${copy.sizeBytes} bytes: request at least that (resources.requests.storage)`,
     );
+  if (chosen.strategy === "arrayClone") {
+    if (requested > copy.sizeBytes)
+      return refuse(
+        "ClaimTooLarge",
+        `the PVC requests ${g.claim.spec?.resources?.requests?.["storage"] ?? ""} but the array clone of ${what} is ` +
+          `the copy's size, ${copy.sizeBytes} bytes, and ${sc.provisioner} imports a volume at its own size: ` +
+          "request exactly that (resources.requests.storage), and grow the PVC once it is Bound",
+      );
+    return undefined;
+  }
   const modes = g.claim.spec?.accessModes ?? [];
   if (modes.length > 0 && modes.every((m) => m === "ReadOnlyMany"))
     return refuse(
       "UnsupportedAccessMode",
       "accessModes is only ReadOnlyMany, but the populator has to write the volume: ask for ReadWriteOnce too",
     );
-  const sc = g.storageClass;
-  if (sc === undefined || "missing" in sc) return refuse("StorageClassNotFound", sc?.missing ?? "no StorageClass");
   if (!sc.csi)
     return refuse(
       "UnsupportedVolumeMode",

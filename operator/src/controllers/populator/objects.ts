@@ -6,8 +6,12 @@
 //   Secret   populate-<uid>  the population's bearer token (the operator keeps only its hash in memory)
 //   PVC′     prime-<uid>     the volume the populator pod writes, from the claim's StorageClass and size, in Block mode
 //   Pod      populate-<uid>  the operator's own image running dist/populator/cli.js against PVC′'s device
+//
+// The array clone makes no Secret and no pod: on the array a volume cl-<24 hex digits of the uid> (tagged with the
+// claim as owner), and PVC′ in the claim's own volume mode, annotated for the CSI driver to import that volume.
 import type { V1PersistentVolume, V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import { toJson } from "../../kube/models.ts";
+import { arrayName } from "../shared/naming.ts";
 
 /** A request body as the API's JSON; kube/models.ts fromJson makes the client's model of it. */
 export type Json = Record<string, unknown>;
@@ -44,6 +48,10 @@ export interface ClaimRef {
 export const secretName = (uid: string): string => `populate-${uid}`;
 export const primeName = (uid: string): string => `prime-${uid}`;
 export const podName = (uid: string): string => `populate-${uid}`;
+/** The array clone's volume on the array, from the claim's UID (31 characters at most, as the array allows). */
+export const cloneName = (uid: string): string => arrayName("cl", uid);
+/** On PVC′ of an array clone: the array volume it imports (for people; the CSI driver reads its own annotation). */
+export const arrayVolumeAnnotation = "arraycopy.io/array-volume";
 
 function labels(claim: ClaimRef): Record<string, string> {
   return { ...managedBy, [populatorLabel]: "true", [claimUidLabel]: claim.uid };
@@ -78,17 +86,30 @@ export function tokenSecret(namespace: string, claim: ClaimRef, token: string): 
   };
 }
 
-/** PVC′: the claim's class, size and access modes, always Block (the data path writes a whole device). */
-export function primeClaim(namespace: string, claim: V1PersistentVolumeClaim, ref: ClaimRef, node?: string): Json {
+export interface PrimeOptions {
+  readonly node?: string | undefined;
+  /** Block for the data path (it writes a whole device); the claim's own mode for the array clone. */
+  readonly volumeMode?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** PVC′: the claim's class, size and access modes, in Block mode unless told otherwise. */
+export function primeClaim(
+  namespace: string,
+  claim: V1PersistentVolumeClaim,
+  ref: ClaimRef,
+  o: PrimeOptions = {},
+): Json {
   const spec = claim.spec;
+  const annotations = { ...o.annotations, ...(o.node === undefined ? {} : { [selectedNodeAnnotation]: o.node }) };
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: meta(primeName(ref.uid), namespace, ref, node === undefined ? {} : { [selectedNodeAnnotation]: node }),
+    metadata: meta(primeName(ref.uid), namespace, ref, annotations),
     spec: {
       ...(spec?.storageClassName === undefined ? {} : { storageClassName: spec.storageClassName }),
       accessModes: spec?.accessModes ?? ["ReadWriteOnce"],
-      volumeMode: "Block",
+      volumeMode: o.volumeMode ?? "Block",
       resources: { requests: { storage: spec?.resources?.requests?.["storage"] ?? "0" } },
     },
   };

@@ -7,10 +7,9 @@
 // Filesystem PV of a Filesystem claim; the finalizers arraycopy.io/populate-target (claims) and
 // arraycopy.io/populate-source (copies); the claim's annotation arraycopy.io/populated-from; status.volumeClaims of
 // copies (field manager arraycopy-populator); the data path's grants (in memory, re-made from the Secret after a
-// restart).
+// restart). The array clone's volume on the array and its steps are clone.ts's.
 import { randomBytes } from "node:crypto";
 import {
-  V1DeleteOptions,
   V1PersistentVolume,
   V1PersistentVolumeClaim,
   V1Pod,
@@ -22,7 +21,8 @@ import type { Logger } from "pino";
 import { apiVersion } from "../../api/common.ts";
 import { findCondition } from "../../kube/conditions.ts";
 import { after, done, type Reconcile, type Result } from "../../kube/controller.ts";
-import { isAlreadyExists, isNotFound } from "../../kube/errors.ts";
+import type { Engine } from "../../engine/port.ts";
+import { isAlreadyExists } from "../../kube/errors.ts";
 import { fromJson } from "../../kube/models.ts";
 import type { ObjectRef } from "../../kube/events.ts";
 import {
@@ -37,8 +37,9 @@ import type { StatusWriter } from "../../kube/status.ts";
 import type { GrantSource, PopulationGrants } from "../../populator/source.ts";
 import { connect } from "../shared/connect.ts";
 import type { ControllerContext } from "../shared/context.ts";
-import { pointer } from "../shared/meta.ts";
 import type { Meta, PhysicalCopyObject, VirtualCopyObject } from "../shared/objects.ts";
+import { annotationOps, deleteIf, findCopy, hold, ignoreNotFound, readOrUndefined, type AnyCopy } from "./calls.ts";
+import { abandonClone, cloneFailed, cloneRetryMs, importClone, observeClone, startClone } from "./clone.ts";
 import {
   copySourceOf,
   decide,
@@ -51,6 +52,7 @@ import {
   type Settings,
   type StorageClassView,
 } from "./decide.ts";
+import { allowedOverrides } from "./strategy.ts";
 import {
   attemptsAnnotation,
   claimAnnotation,
@@ -102,13 +104,13 @@ export function populatorReconciler(deps: PopulatorDeps): Reconcile {
 async function reconcileClaim(deps: PopulatorDeps, key: string, signal: AbortSignal, log: Logger): Promise<Result> {
   const claim = deps.claims.get(key);
   if (claim?.metadata?.uid === undefined) return done;
-  const { g, secret } = await gather(deps, claim, signal);
+  const { g, secret, engine } = await gather(deps, claim, signal);
   const plan = decide(g);
   const l = log.child({ namespace: g.ref.namespace, claim: g.ref.name, plan: plan.kind });
   // A population that runs on after a restart or a change of leader: this process grants its token again.
   if (plan.kind === "wait" && g.pod !== undefined && g.copy !== undefined && secret !== undefined)
     grant(deps, g, g.copy, tokenOf(secret));
-  return act(deps, g, secret, plan, l);
+  return act(deps, { g, secret, engine }, plan, l);
 }
 
 function refOf(claim: V1PersistentVolumeClaim): ClaimRef {
@@ -116,20 +118,7 @@ function refOf(claim: V1PersistentVolumeClaim): ClaimRef {
   return { namespace: m?.namespace ?? "", name: m?.name ?? "", uid: m?.uid ?? "" };
 }
 
-async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (e: unknown) {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  }
-}
-
-async function gather(
-  deps: PopulatorDeps,
-  claim: V1PersistentVolumeClaim,
-  signal: AbortSignal,
-): Promise<{ g: Gathered; secret: V1Secret | undefined }> {
+async function gather(deps: PopulatorDeps, claim: V1PersistentVolumeClaim, signal: AbortSignal): Promise<Gathering> {
   const { settings, core } = deps;
   const ref = refOf(claim);
   const now = deps.ctx.clock.now();
@@ -142,18 +131,49 @@ async function gather(
     ref,
   );
   const base = { claim, ref, now, settings, source, prime, pod, secret: secret !== undefined };
-  if (source === undefined || isDeleting(claim.metadata ?? {})) return { g: base, secret };
-  const pvName = prime?.spec?.volumeName;
-  const primePv = pvName ? await readOrUndefined(() => core.readPersistentVolume({ name: pvName })) : undefined;
+  const deleting = isDeleting(claim.metadata ?? {});
+  // A claim deleted with nothing of ours on it needs nothing more; one we hold is looked at whole (its clone too).
+  const held = hasFinalizer(claim.metadata ?? {}, claimFinalizer) || prime !== undefined;
+  if (source === undefined || (deleting && !held)) return { g: base, secret, engine: undefined };
+  const primePv = await primeVolume(core, prime);
   const fsCandidate = await readOrUndefined(() => core.readPersistentVolume({ name: `pvc-${ref.uid}` }));
   const fsPv = fsCandidate?.metadata?.labels?.["arraycopy.io/claim-uid"] === ref.uid ? fsCandidate : undefined;
   if (source.namespace !== undefined && source.namespace !== ref.namespace)
-    return { g: { ...base, primePv, fsPv }, secret };
+    return { g: { ...base, primePv, fsPv }, secret, engine: undefined };
   const found = findCopy(deps.ctx, source.kind, ref.namespace, source.name);
   const copy = found === undefined ? undefined : copyView(source.kind, found);
-  const engine = found === undefined ? undefined : await engineView(deps.ctx, found, signal);
-  const storageClass = await storageClassView(deps, claim);
-  return { g: { ...base, primePv, fsPv, copy, engine, storageClass }, secret };
+  const linked = found === undefined ? undefined : await engineView(deps.ctx, found, signal);
+  const view = linked?.view;
+  const engine = linked?.engine;
+  const clone =
+    view?.ok === true && view.csiImport && engine !== undefined ? await observeClone(engine, ref, signal) : undefined;
+  const storageClass = deleting ? undefined : await storageClassView(deps, claim);
+  return { g: { ...base, primePv, fsPv, copy, engine: view, storageClass, clone }, secret, engine };
+}
+
+/** What one reconcile of a claim gathered: the pure view, and the live objects the actions need. */
+interface Gathering {
+  readonly g: Gathered;
+  /** The claim's token Secret (only when its labels say it is the claim's). */
+  readonly secret: V1Secret | undefined;
+  /** The copy's engine, when its class resolved. */
+  readonly engine: Engine | undefined;
+}
+
+/**
+ * PVC′'s PV: the one PVC′ is bound to, or before that the one its provisioner made for it (named pvc-<PVC′ uid>, as
+ * external-provisioner names volumes) while its claimRef says it is PVC′'s.
+ */
+async function primeVolume(
+  core: CoreV1Api,
+  prime: V1PersistentVolumeClaim | undefined,
+): Promise<V1PersistentVolume | undefined> {
+  const uid = prime?.metadata?.uid;
+  if (prime === undefined || uid === undefined) return undefined;
+  const bound = prime.spec?.volumeName;
+  if (bound !== undefined && bound !== "") return readOrUndefined(() => core.readPersistentVolume({ name: bound }));
+  const made = await readOrUndefined(() => core.readPersistentVolume({ name: `pvc-${uid}` }));
+  return made?.spec?.claimRef?.uid === uid ? made : undefined;
 }
 
 function ours<T extends { metadata?: { labels?: Record<string, string> } }>(
@@ -161,14 +181,6 @@ function ours<T extends { metadata?: { labels?: Record<string, string> } }>(
   ref: ClaimRef,
 ): T | undefined {
   return isOurs(obj, ref) ? obj : undefined;
-}
-
-type AnyCopy = VirtualCopyObject | PhysicalCopyObject;
-
-function findCopy(ctx: ControllerContext, kind: CopyKind, namespace: string, name: string): AnyCopy | undefined {
-  return kind === "VirtualCopy"
-    ? ctx.caches.virtualCopies.getByName(namespace, name)
-    : ctx.caches.physicalCopies.getByName(namespace, name);
 }
 
 function copyView(kind: CopyKind, copy: AnyCopy): CopyView {
@@ -189,19 +201,27 @@ function copyView(kind: CopyKind, copy: AnyCopy): CopyView {
   };
 }
 
-async function engineView(ctx: ControllerContext, copy: AnyCopy, signal: AbortSignal): Promise<EngineView> {
+async function engineView(
+  ctx: ControllerContext,
+  copy: AnyCopy,
+  signal: AbortSignal,
+): Promise<{ view: EngineView; engine: Engine | undefined }> {
   const { link, engine } = await connect(
     ctx,
     { requested: copy.spec.copyClassName, recorded: copy.status?.copyClassName },
     () => Promise.resolve(signal.aborted),
     "copy",
   );
-  if (!link.ok) return { ok: false, message: link.blocked.message };
-  return {
+  if (!link.ok) return { view: { ok: false, message: link.blocked.message }, engine: undefined };
+  const caps = link.capabilities;
+  const view: EngineView = {
     ok: true,
     className: link.cls.name,
-    readsVolumes: link.capabilities.volumes && engine?.volumes !== undefined,
+    readsVolumes: caps.volumes && engine?.volumes !== undefined,
+    csiImport: caps.csiImport && caps.onlinePhysicalCopies,
+    csiDriver: link.cls.spec.csiDriver,
   };
+  return { view, engine };
 }
 
 async function storageClassView(deps: PopulatorDeps, claim: V1PersistentVolumeClaim): Promise<StorageClassView> {
@@ -219,6 +239,7 @@ async function storageClassView(deps: PopulatorDeps, claim: V1PersistentVolumeCl
     fsType: sc.parameters?.["csi.storage.k8s.io/fstype"] ?? "ext4",
     mountOptions: sc.mountOptions,
     csi: driver !== undefined,
+    overrides: allowedOverrides(sc.parameters),
   };
 }
 
@@ -230,14 +251,8 @@ const claimRefOf = (ref: ClaimRef): ObjectRef => ({
   uid: ref.uid,
 });
 
-/** `secret`: the claim's token Secret as gathered (only when its labels say it is the claim's). */
-async function act(
-  deps: PopulatorDeps,
-  g: Gathered,
-  secret: V1Secret | undefined,
-  plan: Plan,
-  log: Logger,
-): Promise<Result> {
+async function act(deps: PopulatorDeps, gathering: Gathering, plan: Plan, log: Logger): Promise<Result> {
+  const { g, secret, engine } = gathering;
   const event = (type: "Normal" | "Warning", reason: string, note: string, action = "Populate"): Promise<void> =>
     deps.ctx.events.record({ regarding: claimRefOf(g.ref), type, reason, action, note });
   switch (plan.kind) {
@@ -250,6 +265,13 @@ async function act(
       return after(plan.ms);
     case "start":
       return start(deps, g, secret, plan.copy, plan.node, event, log);
+    case "startClone":
+      if (engine === undefined) throw new Error("the copy's engine is gone");
+      return startClone(deps, g, engine, plan.copy, event, log);
+    case "importClone":
+      return importClone(deps, g, plan.node, g.engine?.ok === true ? g.engine.csiDriver : "", event, log);
+    case "cloneFailed":
+      return cloneFailed(g, engine, plan.failure, plan.remove, event);
     case "replacePod": {
       await deletePod(deps, g);
       if (plan.failure === undefined) {
@@ -269,7 +291,7 @@ async function act(
       return after(delay);
     }
     case "rebind":
-      await rebind(deps, g, secret, plan.mode, plan.pv, log);
+      await rebind(deps, g, secret, plan.handoff, plan.pv, log);
       return after(2_000);
     case "finish": {
       await annotateClaim(deps, g, populatedFromOf(g));
@@ -280,6 +302,9 @@ async function act(
       return done;
     }
     case "cleanup":
+      // The array clone first, while PVC′ still shows whether a PV holds it; PVC′'s own PV is deleted with PVC′.
+      if (!(await abandonClone(g, engine, event, log))) return after(cloneRetryMs);
+      await releasePrimeVolume(deps, g, log);
       await cleanup(deps, g, secret);
       await removeClaimFinalizer(deps, g);
       log.info({ why: plan.why }, "Cleaned up a population");
@@ -302,13 +327,7 @@ async function start(
   const { core, settings } = deps;
   const ns = settings.namespace;
   // 1. The claim's finalizer, then the copy's: from here on a deletion of either waits for cleanup.
-  const claimOps = addFinalizerPatch(g.claim.metadata ?? {}, claimFinalizer);
-  if (claimOps !== undefined)
-    await core.patchNamespacedPersistentVolumeClaim({ namespace: g.ref.namespace, name: g.ref.name, body: claimOps });
-  const found = findCopy(deps.ctx, copy.kind, g.ref.namespace, copy.name);
-  if (found === undefined || found.metadata.uid !== copy.uid) return after(1_000);
-  const copyOps = addFinalizerPatch(found.metadata, sourceFinalizer);
-  if (copyOps !== undefined) await deps.patchCopy(copy.kind, found, copyOps);
+  if ((await hold(deps, g.claim.metadata ?? {}, g.ref, copy)) === undefined) return after(1_000);
   // 2. The token (kept in a Secret so the next leader can grant it again), and the grant.
   let token: string;
   if (secret !== undefined) token = tokenOf(secret);
@@ -330,7 +349,7 @@ async function start(
     try {
       await core.createNamespacedPersistentVolumeClaim({
         namespace: ns,
-        body: fromJson(V1PersistentVolumeClaim, primeClaim(ns, g.claim, g.ref, node)),
+        body: fromJson(V1PersistentVolumeClaim, primeClaim(ns, g.claim, g.ref, { node })),
       });
     } catch (e: unknown) {
       if (!isAlreadyExists(e)) throw e;
@@ -399,25 +418,6 @@ async function deletePod(deps: PopulatorDeps, g: Gathered): Promise<void> {
   );
 }
 
-async function ignoreNotFound(call: () => Promise<unknown>): Promise<void> {
-  try {
-    await call();
-  } catch (e: unknown) {
-    if (!isNotFound(e)) throw e;
-  }
-}
-
-/** Delete options that make the API server delete only the object we checked (by its UID). */
-const deleteIf = (uid: string): V1DeleteOptions => fromJson(V1DeleteOptions, { preconditions: { uid } });
-
-function annotationOps(
-  annotations: Record<string, string> | undefined,
-  values: Readonly<Record<string, string>>,
-): JsonPatchOp[] {
-  if (annotations === undefined) return [{ op: "add", path: "/metadata/annotations", value: { ...values } }];
-  return Object.entries(values).map(([k, v]) => ({ op: "add", path: `/metadata/annotations/${pointer(k)}`, value: v }));
-}
-
 async function patchPrimeAnnotations(deps: PopulatorDeps, g: Gathered, values: Record<string, string>): Promise<void> {
   if (g.prime === undefined) return;
   await deps.core.patchNamespacedPersistentVolumeClaim({
@@ -468,8 +468,30 @@ async function cleanup(deps: PopulatorDeps, g: Gathered, secret: V1Secret | unde
 }
 
 /**
- * Hands PVC′'s volume to the claim. Block: PVC′'s PV is bound ahead to the claim (its claimRef), as
- * lib-volume-populator does; the PV controller completes the binding. Filesystem: PVC′'s PV is set to Retain
+ * A claim given up while PVC′ holds a PV (not yet handed over, no Filesystem PV made of it): the PV is set to
+ * Delete (guarded by its claimRef's UID) so that deleting PVC′ has the CSI driver delete the volume — with a
+ * Retain class it would stay Released, holding a volume nobody claims.
+ */
+async function releasePrimeVolume(deps: PopulatorDeps, g: Gathered, log: Logger): Promise<void> {
+  const pv = g.primePv;
+  const primeUid = g.prime?.metadata?.uid;
+  const name = pv?.metadata?.name;
+  if (pv === undefined || name === undefined || primeUid === undefined || g.fsPv !== undefined) return;
+  if (pv.spec?.claimRef?.uid !== primeUid || pv.spec.persistentVolumeReclaimPolicy === "Delete") return;
+  await deps.core.patchPersistentVolume({
+    name,
+    body: [
+      { op: "test", path: "/spec/claimRef/uid", value: primeUid },
+      { op: "replace", path: "/spec/persistentVolumeReclaimPolicy", value: "Delete" },
+    ],
+  });
+  log.info({ pv: name }, "Set the volume of a population given up to Delete");
+}
+
+/**
+ * Hands PVC′'s volume to the claim. claimRef (a Block claim of the data path, and every array clone): PVC′'s PV is
+ * bound ahead to the claim (its claimRef), as lib-volume-populator does; the PV controller completes the binding.
+ * filesystemPv (a Filesystem claim of the data path, whose PVC′ is Block): PVC′'s PV is set to Retain
  * (checked in the answer before anything is deleted), a Filesystem PV for the same CSI volume is bound ahead to the
  * claim, then PVC′ and the Block PV object go — the volume stays, held by the new PV.
  */
@@ -477,7 +499,7 @@ async function rebind(
   deps: PopulatorDeps,
   g: Gathered,
   secret: V1Secret | undefined,
-  mode: "Block" | "Filesystem",
+  handoff: "claimRef" | "filesystemPv",
   pv: V1PersistentVolume,
   log: Logger,
 ): Promise<void> {
@@ -490,7 +512,7 @@ async function rebind(
     return;
   }
   const annotations = annotationOps(pv.metadata?.annotations, { [populatedFromAnnotation]: from });
-  if (mode === "Block") {
+  if (handoff === "claimRef") {
     const claimRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", ...g.ref };
     await core.patchPersistentVolume({
       name,
@@ -543,8 +565,35 @@ async function reconcileCopy(deps: PopulatorDeps, kind: CopyKind, key: string): 
     kind === "VirtualCopy" ? deps.ctx.caches.virtualCopies.get(key) : deps.ctx.caches.physicalCopies.get(key);
   if (copy === undefined) return done;
   const ns = copy.metadata.namespace ?? "";
-  const entries = deps.claims
-    .list(ns)
+  const entries = claimEntries(deps.claims.list(ns), kind, copy);
+  const has = hasFinalizer(copy.metadata, sourceFinalizer);
+  // The claims' cache can lag the copy's (a claim's finalizer is added just before the copy's): a change of the
+  // copy's finalizer is made only when the API server's own list of claims agrees.
+  let needed = entries.some((e) => e.phase === "Populating");
+  if (needed !== has) {
+    const live = await deps.core.listNamespacedPersistentVolumeClaim({ namespace: ns });
+    needed = claimEntries(live.items, kind, copy).some((e) => e.phase === "Populating");
+  }
+  if (!needed && has) {
+    const ops = removeFinalizerPatch(copy.metadata, sourceFinalizer);
+    if (ops !== undefined) await deps.patchCopy(kind, copy, ops);
+  }
+  if (needed && !has && !isDeleting(copy.metadata)) {
+    const ops = addFinalizerPatch(copy.metadata, sourceFinalizer);
+    if (ops !== undefined) await deps.patchCopy(kind, copy, ops);
+  }
+  if (isDeleting(copy.metadata) && !has) return done;
+  await deps.status[kind].write(
+    { apiVersion, kind, ...copy },
+    { fields: { volumeClaims: entries.length === 0 ? undefined : entries }, conditions: [] },
+  );
+  return done;
+}
+
+/** The claims of the copy's namespace that name it, and how far each is (the copy's status.volumeClaims). */
+function claimEntries(claims: readonly V1PersistentVolumeClaim[], kind: CopyKind, copy: AnyCopy) {
+  const ns = copy.metadata.namespace ?? "";
+  return claims
     .filter((c) => {
       const s = copySourceOf(c);
       return s?.kind === kind && s.name === copy.metadata.name && (s.namespace ?? ns) === ns;
@@ -559,18 +608,6 @@ async function reconcileCopy(deps: PopulatorDeps, kind: CopyKind, key: string): 
       };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
-  const needed = entries.some((e) => e.phase === "Populating");
-  const has = hasFinalizer(copy.metadata, sourceFinalizer);
-  if (!needed && has) {
-    const ops = removeFinalizerPatch(copy.metadata, sourceFinalizer);
-    if (ops !== undefined) await deps.patchCopy(kind, copy, ops);
-  }
-  if (isDeleting(copy.metadata) && !has) return done;
-  await deps.status[kind].write(
-    { apiVersion, kind, ...copy },
-    { fields: { volumeClaims: entries.length === 0 ? undefined : entries }, conditions: [] },
-  );
-  return done;
 }
 
 /** The claim key an object in the operator's namespace (PVC′, the pod) serves, from its annotation. */

@@ -4,7 +4,8 @@ import type { CopyObservation, OwnerTag } from "../../engine/port.ts";
 import type { Meta } from "./objects.ts";
 
 /** `<prefix>-` and the first 24 hex digits of the UID (96 bits): 27 characters, letters, digits and '-'. */
-export function arrayName(prefix: "vc" | "pc", uid: string): string {
+/** `cl` names the populator's array clone for a PVC (from the PVC's UID). */
+export function arrayName(prefix: "vc" | "pc" | "cl", uid: string): string {
   const hex = uid.replace(/[^0-9a-fA-F]/g, "").toLowerCase();
   if (hex.length < 24) throw new Error(`cannot derive an array name: uid ${uid} is too short`);
   return `${prefix}-${hex.slice(0, 24)}`;

@@ -150,6 +150,8 @@ class CimEngine implements Engine {
       indications: this.#indications?.arriving === true,
       volumes: this.volumes !== undefined,
       groupVirtualCopies: false,
+      // The same arrays, but online copies through CIM have not been tried with the HPE CSI driver's import.
+      csiImport: false,
     };
   }
 

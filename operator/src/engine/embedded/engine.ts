@@ -133,6 +133,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
       indications: true,
       volumes: true,
       groupVirtualCopies: true,
+      csiImport: false,
     };
   }
 

@@ -113,6 +113,8 @@ export class WsapiEngine implements Engine {
       indications: false,
       volumes: this.volumes !== undefined,
       groupVirtualCopies: true,
+      // The HPE CSI driver's CSP for these arrays takes a volume over by name (importVolumeName; docs/populator.md).
+      csiImport: true,
     };
   }
 
