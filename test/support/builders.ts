@@ -221,7 +221,7 @@ export function physicalObservation(
   });
 }
 
-type JobMod = (job: Mutable<CopyJobObject>) => void;
+export type JobMod = (job: Mutable<CopyJobObject>) => void;
 
 /** A CopyJob running `operation` on the PhysicalCopy "copy" (a VirtualCopy for Restore). */
 export function copyJob(name: string, operation: CopyJobObject["spec"]["operation"], ...mods: JobMod[]): CopyJobObject {
