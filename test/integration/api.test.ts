@@ -89,6 +89,7 @@ describe("invalid objects are refused, naming the field", () => {
         : kubectl(["replace", "-f", "-"], { input: manifest(c, name, c.update) });
     expect(res.code, `${c.why}: the apiserver accepted it`).not.toBe(0);
     expect(res.stderr).toContain(c.field);
+    if (c.message !== undefined) expect(res.stderr).toContain(c.message);
     if (c.kind === "CopyClass" && c.update !== undefined) kubectl(["delete", "copyclass", name, "--wait=false"]);
   });
 });

@@ -65,7 +65,7 @@ afterEach(async () => {
   if (running === undefined) return;
   await running.op.stop();
   // What a test left: its operator is gone, so nothing would remove the finalizers.
-  for (const kind of ["copyschedule", "virtualcopy", "copyjob", "physicalcopy"]) {
+  for (const kind of ["copyschedule", "virtualcopy", "virtualcopygroup", "copyjob", "physicalcopy"]) {
     const names = kubectl(["get", kind, "-n", running.namespace, "-o", "name"]).stdout.trim().split("\n");
     for (const n of names.filter((x) => x !== "")) {
       kubectl(["patch", n, "-n", running.namespace, "--type=merge", "-p", '{"metadata":{"finalizers":null}}']);
@@ -109,9 +109,17 @@ function jumpToNextRun(clock: ShiftedClock, expr = nightly): number {
 }
 
 const get = (ns: string, name: string) => getObject<Schedule>("copyschedule", ns, name);
-function made(ns: string, kind: "virtualcopy" | "copyjob", sched: string): Obj[] {
+function made(ns: string, kind: "virtualcopy" | "virtualcopygroup" | "copyjob", sched: string): Obj[] {
   const out = kubectlOk(["get", kind, "-n", ns, "-l", `arraycopy.io/schedule=${sched}`, "-o", "json"]);
   return (JSON.parse(out) as { items: Obj[] }).items;
+}
+/** Merges `spec` into the schedule's, and waits until its controller has seen it (so the next run uses it). */
+async function retemplate(ns: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  kubectlOk(["patch", "copyschedule", name, "-n", ns, "--type=merge", "-p", JSON.stringify({ spec })]);
+  await eventually(() => {
+    const s = getObject<Schedule & { metadata: { generation?: number } }>("copyschedule", ns, name);
+    expect(s?.status?.observedGeneration).toBe(s?.metadata.generation);
+  });
 }
 const iso = (t: number) => new Date(t).toISOString().replace(/\.\d+Z$/, "Z");
 
@@ -367,5 +375,54 @@ describe("CopySchedule", () => {
     expect(made(ns, "virtualcopy", "keep")).toEqual([]);
     expect(await engine.observeCopy(String(dropped.status?.arrayName))).toBeUndefined();
     expect(await engine.observeCopy(String(kept.status?.arrayName))).toBeDefined();
+  });
+
+  it("makes an owned group each run; retention counts only Ready groups; a pruned one takes its copies", async () => {
+    const { clock, ns, engine } = await boot();
+    await engine.volumes.createVolume("wal", 1 << 20);
+    const groupTemplate = (volumes: string[]) => ({
+      virtualCopyGroupTemplate: {
+        metadata: { labels: { app: "db" } },
+        spec: { copyClassName: cls, members: { volumes }, deletionPolicy: "Delete" },
+      },
+    });
+    applyYaml(schedule(ns, "grp", { ...groupTemplate(["data", "wal"]), retention: { keepLast: 1 } }));
+    await waitForCondition("copyschedule", ns, "grp", "Ready");
+    const first = runName("grp", jumpToNextRun(clock));
+    const group = await waitForCondition<Obj & { metadata: { uid: string } }>("virtualcopygroup", ns, first, "Ready");
+    expect(group.metadata.labels).toMatchObject({ app: "db", "arraycopy.io/schedule": "grp" });
+    expect(group.status).toMatchObject({ memberCount: 2, readyMembers: 2 });
+    const prefix = String(group.status?.namePrefix);
+    const ofFirst = async () => (await engine.listCopies()).filter((c) => c.name.startsWith(prefix));
+    expect((await ofFirst()).map((c) => c.source)).toEqual(["data", "wal"]);
+    await eventually(() => {
+      expect(get(ns, "grp")?.status).toMatchObject({ kept: [first], lastRun: { name: first, result: "Succeeded" } });
+    });
+    // A run whose group cannot be made (a member volume is gone) fails: it does not count, the good one stays.
+    await retemplate(ns, "grp", { virtualCopyGroupTemplate: { spec: { members: { volumes: ["data", "gone"] } } } });
+    const failed = runName("grp", jumpToNextRun(clock));
+    await waitForCondition("virtualcopygroup", ns, failed, "Stalled");
+    await eventually(() => {
+      const s = get(ns, "grp");
+      expect(conditionOf(s, "Ready")).toMatchObject({ status: "False", reason: "LastRunFailed" });
+      expect(s?.status).toMatchObject({ kept: [first], counts: { total: 2, ready: 1, failed: 1, running: 0 } });
+    });
+    expect(await ofFirst()).toHaveLength(2);
+    // A good run again: keepLast 1 prunes the first group, and its member copies go from the array with it; the
+    // failed one, older than the kept one, is deleted too (it may wait out its create's uncertainty window).
+    await retemplate(ns, "grp", { virtualCopyGroupTemplate: { spec: { members: { volumes: ["wal"] } } } });
+    const third = runName("grp", jumpToNextRun(clock));
+    await waitForCondition("virtualcopygroup", ns, third, "Ready");
+    await eventually(async () => {
+      const live = made(ns, "virtualcopygroup", "grp").filter((o) => o.metadata.deletionTimestamp === undefined);
+      expect(live.map((o) => o.metadata.name)).toEqual([third]);
+      expect(await ofFirst()).toEqual([]);
+      expect(get(ns, "grp")?.status?.kept).toEqual([third]);
+    });
+    expect(
+      eventsFor(ns, "grp")
+        .filter((e) => e.reason === "Pruned")
+        .map((e) => e.note),
+    ).toEqual(expect.arrayContaining([`Deleted VirtualCopyGroup ${first} (retention)`]));
   });
 });

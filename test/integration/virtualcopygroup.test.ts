@@ -2,7 +2,9 @@
 // by volume names and by an array volume set go Ready with every member listed and one point in time; a group
 // copy that fails on a member is Broken and leaves nothing on the array; a restart after a create whose answer was
 // lost makes no second set of copies; deletion removes the member copies (Delete) or keeps them (Retain); an
-// engine without group copies is never asked for one.
+// engine without group copies is never asked for one; a Restore CopyJob on a group restores every member with one
+// array task each and one combined outcome, and a member whose restore is refused fails the job and the group,
+// naming it, with no further member started.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CopyObservation, Engine } from "../../operator/src/engine/port.ts";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk } from "../support/cluster.ts";
@@ -60,6 +62,20 @@ const group = (name: string, spec: Record<string, unknown>) => ({
   kind: "VirtualCopyGroup",
   metadata: { name, namespace: ns },
   spec: { copyClassName: cls, ...spec },
+});
+interface Job {
+  status?: {
+    jobState?: string;
+    operationalStatus?: string[];
+    members?: { arrayName: string; sourceVolume: string; arrayJobId?: string; jobState?: string }[];
+    conditions?: ConditionView[];
+  };
+}
+const restoreJob = (name: string, groupName: string) => ({
+  apiVersion: "arraycopy.io/v1alpha1",
+  kind: "CopyJob",
+  metadata: { name, namespace: ns },
+  spec: { copyRef: { kind: "VirtualCopyGroup", name: groupName }, operation: "Restore" },
 });
 const readyGroup = (name: string) => waitForCondition<Group>("virtualcopygroup", ns, name, "Ready");
 const labelled = (claim: string, volume: string, labels: Record<string, string>) => {
@@ -224,6 +240,70 @@ describe("VirtualCopyGroup", () => {
     applyYaml(...labelled("late", "other", { app: "late" }));
     const obj = await readyGroup("early");
     expect(obj.status?.members?.map((m) => m.persistentVolumeClaimName)).toEqual(["late"]);
+  });
+
+  it("restores every member as one CopyJob: one array task per member, Completed when all are", async () => {
+    const engine = await op.engine(cls);
+    const bases = ["r-a", "r-b", "r-c"];
+    for (const v of bases) {
+      await engine.volumes.createVolume(v, 1 << 20);
+      await engine.volumes.writeVolume(v, 0, Buffer.alloc(4096, 0x11));
+    }
+    applyYaml(group("to-restore", { members: { volumes: bases } }));
+    const prefix = prefixOf((await readyGroup("to-restore")).metadata.uid);
+    for (const v of bases) await engine.volumes.writeVolume(v, 0, Buffer.alloc(4096, 0x22));
+    applyYaml(restoreJob("restore-all", "to-restore"));
+    const job = await waitForCondition<Job>("copyjob", ns, "restore-all", "Succeeded");
+    expect(conditionOf(job, "Succeeded")).toMatchObject({ reason: "Completed" });
+    expect(conditionOf(job, "Succeeded")?.message).toContain("completed on all 3 members");
+    expect(job.status).toMatchObject({ jobState: "Completed", operationalStatus: ["Completed", "OK"] });
+    const members = job.status?.members ?? [];
+    expect(members.map((m) => [m.arrayName, m.sourceVolume, m.jobState])).toEqual(
+      bases.map((v, i) => [`${prefix}${i}`, v, "Completed"]),
+    );
+    expect(new Set(members.map((m) => m.arrayJobId)).size).toBe(3);
+    for (const v of bases) expect((await engine.volumes.readVolume(v, 0, 4096)).every((b) => b === 0x11)).toBe(true);
+    await eventually(() => {
+      const started = eventsFor(ns, "restore-all").filter((e) => e.reason === "Started");
+      expect(started).toHaveLength(3);
+      expect(conditionOf(getObject<Group>("virtualcopygroup", ns, "to-restore"), "Ready")?.status).toBe("True");
+    });
+  });
+
+  it("fails the job when a member restore is refused, naming it; starts no more; the group is Broken", async () => {
+    const engine = await op.engine(cls);
+    const bases = ["f-a", "f-b", "f-c"];
+    for (const v of bases) await engine.volumes.createVolume(v, 1 << 20);
+    applyYaml(group("half-restored", { members: { volumes: bases } }));
+    const prefix = prefixOf((await readyGroup("half-restored")).metadata.uid);
+    // The second member's base has grown since the copy: the array refuses to restore onto it.
+    await engine.volumes.resizeVolume("f-b", 2 << 20);
+    applyYaml(restoreJob("restore-half", "half-restored"));
+    const job = await waitForCondition<Job>("copyjob", ns, "restore-half", "Stalled");
+    expect(conditionOf(job, "Succeeded")).toMatchObject({ status: "False", reason: "Failed" });
+    const message = conditionOf(job, "Succeeded")?.message ?? "";
+    expect(message).toContain(`failed on member ${prefix}1 (onto f-b)`);
+    expect(message).toContain("has grown");
+    expect(message).toContain(`not started: ${prefix}2`);
+    expect(job.status).toMatchObject({ jobState: "Exception", operationalStatus: ["Completed", "Error"] });
+    expect(job.status?.members?.map((m) => [m.jobState, m.arrayJobId === undefined])).toEqual([
+      ["Completed", false],
+      ["Exception", true],
+      ["New", true],
+    ]);
+    // The group names the job; nothing was made on the array, and the third member was never asked.
+    await eventually(() => {
+      const obj = getObject<Group>("virtualcopygroup", ns, "half-restored");
+      expect(conditionOf(obj, "Ready")).toMatchObject({ status: "False", reason: "Broken" });
+      expect(conditionOf(obj, "Ready")?.message).toContain("restore job restore-half failed");
+    });
+    expect((await copiesOf(prefix)).map((c) => c.name)).toEqual([0, 1, 2].map((i) => `${prefix}${i}`));
+    expect((await engine.observeCopy(`${prefix}2`))?.lastJob).toBeUndefined();
+    await eventually(() => {
+      expect(eventsFor(ns, "restore-half")).toContainEqual(
+        expect.objectContaining({ type: "Warning", reason: "Failed" }),
+      );
+    });
   });
 
   it("is NotSupported on an engine without group copies, which is never asked for one", async () => {

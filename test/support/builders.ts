@@ -222,7 +222,7 @@ export function physicalObservation(
   });
 }
 
-type JobMod = (job: Mutable<CopyJobObject>) => void;
+export type JobMod = (job: Mutable<CopyJobObject>) => void;
 
 /** A CopyJob running `operation` on the PhysicalCopy "copy" (a VirtualCopy for Restore). */
 export function copyJob(name: string, operation: CopyJobObject["spec"]["operation"], ...mods: JobMod[]): CopyJobObject {
@@ -323,6 +323,16 @@ export const deadline =
   (s) => {
     s.spec.startingDeadlineSeconds = seconds;
   };
+/** The schedule makes VirtualCopyGroups of two volumes instead of VirtualCopies. */
+export const makingGroups = (): ScheduleMod => (s) => {
+  Reflect.deleteProperty(s.spec, "virtualCopyTemplate");
+  s.spec.virtualCopyGroupTemplate = { spec: { members: { volumes: ["data", "wal"] }, readOnly: true } };
+};
+/** The schedule makes Resync CopyJobs of the PhysicalCopy "copy" instead of VirtualCopies. */
+export const makingJobs = (): ScheduleMod => (s) => {
+  Reflect.deleteProperty(s.spec, "virtualCopyTemplate");
+  s.spec.copyJobTemplate = { spec: { copyRef: { kind: "PhysicalCopy", name: "copy" }, operation: "Resync" } };
+};
 export const suspended = (): ScheduleMod => (s) => {
   s.spec.suspend = true;
 };

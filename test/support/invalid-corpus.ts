@@ -17,6 +17,8 @@ export interface InvalidCase {
   readonly update?: Spec;
   /** The field path the apiserver's message must name. */
   readonly field: string;
+  /** Words the apiserver's refusal must hold, when the case is about its message. */
+  readonly message?: string;
   /** Whether zod refuses it too (false for updates and for unknown fields, which zod strips). */
   readonly zod: boolean;
 }
@@ -338,8 +340,29 @@ export const invalidCases: readonly InvalidCase[] = [
     zod: true,
   },
   {
+    name: "resync of a VirtualCopyGroup",
+    why: "a group's members are virtual copies; a group Resync would need a group of PhysicalCopies, which is no kind",
+    kind: "CopyJob",
+    spec: jobSpec(set("copyRef.kind", "VirtualCopyGroup")),
+    field: "spec.operation",
+    message: "a group Resync would need a group of PhysicalCopies, which does not exist",
+    zod: true,
+  },
+  {
+    name: "scheduled Detach of a VirtualCopyGroup",
+    why: "Restore is all a job can do to a group, in a template as in a job",
+    kind: "CopySchedule",
+    spec: scheduleSpec(
+      unset("virtualCopyTemplate"),
+      set("copyJobTemplate", { spec: { copyRef: { kind: "VirtualCopyGroup", name: "g" }, operation: "Detach" } }),
+    ),
+    field: "spec.copyJobTemplate.spec.operation",
+    message: "Restore is the only operation on a VirtualCopyGroup",
+    zod: true,
+  },
+  {
     name: "unknown copy kind",
-    why: "a job acts on VirtualCopy or PhysicalCopy",
+    why: "a job acts on VirtualCopy, PhysicalCopy or VirtualCopyGroup",
     kind: "CopyJob",
     spec: jobSpec(set("copyRef.kind", "Volume")),
     field: "spec.copyRef.kind",
@@ -605,6 +628,37 @@ export const invalidCases: readonly InvalidCase[] = [
     ),
     field: "spec.virtualCopyTemplate",
     zod: false,
+  },
+  {
+    name: "schedule with a group template and a VirtualCopy template",
+    why: "each run makes one object, of one kind",
+    kind: "CopySchedule",
+    spec: scheduleSpec(set("virtualCopyGroupTemplate", { spec: groupSpec() })),
+    field: "spec",
+    message: "exactly one of virtualCopyTemplate, virtualCopyGroupTemplate or copyJobTemplate must be set",
+    zod: true,
+  },
+  {
+    name: "schedule swapping its VirtualCopy template for a group template",
+    why: "the copies it made before would be left out of its retention and its deletion",
+    kind: "CopySchedule",
+    spec: scheduleSpec(),
+    update: scheduleSpec(unset("virtualCopyTemplate"), set("virtualCopyGroupTemplate", { spec: groupSpec() })),
+    field: "spec.virtualCopyTemplate",
+    message: "a schedule makes one kind for good",
+    zod: false,
+  },
+  {
+    name: "group template with two ways of naming its members",
+    why: "every group the schedule made would be refused; the template is checked as a group is",
+    kind: "CopySchedule",
+    spec: scheduleSpec(
+      unset("virtualCopyTemplate"),
+      set("virtualCopyGroupTemplate", { spec: groupSpec(set("members.volumeSet", "db-set")) }),
+    ),
+    field: "spec.virtualCopyGroupTemplate.spec.members",
+    message: "exactly one of selector, pvcs, volumes or volumeSet must be set",
+    zod: true,
   },
   {
     name: "schedule name over 52 characters",

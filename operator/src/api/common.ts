@@ -78,12 +78,80 @@ export const objectName = z
 /** Array-native time spans: 1 to 43,800 hours (five years), relative to the copy's creation. */
 export const hours = z.number().int().min(1).max(43_800);
 
+/**
+ * The rules of a virtual copy's (or a group's) lifetime on the array: retention within expiration; on the object
+ * itself (`transitions`, not on a schedule's template) retention only raised and the class fixed.
+ */
+export function lifetimeRules(
+  transitions: boolean,
+): Rule<{ retentionHours?: number | undefined; expirationHours?: number | undefined }>[] {
+  const within: Rule<{ retentionHours?: number | undefined; expirationHours?: number | undefined }> = {
+    rule: "!has(self.retentionHours) || !has(self.expirationHours) || self.retentionHours <= self.expirationHours",
+    message: "retentionHours must not exceed expirationHours",
+    fieldPath: ".retentionHours",
+    check: (v) =>
+      v.retentionHours === undefined || v.expirationHours === undefined || v.retentionHours <= v.expirationHours,
+  };
+  if (!transitions) return [within];
+  return [
+    within,
+    {
+      rule:
+        "!has(oldSelf.retentionHours) || " +
+        "(has(self.retentionHours) && self.retentionHours >= oldSelf.retentionHours)",
+      message: "retentionHours can be raised but never lowered or removed",
+      fieldPath: ".retentionHours",
+    },
+    {
+      rule:
+        "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || " +
+        "self.copyClassName == oldSelf.copyClassName)",
+      message: "copyClassName is immutable",
+      fieldPath: ".copyClassName",
+    },
+  ];
+}
+
 export const deletionPolicy = z
   .enum(["Delete", "Retain"])
   .describe(
     "What happens to the array object when the resource is deleted: Delete removes it from the array, Retain " +
       "keeps it. Defaults to the CopyClass's deletionPolicy.",
   );
+
+/** A copy's class: optional, the default class standing in. */
+export const copyClassName = objectName
+  .optional()
+  .describe("The CopyClass naming the array and driver. Omit to use the class marked default.");
+
+/** How a copy's lifetime fields name it: "the virtual copy is" read-only; the array deletes "the copy". */
+export interface LifetimeWords {
+  readonly isReadOnly: string;
+  readonly copies: string;
+  /** Added to retention's bounds ("; needs a license"). */
+  readonly retentionNote?: string;
+}
+
+/** The fields of a virtual copy's (or a group's) life on the array: access mode, expiration, retention, deletion. */
+export function lifetimeFields(words: LifetimeWords, transitions: boolean) {
+  const readOnly = z.boolean().default(true);
+  return {
+    readOnly: (transitions ? readOnly.meta(cel(immutable("spec.readOnly"))) : readOnly).describe(
+      `Whether ${words.isReadOnly} read-only on the array. Defaults to true.${transitions ? " Immutable." : ""}`,
+    ),
+    expirationHours: hours
+      .optional()
+      .describe(`Hours after creation when the array deletes ${words.copies} by itself (1 to 43800).`),
+    retentionHours: hours
+      .optional()
+      .describe(
+        `Hours after creation during which the array refuses to delete ${words.copies} (1 to 43800, at most ` +
+          `expirationHours${words.retentionNote ?? ""}).` +
+          (transitions ? " Can be raised, never lowered or removed." : ""),
+      ),
+    deletionPolicy: deletionPolicy.optional(),
+  };
+}
 
 export const copyPriority = z
   .enum(["High", "Medium", "Low"])

@@ -1,6 +1,8 @@
 // CopyJob: one asynchronous array operation on a copy — the initial Copy, Resync, StartCopy, Restore (promote a
 // virtual copy onto its base) or Detach — modelled on CIM_ConcreteJob (a 3PAR task). Cancel by setting
-// requestedState to Terminate (CIM RequestStateChange). A finished job never changes again.
+// requestedState to Terminate (CIM RequestStateChange). A finished job never changes again. A Restore of a
+// VirtualCopyGroup is one job over every member: one array task per member (as 3PAR starts one task per volume
+// pair of a set, DOMAIN.md §2.4), listed in status.members, with one combined outcome.
 import { z } from "zod";
 import {
   arrayVolumeName,
@@ -24,7 +26,9 @@ export const copyOperation = z
 export type CopyOperation = z.infer<typeof copyOperation>;
 
 const copyRef = z.object({
-  kind: z.enum(["VirtualCopy", "PhysicalCopy"]).describe("Kind of the copy: VirtualCopy or PhysicalCopy."),
+  kind: z
+    .enum(["VirtualCopy", "PhysicalCopy", "VirtualCopyGroup"])
+    .describe("Kind of the copy: VirtualCopy, PhysicalCopy, or VirtualCopyGroup (a Restore of every member)."),
   name: objectName.describe("Name of the copy, in the job's namespace."),
 });
 const priority = z.enum(["High", "Medium", "Low"]).optional();
@@ -37,11 +41,27 @@ const ttlSecondsAfterFinished = z
   .describe("Delete the job this many seconds after it finished (like batch Jobs). Unset keeps it.");
 /** Restore acts on a virtual copy, and every other operation on a physical copy. */
 const restoreRule = {
-  rule: "self.copyRef.kind == 'VirtualCopy' ? self.operation == 'Restore' : self.operation != 'Restore'",
-  message: "Restore is the only operation on a VirtualCopy, and applies only to a VirtualCopy",
+  rule:
+    "self.copyRef.kind == 'VirtualCopyGroup' || " +
+    "(self.copyRef.kind == 'VirtualCopy' ? self.operation == 'Restore' : self.operation != 'Restore')",
+  message: "Restore is the only operation on a VirtualCopy, and applies only to a VirtualCopy or a VirtualCopyGroup",
   fieldPath: ".operation",
   check: (v: { copyRef: { kind: string }; operation: string }) =>
-    (v.copyRef.kind === "VirtualCopy") === (v.operation === "Restore"),
+    v.copyRef.kind === "VirtualCopyGroup" || (v.copyRef.kind === "VirtualCopy") === (v.operation === "Restore"),
+};
+/**
+ * A group's members are virtual copies: Restore is all a job can do to them. A group Resync would need a group of
+ * PhysicalCopies, which does not exist: the refusal says so.
+ */
+const groupRule = {
+  rule: "self.copyRef.kind != 'VirtualCopyGroup' || self.operation == 'Restore'",
+  message:
+    "Restore is the only operation on a VirtualCopyGroup: its members are virtual copies, which are never " +
+    "resynchronised or detached; a group Resync would need a group of PhysicalCopies, which does not exist (make " +
+    "one CopyJob per PhysicalCopy)",
+  fieldPath: ".operation",
+  check: (v: { copyRef: { kind: string }; operation: string }) =>
+    v.copyRef.kind !== "VirtualCopyGroup" || v.operation === "Restore",
 };
 
 export const copyJobSpec = withRules(
@@ -76,6 +96,7 @@ export const copyJobSpec = withRules(
     ttlSecondsAfterFinished,
   }),
   restoreRule,
+  groupRule,
   {
     rule: "!has(self.volumes) || self.volumes.source != self.volumes.target",
     message: "volumes.target is volumes.source: a copy onto its own source would overwrite what it copies",
@@ -112,6 +133,7 @@ export const copyJobTemplateSpec = withRules(
     ttlSecondsAfterFinished,
   }),
   restoreRule,
+  groupRule,
   {
     rule: "!has(self.priority) || self.operation != 'Detach'",
     message: "priority does not apply to Detach",
@@ -119,6 +141,23 @@ export const copyJobTemplateSpec = withRules(
     check: (v) => v.priority === undefined || v.operation !== "Detach",
   },
 ).describe("The spec of each CopyJob the schedule makes.");
+
+/** The array task of one member of a group's Restore. */
+export const memberJobStatus = z.object({
+  arrayName: arrayVolumeName.describe("The member's virtual copy on the array."),
+  sourceVolume: arrayVolumeName.describe("The member's base: the volume the copy is restored onto."),
+  arrayJobId: z.string().max(64).optional().describe("The array's task id (unset while not started)."),
+  jobState: jobState
+    .optional()
+    .describe("CIM JobState of the member's task: New (not started), Running, Completed, Terminated or Exception."),
+  operationalStatus: z.array(operationalStatus).max(4).optional().describe("CIM OperationalStatus of the task."),
+  percentComplete: z.number().int().min(0).max(100).optional().describe("CIM PercentComplete of the task."),
+  errorCode: z.number().int().optional().describe("The array's error code for this member, 0 when none."),
+  errorDescription: z.string().max(1024).optional().describe("The array's text for this member's error."),
+  startTime: timestamp.optional().describe("When the array started the member's task."),
+  completionTime: timestamp.optional().describe("When the member's task finished."),
+});
+export type MemberJobStatus = z.infer<typeof memberJobStatus>;
 
 export const copyJobStatus = z
   .object({
@@ -140,6 +179,14 @@ export const copyJobStatus = z
     startTime: timestamp.optional().describe("CIM StartTime: when the array started the task."),
     completionTime: timestamp.optional().describe("When the job finished."),
     elapsedSeconds: z.number().int().min(0).optional().describe("CIM ElapsedTime, in seconds."),
+    members: z
+      .array(memberJobStatus)
+      .max(64)
+      .optional()
+      .describe(
+        "A VirtualCopyGroup's Restore: each member's array task, in the group's member order. The job's state " +
+          "combines them: Completed only when every member completed; Exception when one failed (it is named).",
+      ),
   })
   .describe("The observed state of the job, as a CIM_ConcreteJob.");
 

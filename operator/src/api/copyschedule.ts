@@ -1,11 +1,13 @@
-// CopySchedule: makes a VirtualCopy (a snapshot) or a CopyJob (a Resync, say) on a cron schedule, as a CronJob makes
+// CopySchedule: makes a VirtualCopy (a snapshot), a VirtualCopyGroup (snapshots of several volumes at one point
+// in time) or a CopyJob (a Resync, say) on a cron schedule, as a CronJob makes
 // Jobs, and prunes what it made by a retention that counts only Ready copies. CEL cannot parse cron: the apiserver
 // checks what CEL can (five fields of cron characters or a macro, a time zone's shape, counts in range) and the
 // operator reports a schedule or zone its cron library refuses as a Stalled condition.
 import { z } from "zod";
-import { conditions, objectName, timestamp, withRules, type CelRule } from "./common.ts";
+import { conditions, countSet, objectName, timestamp, withRules, type CelRule } from "./common.ts";
 import { copyJobTemplateSpec } from "./copyjob.ts";
 import { virtualCopyTemplateSpec } from "./virtualcopy.ts";
+import { virtualCopyGroupTemplateSpec } from "./virtualcopygroup.ts";
 
 /** One cron field: values, 3-letter names, `*` or `?`, ranges, steps and lists (no L, W, # or H). */
 const cronItem = String.raw`(\*|\?|[0-9]{1,2}|[A-Za-z]{3})(-([0-9]{1,2}|[A-Za-z]{3}))?(/[0-9]{1,2})?`;
@@ -103,6 +105,13 @@ export const copyScheduleSpec = withRules(
       .object({ metadata: templateMetadata, spec: virtualCopyTemplateSpec })
       .optional()
       .describe("Make a VirtualCopy each time."),
+    virtualCopyGroupTemplate: z
+      .object({ metadata: templateMetadata, spec: virtualCopyGroupTemplateSpec })
+      .optional()
+      .describe(
+        "Make a VirtualCopyGroup each time: copies of several volumes at one point in time (retention counts a " +
+          "group when every member is Ready, and a pruned group's member copies go as its deletionPolicy says).",
+      ),
     copyJobTemplate: z
       .object({ metadata: templateMetadata, spec: copyJobTemplateSpec })
       .optional()
@@ -125,15 +134,19 @@ export const copyScheduleSpec = withRules(
     check: (v) => v.timeZone === undefined || timeZoneRegex.test(v.timeZone),
   },
   {
-    rule: "has(self.virtualCopyTemplate) != has(self.copyJobTemplate)",
-    message: "exactly one of virtualCopyTemplate or copyJobTemplate must be set",
-    check: (v) => (v.virtualCopyTemplate === undefined) !== (v.copyJobTemplate === undefined),
+    rule:
+      "[has(self.virtualCopyTemplate), has(self.virtualCopyGroupTemplate), has(self.copyJobTemplate)]" +
+      ".filter(x, x).size() == 1",
+    message: "exactly one of virtualCopyTemplate, virtualCopyGroupTemplate or copyJobTemplate must be set",
+    check: (v) => countSet(v.virtualCopyTemplate, v.virtualCopyGroupTemplate, v.copyJobTemplate) === 1,
   },
   {
-    rule: "has(self.virtualCopyTemplate) == has(oldSelf.virtualCopyTemplate)",
+    rule:
+      "has(self.virtualCopyTemplate) == has(oldSelf.virtualCopyTemplate) && " +
+      "has(self.virtualCopyGroupTemplate) == has(oldSelf.virtualCopyGroupTemplate)",
     message:
-      "a schedule makes one kind for good: virtualCopyTemplate and copyJobTemplate cannot be swapped (make a new " +
-      "schedule)",
+      "a schedule makes one kind for good: virtualCopyTemplate, virtualCopyGroupTemplate and copyJobTemplate " +
+      "cannot be swapped (make a new schedule)",
     fieldPath: ".virtualCopyTemplate",
   },
 ).describe("The desired schedule.");

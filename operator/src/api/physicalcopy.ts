@@ -4,6 +4,7 @@
 // resynchronised; without, it is UnSyncUnAssoc and the association ends when the copy completes.
 import { z } from "zod";
 import {
+  copyClassName,
   arrayVolumeName,
   copyPriority,
   copyStatusFields,
@@ -50,9 +51,7 @@ export const physicalCopyTarget = withRules(
 
 export const physicalCopySpec = withRules(
   z.object({
-    copyClassName: objectName
-      .optional()
-      .describe("The CopyClass naming the array and driver. Omit to use the class marked default."),
+    copyClassName,
     source: volumeSource(immutable("spec.source")).describe("The volume to copy from. Immutable."),
     target: physicalCopyTarget.describe(
       "The volume to copy onto: an existing one (offline) or one the array creates (online). Immutable.",

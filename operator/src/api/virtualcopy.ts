@@ -3,12 +3,12 @@
 // can be changed and retention raised but never lowered or removed, as on the array.
 import { z } from "zod";
 import {
+  copyClassName,
   arrayVolumeName,
-  cel,
   copyStatusFields,
-  deletionPolicy,
-  hours,
   immutable,
+  lifetimeFields,
+  lifetimeRules,
   objectName,
   timestamp,
   volumeSource,
@@ -22,53 +22,20 @@ import {
 function virtualCopySpecOf(transitions: boolean) {
   const onUpdate = (field: string) => (transitions ? [immutable(field)] : []);
   const fixed = transitions ? " Immutable." : "";
-  const readOnly = z.boolean().default(true);
   return withRules(
     z.object({
-      copyClassName: objectName
-        .optional()
-        .describe("The CopyClass naming the array and driver. Omit to use the class marked default."),
+      copyClassName,
       source: volumeSource(...onUpdate("spec.source")).describe(`The volume to snapshot.${fixed}`),
-      readOnly: (transitions ? readOnly.meta(cel(immutable("spec.readOnly"))) : readOnly).describe(
-        `Whether the virtual copy is read-only on the array. Defaults to true.${fixed}`,
+      ...lifetimeFields(
+        {
+          isReadOnly: "the virtual copy is",
+          copies: "the copy",
+          retentionNote: "; needs the Virtual Lock license on a real array",
+        },
+        transitions,
       ),
-      expirationHours: hours
-        .optional()
-        .describe("Hours after creation when the array deletes the copy by itself (1 to 43800)."),
-      retentionHours: hours
-        .optional()
-        .describe(
-          "Hours after creation during which the array refuses to delete the copy (1 to 43800, at most " +
-            "expirationHours; needs the Virtual Lock license on a real array)." +
-            (transitions ? " Can be raised, never lowered or removed." : ""),
-        ),
-      deletionPolicy: deletionPolicy.optional(),
     }),
-    {
-      rule: "!has(self.retentionHours) || !has(self.expirationHours) || self.retentionHours <= self.expirationHours",
-      message: "retentionHours must not exceed expirationHours",
-      fieldPath: ".retentionHours",
-      check: (v) =>
-        v.retentionHours === undefined || v.expirationHours === undefined || v.retentionHours <= v.expirationHours,
-    },
-    ...(transitions
-      ? [
-          {
-            rule:
-              "!has(oldSelf.retentionHours) || (has(self.retentionHours) && " +
-              "self.retentionHours >= oldSelf.retentionHours)",
-            message: "retentionHours can be raised but never lowered or removed",
-            fieldPath: ".retentionHours",
-          },
-          {
-            rule:
-              "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || " +
-              "self.copyClassName == oldSelf.copyClassName)",
-            message: "copyClassName is immutable",
-            fieldPath: ".copyClassName",
-          },
-        ]
-      : []),
+    ...lifetimeRules(transitions),
   );
 }
 

@@ -5,14 +5,13 @@
 // access mode are fixed at creation; expiration can be changed and retention raised, as on a VirtualCopy.
 import { z } from "zod";
 import {
+  copyClassName,
   arrayVolumeName,
-  cel,
   conditions,
   copyStatusFields,
   countSet,
-  deletionPolicy,
-  hours,
-  immutable,
+  lifetimeFields,
+  lifetimeRules,
   objectName,
   syncState,
   timestamp,
@@ -53,87 +52,69 @@ const labelSelector = withRules(
 );
 export type LabelSelector = z.infer<typeof labelSelector>;
 
-const members = withRules(
-  z.object({
-    selector: labelSelector
-      .optional()
-      .describe(
-        "PersistentVolumeClaims of the group's namespace matching this label selector, resolved once, when the " +
-          "copies are made.",
-      ),
-    pvcs: z
-      .array(objectName)
-      .min(1)
-      .max(maxMembers)
-      .refine(unique, "a claim is named twice")
-      .meta({ "x-kubernetes-list-type": "set" })
-      .optional()
-      .describe("PersistentVolumeClaims of the group's namespace, by name."),
-    volumes: z
-      .array(arrayVolumeName)
-      .min(1)
-      .max(maxMembers)
-      .refine(unique, "a volume is named twice")
-      .meta({ "x-kubernetes-list-type": "set" })
-      .optional()
-      .describe("Array volumes, by name."),
-    volumeSet: arrayVolumeName.optional().describe("An array volume set (3PAR vvset): every volume in it."),
-  }),
-  {
-    rule: "[has(self.selector), has(self.pvcs), has(self.volumes), has(self.volumeSet)]" + ".filter(x, x).size() == 1",
-    message: "exactly one of selector, pvcs, volumes or volumeSet must be set",
-    check: (v) => countSet(v.selector, v.pvcs, v.volumes, v.volumeSet) === 1,
-  },
-  {
-    rule: "self == oldSelf",
-    message: "spec.members is immutable",
-  },
-);
+/**
+ * The members, and the group spec around them; without `transitions` (a CopySchedule's template, copied into each
+ * group it makes) there are no rules on updates, as a template may be edited freely: only the groups it made are
+ * immutable.
+ */
+function membersOf(transitions: boolean) {
+  return withRules(
+    z.object({
+      selector: labelSelector
+        .optional()
+        .describe(
+          "PersistentVolumeClaims of the group's namespace matching this label selector, resolved once, when the " +
+            "copies are made.",
+        ),
+      pvcs: z
+        .array(objectName)
+        .min(1)
+        .max(maxMembers)
+        .refine(unique, "a claim is named twice")
+        .meta({ "x-kubernetes-list-type": "set" })
+        .optional()
+        .describe("PersistentVolumeClaims of the group's namespace, by name."),
+      volumes: z
+        .array(arrayVolumeName)
+        .min(1)
+        .max(maxMembers)
+        .refine(unique, "a volume is named twice")
+        .meta({ "x-kubernetes-list-type": "set" })
+        .optional()
+        .describe("Array volumes, by name."),
+      volumeSet: arrayVolumeName.optional().describe("An array volume set (3PAR vvset): every volume in it."),
+    }),
+    {
+      rule:
+        "[has(self.selector), has(self.pvcs), has(self.volumes), has(self.volumeSet)]" + ".filter(x, x).size() == 1",
+      message: "exactly one of selector, pvcs, volumes or volumeSet must be set",
+      check: (v) => countSet(v.selector, v.pvcs, v.volumes, v.volumeSet) === 1,
+    },
+    ...(transitions ? [{ rule: "self == oldSelf", message: "spec.members is immutable" }] : []),
+  );
+}
 
-export const virtualCopyGroupSpec = withRules(
-  z.object({
-    copyClassName: objectName
-      .optional()
-      .describe("The CopyClass naming the array and driver. Omit to use the class marked default."),
-    members: members.describe(
-      `The volumes copied together, at most ${maxMembers}: exactly one way of naming them. Immutable.`,
-    ),
-    readOnly: z
-      .boolean()
-      .default(true)
-      .meta(cel(immutable("spec.readOnly")))
-      .describe("Whether the member copies are read-only on the array. Defaults to true. Immutable."),
-    expirationHours: hours
-      .optional()
-      .describe("Hours after creation when the array deletes the member copies by itself (1 to 43800)."),
-    retentionHours: hours
-      .optional()
-      .describe(
-        "Hours after creation during which the array refuses to delete the member copies (1 to 43800, at most " +
-          "expirationHours). Can be raised, never lowered or removed.",
+function virtualCopyGroupSpecOf(transitions: boolean) {
+  const fixed = transitions ? " Immutable." : "";
+  return withRules(
+    z.object({
+      copyClassName,
+      members: membersOf(transitions).describe(
+        `The volumes copied together, at most ${maxMembers}: exactly one way of naming them.${fixed}`,
       ),
-    deletionPolicy: deletionPolicy.optional(),
-  }),
-  {
-    rule: "!has(self.retentionHours) || !has(self.expirationHours) || self.retentionHours <= self.expirationHours",
-    message: "retentionHours must not exceed expirationHours",
-    fieldPath: ".retentionHours",
-    check: (v) =>
-      v.retentionHours === undefined || v.expirationHours === undefined || v.retentionHours <= v.expirationHours,
-  },
-  {
-    rule: "!has(oldSelf.retentionHours) || (has(self.retentionHours) && self.retentionHours >= oldSelf.retentionHours)",
-    message: "retentionHours can be raised but never lowered or removed",
-    fieldPath: ".retentionHours",
-  },
-  {
-    rule:
-      "has(self.copyClassName) == has(oldSelf.copyClassName) && (!has(self.copyClassName) || " +
-      "self.copyClassName == oldSelf.copyClassName)",
-    message: "copyClassName is immutable",
-    fieldPath: ".copyClassName",
-  },
-).describe("The desired group of virtual copies, taken at one point in time.");
+      ...lifetimeFields({ isReadOnly: "the member copies are", copies: "the member copies" }, transitions),
+    }),
+    ...lifetimeRules(transitions),
+  );
+}
+
+export const virtualCopyGroupSpec = virtualCopyGroupSpecOf(true).describe(
+  "The desired group of virtual copies, taken at one point in time.",
+);
+/** What a CopySchedule makes a VirtualCopyGroup of each time: the same fields, with no rules on updates. */
+export const virtualCopyGroupTemplateSpec = virtualCopyGroupSpecOf(false).describe(
+  "The spec of each VirtualCopyGroup the schedule makes.",
+);
 
 export const groupMemberStatus = z.object({
   arrayName: arrayVolumeName.describe("Name of the member's virtual copy on the array."),

@@ -82,7 +82,7 @@ const priorities = { High: "High", Medium: "Same", Low: "Low" } as const;
 
 export function decideJob(g: JobGathered): JobPlan {
   const { job, link } = g;
-  if (jobFinished(job)) return ttlPlan(g);
+  if (jobFinished(job)) return ttlPlan(job, g.now);
   const name = `${job.spec.copyRef.kind} ${job.spec.copyRef.name}`;
   const view = link?.ok === true ? link.observed : undefined;
   if (view?.task !== undefined) {
@@ -200,11 +200,12 @@ function finishedTask(t: JobObservation): boolean {
   return finishedJobStates.includes(t.jobState);
 }
 
-function ttlPlan(g: JobGathered): JobPlan {
-  const ttl = g.job.spec.ttlSecondsAfterFinished;
-  const done = g.job.status?.completionTime;
+/** A finished job: kept for good, or deleted once its TTL after completion has passed. */
+export function ttlPlan(job: CopyJobObject, now: number): Extract<JobPlan, { kind: "finished" | "expire" }> {
+  const ttl = job.spec.ttlSecondsAfterFinished;
+  const done = job.status?.completionTime;
   if (ttl === undefined || done === undefined) return { kind: "finished" };
-  return { kind: "expire", afterMs: Math.max(0, Date.parse(done) + ttl * 1000 - g.now) };
+  return { kind: "expire", afterMs: Math.max(0, Date.parse(done) + ttl * 1000 - now) };
 }
 
 /**

@@ -1,5 +1,5 @@
-// The CopyJob controller: woken by its jobs, the copies they act on, and the engine's indications of their array
-// tasks. It deletes finished jobs after their TTL.
+// The CopyJob controller: woken by its jobs, the copies and groups they act on, and the engine's indications of
+// their array tasks (a group job's members' too). It deletes finished jobs after their TTL.
 import { group, version } from "../../api/common.ts";
 import { jobsOfIndication } from "../shared/indications.ts";
 import {
@@ -21,6 +21,7 @@ export function copyJobSetup(deps: SetupDeps): ControllerSetup {
       { source: caches.jobs },
       { source: caches.virtualCopies, map: jobsOfCopy(caches, "VirtualCopy") },
       { source: caches.physicalCopies, map: jobsOfCopy(caches, "PhysicalCopy") },
+      { source: caches.groups, map: jobsOfCopy(caches, "VirtualCopyGroup") },
       { source: deps.indications, map: jobsOfIndication(caches.jobs) },
     ],
     reconcile: copyJobReconciler({

@@ -7,10 +7,16 @@ import type { ConditionInput } from "../../kube/conditions.ts";
 import type { EventSpec } from "../shared/publish.ts";
 import { findCondition, metaTime } from "../../kube/conditions.ts";
 import { safetyPollMs } from "../shared/indications.ts";
-import { intentTime, startIntentAnnotation } from "../shared/objects.ts";
+import { intentTime, startIntentAnnotation, type CopyJobObject } from "../shared/objects.ts";
 import { accessDenied, accessDeniedRecheckMs, transientRecheckMaxMs, type Next } from "../shared/retry.ts";
 import { errorOf } from "../shared/connect.ts";
 import type { JobGathered, JobPlan } from "./decide.ts";
+
+/** What the report reads of the plan (a group job's plans fit it too). */
+export type ReportPlan =
+  | JobPlan
+  | { readonly kind: "start" | "create" | "halt" }
+  | { readonly kind: "follow"; readonly task?: JobObservation | undefined };
 import type { CopyJobEventReason, CopyJobReason } from "./reasons.ts";
 
 export interface JobOutcome {
@@ -28,17 +34,20 @@ export interface JobReport {
 }
 
 const pollMs = 1_000;
+/** "Restore of VirtualCopy db-snap": what the job does, for messages. */
+export const whatOf = (job: CopyJobObject): string =>
+  `${job.spec.operation} of ${job.spec.copyRef.kind} ${job.spec.copyRef.name}`;
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : metaTime(new Date(ms)));
 
-interface Verdict {
+export interface Verdict {
   readonly succeeded: "True" | "False" | "Unknown";
   readonly reason: CopyJobReason;
   readonly message: string;
 }
 
-export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): JobReport {
+export function jobReport(g: Pick<JobGathered, "job" | "now">, plan: ReportPlan, outcome: JobOutcome): JobReport {
   const task = outcome.task ?? (plan.kind === "follow" ? plan.task : undefined);
-  const what = `${g.job.spec.operation} of ${g.job.spec.copyRef.kind} ${g.job.spec.copyRef.name}`;
+  const what = whatOf(g.job);
   const prev = g.job.status;
   const intent = intentTime(g.job.metadata, startIntentAnnotation);
   // A failure that may clear on its own is looked at again after as long as the job has waited (since its start
@@ -53,7 +62,7 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
   let verdict: Verdict;
   let next: JobReport["next"];
   if (task !== undefined) {
-    fields = taskFields(task, submittedAt(g));
+    fields = taskFields(task, submittedAt(g.job));
     verdict = taskVerdict(task, what);
     // Indications wake the job on each change of its task; this poll is only the safety net.
     next = verdict.succeeded === "Unknown" ? { kind: "after", ms: safetyPollMs } : { kind: "done" };
@@ -68,7 +77,7 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
     next = { kind: "after", ms: accessDeniedRecheckMs };
   } else if (outcome.error !== undefined && outcome.error.kind === "final") {
     const e = outcome.error;
-    fields = ended("Exception", ["Completed", "Error"], e.arrayCode ?? 0, e.message, g.now, submittedAt(g));
+    fields = ended("Exception", ["Completed", "Error"], e.arrayCode ?? 0, e.message, g.now, submittedAt(g.job));
     verdict = { succeeded: "False", reason: "Refused", message: `the array refused the ${what}: ${e.message}` };
     next = { kind: "done" };
   } else if (outcome.error !== undefined) {
@@ -83,7 +92,7 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
       0,
       plan.message,
       g.now,
-      submittedAt(g),
+      submittedAt(g.job),
     );
     verdict = { succeeded: "False", reason: plan.reason, message: `${what}: ${plan.message}` };
     next = { kind: "done" };
@@ -110,11 +119,14 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
   }
   fields.observedGeneration = g.job.metadata.generation ?? 0;
   // A start that was asked shows when, even before the array named its task.
-  const submitted = submittedAt(g);
+  const submitted = submittedAt(g.job);
   if (fields.timeSubmitted === undefined && submitted !== undefined) fields.timeSubmitted = submitted;
-  const gen = g.job.metadata.generation ?? 0;
-  const failed = verdict.succeeded === "False";
-  const running = verdict.succeeded === "Unknown";
+  return { fields, conditions: verdictConditions(g.job, verdict), events: jobEvents(g.job, fields, verdict), next };
+}
+
+/** Succeeded (Unknown while running, then True or False), Reconciling and Stalled, from the verdict. */
+export function verdictConditions(job: CopyJobObject, verdict: Verdict): ConditionInput[] {
+  const gen = job.metadata.generation ?? 0;
   const cond = (type: string, status: "True" | "False" | "Unknown"): ConditionInput => ({
     type,
     status,
@@ -122,16 +134,11 @@ export function jobReport(g: JobGathered, plan: JobPlan, outcome: JobOutcome): J
     message: verdict.message,
     observedGeneration: gen,
   });
-  return {
-    fields,
-    conditions: [
-      cond("Succeeded", verdict.succeeded),
-      cond("Reconciling", running ? "True" : "False"),
-      cond("Stalled", failed ? "True" : "False"),
-    ],
-    events: jobEvents(g, fields, verdict, what),
-    next,
-  };
+  return [
+    cond("Succeeded", verdict.succeeded),
+    cond("Reconciling", verdict.succeeded === "Unknown" ? "True" : "False"),
+    cond("Stalled", verdict.succeeded === "False" ? "True" : "False"),
+  ];
 }
 
 function taskFields(t: JobObservation, submitted: string | undefined): Record<string, unknown> {
@@ -202,24 +209,25 @@ function ended(
  * Status while no task was observed this time: what was recorded is carried over unchanged (server-side apply
  * would otherwise remove it, and a lost arrayJobId could start a second task).
  */
-function pending(prev: JobGathered["job"]["status"], state: "New" | "Starting"): Record<string, unknown> {
+export function pending(prev: JobGathered["job"]["status"], state: "New" | "Starting"): Record<string, unknown> {
   const { conditions: _c, observedGeneration: _g, ...recorded } = prev ?? {};
   return { percentComplete: 0, ...recorded, jobState: state === "Starting" ? state : (prev?.jobState ?? state) };
 }
 
 /** When the task was submitted: as recorded, else the start intent's time (a job that never got a task). */
-function submittedAt(g: JobGathered): string | undefined {
-  const intent = intentTime(g.job.metadata, startIntentAnnotation);
-  return g.job.status?.timeSubmitted ?? (intent === undefined ? undefined : metaTime(new Date(intent)));
+export function submittedAt(job: CopyJobObject): string | undefined {
+  const intent = intentTime(job.metadata, startIntentAnnotation);
+  return job.status?.timeSubmitted ?? (intent === undefined ? undefined : metaTime(new Date(intent)));
 }
 
-function jobEvents(
-  g: JobGathered,
+/** Started (when the task id first shows), and Succeeded, Failed or Terminated when the job finishes. */
+export function jobEvents(
+  job: CopyJobObject,
   fields: Record<string, unknown>,
   verdict: Verdict,
-  what: string,
 ): EventSpec<CopyJobEventReason>[] {
-  const prev = g.job.status;
+  const what = whatOf(job);
+  const prev = job.status;
   const out: EventSpec<CopyJobEventReason>[] = [];
   const startedNow = prev?.arrayJobId === undefined && typeof fields.arrayJobId === "string";
   if (startedNow)

@@ -5,13 +5,15 @@ import {
   deadline,
   keeping,
   lastScheduled,
+  makingGroups,
+  makingJobs,
   scheduleDeleting,
   scheduled,
   suspended,
   withoutScheduleFinalizer,
 } from "../../../../test/support/builders.ts";
 import type { CopyScheduleObject } from "../shared/objects.ts";
-import { decideSchedule, runName, scheduleOfRunName, type Made, type ScheduleGathered } from "./decide.ts";
+import { decideSchedule, madeKindOf, runName, scheduleOfRunName, type Made, type ScheduleGathered } from "./decide.ts";
 import { scheduleReport } from "./status.ts";
 
 const t = (s: string) => Date.parse(`${s}Z`);
@@ -39,6 +41,33 @@ describe("runName", () => {
     expect(runName("db-nightly", t("2025-01-02T02:00:00"))).toBe("db-nightly-202501020200");
     expect(scheduleOfRunName("db-nightly-202501020200")).toBe("db-nightly");
     expect(scheduleOfRunName("db-nightly")).toBeUndefined();
+  });
+});
+
+describe("madeKindOf", () => {
+  it.each([
+    { why: "a virtualCopyTemplate makes VirtualCopies", s: copySchedule("s"), kind: "VirtualCopy" },
+    { why: "a virtualCopyGroupTemplate makes groups", s: copySchedule("s", makingGroups()), kind: "VirtualCopyGroup" },
+    { why: "a copyJobTemplate makes CopyJobs", s: copySchedule("s", makingJobs()), kind: "CopyJob" },
+  ])("$why", ({ s, kind }) => {
+    expect(madeKindOf(s)).toBe(kind);
+  });
+
+  it("prunes groups as copies, naming the kind in the event", () => {
+    const g: ScheduleGathered = {
+      ...gathered(copySchedule("s", makingGroups(), keeping({ keepLast: 1 })), "2025-01-03T03:00:00", [
+        made("s-202501010200", "2025-01-01T02:00:00"),
+        made("s-202501020200", "2025-01-02T02:00:00", { state: "running" }),
+        made("s-202501030200", "2025-01-03T02:00:00"),
+      ]),
+      kind: "VirtualCopyGroup",
+    };
+    const plan = decideSchedule(g);
+    expect(plan).toMatchObject({ kind: "run", keep: ["s-202501030200"], prune: [{ name: "s-202501010200" }] });
+    const rep = scheduleReport(g, plan, { pruned: ["s-202501010200"] });
+    expect(rep.events).toContainEqual(
+      expect.objectContaining({ reason: "Pruned", note: "Deleted VirtualCopyGroup s-202501010200 (retention)" }),
+    );
   });
 });
 

@@ -22,7 +22,13 @@ export const scheduleLabel = "arraycopy.io/schedule";
 /** On each object made: its run's scheduled time (RFC 3339, UTC). */
 export const scheduledAtAnnotation = "arraycopy.io/scheduled-at";
 
-export type MadeKind = "VirtualCopy" | "CopyJob";
+export type MadeKind = "VirtualCopy" | "VirtualCopyGroup" | "CopyJob";
+
+/** The kind a schedule makes, from its one template (CEL allows exactly one, and no swapping). */
+export function madeKindOf(s: CopyScheduleObject): MadeKind {
+  if (s.spec.virtualCopyGroupTemplate !== undefined) return "VirtualCopyGroup";
+  return s.spec.copyJobTemplate === undefined ? "VirtualCopy" : "CopyJob";
+}
 
 export interface Made {
   readonly name: string;

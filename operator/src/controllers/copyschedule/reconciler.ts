@@ -1,5 +1,5 @@
 // CopySchedule reconciler: gather → decide → act → report for one schedule. It talks to no engine: what it makes
-// (VirtualCopies or CopyJobs) is reconciled by their own controllers, which own the array side.
+// (VirtualCopies, VirtualCopyGroups or CopyJobs) is reconciled by their own controllers, which own the array side.
 //
 // Owns: the objects it makes (named <schedule>-<yyyymmddhhmm>, labelled arraycopy.io/schedule, annotated
 // arraycopy.io/scheduled-at, with a controller ownerReference to the schedule), their deletion by retention and
@@ -21,11 +21,18 @@ import type { Clock } from "../../kube/clock.ts";
 import type { StatusWriter } from "../../kube/status.ts";
 import { findCondition } from "../../kube/conditions.ts";
 import type { ControllerContext } from "../shared/context.ts";
-import type { CopyJobObject, CopyScheduleObject, Meta, VirtualCopyObject } from "../shared/objects.ts";
+import type {
+  CopyJobObject,
+  CopyScheduleObject,
+  Meta,
+  VirtualCopyGroupObject,
+  VirtualCopyObject,
+} from "../shared/objects.ts";
 import { objectRef, publish } from "../shared/publish.ts";
 import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
 import {
   decideSchedule,
+  madeKindOf,
   scheduledAtAnnotation,
   scheduleFinalizer,
   scheduleLabel,
@@ -64,7 +71,10 @@ export function copyScheduleReconciler(deps: CopyScheduleDeps): Reconcile {
 
 const refusedReasons = new Set(["DeletionRefused", "DeletionBlocked"]);
 
-function stateOf(kind: MadeKind, o: VirtualCopyObject | CopyJobObject): CopyState {
+type MadeObject = VirtualCopyObject | VirtualCopyGroupObject | CopyJobObject;
+
+/** A copy (or a group: every member) counts once Ready; a job once it Succeeded. */
+function stateOf(kind: MadeKind, o: MadeObject): CopyState {
   const conds = o.status?.conditions;
   if (kind === "CopyJob") {
     const s = findCondition(conds, "Succeeded")?.status;
@@ -75,7 +85,7 @@ function stateOf(kind: MadeKind, o: VirtualCopyObject | CopyJobObject): CopyStat
   return working === undefined || working.status === "True" ? "running" : "failed";
 }
 
-function madeOf(kind: MadeKind, o: VirtualCopyObject | CopyJobObject): Made {
+function madeOf(kind: MadeKind, o: MadeObject): Made {
   const scheduled = Date.parse(o.metadata.annotations?.[scheduledAtAnnotation] ?? "");
   const created = Date.parse(o.metadata.creationTimestamp ?? "");
   const ready = findCondition(o.status?.conditions, "Ready");
@@ -94,9 +104,14 @@ const ownedBy = (meta: Meta, uid: string): boolean =>
 
 function gather(deps: CopyScheduleDeps, s: CopyScheduleObject): Gathering<ScheduleGathered> {
   const ns = s.metadata.namespace ?? "";
-  const kind: MadeKind = s.spec.copyJobTemplate === undefined ? "VirtualCopy" : "CopyJob";
-  const objects: readonly (VirtualCopyObject | CopyJobObject)[] =
-    kind === "VirtualCopy" ? deps.ctx.caches.virtualCopies.list(ns) : deps.ctx.caches.jobs.list(ns);
+  const kind = madeKindOf(s);
+  const { caches } = deps.ctx;
+  const objects: readonly MadeObject[] =
+    kind === "VirtualCopy"
+      ? caches.virtualCopies.list(ns)
+      : kind === "VirtualCopyGroup"
+        ? caches.groups.list(ns)
+        : caches.jobs.list(ns);
   const made: Made[] = [];
   const foreign = new Set<string>();
   for (const o of objects) {
@@ -181,14 +196,17 @@ async function removeAll(
   return done;
 }
 
-/** Replace: a running copy is deleted; a running job is terminated (deleting it would not stop its array task). */
+/**
+ * Replace: a running copy (or group) is deleted; a running job is terminated (deleting it would not stop its array
+ * task).
+ */
 async function replace(
   deps: CopyScheduleDeps,
   kind: MadeKind,
   ns: string,
   running: readonly Made[],
 ): Promise<string[]> {
-  if (kind === "VirtualCopy")
+  if (kind !== "CopyJob")
     return removeAll(
       deps,
       kind,
@@ -205,7 +223,12 @@ async function replace(
 
 /** The run's object: the template, labelled and annotated, owned by the schedule. */
 function body(s: CopyScheduleObject, kind: MadeKind, name: string, at: number): Record<string, unknown> {
-  const template = kind === "VirtualCopy" ? s.spec.virtualCopyTemplate : s.spec.copyJobTemplate;
+  const template =
+    kind === "VirtualCopy"
+      ? s.spec.virtualCopyTemplate
+      : kind === "VirtualCopyGroup"
+        ? s.spec.virtualCopyGroupTemplate
+        : s.spec.copyJobTemplate;
   return {
     apiVersion,
     kind,

@@ -1,6 +1,6 @@
-// The CopySchedule controller: woken by its schedules and by the VirtualCopies and CopyJobs they made (a run that
-// finishes, a copy deleted), and by its own timers at each run's time. Its queue runs on the schedule clock, which
-// tests move on by hand instead of waiting hours.
+// The CopySchedule controller: woken by its schedules and by the VirtualCopies, VirtualCopyGroups and CopyJobs
+// they made (a run that finishes, a copy deleted), and by its own timers at each run's time. Its queue runs on the
+// schedule clock, which tests move on by hand instead of waiting hours.
 import { group, version } from "../../api/common.ts";
 import type { Informer } from "../../kube/informer.ts";
 import {
@@ -35,13 +35,14 @@ function scheduleOf(cache: Informer<{ metadata: Meta }>): (key: string) => reado
 export function copyScheduleSetup(deps: SetupDeps): ControllerSetup {
   const { caches } = deps.ctx;
   const clock = deps.scheduleClock;
-  const plural = (kind: MadeKind) => (kind === "VirtualCopy" ? plurals.VirtualCopy : plurals.CopyJob);
+  const plural = (kind: MadeKind) => plurals[kind];
   return {
     name: "copyschedule",
     clock,
     watches: [
       { source: caches.schedules },
       { source: caches.virtualCopies, map: scheduleOf(caches.virtualCopies) },
+      { source: caches.groups, map: scheduleOf(caches.groups) },
       { source: caches.jobs, map: scheduleOf(caches.jobs) },
     ],
     reconcile: copyScheduleReconciler({

@@ -84,7 +84,7 @@ export function jobsOfIndication(jobs: Listing<CopyJobObject>): (key: string) =>
     const { job } = parse(key);
     return jobs
       .list()
-      .filter((j) => j.status?.arrayJobId === job)
+      .filter((j) => j.status?.arrayJobId === job || (j.status?.members ?? []).some((m) => m.arrayJobId === job))
       .map(keyOf);
   };
 }

@@ -87,7 +87,10 @@ export function copyOfJob(caches: Caches, kind: "VirtualCopy" | "PhysicalCopy"):
 }
 
 /** A copy's change wakes the jobs that act on it. */
-export function jobsOfCopy(caches: Caches, kind: "VirtualCopy" | "PhysicalCopy"): (key: string) => readonly string[] {
+export function jobsOfCopy(
+  caches: Caches,
+  kind: "VirtualCopy" | "PhysicalCopy" | "VirtualCopyGroup",
+): (key: string) => readonly string[] {
   return (key) => {
     const [ns = "", name = ""] = key.split("/");
     return caches.jobs

@@ -46,6 +46,8 @@ export interface Gathered {
   readonly link: Link<readonly CopyObservation[]>;
   /** Resolved only while the copies are still to be made. */
   readonly members?: MemberResolution | undefined;
+  /** The newest finished Restore CopyJob of the group, when it failed: its name and why. */
+  readonly restoreFailed?: { readonly job: string; readonly message: string } | undefined;
 }
 
 export type Plan =

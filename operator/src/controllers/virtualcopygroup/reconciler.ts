@@ -21,7 +21,8 @@ import { connect } from "../shared/connect.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { prepareCreate, releaseFinalizer } from "../shared/meta.ts";
 import { ownerTag } from "../shared/naming.ts";
-import type { VirtualCopyGroupObject } from "../shared/objects.ts";
+import { jobFinished, type VirtualCopyGroupObject } from "../shared/objects.ts";
+import { findCondition } from "../../kube/conditions.ts";
 import { publishCopyReport } from "../shared/publish.ts";
 import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
 import {
@@ -74,9 +75,10 @@ async function gather(
     (e) => prefixed(e, namePrefixOf(group), signal),
     "group virtual copy",
   );
+  const restoreFailed = failedRestore(ctx, group);
   const toMake = link.ok && !isDeleting(group.metadata) && !wasCreated(group) && !failedForGood(group);
   if (!toMake || engine === undefined || !link.capabilities.groupVirtualCopies)
-    return { g: { group, now, link }, engine };
+    return { g: { group, now, link, restoreFailed }, engine };
   try {
     const members = await resolveMembers(ctx, group, engine, link.cls.spec.csiDriver, signal);
     return { g: { group, now, link, members }, engine };
@@ -87,6 +89,20 @@ async function gather(
     const blocked = { reason: "ArrayUnavailable", message: error.message, cls: link.cls, error } as const;
     return { g: { group, now, link: { ok: false, blocked } }, engine };
   }
+}
+
+/** The group's newest finished Restore job (a CopyJob on it), when it failed: a group restored only in part. */
+function failedRestore(ctx: ControllerContext, group: VirtualCopyGroupObject): Gathered["restoreFailed"] {
+  const ns = group.metadata.namespace ?? "";
+  const finished = ctx.caches.jobs
+    .list(ns)
+    .filter((j) => j.spec.copyRef.kind === "VirtualCopyGroup" && j.spec.copyRef.name === group.metadata.name)
+    .filter((j) => jobFinished(j))
+    .sort((a, b) => Date.parse(b.metadata.creationTimestamp ?? "") - Date.parse(a.metadata.creationTimestamp ?? ""));
+  const newest = finished[0];
+  const cond = findCondition(newest?.status?.conditions, "Succeeded");
+  if (newest === undefined || cond?.status !== "False" || cond.reason !== "Failed") return undefined;
+  return { job: newest.metadata.name, message: cond.message };
 }
 
 /** The members' array volumes: claims resolved as a VirtualCopy's source is, a set read from the array. */

@@ -83,7 +83,7 @@ function lifeState(g: Gathered, plan: Plan, outcome: Outcome, copies: readonly C
       if (copies !== undefined) return copiesState(copies);
       return creatingState(prefix);
     case "exists":
-      return copiesState(plan.copies);
+      return restoreState(g, copiesState(plan.copies));
     default:
       return creatingState(prefix);
   }
@@ -120,6 +120,23 @@ function copiesState(copies: readonly CopyObservation[]): State {
     message: `all ${copies.length} member copies are ready, at one point in time`,
     mood: "ready",
     ready: true,
+  };
+}
+
+/**
+ * A group whose newest Restore job failed on a member is Broken, naming it: its members' bases may now hold
+ * different points in time. Another Restore that succeeds clears it.
+ */
+function restoreState(g: Gathered, state: State): State {
+  const failed = g.restoreFailed;
+  if (failed === undefined || state.reason === "Broken") return state;
+  return {
+    reason: "Broken",
+    message:
+      `restore job ${failed.job} failed (${failed.message}); the members' volumes may hold different points in ` +
+      `time: run another Restore of the group, or delete it`,
+    mood: "stalled",
+    ready: false,
   };
 }
 
