@@ -265,6 +265,62 @@ describe("CopySchedule", () => {
     ).toEqual([firstJob, secondJob]);
   });
 
+  it("under Replace, terminates a job still running and makes the run that was due at once", async () => {
+    const { clock, ns, engine } = await boot();
+    await engine.volumes.createVolume("test-env", 1 << 20);
+    applyYaml(
+      schedule(ns, "resync", {
+        concurrencyPolicy: "Replace",
+        copyJobTemplate: { spec: { copyRef: { kind: "PhysicalCopy", name: "test-copy" }, operation: "Resync" } },
+      }),
+    );
+    await waitForCondition("copyschedule", ns, "resync", "Ready");
+    const first = jumpToNextRun(clock);
+    const firstJob = runName("resync", first);
+    // Its PhysicalCopy does not exist yet: the job waits, so it is still running when the next run is due.
+    await eventually(() => {
+      expect(conditionOf(getObject<Obj>("copyjob", ns, firstJob), "Succeeded")).toMatchObject({
+        status: "Unknown",
+        reason: "WaitingForCopy",
+      });
+    });
+    const second = jumpToNextRun(clock);
+    const secondJob = runName("resync", second);
+    // The running job is terminated (deleting it would not stop an array task), the new run made beside it.
+    await eventually(() => {
+      const j = getObject<Obj & { spec?: { requestedState?: string } }>("copyjob", ns, firstJob);
+      expect(j?.spec?.requestedState).toBe("Terminate");
+      expect(conditionOf(j, "Succeeded")?.status).toBe("False");
+      expect(getObject<Obj>("copyjob", ns, secondJob)).toBeDefined();
+      expect(eventsFor(ns, "resync").map((e) => e.reason)).toContain("Replaced");
+    });
+    expect(
+      made(ns, "copyjob", "resync")
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual([firstJob, secondJob].sort());
+    // The copy appears: the new run resyncs it; the terminated one stays terminated.
+    applyYaml({
+      apiVersion: api,
+      kind: "PhysicalCopy",
+      metadata: { name: "test-copy", namespace: ns },
+      spec: {
+        copyClassName: cls,
+        source: { volumeName: "data" },
+        target: { volumeName: "test-env" },
+        saveSnapshot: true,
+      },
+    });
+    await waitForCondition("copyjob", ns, secondJob, "Succeeded");
+    expect(conditionOf(getObject<Obj>("copyjob", ns, firstJob), "Succeeded")?.status).toBe("False");
+    await eventually(() => {
+      expect(get(ns, "resync")?.status).toMatchObject({
+        lastScheduleTime: iso(second),
+        lastRun: { name: secondJob, result: "Succeeded" },
+      });
+    });
+  });
+
   it("keeps the older good copies when the newest runs fail: only Ready copies count", async () => {
     const { clock, ns } = await boot();
     applyYaml(schedule(ns, "gfs", { ...snapshotTemplate(), retention: { keepLast: 2 } }));
@@ -284,17 +340,9 @@ describe("CopySchedule", () => {
           .sort(),
       ).toEqual(good.slice(1));
     });
-    // The source goes missing: the next runs fail (SourceNotFound).
-    kubectlOk([
-      "patch",
-      "copyschedule",
-      "gfs",
-      "-n",
-      ns,
-      "--type=merge",
-      "-p",
-      JSON.stringify({ spec: { virtualCopyTemplate: { spec: { source: { volumeName: "gone" } } } } }),
-    ]);
+    // The source goes missing: the next runs fail (SourceNotFound). The controller must have seen the new template
+    // before the clock jumps, or the next run is made from the old one.
+    await retemplate(ns, "gfs", { virtualCopyTemplate: { spec: { source: { volumeName: "gone" } } } });
     const broken: string[] = [];
     for (let i = 0; i < 2; i++) {
       broken.push(runName("gfs", jumpToNextRun(clock)));
