@@ -1,7 +1,8 @@
 // The physical-copy data mover: copies a set of blocks from a point-in-time view onto a target. Only blocks that
 // may hold data are visited (the set comes from block maps, so a 64 GiB volume holding 1 GiB costs about 1 GiB
-// of I/O). Data moves in 128 KiB pieces, 16 in flight: small buffers stay in the CPU cache, which is what makes
-// cp fast, where big ones stream through memory twice.
+// of I/O). The bytes are moved by a thread of the data mover (mover.ts) with synchronous I/O in pieces of up to
+// 256 KiB, as cp does: small buffers stay in the CPU cache, and the copy neither waits on the operator's event loop
+// nor queues in libuv's pool. This thread only resolves locations, checks them and keeps the books.
 //
 // Reads run without the engine mutex, optimistically, and are checked after: a batch of blocks is resolved
 // under the mutex, its pieces are copied, then the batch is resolved again under the mutex and any block whose
@@ -17,15 +18,15 @@
 // What is not checkpointed is returned, for the caller to flush and record. A resumed copy starts at `startAt`.
 import { Bitmap } from "./bitmap.ts";
 import { blockBytes } from "./catalog.ts";
+import type { Move, Mover, Segment } from "./mover.ts";
 import { aborted, type Mutex } from "./mutex.ts";
 import type { BlockStore } from "./store.ts";
 import { resolve, type LiveNode, type Location } from "./view.ts";
 
 const batchBlocks = 256;
-const pieceBlocks = 2;
-const inFlight = 16;
-/** Batches copied at once, so one batch's check under the mutex overlaps another's I/O. */
-const batchesInFlight = 2;
+const pieceBlocks = 4;
+/** Batches copied at once: the mover has the next ones queued while this thread checks one (or waits its turn). */
+const batchesInFlight = 4;
 /** Flush the target every this many bytes, in the background (writeback overlaps the copy), and checkpoint. */
 export const defaultFlushBytes = 256 * 1024 * 1024;
 
@@ -37,6 +38,8 @@ export interface CopyOutcome {
 export interface CopyRequest {
   readonly store: BlockStore;
   readonly mutex: Mutex;
+  /** The thread that moves the bytes, leased for this copy. */
+  readonly mover: Mover;
   readonly source: LiveNode;
   readonly target: LiveNode;
   readonly blocks: Bitmap;
@@ -105,6 +108,22 @@ function pieces(batch: readonly number[], locations: readonly Location[]): Piece
   return out;
 }
 
+/** A piece's sources as file ranges, neighbours in one file merged. */
+function segments(store: BlockStore, locations: readonly Location[]): Segment[] {
+  const out: Segment[] = [];
+  for (const l of locations) {
+    if (l.in === "zero") throw new Error("a zero block has no file");
+    const f = store.fileOf(l);
+    const last = out.at(-1);
+    if (last?.path === f.path && last.offset + last.bytes === f.offset) {
+      out[out.length - 1] = { ...last, bytes: last.bytes + blockBytes };
+    } else {
+      out.push({ ...f, bytes: blockBytes });
+    }
+  }
+  return out;
+}
+
 function same(a: Location | undefined, b: Location): boolean {
   if (a === undefined || a.in !== b.in) return false;
   return a.in === "zero" || (b.in !== "zero" && a.node === b.node && a.offset === b.offset);
@@ -112,7 +131,7 @@ function same(a: Location | undefined, b: Location): boolean {
 
 /** Copies the blocks; what is not checkpointed yet, or undefined when aborted (the caller has ended the job). */
 export async function copyBlocks(request: CopyRequest): Promise<CopyOutcome | undefined> {
-  const { store, mutex, source, target, blocks, full, signal, startAt } = request;
+  const { store, mutex, mover, source, target, blocks, full, signal, startAt } = request;
   const total = blocks.count();
   const held = new Bitmap();
   const freed = new Bitmap();
@@ -126,17 +145,24 @@ export async function copyBlocks(request: CopyRequest): Promise<CopyOutcome | un
   const finished = new Map<number, number>();
   let nextToSeal = 0;
 
-  const place = async (first: number, locations: readonly Location[], zero: boolean, buf: Buffer): Promise<void> => {
-    if (zero) {
-      held.clearRange(first, locations.length);
-      if (!full) freed.setRange(first, locations.length);
+  const placedZero = (first: number, count: number): void => {
+    held.clearRange(first, count);
+    if (!full) freed.setRange(first, count);
+  };
+  const placed = (first: number, count: number): void => {
+    held.setRange(first, count);
+    freed.clearRange(first, count);
+    unflushed += count * blockBytes;
+  };
+  /** One block, copied by this thread (the check after a batch). */
+  const place = async (block: number, location: Location, buf: Buffer): Promise<void> => {
+    if (location.in === "zero") {
+      placedZero(block, 1);
       return;
     }
-    await store.readLocations(locations, buf);
-    await store.writeCopyData(target, first, buf.subarray(0, locations.length * blockBytes));
-    held.setRange(first, locations.length);
-    freed.clearRange(first, locations.length);
-    unflushed += locations.length * blockBytes;
+    await store.readLocations([location], buf);
+    await store.writeCopyData(target, block, buf.subarray(0, blockBytes));
+    placed(block, 1);
   };
 
   const seal = (batch: Batch): void => {
@@ -164,35 +190,37 @@ export async function copyBlocks(request: CopyRequest): Promise<CopyOutcome | un
       });
   };
 
-  const copyBatch = async (batch: Batch, buffers: readonly Buffer[]): Promise<void> => {
+  const copyBatch = async (batch: Batch, targetPath: string, buf: Buffer): Promise<void> => {
     const blocksOfBatch = batch.blocks;
     const locations = await mutex.run(() => {
       const view = store.view(source);
       return Promise.resolve(blocksOfBatch.map((b) => resolve(view, b)));
     });
-    const work = pieces(blocksOfBatch, locations);
+    const moved: Piece[] = [];
+    const moves: Move[] = [];
+    for (const piece of pieces(blocksOfBatch, locations)) {
+      if (piece.zero) {
+        placedZero(piece.first, piece.locations.length);
+        continue;
+      }
+      moved.push(piece);
+      moves.push({ target: targetPath, at: piece.first * blockBytes, from: segments(store, piece.locations) });
+    }
+    const failedMoves = await mover.move(moves);
     const failed = new Set<number>();
-    let next = 0;
-    await Promise.all(
-      buffers.map(async (buf) => {
-        for (let piece = work[next++]; piece !== undefined; piece = work[next++]) {
-          try {
-            await place(piece.first, piece.locations, piece.zero, buf);
-          } catch {
-            // A log read after its snapshot was deleted, say: the check below copies the block again.
-            for (let b = piece.first; b < piece.first + piece.locations.length; b++) failed.add(b);
-          }
-        }
-      }),
-    );
+    moved.forEach((piece, i) => {
+      const n = piece.locations.length;
+      // A log read after its snapshot was deleted, say: the check below copies the block again.
+      if (failedMoves.has(i)) for (let b = piece.first; b < piece.first + n; b++) failed.add(b);
+      else placed(piece.first, n);
+    });
     await mutex.run(async () => {
       const view = store.view(source);
-      const buf = buffers[0] ?? Buffer.allocUnsafe(blockBytes);
       for (let i = 0; i < blocksOfBatch.length; i++) {
         const b = blocksOfBatch[i] ?? 0;
         const now = resolve(view, b);
         if (!failed.has(b) && same(locations[i], now)) continue;
-        await place(b, [now], now.in === "zero", buf);
+        await place(b, now, buf);
       }
     });
     seal(batch);
@@ -209,13 +237,14 @@ export async function copyBlocks(request: CopyRequest): Promise<CopyOutcome | un
   };
 
   if (done > 0) request.progress(done, total);
+  const targetPath = await mutex.run(() => store.copyTargetPath(target));
   const all = batches(blocks, startAt);
   await Promise.all(
     Array.from({ length: batchesInFlight }, async () => {
-      const buffers = Array.from({ length: inFlight }, () => Buffer.allocUnsafe(pieceBlocks * blockBytes));
+      const buf = Buffer.allocUnsafe(blockBytes);
       for (let batch = all.next(); batch.done !== true; batch = all.next()) {
         if (aborted(signal)) return;
-        await copyBatch(batch.value, buffers);
+        await copyBatch(batch.value, targetPath, buf);
       }
     }),
   );

@@ -14,6 +14,7 @@ import { arrayError, EngineError } from "../errors.ts";
 import type { Clock, CopyObservation, JobIndication, JobListener, JobObservation } from "../port.ts";
 import type { Catalog, CopyRecord, JobRecord, NodeRecord, VolumeSetRecord } from "./catalog.ts";
 import { writeFileAtomic } from "./files.ts";
+import { MoverPool } from "./mover.ts";
 import type { BlockStore } from "./store.ts";
 import type { LiveNode } from "./view.ts";
 
@@ -39,6 +40,8 @@ export class Core {
   /** A running copy flushes its target and records a resume point every this many bytes. */
   readonly flushBytes: number;
   readonly listeners = new Set<JobListener>();
+  /** The threads that move physical copies' bytes. */
+  readonly movers = new MoverPool();
   /** Jobs whose worker has not returned yet (a halted one may still be finishing its last chunk). */
   readonly workers = new Map<string, AbortController>();
 

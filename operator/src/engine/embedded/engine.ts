@@ -246,6 +246,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
     this.closed = true;
     clearInterval(this.timer);
     await this.jobs.close();
+    await this.core.movers.close();
     await this.mutex.run(() => this.core.store.close());
     await this.core.writesDone();
     await this.unlock();

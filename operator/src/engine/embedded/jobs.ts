@@ -176,18 +176,21 @@ export class Jobs {
       await this.markIncomplete(target);
       return { source, target, blocks, full, startAt };
     });
-    const outcome = await copyBlocks({
-      ...plan,
-      store,
-      mutex: this.mutex,
-      signal,
-      progress: this.progress(job),
-      flushBytes: this.core.flushBytes,
-      checkpoint: (below, held, freed) =>
-        this.mutex.run(async () => {
-          if (!isFinished(job)) await store.recordCopied(plan.target, held, freed, { job: job.id, below });
-        }),
-    });
+    const outcome = await this.core.movers.with((mover) =>
+      copyBlocks({
+        ...plan,
+        store,
+        mutex: this.mutex,
+        mover,
+        signal,
+        progress: this.progress(job),
+        flushBytes: this.core.flushBytes,
+        checkpoint: (below, held, freed) =>
+          this.mutex.run(async () => {
+            if (!isFinished(job)) await store.recordCopied(plan.target, held, freed, { job: job.id, below });
+          }),
+      }),
+    );
     if (outcome === undefined) return;
     await store.syncCopyData(plan.target);
     await this.mutex.run(async () => {

@@ -273,6 +273,20 @@ export class BlockStore {
     await writeAll(await this.data(node), buf, start * blockBytes);
   }
 
+  /** The data file a copy job writes (made now if absent, its directory entry durable), for the data mover. */
+  async copyTargetPath(node: LiveNode): Promise<string> {
+    await this.data(node);
+    return this.dataPath(node.record.id);
+  }
+
+  /** Where a resolved location's bytes are, as a file and an offset, for the data mover. */
+  fileOf(location: Exclude<Location, { in: "zero" }>): { path: string; offset: number; pastEnd: "zeros" | "error" } {
+    const id = location.node.record.id;
+    return location.in === "log"
+      ? { path: this.logPath(id), offset: location.offset, pastEnd: "error" }
+      : { path: this.dataPath(id), offset: location.offset, pastEnd: "zeros" };
+  }
+
   /** Flushes a copy target's data so far, so writeback overlaps the copy instead of piling up at its end. */
   async syncCopyData(node: LiveNode): Promise<void> {
     await (await this.data(node)).datasync();
