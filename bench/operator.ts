@@ -169,6 +169,8 @@ async function physicalRun(
   n: number,
   srcFile: string,
   dir: string,
+  pids: ReadonlyMap<string, number>,
+  counts: () => Promise<Map<string, number>>,
 ): Promise<Record<string, number>> {
   const { spawnSync } = await import("node:child_process");
   // The same work as the operator's: n distinct targets, all durable at the end (one sync). Copying onto one file n
@@ -188,19 +190,28 @@ async function physicalRun(
   };
   const ns = "physical";
   await createNamespace(kc, ns);
+  const writesBefore = await counts();
   const start = performance.now();
   const allReady = await readyWatch(api, kc, { group, version, plural: "physicalcopies", namespace: ns }, n);
-  await pool(n, async (i) => {
-    const body = {
-      apiVersion: `${group}/${version}`,
-      kind: "PhysicalCopy",
-      metadata: { name: `p-${String(i)}`, namespace: ns },
-      spec: { copyClassName: "bench", source: { volumeName: "pc-src" }, target: { volumeName: `pc-dst-${String(i)}` } },
-    };
-    await api.createNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies", body });
+  const { cpu } = await cpuDuring(pids, async () => {
+    await pool(n, async (i) => {
+      const body = {
+        apiVersion: `${group}/${version}`,
+        kind: "PhysicalCopy",
+        metadata: { name: `p-${String(i)}`, namespace: ns },
+        spec: {
+          copyClassName: "bench",
+          source: { volumeName: "pc-src" },
+          target: { volumeName: `pc-dst-${String(i)}` },
+        },
+      };
+      await api.createNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies", body });
+    });
+    await allReady.done;
   });
-  await allReady.done;
   const operatorMs = performance.now() - start;
+  const writesBy = writesSince(writesBefore, await counts());
+  const writes = sum(writesBy);
   // The array tasks' timeline, from the CopyJobs' CIM times (whole seconds): when the operator submitted each, when
   // the array started and finished it. Printed as a comment, for reading where the time went.
   const jobs = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural: "copyjobs" })) as {
@@ -230,7 +241,16 @@ async function physicalRun(
       `(${(mib / (operatorMs / 1000)).toFixed(0)} MiB/s) | ${(cpMs / 1000).toFixed(2)} s ` +
       `(${(mib / (cpMs / 1000)).toFixed(0)} MiB/s) | ${(operatorMs / cpMs).toFixed(2)}× |`,
   );
-  return { copies: n, mibEach: physicalBytes / 1048576, operatorSeconds: operatorMs / 1000, cpSeconds: cpMs / 1000 };
+  say(`\nWhile the operator copied: CPU seconds ${showCpu(cpu)}; ${String(writes)} API writes (creates included).`);
+  say(`<!-- writes: ${JSON.stringify(Object.fromEntries(writesBy))} -->`);
+  return {
+    copies: n,
+    mibEach: physicalBytes / 1048576,
+    operatorSeconds: operatorMs / 1000,
+    cpSeconds: cpMs / 1000,
+    apiWrites: writes,
+    ...Object.fromEntries([...cpu].map(([k, v]) => [`cpuSeconds.${k}`, v])),
+  };
 }
 
 async function main(): Promise<void> {
@@ -413,7 +433,16 @@ async function main(): Promise<void> {
     say("\n| N | run | wall | CPU seconds by process (2 cores: at most 2 CPU-seconds per second) |");
     say("|---|---|---|---|");
     for (const row of cpuRows) say(row);
-    if (physicalN > 0) figures.physical = await physicalRun(api, kc, physicalN, srcFile, dir);
+    if (physicalN > 0)
+      figures.physical = await physicalRun(
+        api,
+        kc,
+        physicalN,
+        srcFile,
+        dir,
+        new Map([...pids, ["operator", op.pid]]),
+        counts,
+      );
   } finally {
     await op.stop(10_000);
   }
