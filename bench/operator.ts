@@ -24,7 +24,7 @@
 // N VolumeSnapshots to readyToUse from the same load client, with default flags (--peer-default-n of them), tuned
 // and with limits lifted (the largest N), against the operator's copies per second of this run.
 // Figures are medians where runs repeat; the machine is shared: compare ratios.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -175,7 +175,6 @@ async function physicalRun(
   const { spawnSync } = await import("node:child_process");
   // The same work as the operator's: n distinct targets, all durable at the end (one sync). Copying onto one file n
   // times would let each copy's truncation drop the previous one's dirty pages, so only the last would reach disk.
-  const { rmSync } = await import("node:fs");
   const cp = () => {
     spawnSync("sync");
     const start = performance.now();
@@ -255,6 +254,15 @@ async function physicalRun(
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "bench-operator-"));
+  // Gigabytes of engine data and cp targets when --physical runs: gone at exit, however it ends (ARRAYCOPY_BENCH_KEEP
+  // keeps them, and the operator's log, for a look).
+  if (process.env["ARRAYCOPY_BENCH_KEEP"] === undefined) {
+    process.on("exit", () => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+  } else {
+    say(`<!-- kept: ${dir} -->`);
+  }
   say(
     `# operator benchmark, ${new Date().toISOString()}, ${String((await import("node:os")).cpus().length)} ` +
       `cores, sizes ${sizes.join(",")} (medians of ${String(repeat)}), cache ${String(cacheN)}, ` +
