@@ -557,6 +557,9 @@ describe("helm install into the real apiserver", () => {
     { verb: "update", resource: "virtualcopies.arraycopy.io", sub: "", allowed: false },
     { verb: "get", resource: "persistentvolumes", sub: "", allowed: true },
     { verb: "list", resource: "persistentvolumes", sub: "", allowed: false },
+    // The HPE CSP's record of a PV's array volume (controllers/shared/handles.ts), read by name only.
+    { verb: "get", resource: "hpevolumeinfos.storage.hpe.com", sub: "", allowed: true },
+    { verb: "list", resource: "hpevolumeinfos.storage.hpe.com", sub: "", allowed: false },
     { verb: "create", resource: "events.events.k8s.io", sub: "", allowed: true },
     { verb: "create", resource: "pods", inNamespace: true, sub: "", allowed: true },
     { verb: "create", resource: "pods", sub: "", allowed: false },
