@@ -240,7 +240,8 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
       log.warn({ err: summarise(e), reason: input.reason }, "Could not record event");
     },
   });
-  const ctx: ControllerContext = { caches, engines, volumes: new VolumeResolver(clients.core), events, clock, log };
+  const volumes = new VolumeResolver(clients.core, clients.customObjects);
+  const ctx: ControllerContext = { caches, engines, volumes, events, clock, log };
   const deps: SetupDeps = {
     ctx,
     clients,

@@ -48,6 +48,28 @@ export function engineContract(name: string, factory: EngineFactory): void {
       expect(caps.maxConcurrentPhysicalCopies).toBeGreaterThan(0);
     });
 
+    it("observes any volume by its exact name: a base volume, a copy, and none for a name it lacks", async () => {
+      await volumeWith("pvc-70d5caf8-7558-40e6-a8b7-77d", MiB, 3);
+      await engine.createVirtualCopy({
+        name: "snap",
+        source: "pvc-70d5caf8-7558-40e6-a8b7-77d",
+        readOnly: true,
+        owner: owner(),
+      });
+      expect(await engine.observeVolume("pvc-70d5caf8-7558-40e6-a8b7-77d")).toMatchObject({
+        name: "pvc-70d5caf8-7558-40e6-a8b7-77d",
+        sizeBytes: MiB,
+        copyOf: undefined,
+      });
+      expect(await engine.observeVolume("snap")).toMatchObject({
+        name: "snap",
+        readOnly: true,
+        copyOf: "pvc-70d5caf8-7558-40e6-a8b7-77d",
+      });
+      expect(await engine.observeVolume("pvc-70d5caf8-7558-40e6-a8b7")).toBeUndefined();
+      expect(await engine.observeVolume("nothing")).toBeUndefined();
+    });
+
     describe("idempotency and owner tags", () => {
       it("repeating a virtual copy create with the same owner returns the same copy", async () => {
         await volumeWith("base", MiB, 1);

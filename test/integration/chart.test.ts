@@ -595,6 +595,23 @@ describe("helm install into the real apiserver", () => {
     expect(res.stdout.trim()).toBe(allowed ? "yes" : "no");
   });
 
+  // The HPE CSP's record of a PV's array volume (controllers/shared/handles.ts), read by name only. Asked as a
+  // SelfSubjectAccessReview: kubectl auth can-i cannot name the group of a resource whose CRD is not installed.
+  it.each([
+    { verb: "get", allowed: true },
+    { verb: "list", allowed: false },
+    { verb: "patch", allowed: false },
+  ])("may $verb hpevolumeinfos.storage.hpe.com → $allowed", async ({ verb, allowed }) => {
+    const review = {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SelfSubjectAccessReview",
+      spec: { resourceAttributes: { group: "storage.hpe.com", resource: "hpevolumeinfos", verb, name: "pvc-x" } },
+    };
+    const res = await asOperator(["create", "--validate=false", "-o", "json", "-f", "-"], JSON.stringify(review));
+    expect(res.code, res.stderr).toBe(0);
+    expect((JSON.parse(res.stdout) as { status?: { allowed?: boolean } }).status?.allowed ?? false).toBe(allowed);
+  });
+
   it("helm uninstall removes the release's objects but keeps the data volume", async () => {
     await op?.stop();
     op = undefined;

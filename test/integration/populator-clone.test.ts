@@ -1,8 +1,10 @@
 // The populator's array clone on the real apiserver with the WSAPI test array (HTTPS, WSAPI semantics over an
 // embedded engine, so bytes are real). No HPE CSI driver, external-provisioner or PV controller runs here: the test
-// plays them where the flow reaches them — it creates the PV that external-provisioner makes from the HPE CSI
-// driver's CreateVolume answer (named pvc-<PVC′ uid>, volumeHandle the same, as docs/populator.md reads the CSP's
-// static-provisioning example) and binds claims as the PV controller would. What it proves: the class's engine
+// plays them where the flow reaches them — it does what the 3PAR CSP's import does to the array volume (renames it
+// to the PV's volume, pvc-<first 27 characters of PVC′'s uid>: here a copy of its bytes under that name, the clone
+// deleted), creates the PV that external-provisioner makes from the HPE CSI driver's CreateVolume answer (named
+// pvc-<PVC′ uid>, volumeHandle the same, as docs/sources.md reads the driver and the CSP's documentation) and binds
+// claims as the PV controller would. What it proves: the class's engine
 // (wsapi: no data path, csiImport) gets the array clone, not a refusal; the array volume holds the copy's point in
 // time and carries the claim as owner; PVC′ asks csi.hpe.com to import it (its annotation, the claim's mode, size
 // and class); the imported PV is handed to the claim, and finishing leaves the volume to that PV. A claim deleted
@@ -15,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import { openWsapiEngine, type WsapiEngine } from "../../operator/src/engine/wsapi/engine.ts";
 import { startTestArray, type TestArray } from "../wsapi-server/server.ts";
-import { eventually, freshNamespace, installCrds, kubectl, kubectlOk } from "../support/cluster.ts";
+import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk, kubectlOk } from "../support/cluster.ts";
 import {
   applyYaml,
   eventsFor,
@@ -89,8 +91,24 @@ function pattern(seed: number, length: number): Buffer {
 /** PVC′ of a claim, once the populator made it. */
 const primeOf = (uid: string) => getObject<Obj>("pvc", popNs, `prime-${uid}`);
 
-/** What external-provisioner makes of the HPE CSI driver's answer to PVC′ (the import): the PV, bound ahead. */
-function provision(prime: Obj, storageClassName: string, reclaimPolicy: string): string {
+/** The array volume the 3PAR CSP leaves for PVC′'s PV: the PV's name cut to the array's 31 characters. */
+const importedName = (prime: Obj) => `pvc-${prime.metadata.uid}`.slice(0, 31);
+
+/**
+ * The HPE CSI driver's import of PVC′ (its CSP renames the volume importVolumeName names to the PV's volume), then
+ * what external-provisioner makes of the driver's answer: the PV, bound ahead.
+ */
+async function provision(prime: Obj, storageClassName: string, reclaimPolicy: string, imports = true): Promise<string> {
+  const from = prime.metadata.annotations?.["csi.hpe.com/importVolumeName"] ?? "";
+  const seen = await backing.observeCopy(from);
+  if (seen === undefined) throw new Error(`nothing to import: ${from} is not on the array`);
+  const to = importedName(prime);
+  await backing.createVolume(to, seen.sizeBytes);
+  // A driver that ignored the annotation makes a blank volume and leaves the clone where it was.
+  if (imports) {
+    await backing.writeVolume(to, 0, await backing.readVolume(from, 0, seen.sizeBytes));
+    await backing.deleteCopy({ name: from, owner: seen.owner });
+  }
   const name = `pvc-${prime.metadata.uid}`;
   applyYaml({
     apiVersion: "v1",
@@ -223,13 +241,16 @@ describe("populator: the array clone (HPE CSI import)", () => {
       expect(c?.status?.["volumeClaims"]).toEqual([{ name: "restored", phase: "Populating" }]);
     });
 
-    // The driver imports (external-provisioner makes the PV), the PV controller binds PVC′: the PV goes to the claim.
-    const pv = provision(prime, hpe, "Delete");
+    // The driver imports (external-provisioner makes the PV), the PV controller binds PVC′: the PV goes to the claim,
+    // once its array volume (by the CSP's rule) is confirmed on the array.
+    const pv = await provision(prime, hpe, "Delete");
+    const imported = importedName(prime);
     bind(popNs, prime.metadata.name, pv);
     await eventually(() => {
       const p = getObject<Obj>("pv", undefined, pv);
       expect(p?.spec?.claimRef).toMatchObject({ name: "restored", uid });
       expect(p?.metadata.annotations?.["arraycopy.io/populated-from"]).toContain("VirtualCopy snap");
+      expect(p?.metadata.annotations?.["arraycopy.io/array-volume"]).toBe(imported);
     });
     bind(ns, "restored", pv);
     await eventually(() => {
@@ -244,8 +265,46 @@ describe("populator: the array clone (HPE CSI import)", () => {
       ]);
     }, 60_000);
     // Finishing never deletes the volume: it is the PV's now.
-    expect(await arrayHas(volume)).toBe(true);
+    expect(await arrayHas(imported)).toBe(true);
+    expect(array.deleted).not.toContain(imported);
     expect(array.deleted).not.toContain(volume);
+
+    // The restored claim is a source like any other claim of the class's driver: its PV resolves, by the same rule,
+    // to the imported volume, which holds the copy's point in time.
+    applyYaml({
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "VirtualCopy",
+      metadata: { name: "of-restored", namespace: ns },
+      spec: { copyClassName: cls, source: { persistentVolumeClaimName: "restored" } },
+    });
+    const again = await waitForCondition<Obj>("virtualcopy", ns, "of-restored", "Ready", { status: "True" });
+    expect(again.status?.["sourceVolume"]).toBe(imported);
+    const copied = String(again.status?.["arrayName"]);
+    expect((await backing.readVolume(copied, 0, size)).equals(snapBytes)).toBe(true);
+    await kubectlAsyncOk(["delete", "virtualcopy", "of-restored", "-n", ns, "--timeout=60s"]);
+  });
+
+  it("does not hand over a PV when the driver made a volume rather than import the clone", async () => {
+    applyYaml(claim("not-imported"));
+    const uid = await eventually(() => {
+      const p = getObject<Obj>("pvc", ns, "not-imported");
+      expect(primeOf(p?.metadata.uid ?? "")).toBeDefined();
+      return p?.metadata.uid ?? "";
+    });
+    const prime = primeOf(uid) as Obj;
+    const pv = await provision(prime, hpe, "Delete", false);
+    bind(popNs, prime.metadata.name, pv);
+    await eventually(() => {
+      const warned = eventsFor(ns, "not-imported").filter((e) => e.reason === "PopulateFailed");
+      expect(warned.map((e) => e.note).join("\n")).toContain(
+        `the clone is still on the array under its own name: ${driver} did not import it`,
+      );
+    }, 30_000);
+    // The PV stays PVC′'s, the claim unbound and held, the clone ours and whole.
+    expect(getObject<Obj>("pv", undefined, pv)?.spec?.claimRef?.uid).toBe(prime.metadata.uid);
+    expect(getObject<Obj>("pvc", ns, "not-imported")?.metadata.finalizers).toContain("arraycopy.io/populate-target");
+    expect(await arrayHas(cloneName(uid))).toBe(true);
+    expect(array.deleted).not.toContain(cloneName(uid));
   });
 
   it("carries on after the operator restarts between the clone and the import", async () => {
@@ -259,7 +318,7 @@ describe("populator: the array clone (HPE CSI import)", () => {
     await op.stop();
     op = startOperator(["--populator-namespace", popNs]);
     const prime = primeOf(uid) as Obj;
-    const pv = provision(prime, hpe, "Delete");
+    const pv = await provision(prime, hpe, "Delete");
     bind(popNs, prime.metadata.name, pv);
     await eventually(() => {
       expect(getObject<Obj>("pv", undefined, pv)?.spec?.claimRef).toMatchObject({ name: "across-restart", uid });
@@ -268,8 +327,9 @@ describe("populator: the array clone (HPE CSI import)", () => {
     await eventually(() => {
       expect(reasonsOf("across-restart")).toContain("Populated");
     }, 60_000);
-    // One clone only: the new process found the first one rather than making another.
-    expect((await backing.listVolumes()).filter((v) => v.name === cloneName(uid))).toHaveLength(1);
+    // One clone only, taken by the import: the new process found the first one rather than making another.
+    expect(await arrayHas(cloneName(uid))).toBe(false);
+    expect(await arrayHas(importedName(prime))).toBe(true);
     expect(array.deleted).not.toContain(cloneName(uid));
   });
 
@@ -328,7 +388,8 @@ describe("populator: the array clone (HPE CSI import)", () => {
       return p?.metadata.uid ?? "";
     });
     // The provisioner made the PV (a Retain class); the PV controller has not bound PVC′ yet.
-    const pv = provision(primeOf(uid) as Obj, hpeRetain, "Retain");
+    const prime = primeOf(uid) as Obj;
+    const pv = await provision(prime, hpeRetain, "Retain");
     kubectlOk(["delete", "pvc", "late-goodbye", "-n", ns, "--wait=false"]);
     await eventually(() => {
       expect(getObject<Obj>("pv", undefined, pv)?.spec?.persistentVolumeReclaimPolicy).toBe("Delete");
@@ -339,8 +400,8 @@ describe("populator: the array clone (HPE CSI import)", () => {
       );
     }, 60_000);
     // The CSI driver deletes the volume with its PV; we never delete a volume a PV holds.
-    expect(array.deleted).not.toContain(cloneName(uid));
-    expect(await arrayHas(cloneName(uid))).toBe(true);
+    expect(array.deleted).not.toContain(importedName(prime));
+    expect(await arrayHas(importedName(prime))).toBe(true);
     kubectl(["delete", "pv", pv, "--wait=false"]);
   });
 

@@ -111,6 +111,7 @@ export const allCapabilities: Capabilities = {
   volumes: true,
   groupVirtualCopies: true,
   csiImport: true,
+  csiVolumeHandle: "ArrayVolumeName",
 };
 
 /** A link to the embedded class's engine that observed `observed`; `caps` takes capabilities away. */

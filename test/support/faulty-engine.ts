@@ -64,6 +64,7 @@ export class FaultyEngine {
       startJob: wrap("startJob", (r: Parameters<Engine["startJob"]>[0], o?: CallOptions) => inner.startJob(r, o)),
       halt: wrap("halt", (t: Parameters<Engine["halt"]>[0], o?: CallOptions) => inner.halt(t, o)),
       observeCopy: wrap("observeCopy", (n: string, o?: CallOptions) => inner.observeCopy(n, o)),
+      observeVolume: wrap("observeVolume", (n: string, o?: CallOptions) => inner.observeVolume(n, o)),
       observeJob: wrap("observeJob", (id: string, o?: CallOptions) => inner.observeJob(id, o)),
       deleteCopy: wrap("deleteCopy", (c: Parameters<Engine["deleteCopy"]>[0], o?: CallOptions) =>
         inner.deleteCopy(c, o),

@@ -445,6 +445,14 @@ export const invalidCases: readonly InvalidCase[] = [
     zod: true,
   },
   {
+    name: "unknown CSI volume handle rule",
+    why: "a PV's array volume is found by a rule read from a driver's facts; a made-up one would be a guess",
+    kind: "CopyClass",
+    spec: classSpec(set("csiVolumeHandle", "Truncate31")),
+    field: "spec.csiVolumeHandle",
+    zod: true,
+  },
+  {
     name: "cim driver without its parameters",
     why: "the cim driver needs an endpoint and credentials",
     kind: "CopyClass",

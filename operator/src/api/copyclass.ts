@@ -108,7 +108,17 @@ export const copyClassSpec = withRules(
       .default("csi.hpe.com")
       .describe(
         "CSI driver whose PersistentVolumes this class can copy: a PVC source resolves to its bound PV, which must " +
-          "be of this driver; the PV's volumeHandle names the array volume.",
+          "be of this driver; csiVolumeHandle says how the PV names its array volume.",
+      ),
+    csiVolumeHandle: z
+      .enum(["ArrayVolumeName", "HPE3PARCSP"])
+      .optional()
+      .describe(
+        "How a PV of csiDriver names its array volume. ArrayVolumeName: the volumeHandle is the array volume's " +
+          "name. HPE3PARCSP: the HPE CSI driver with its 3PAR / Primera / Alletra CSP, whose volumeHandle is the " +
+          "PV's name (pvc-<uid>); the array volume is the one the CSP recorded for it (HPEVolumeInfo), else the " +
+          "handle's first 31 characters, and must be on the array. Default: the engine's (HPE3PARCSP for wsapi " +
+          "and cim, ArrayVolumeName for embedded).",
       ),
     deletionPolicy: deletionPolicy
       .default("Delete")

@@ -132,7 +132,17 @@ export interface Capabilities {
    * populator's array-clone strategy. Which CSI driver that is comes from the class (its csiDriver).
    */
   readonly csiImport: boolean;
+  /**
+   * How a PersistentVolume of the CSI driver that serves this engine's array names its array volume (the class's
+   * csiVolumeHandle overrides it): "ArrayVolumeName", the volumeHandle is the array volume's name (the embedded
+   * engine and our own CSI driver); "HPE3PARCSP", the HPE CSI driver with its 3PAR / Primera / Alletra CSP, whose
+   * volumeHandle is the PV's name (pvc-<uid>) and whose array volume is the first maxNameLength characters of it,
+   * checked on the array before use (docs/sources.md).
+   */
+  readonly csiVolumeHandle: CsiVolumeHandle;
 }
+
+export type CsiVolumeHandle = "ArrayVolumeName" | "HPE3PARCSP";
 
 export interface CreateVirtualCopyRequest {
   readonly name: string;
@@ -257,6 +267,8 @@ export interface Engine {
   /** Stops a queued or running job; a finished job is returned unchanged; undefined when nothing runs on the copy. */
   halt(target: HaltTarget, options?: CallOptions): Promise<JobObservation | undefined>;
   observeCopy(name: string, options?: CallOptions): Promise<CopyObservation | undefined>;
+  /** Any array volume (a base volume or a copy) by its exact name; undefined when the array has none. */
+  observeVolume(name: string, options?: CallOptions): Promise<VolumeObservation | undefined>;
   observeJob(id: string, options?: CallOptions): Promise<JobObservation | undefined>;
   /** Deleting a copy that is gone succeeds; one that carries another owner's tag (or none) is refused, NotOwned. */
   deleteCopy(copy: CopyRef, options?: CallOptions): Promise<void>;

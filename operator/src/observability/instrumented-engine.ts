@@ -12,6 +12,7 @@ const timedMethods = [
   "startJob",
   "halt",
   "observeCopy",
+  "observeVolume",
   "observeJob",
   "deleteCopy",
   "listCopies",

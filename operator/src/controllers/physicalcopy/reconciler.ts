@@ -12,13 +12,13 @@ import { isAlreadyExists } from "../../kube/errors.ts";
 import type { JsonPatchOp } from "../../kube/finalizers.ts";
 import { isDeleting } from "../../kube/finalizers.ts";
 import type { StatusWriter } from "../../kube/status.ts";
-import { resolveClass } from "../shared/classes.ts";
+import { resolveClass, type ResolvedClass } from "../shared/classes.ts";
 import { connect } from "../shared/connect.ts";
 import { ownerTag, ownObservation } from "../shared/naming.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import { addFinalizerAndIntentPatch, removeFinalizerOps } from "../shared/meta.ts";
 import { jobFinished, type PhysicalCopyObject } from "../shared/objects.ts";
-import type { VolumeResolution } from "../shared/sources.ts";
+import { arraySide, type ArraySide, type VolumeResolution } from "../shared/sources.ts";
 import { objectRef, publish } from "../shared/publish.ts";
 import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
 import {
@@ -70,8 +70,11 @@ async function gather(
   const choice = { requested: pc.spec.copyClassName, recorded: pc.status?.copyClassName };
   const cls = resolveClass(ctx.caches.classes.list(), choice.requested, choice.recorded);
   const needVolumes = cls.ok && !isDeleting(pc.metadata) && !wasCreated(pc);
-  const source = needVolumes ? await ctx.volumes.resolve(ns, pc.spec.source, cls.cls.spec.csiDriver) : undefined;
-  const target = needVolumes ? await resolveTarget(ctx, pc, cls.cls.spec.csiDriver) : undefined;
+  // The class's engine names the handle rule and confirms derived names; one that cannot be built blocks the copy
+  // in connect below (ClassUnusable), which is what the status then says.
+  const side = needVolumes ? await sideOf(ctx, cls.cls, signal) : undefined;
+  const source = side === undefined ? undefined : await ctx.volumes.resolve(ns, pc.spec.source, side);
+  const target = side === undefined ? undefined : await resolveTarget(ctx, pc, side);
   const targetName = target?.ok === true ? target.volume : targetOf(pc);
   // Another owner's copy on the same target (two PhysicalCopies onto one volume) is not ours to show or clean up.
   const { link, engine } = await connect(
@@ -86,17 +89,25 @@ async function gather(
   return { g: { pc, now, link, source, target, initialJob, activeJob }, engine };
 }
 
+async function sideOf(ctx: ControllerContext, cls: ResolvedClass, signal: AbortSignal): Promise<ArraySide | undefined> {
+  try {
+    return arraySide(cls, await ctx.engines.engineFor(cls), signal);
+  } catch {
+    return undefined;
+  }
+}
+
 function resolveTarget(
   ctx: ControllerContext,
   pc: PhysicalCopyObject,
-  csiDriver: string,
+  side: ArraySide,
 ): Promise<VolumeResolution> | VolumeResolution {
   const t = pc.spec.target;
   if (t.create !== undefined) return { ok: true, volume: targetOf(pc) ?? "" };
   return ctx.volumes.resolve(
     pc.metadata.namespace ?? "",
     { persistentVolumeClaimName: t.persistentVolumeClaimName, volumeName: t.volumeName },
-    csiDriver,
+    side,
   );
 }
 

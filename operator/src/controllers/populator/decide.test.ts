@@ -298,16 +298,47 @@ describe("populator decide: the array clone", () => {
     });
     // The provisioner made the PV, the PV controller has not bound PVC′ yet.
     expect(decide(cloneOf({ ...done, prime: primeOf(), primePv: importedPv }, started)).kind).toBe("wait");
-    expect(decide(cloneOf({ ...done, prime: primeOf("pvc-p"), primePv: importedPv }, started))).toEqual({
+    // Imported as the HPE CSP does: our clone renamed away, the PV's array volume confirmed on the array.
+    const imported = {
+      clone: { state: "absent" },
+      prime: primeOf("pvc-p"),
+      primePv: importedPv,
+      imported: { ok: true, volume: "pvc-p" },
+    } as const;
+    expect(decide(cloneOf(imported, started))).toEqual({
       kind: "rebind",
       handoff: "claimRef",
       pv: importedPv,
+      volume: "pvc-p",
     });
     // A Filesystem claim is handed over the same way: PVC′ was made in its mode, not in Block.
-    const fs = cloneOf({ ...done, prime: primeOf("pvc-p"), primePv: importedPv }, started, {
-      volumeMode: "Filesystem",
-    });
+    const fs = cloneOf(imported, started, { volumeMode: "Filesystem" });
     expect(decide(fs)).toMatchObject({ kind: "rebind", handoff: "claimRef" });
+  });
+
+  it("does not hand over a PV when the import did not happen as the HPE CSP does it", () => {
+    const bound = { prime: primeOf("pvc-p"), primePv: importedPv, imported: { ok: true, volume: "pvc-p" } } as const;
+    // Our clone still there under its own name: the driver made some other volume (it ignored the annotation).
+    expect(decide(cloneOf({ ...bound, ...clone({ state: "complete", sizeBytes: 1 << 30 }) }, started))).toMatchObject({
+      kind: "cloneFailed",
+      failure: expect.stringContaining(
+        "still on the array under its own name: csi.hpe.com did not import it",
+      ) as unknown,
+      remove: false,
+    });
+    // The PV's array volume is not on the array: the resolver's message says which it expected.
+    const missing = {
+      ok: false,
+      reason: "SourceNotFound",
+      message: "PersistentVolume pvc-p's array volume x is gone",
+    } as const;
+    expect(decide(cloneOf({ ...bound, clone: { state: "absent" }, imported: missing }, started))).toMatchObject({
+      kind: "cloneFailed",
+      failure: expect.stringContaining(
+        "cannot be confirmed: PersistentVolume pvc-p's array volume x is gone",
+      ) as unknown,
+      remove: false,
+    });
   });
 
   it("cleans up a clone left by a deleted claim, but not the volume of a claim it was handed to", () => {

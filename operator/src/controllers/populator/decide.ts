@@ -28,6 +28,7 @@ import {
   type ClaimRef,
   type CopyKind,
 } from "./objects.ts";
+import type { VolumeResolution } from "../shared/sources.ts";
 import { cloneStep, isOwnClone, strategyOf, type CloneView } from "./strategy.ts";
 
 export const retryAtAnnotation = "arraycopy.io/populate-retry-at";
@@ -98,6 +99,11 @@ export interface Gathered {
   readonly secret: boolean;
   /** The array clone under the claim's clone name, when the engine can make one (capability csiImport). */
   readonly clone?: CloneView | undefined;
+  /**
+   * Array clone, once PVC′ is bound to its PV: that PV's array volume, resolved as a PVC source's is (the class's
+   * handle rule, confirmed on the array) — the volume the driver's import left.
+   */
+  readonly imported?: VolumeResolution | undefined;
 }
 
 /** Warnings for bad input, each naming what to fix. */
@@ -128,7 +134,13 @@ export type Plan =
    * claimRef: PVC′'s PV is bound ahead to the claim; filesystemPv: a Filesystem PV for the same CSI volume is made
    * for the claim (the data path's Block PVC′ for a Filesystem claim).
    */
-  | { readonly kind: "rebind"; readonly handoff: "claimRef" | "filesystemPv"; readonly pv: V1PersistentVolume }
+  | {
+      readonly kind: "rebind";
+      readonly handoff: "claimRef" | "filesystemPv";
+      readonly pv: V1PersistentVolume;
+      /** Array clone: the array volume the PV holds (annotated on it for people). */
+      readonly volume?: string;
+    }
   | { readonly kind: "finish"; readonly volume: string }
   | { readonly kind: "cleanup"; readonly why: string };
 

@@ -37,6 +37,7 @@ import type { StatusWriter } from "../../kube/status.ts";
 import type { GrantSource, PopulationGrants } from "../../populator/source.ts";
 import { connect } from "../shared/connect.ts";
 import type { ControllerContext } from "../shared/context.ts";
+import { arraySide, type ArraySide } from "../shared/sources.ts";
 import type { Meta, PhysicalCopyObject, VirtualCopyObject } from "../shared/objects.ts";
 import { annotationOps, deleteIf, findCopy, hold, ignoreNotFound, readOrUndefined, type AnyCopy } from "./calls.ts";
 import { abandonClone, cloneFailed, cloneRetryMs, importClone, observeClone, startClone } from "./clone.ts";
@@ -54,6 +55,7 @@ import {
 } from "./decide.ts";
 import { allowedOverrides } from "./strategy.ts";
 import {
+  arrayVolumeAnnotation,
   attemptsAnnotation,
   claimAnnotation,
   claimFinalizer,
@@ -145,10 +147,15 @@ async function gather(deps: PopulatorDeps, claim: V1PersistentVolumeClaim, signa
   const linked = found === undefined ? undefined : await engineView(deps.ctx, found, signal);
   const view = linked?.view;
   const engine = linked?.engine;
-  const clone =
-    view?.ok === true && view.csiImport && engine !== undefined ? await observeClone(engine, ref, signal) : undefined;
+  const cloning = view?.ok === true && view.csiImport && engine !== undefined;
+  const clone = cloning ? await observeClone(engine, ref, signal) : undefined;
+  const primeBound = primePv !== undefined && prime?.spec?.volumeName === primePv.metadata?.name;
+  const imported =
+    cloning && primeBound && linked?.side !== undefined
+      ? await deps.ctx.volumes.resolve(ns, { persistentVolumeClaimName: primeName(ref.uid) }, linked.side)
+      : undefined;
   const storageClass = deleting ? undefined : await storageClassView(deps, claim);
-  return { g: { ...base, primePv, fsPv, copy, engine: view, storageClass, clone }, secret, engine };
+  return { g: { ...base, primePv, fsPv, copy, engine: view, storageClass, clone, imported }, secret, engine };
 }
 
 /** What one reconcile of a claim gathered: the pure view, and the live objects the actions need. */
@@ -205,7 +212,7 @@ async function engineView(
   ctx: ControllerContext,
   copy: AnyCopy,
   signal: AbortSignal,
-): Promise<{ view: EngineView; engine: Engine | undefined }> {
+): Promise<{ view: EngineView; engine: Engine | undefined; side?: ArraySide }> {
   const { link, engine } = await connect(
     ctx,
     { requested: copy.spec.copyClassName, recorded: copy.status?.copyClassName },
@@ -221,7 +228,7 @@ async function engineView(
     csiImport: caps.csiImport && caps.onlinePhysicalCopies,
     csiDriver: link.cls.spec.csiDriver,
   };
-  return { view, engine };
+  return engine === undefined ? { view, engine } : { view, engine, side: arraySide(link.cls, engine, signal) };
 }
 
 async function storageClassView(deps: PopulatorDeps, claim: V1PersistentVolumeClaim): Promise<StorageClassView> {
@@ -291,7 +298,7 @@ async function act(deps: PopulatorDeps, gathering: Gathering, plan: Plan, log: L
       return after(delay);
     }
     case "rebind":
-      await rebind(deps, g, secret, plan.handoff, plan.pv, log);
+      await rebind(deps, g, secret, plan, log);
       return after(2_000);
     case "finish": {
       await annotateClaim(deps, g, populatedFromOf(g));
@@ -499,11 +506,11 @@ async function rebind(
   deps: PopulatorDeps,
   g: Gathered,
   secret: V1Secret | undefined,
-  handoff: "claimRef" | "filesystemPv",
-  pv: V1PersistentVolume,
+  plan: Extract<Plan, { kind: "rebind" }>,
   log: Logger,
 ): Promise<void> {
   const { core } = deps;
+  const { handoff, pv, volume } = plan;
   const name = pv.metadata?.name ?? "";
   const from = populatedFromOf(g);
   const primeUid = g.prime?.metadata?.uid;
@@ -511,7 +518,10 @@ async function rebind(
     log.warn({ pv: name }, "PVC′'s volume is not bound to PVC′: not touching it");
     return;
   }
-  const annotations = annotationOps(pv.metadata?.annotations, { [populatedFromAnnotation]: from });
+  const annotations = annotationOps(pv.metadata?.annotations, {
+    [populatedFromAnnotation]: from,
+    ...(volume === undefined ? {} : { [arrayVolumeAnnotation]: volume }),
+  });
   if (handoff === "claimRef") {
     const claimRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", ...g.ref };
     await core.patchPersistentVolume({

@@ -108,5 +108,27 @@ export function cloneStep(g: Gathered, copy: CopyView, node: string | undefined,
       message: `waiting for ${driver} to import array volume ${name} as ${primeName(g.ref.uid)}`,
       ms: 10_000,
     };
-  return { kind: "rebind", handoff: "claimRef", pv };
+  // The HPE CSP renames the volume it imports to the PV's volume (docs/sources.md): our clone still there under its
+  // own name means the PV holds some other volume (a blank one, had the driver ignored the annotation).
+  const pvName = primeVolume;
+  // A Warning, retried, and nothing deleted: the PV is the driver's, and a clone it did not take stays ours.
+  if (isOwnClone(g.clone))
+    return {
+      kind: "cloneFailed",
+      failure:
+        `${primeName(g.ref.uid)} is bound to PV ${pvName}, but the clone is still on the array under its own name: ` +
+        `${driver} did not import it (an import renames it to the PV's volume); the PV is not handed over`,
+      remove: false,
+    };
+  const imported = g.imported;
+  if (imported?.ok !== true)
+    return {
+      kind: "cloneFailed",
+      failure:
+        `${primeName(g.ref.uid)} is bound to PV ${pvName}, whose array volume cannot be confirmed` +
+        (imported === undefined ? "" : `: ${imported.message}`) +
+        "; the PV is not handed over",
+      remove: false,
+    };
+  return { kind: "rebind", handoff: "claimRef", pv, volume: imported.volume };
 }

@@ -22,6 +22,7 @@ import { prepareCreate, releaseFinalizer } from "../shared/meta.ts";
 import type { VirtualCopyObject } from "../shared/objects.ts";
 import { publishCopyReport } from "../shared/publish.ts";
 import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
+import { arraySide } from "../shared/sources.ts";
 import { arrayNameOf, decide, releases, wasCreated, type Gathered, type Plan } from "./decide.ts";
 import { report, type Outcome, type Report } from "./status.ts";
 
@@ -55,9 +56,10 @@ async function gather(
     "virtual copy",
   );
   const needSource = link.ok && !isDeleting(vc.metadata) && link.observed === undefined && !wasCreated(vc);
-  const source = needSource
-    ? await ctx.volumes.resolve(vc.metadata.namespace ?? "", vc.spec.source, link.cls.spec.csiDriver)
-    : undefined;
+  const source =
+    needSource && engine !== undefined
+      ? await ctx.volumes.resolve(vc.metadata.namespace ?? "", vc.spec.source, arraySide(link.cls, engine, signal))
+      : undefined;
   return { g: { vc, now, link, source }, engine };
 }
 

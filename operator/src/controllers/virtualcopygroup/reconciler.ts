@@ -25,6 +25,7 @@ import { jobFinished, type VirtualCopyGroupObject } from "../shared/objects.ts";
 import { findCondition } from "../../kube/conditions.ts";
 import { publishCopyReport } from "../shared/publish.ts";
 import { reconcileSteps, type Gathering } from "../shared/reconcile.ts";
+import { arraySide, type ArraySide } from "../shared/sources.ts";
 import {
   decide,
   failedForGood,
@@ -80,7 +81,7 @@ async function gather(
   if (!toMake || engine === undefined || !link.capabilities.groupVirtualCopies)
     return { g: { group, now, link, restoreFailed }, engine };
   try {
-    const members = await resolveMembers(ctx, group, engine, link.cls.spec.csiDriver, signal);
+    const members = await resolveMembers(ctx, group, engine, arraySide(link.cls, engine, signal), signal);
     return { g: { group, now, link, members }, engine };
   } catch (e: unknown) {
     // Reading a volume set is an array call: when it fails the group is blocked as any observation is.
@@ -110,7 +111,7 @@ async function resolveMembers(
   ctx: ControllerContext,
   group: VirtualCopyGroupObject,
   engine: Engine,
-  csiDriver: string,
+  side: ArraySide,
   signal: AbortSignal,
 ): Promise<MemberResolution> {
   const ns = group.metadata.namespace ?? "";
@@ -138,7 +139,7 @@ async function resolveMembers(
   }
   const members: Member[] = [];
   for (const claim of claims) {
-    const r = await ctx.volumes.resolve(ns, { persistentVolumeClaimName: claim }, csiDriver);
+    const r = await ctx.volumes.resolve(ns, { persistentVolumeClaimName: claim }, side);
     if (!r.ok) return r;
     const twice = members.find((m) => m.volume === r.volume);
     if (twice !== undefined)

@@ -37,6 +37,7 @@ import type {
   JobObservation,
   OwnerTag,
   StartJobRequest,
+  VolumeObservation,
   VolumeOps,
 } from "../port.ts";
 import { finishedJobStates } from "../port.ts";
@@ -49,7 +50,7 @@ import { classes, defaultNamespace, jobName, modes, requestedStates, syncTypes, 
 import { CimIndications, type CimIndicationOptions } from "./indications.ts";
 import { CimReader, type VolumeView } from "./reader.ts";
 import { discover, type Discovery } from "./profile.ts";
-import type { CimVolumeAccess } from "./volumes.ts";
+import { observation, type CimVolumeAccess } from "./volumes.ts";
 import type { CimValue, InstanceName } from "./xml.ts";
 
 export interface CimEngineOptions extends CimClientOptions {
@@ -152,6 +153,8 @@ class CimEngine implements Engine {
       groupVirtualCopies: false,
       // The same arrays, but online copies through CIM have not been tried with the HPE CSI driver's import.
       csiImport: false,
+      // The same arrays behind the same CSI driver and CSP: a PV names its volume as over WSAPI (docs/sources.md).
+      csiVolumeHandle: "HPE3PARCSP",
     };
   }
 
@@ -360,6 +363,15 @@ class CimEngine implements Engine {
       return v === undefined ? undefined : await this.#reader.copy(v, options?.signal);
     } catch (e: unknown) {
       throw withContext(`cannot observe copy ${name}`, e);
+    }
+  }
+
+  async observeVolume(name: string, options?: CallOptions): Promise<VolumeObservation | undefined> {
+    try {
+      const v = await this.#reader.volume(name, options?.signal);
+      return v === undefined ? undefined : observation(v);
+    } catch (e: unknown) {
+      throw withContext(`cannot observe volume ${name}`, e);
     }
   }
 

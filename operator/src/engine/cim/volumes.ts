@@ -47,7 +47,7 @@ const noDataPath = (what: string) =>
 const notBuilt = (what: string) =>
   Promise.reject(new EngineError(`cannot ${what}: volume sets are not built on CIM yet`, { code: "Unsupported" }));
 
-const observation = (v: VolumeView): VolumeObservation => ({
+export const observation = (v: VolumeView): VolumeObservation => ({
   name: v.name,
   sizeBytes: v.sizeBytes,
   readOnly: v.readOnly,

@@ -134,6 +134,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
       volumes: true,
       groupVirtualCopies: true,
       csiImport: false,
+      csiVolumeHandle: "ArrayVolumeName",
     };
   }
 
@@ -190,6 +191,10 @@ export class EmbeddedEngine implements Engine, VolumeOps {
       const record = this.core.copy(name);
       return Promise.resolve(record === undefined ? undefined : this.core.observeCopy(record));
     });
+  }
+
+  observeVolume(name: string, options?: CallOptions): Promise<VolumeObservation | undefined> {
+    return this.call(`cannot observe volume ${name}`, options, () => Promise.resolve(this.volumeOps.observeOne(name)));
   }
 
   observeJob(id: string, options?: CallOptions): Promise<JobObservation | undefined> {

@@ -100,6 +100,12 @@ export class Volumes {
     await this.core.store.write(node, offset, data);
   }
 
+  /** A volume the array shows (not an internal one) by its exact name. */
+  observeOne(name: string): VolumeObservation | undefined {
+    const node = this.core.store.get(name);
+    return node === undefined || node.record.internal ? undefined : this.observe(node);
+  }
+
   list(): VolumeObservation[] {
     return [...this.core.store.all()].filter((n) => !n.record.internal).map((n) => this.observe(n));
   }

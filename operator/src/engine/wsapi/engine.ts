@@ -35,6 +35,7 @@ import type {
   JobObservation,
   OwnerTag,
   StartJobRequest,
+  VolumeObservation,
   VolumeOps,
   VolumeSetObservation,
 } from "../port.ts";
@@ -46,6 +47,7 @@ import { named, unnamed } from "./diagnose.ts";
 import { TaskPoller } from "../task-poller.ts";
 import { KeyedQueue } from "./limiter.ts";
 import { observeTask, observeVolumeCopy, tasksOn, wsapiPriority } from "./observe.ts";
+import { observe as observeVolume } from "./volumes.ts";
 import { parseTag, withTag, type CopyTag } from "../owner-tag.ts";
 import { copyTypes, taskStatus, taskTypes, type Task, type Volume } from "./schemas.ts";
 
@@ -115,6 +117,8 @@ export class WsapiEngine implements Engine {
       groupVirtualCopies: true,
       // The HPE CSI driver's CSP for these arrays takes a volume over by name (importVolumeName; docs/populator.md).
       csiImport: true,
+      // The HPE CSI driver's CSP for these arrays names a PV's volume pvc-<uid>, cut to 31 (docs/sources.md).
+      csiVolumeHandle: "HPE3PARCSP",
     };
   }
 
@@ -315,6 +319,13 @@ export class WsapiEngine implements Engine {
 
   observeCopy(name: string, options?: CallOptions): Promise<CopyObservation | undefined> {
     return this.#call(`cannot observe copy ${name}`, undefined, options, (signal) => this.observeCopyNow(name, signal));
+  }
+
+  observeVolume(name: string, options?: CallOptions): Promise<VolumeObservation | undefined> {
+    return this.#call(`cannot observe volume ${name}`, undefined, options, async (signal) => {
+      const v = await this.#api.volume(name, signal);
+      return v === undefined ? undefined : observeVolume(v);
+    });
   }
 
   observeJob(id: string, options?: CallOptions): Promise<JobObservation | undefined> {

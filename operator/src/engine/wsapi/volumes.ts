@@ -14,7 +14,7 @@ export interface DataPath {
   write(name: string, offset: number, data: Uint8Array): Promise<void>;
 }
 
-function observe(v: Volume): VolumeObservation {
+export function observe(v: Volume): VolumeObservation {
   return {
     name: v.name,
     sizeBytes: Math.round(v.sizeMiB * MiB),
