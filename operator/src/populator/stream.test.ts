@@ -115,7 +115,8 @@ afterEach(async () => {
 
 const source = (): string => `https://127.0.0.1:${port}`;
 
-describe("populate", () => {
+// Each case moves a few MiB through TLS in a few seconds; on two shared cores under load, some took 5 s.
+describe("populate", { timeout: 15_000 }, () => {
   it("writes the copy's point in time into a fresh file, sending only chunks that are not zeros", async () => {
     const then = await volumeAndCopy();
     const target = join(dir, "target.img");
@@ -124,6 +125,8 @@ describe("populate", () => {
     expect(await readFile(target)).toEqual(then);
     expect(r).toMatchObject({ chunks: 16, sent: 12, matched: 4, zeroed: 0, bytesWritten: 3 * MiB });
     expect(r.digest).toBe(digestOf(then));
+    // The manifest and the 16 chunks, over TLS (what the refusals below never get to).
+    expect(requests).toBe(17);
     // The fresh file was extended sparse, and the hole was never written: it stays a hole.
     expect((await stat(target)).blocks * 512).toBeLessThanOrEqual(3 * MiB + 64 * 1024);
   });
@@ -198,7 +201,8 @@ describe("populate", () => {
     expect(await readFile(target)).toEqual(then);
     expect(r.digest).toBe(digestOf(then));
     expect(r.sent + r.matched).toBe(16);
-  });
+    // Waiting is the point: backoff doubles from 0.2 s, and new TLS connections are made after the restart.
+  }, 20_000);
 
   it("refuses a token the source does not know, as final, and writes nothing", async () => {
     await volumeAndCopy();
@@ -209,6 +213,21 @@ describe("populate", () => {
     expect(e).toMatchObject({ final: true });
     expect((e as Error).message).toContain("token");
     expect(await readFile(target, "utf8")).toBe("untouched");
+  });
+
+  it("pins a certificate for an IPv6 address (a pod network of IPv6)", async () => {
+    const then = await volumeAndCopy();
+    const six = selfSignedCert(["::1"]);
+    const served = await startPopulationServer(0, grants, six, "::1");
+    try {
+      const target = join(dir, "target.img");
+      await writeFile(target, "");
+      await populate({ source: `https://[::1]:${served.port}`, ca: six.cert, token, target });
+      expect(await readFile(target)).toEqual(then);
+    } finally {
+      served.server.closeAllConnections();
+      served.server.close();
+    }
   });
 
   it("refuses a server at the same address with another certificate: nothing is asked, nothing written", async () => {
@@ -310,7 +329,7 @@ describe("populate", () => {
   });
 });
 
-describe("populator/cli.js (the populator pod's command)", () => {
+describe("populator/cli.js (the populator pod's command)", { timeout: 15_000 }, () => {
   const cli = join(dirname(fileURLToPath(import.meta.url)), "cli.ts");
   const run = (args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
