@@ -319,6 +319,7 @@ describe("populator", () => {
     op = startOperator(opArgs, { registry: op.registry, wrap });
     const after = await eventually(() => {
       const p = objectsOf(uid).pod;
+      expect(p).toBeDefined();
       expect(p?.metadata.uid).not.toBe(before.metadata.uid);
       expect(p?.metadata.deletionTimestamp).toBeUndefined();
       return p as Obj;
