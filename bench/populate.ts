@@ -1,5 +1,5 @@
-// Benchmark of the populator's data path (not a test): a virtual copy of the embedded engine offered by this
-// process, written into a fresh loop device by the populator's own command in a child process (as the populator
+// Benchmark of the populator's data path (not a test): a virtual copy of the embedded engine offered over HTTPS by
+// this process, written into a fresh loop device by the populator's own command in a child process (as the populator
 // pod runs it), against `dd bs=1M conv=fsync` of the same bytes from a file in the page cache into a loop device of
 // the same size: the device's limit. Medians of several runs. `npm run bench:populate [-- --quick]` (root: loop
 // devices).
@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { openEmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
+import { selfSignedCert } from "../operator/src/kube/self-signed.ts";
 import { PopulationGrants, startPopulationServer } from "../operator/src/populator/source.ts";
 import { writeResults } from "./results.ts";
 
@@ -71,9 +72,12 @@ try {
   const token = randomBytes(32).toString("base64url");
   const source = { sizeBytes, read: (o: number, l: number) => engine.readVolume("snap", o, l) };
   grants.grant(token, "bench/populate", source, chunkMiB === undefined ? undefined : chunkMiB * MiB);
-  const { server, port } = await startPopulationServer(0, grants, "127.0.0.1");
+  const identity = selfSignedCert(["127.0.0.1"]);
+  const { server, port } = await startPopulationServer(0, grants, identity, "127.0.0.1");
   const tokenFile = join(dir, "token");
   await writeFile(tokenFile, token);
+  const caFile = join(dir, "ca.crt");
+  await writeFile(caFile, identity.cert);
 
   const freshLoop = async (name: string): Promise<string> => {
     const image = join(dir, name);
@@ -96,7 +100,8 @@ try {
   const cli = join(import.meta.dirname, "..", "operator", "src", "populator", "cli.ts");
   const populateInto = (dev: string) =>
     run(process.execPath, [
-      ...[cli, "--source", `http://127.0.0.1:${port}`, "--token-file", tokenFile, "--target", dev],
+      ...[cli, "--source", `https://127.0.0.1:${port}`, "--token-file", tokenFile, "--ca-file", caFile],
+      ...["--target", dev],
       ...(concurrency === undefined ? [] : ["--concurrency", String(concurrency)]),
     ]);
 
@@ -124,7 +129,7 @@ try {
     `populate: ${mib} MiB copy (${Math.round(dataShare * 100)}% data, the rest a hole), median of ${runs} runs`,
   );
   console.log(row("dd bs=1M conv=fsync, page-cached file → fresh loop device", base, base));
-  console.log(row("populate (child process over HTTP) → fresh loop device", median(fresh), base));
+  console.log(row("populate (child process over HTTPS) → fresh loop device", median(fresh), base));
   console.log(row("populate again → the same device (every chunk confirmed)", median(again), base));
   const figure = (xs: readonly number[]) => ({
     seconds: median(xs),

@@ -26,6 +26,11 @@ describe("configuration", () => {
       /--cim-listener-url/,
     ],
     [
+      "the populator's data path is https only (its certificate is made at start)",
+      ["--populator-address", "http://arraycopy.example:8081"],
+      /--populator-address/,
+    ],
+    [
       "a listener certificate comes with its key",
       ["--cim-listener-port", "1", "--cim-listener-url", "https://a:1", "--cim-listener-cert-file", "/c"],
       /go together/,

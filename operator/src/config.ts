@@ -46,9 +46,12 @@ export const configSchema = z.object({
     .describe("namespace of the populator's pods, PVC′s and token Secrets; default: --lease-namespace"),
   populatorPort: port.describe("port of the populator pods' data path (served only with --populator-image)"),
   populatorAddress: z
-    .url()
+    .url({ protocol: /^https$/ })
     .optional()
-    .describe("URL populator pods reach this replica at; default http://$POD_IP:<populator-port>"),
+    .describe(
+      "https URL populator pods reach this replica at (its host is in the data path's certificate); " +
+        "default https://$POD_IP:<populator-port>",
+    ),
   cimListenerPort: port.optional().describe("port of the HTTPS listener for cim job indications; unset: no listener"),
   cimListenerUrl: z
     .url({ protocol: /^https$/ })

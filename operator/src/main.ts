@@ -29,8 +29,9 @@ import { virtualCopyGroupSetup } from "./controllers/virtualcopygroup/setup.ts";
 import { messageOf } from "./engine/errors.ts";
 import { EngineRegistry } from "./engine/registry.ts";
 import { IndicationListener } from "./engine/cim/listener.ts";
-import { selfSignedCert } from "./engine/cim/listener-cert.ts";
+import { certFingerprint, selfSignedCert } from "./kube/self-signed.ts";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { makeClients, type Clients } from "./kube/client.ts";
 import { realClock, type Clock } from "./kube/clock.ts";
 import { Controller } from "./kube/controller.ts";
@@ -55,6 +56,9 @@ import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 /** Our status writers' field managers all start so; the caches keep only their managedFields entries. */
 const managerPrefix = "arraycopy-";
 const populatorSelector = "arraycopy.io/populator=true";
+
+/** A URL's host as a certificate names it: an IPv6 address without its brackets. */
+const hostOf = (url: string): string => new URL(url).hostname.replace(/^\[|\]$/g, "");
 const cacheCompaction: CompactOptions = {
   interner: new StringInterner(),
   keepManagedFields: (e) => isStatusApply(e) && (e.manager?.startsWith(managerPrefix) ?? false),
@@ -251,15 +255,28 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     retainEngines: (names) => (opts.retainEngines === undefined ? registry.retain(names) : opts.retainEngines(names)),
   };
   const grants = new PopulationGrants();
+  // The data path's certificate, new with every process: populator pods pin it, so a pod of an earlier leader (or
+  // of this replica before it restarted) trusts no one here and is replaced (controllers/populator/decide.ts).
+  const podIp = process.env["POD_IP"] ?? "127.0.0.1";
+  const host = config.populatorAddress === undefined ? podIp : hostOf(config.populatorAddress);
+  const identity = selfSignedCert([host], 3650);
   const population =
-    config.populatorImage === undefined ? undefined : await startPopulationServer(config.populatorPort, grants);
-  const address = config.populatorAddress ?? `http://${process.env["POD_IP"] ?? "127.0.0.1"}:${population?.port ?? 0}`;
-  if (population !== undefined) log.info({ port: population.port, address }, "Serving the populator's data path");
+    config.populatorImage === undefined
+      ? undefined
+      : await startPopulationServer(config.populatorPort, grants, identity);
+  const address =
+    config.populatorAddress ?? `https://${isIP(podIp) === 6 ? `[${podIp}]` : podIp}:${population?.port ?? 0}`;
+  const source = { address, caCert: identity.cert, caFingerprint: certFingerprint(identity.cert) };
+  if (population !== undefined)
+    log.info(
+      { port: population.port, address, certificate: source.caFingerprint },
+      "Serving the populator's data path",
+    );
   const wiring = {
     claims,
     pods: populatorPods,
     grants,
-    settings: { image: config.populatorImage, namespace: popNs, address },
+    settings: { image: config.populatorImage, namespace: popNs, source },
   };
   const controllers = [...setups, (d: SetupDeps) => populatorSetup(d, wiring)].map((setup) => {
     const { name, watches, reconcile, clock: own } = setup(deps);
@@ -317,7 +334,7 @@ async function startCimListener(config: Config, log: Logger): Promise<Indication
   const pair =
     config.cimListenerCertFile !== undefined && config.cimListenerKeyFile !== undefined
       ? { cert: readFileSync(config.cimListenerCertFile, "utf8"), key: readFileSync(config.cimListenerKeyFile, "utf8") }
-      : selfSignedCert([new URL(config.cimListenerUrl).hostname.replace(/^\[|\]$/g, ""), "localhost"]);
+      : selfSignedCert([hostOf(config.cimListenerUrl), "localhost"]);
   const listener = await IndicationListener.start({ port: config.cimListenerPort, ...pair });
   log.info(
     { port: listener.port, url: config.cimListenerUrl, selfSigned: config.cimListenerCertFile === undefined },

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { openCimEngine } from "../../operator/src/engine/cim/engine.ts";
 import type { CimIndicationOptions } from "../../operator/src/engine/cim/indications.ts";
 import { IndicationListener } from "../../operator/src/engine/cim/listener.ts";
-import { selfSignedCert } from "../../operator/src/engine/cim/listener-cert.ts";
+import { selfSignedCert } from "../../operator/src/kube/self-signed.ts";
 import { cim, keyText } from "../../operator/src/engine/cim/model.ts";
 import { classes } from "../../operator/src/engine/cim/names.ts";
 import { jobQuery } from "../../operator/src/engine/cim/subscription.ts";

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbeddedEngine, type EmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
 import { EngineRegistry } from "../../operator/src/engine/registry.ts";
 import { IndicationListener } from "../../operator/src/engine/cim/listener.ts";
-import { selfSignedCert } from "../../operator/src/engine/cim/listener-cert.ts";
+import { selfSignedCert } from "../../operator/src/kube/self-signed.ts";
 import { keyText } from "../../operator/src/engine/cim/model.ts";
 import { classes } from "../../operator/src/engine/cim/names.ts";
 import { startCimTestArray, type CimTestArray } from "../cim-server/server.ts";

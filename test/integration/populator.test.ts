@@ -2,17 +2,23 @@
 // pod stays Pending, and test/node proves the rest): a PVC whose dataSourceRef names a VirtualCopy gets PVC′, the
 // token Secret and the populator pod in the operator's namespace, the finalizers on the claim and the copy, the
 // copy's status.volumeClaims and a Populating event; the data path the pod would read is served, and the
-// populator's own command, run here with the pod's arguments and token, writes the copy's point in time byte for
-// byte. Deleting the copy waits (WaitingForClaims); deleting the claim cleans everything up and lets the copy go.
+// populator's own command, run here with the pod's arguments, token and pinned certificate, writes the copy's point
+// in time byte for byte. An operator restarted at the same address holds a new certificate: the pod is replaced and
+// its Secret rewritten, and the earlier pin is refused. Deleting the copy waits (WaitingForClaims); deleting the
+// claim cleans everything up and lets the copy go.
 // Bad input: each case gets a Warning naming the problem, nothing is created, and the claim is taken up once the
 // cause goes away.
 import { spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freshNamespace, installCrds, kubectl, kubectlOk, repoRoot } from "../support/cluster.ts";
 import { LimitedEngine } from "../support/limited-engine.ts";
+import type { Engine } from "../../operator/src/engine/port.ts";
+import { certFingerprint } from "../../operator/src/kube/self-signed.ts";
 import {
   applyYaml,
   conditionOf,
@@ -35,6 +41,8 @@ const plainClass = `pop-plain-${suffix}`;
 const image = "localhost/arraycopy/operator:test";
 const MiB = 1024 * 1024;
 let op: RunningOperator;
+let opArgs: string[];
+let wrap: (engine: Engine, className: string) => Engine;
 let ns: string;
 let popNs: string;
 const work = mkdtempSync(join(tmpdir(), "arraycopy-populator-it-"));
@@ -89,6 +97,43 @@ function runPopulator(args: readonly string[]): Promise<{ code: number; out: str
   });
 }
 
+/** The token and the pinned certificate of a claim's Secret, written where the pod would find them. */
+function podFiles(uid: string, tag: string): { token: string; ca: string; caPem: string } {
+  const data = (key: string) =>
+    Buffer.from(
+      kubectlOk(["get", "secret", `populate-${uid}`, "-n", popNs, "-o", `jsonpath={.data.${key.replace(".", "\\.")}}`]),
+      "base64",
+    );
+  const token = join(work, `${tag}-token`);
+  const ca = join(work, `${tag}-ca.crt`);
+  writeFileSync(token, data("token"));
+  writeFileSync(ca, data("ca.crt"));
+  return { token, ca, caPem: data("ca.crt").toString("utf8") };
+}
+
+/** The certificate the data path at `source` presents (trusting it for the handshake only, to read it). */
+async function servedCertificate(source: string): Promise<string> {
+  const { connect } = await import("node:tls");
+  const url = new URL(source);
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false }, () => {
+      const der = s.getPeerCertificate().raw;
+      s.end();
+      resolve(new X509Certificate(der).toString());
+    });
+    s.on("error", reject);
+  });
+}
+
+/** A free port on the loopback, so a restarted operator serves the data path at the same address. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /** The objects made for a claim that are not gone or being deleted. */
 const live = (o: ReturnType<typeof objectsOf>) =>
   [o.prime, o.pod, o.secret].filter((x) => x !== undefined && x.metadata.deletionTimestamp === undefined);
@@ -120,9 +165,9 @@ beforeAll(async () => {
   );
   const limited = new LimitedEngine({ volumes: false });
   // The second class's engine says it cannot read volume data: neither strategy can serve it.
-  op = startOperator(["--populator-image", image, "--populator-namespace", popNs, "--populator-port", "0"], {
-    wrap: (engine, className) => (className === limitedCls ? limited.wrap(engine) : engine),
-  });
+  opArgs = ["--populator-image", image, "--populator-namespace", popNs, "--populator-port", String(await freePort())];
+  wrap = (engine, className) => (className === limitedCls ? limited.wrap(engine) : engine);
+  op = startOperator(opArgs, { wrap });
   const engine = await op.engine(cls);
   await engine.volumes.createVolume("db", 4 * MiB);
   await engine.volumes.writeVolume("db", 0, pattern(1, 3 * MiB));
@@ -196,26 +241,27 @@ describe("populator", () => {
       expect(reasonsOf("restored")).toContain("Populating");
     });
 
-    // What the pod would run: its own arguments, the token from its Secret, a file standing in for the device.
+    // What the pod would run: its own arguments, the token and certificate from its Secret, a file for the device.
     const args = container?.args ?? [];
     const source = args[args.indexOf("--source") + 1] ?? "";
-    expect(source).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    const token = Buffer.from(
-      kubectlOk(["get", "secret", `populate-${uid}`, "-n", popNs, "-o", "jsonpath={.data.token}"]),
-      "base64",
+    expect(source).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(args.slice(args.indexOf("--token-file"), args.indexOf("--token-file") + 4)).toEqual([
+      "--token-file",
+      "/var/run/arraycopy/token",
+      "--ca-file",
+      "/var/run/arraycopy/ca.crt",
+    ]);
+    const files = podFiles(uid, "first");
+    // The Secret's certificate is the one the data path presents, and the pod's annotation names it.
+    expect(await servedCertificate(source)).toBe(new X509Certificate(files.caPem).toString());
+    expect(pod.metadata.annotations?.["arraycopy.io/populate-source"]).toBe(
+      `${source} ${certFingerprint(files.caPem)}`,
     );
-    writeFileSync(join(work, "token"), token);
     const target = join(work, "device");
     writeFileSync(target, Buffer.alloc(8 * MiB));
     const run = await runPopulator([
-      "--source",
-      source,
-      "--token-file",
-      join(work, "token"),
-      "--target",
-      target,
-      "--termination-log",
-      join(work, "termination-log"),
+      ...["--source", source, "--token-file", files.token, "--ca-file", files.ca, "--target", target],
+      ...["--termination-log", join(work, "termination-log")],
     ]);
     expect(run.code, run.out).toBe(0);
     const written = readFileSync(target);
@@ -223,8 +269,11 @@ describe("populator", () => {
     expect(written.subarray(4 * MiB).equals(Buffer.alloc(4 * MiB))).toBe(true);
     // A wrong token gets nothing, and says so (final: exit 2).
     writeFileSync(join(work, "token"), "not-the-token");
-    const refused = await runPopulator(["--source", source, "--token-file", join(work, "token"), "--target", target]);
+    const refused = await runPopulator([
+      ...["--source", source, "--token-file", join(work, "token"), "--ca-file", files.ca, "--target", target],
+    ]);
     expect(refused.code).toBe(2);
+    expect(refused.out).toContain("does not know this population's token");
 
     // Deleting the copy waits for the claim, and says why; the array copy stays.
     kubectlOk(["delete", "virtualcopy", "snap", "-n", ns, "--wait=false"]);
@@ -248,6 +297,69 @@ describe("populator", () => {
       expect(getObject("virtualcopy", ns, "snap")).toBeUndefined();
     }, 60_000);
     expect(await engine.observeCopy(arrayName)).toBeUndefined();
+  });
+
+  it("replaces the pod of an operator restarted at the same address, whose certificate is new", async () => {
+    applyYaml(vc("restart-snap", "db"));
+    const copy = await waitForCondition<Obj>("virtualcopy", ns, "restart-snap", "Ready", { timeoutMs: 30_000 });
+    const then = await (await op.engine(cls)).volumes.readVolume(String(copy.status?.["arrayName"]), 0, 4 * MiB);
+    applyYaml(claim("across-restart", { kind: "VirtualCopy", name: "restart-snap" }));
+    const uid = await eventually(() => {
+      const c = getObject<Obj>("pvc", ns, "across-restart");
+      expect(objectsOf(c?.metadata.uid ?? "").pod).toBeDefined();
+      return c?.metadata.uid ?? "";
+    });
+    const before = objectsOf(uid).pod as Obj;
+    const earlier = podFiles(uid, "earlier");
+    const [address] = (before.metadata.annotations?.["arraycopy.io/populate-source"] ?? "").split(" ");
+    const source = address ?? "";
+
+    // A new process at the same address: the same engines, a certificate of its own.
+    await op.stop(true);
+    op = startOperator(opArgs, { registry: op.registry, wrap });
+    const after = await eventually(() => {
+      const p = objectsOf(uid).pod;
+      expect(p).toBeDefined();
+      expect(p?.metadata.uid).not.toBe(before.metadata.uid);
+      expect(p?.metadata.deletionTimestamp).toBeUndefined();
+      return p as Obj;
+    }, 60_000);
+    // The new pod was made after its Secret held the new certificate; the pod pins it, at the same address.
+    const current = podFiles(uid, "current");
+    expect(current.caPem).not.toBe(earlier.caPem);
+    expect(after.metadata.annotations?.["arraycopy.io/populate-source"]).toBe(
+      `${source} ${certFingerprint(current.caPem)}`,
+    );
+    expect(await servedCertificate(source)).toBe(new X509Certificate(current.caPem).toString());
+    expect(readFileSync(current.token, "utf8")).toBe(readFileSync(earlier.token, "utf8"));
+
+    // The earlier pod's pin is refused by the new process before it sends anything; the new pin is served.
+    const target = join(work, "restart-device");
+    writeFileSync(target, Buffer.alloc(8 * MiB, 7));
+    const stale = await runPopulator([
+      ...["--source", source, "--token-file", earlier.token, "--ca-file", earlier.ca, "--target", target],
+      ...["--termination-log", join(work, "restart-termination-log")],
+    ]);
+    expect(stale.code).toBe(2);
+    const pinned = certFingerprint(earlier.caPem);
+    expect(readFileSync(join(work, "restart-termination-log"), "utf8")).toContain(
+      `is not the server this population was given: it does not hold the pinned certificate (${pinned})`,
+    );
+    expect(readFileSync(target).equals(Buffer.alloc(8 * MiB, 7))).toBe(true);
+    const fresh = await runPopulator([
+      ...["--source", source, "--token-file", current.token, "--ca-file", current.ca, "--target", target],
+    ]);
+    expect(fresh.code, fresh.out).toBe(0);
+    expect(
+      readFileSync(target)
+        .subarray(0, 4 * MiB)
+        .equals(then),
+    ).toBe(true);
+
+    kubectlOk(["delete", "pvc", "across-restart", "-n", ns, "--wait=false"]);
+    await eventually(() => {
+      expect(live(objectsOf(uid))).toEqual([]);
+    }, 60_000);
   });
 
   it.each([

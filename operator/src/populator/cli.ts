@@ -1,6 +1,7 @@
 // `node dist/populator/cli.js`: the populator pod's command, in the operator's own image. It is a script of its own,
 // not a flag of main.js, so that it starts without loading the operator (0.25 s instead of 1.3). It makes --target
-// (the PVC′'s block device, or a file on its filesystem) hold the copy the source offers, and ends with one JSON
+// (the PVC′'s block device, or a file on its filesystem) hold the copy the source offers (https, trusting only the
+// certificate in --ca-file: the operator's own, from the pod's Secret), and ends with one JSON
 // line of figures on stdout. A failure that another attempt can fix (the source unreachable past its deadline, a
 // chunk corrupted in transit) exits 1 and the pod is run again: it resumes by comparing, so nothing written is sent
 // twice. A final refusal exits 2. Either way the reason goes to the pod's termination message, where the
@@ -9,8 +10,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { populate, PopulateError, type PopulateProgress } from "./sink.ts";
 
-export const populateUsage = `usage: populator/cli.js --source URL --token-file FILE --target PATH [--ca-file FILE]
-  [--concurrency N] [--unreachable-seconds S] [--termination-log FILE]
+export const populateUsage = `usage: populator/cli.js --source https://HOST:PORT --token-file FILE --ca-file FILE
+  --target PATH [--concurrency N] [--unreachable-seconds S] [--termination-log FILE]
 `;
 
 const terminationLog = "/dev/termination-log";
@@ -37,8 +38,9 @@ export async function populateCommand(argv: readonly string[]): Promise<number> 
   }
   const { source, target } = values;
   const tokenFile = values["token-file"];
-  if (source === undefined || target === undefined || tokenFile === undefined) {
-    process.stderr.write(`--source, --token-file and --target are required\n${populateUsage}`);
+  const caFile = values["ca-file"];
+  if (source === undefined || target === undefined || tokenFile === undefined || caFile === undefined) {
+    process.stderr.write(`--source, --token-file, --ca-file and --target are required\n${populateUsage}`);
     return 2;
   }
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
@@ -62,14 +64,14 @@ export async function populateCommand(argv: readonly string[]): Promise<number> 
   };
   try {
     const token = (await readFile(tokenFile, "utf8")).trim();
-    const ca = values["ca-file"] === undefined ? undefined : await readFile(values["ca-file"], "utf8");
+    const ca = await readFile(caFile, "utf8");
     const started = Date.now();
     const r = await populate({
       source,
       token,
       target,
       onProgress,
-      ...(ca === undefined ? {} : { ca }),
+      ca,
       ...(concurrency === undefined ? {} : { concurrency }),
       ...(unreachable === undefined ? {} : { unreachableMs: unreachable * 1000 }),
     });

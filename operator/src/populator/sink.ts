@@ -2,16 +2,19 @@
 // a copy's bytes. For each chunk it hashes what the target holds already and asks the source with If-None-Match,
 // so only chunks that differ cross the wire: zeros on a fresh volume and everything written before an
 // interruption are confirmed, not sent again. Memory is two chunk buffers per request in flight; the target is
-// flushed once, at the end.
+// flushed once, at the end. The source is reached over TLS only, and trusted only with the one certificate the
+// population was given (the operator's, made at start and pinned through the pod's Secret): any other server at the
+// same address — an operator restarted since, a new leader, an impostor — is refused before anything is written.
 import { type FileHandle, open } from "node:fs/promises";
-import http from "node:http";
+import type http from "node:http";
 import https from "node:https";
+import { certFingerprint } from "../kube/self-signed.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chunkPath, chunkRange, etagOf, manifestPath, manifestSchema, VolumeDigest, zeroHeader } from "./protocol.ts";
 import type { Manifest } from "./protocol.ts";
 
 export interface PopulateOptions {
-  /** The source's base URL: http(s)://host:port */
+  /** The source's base URL: https://host:port */
   readonly source: string;
   readonly token: string;
   /** A block device or a regular file; a file shorter than the copy is extended (sparse). */
@@ -20,8 +23,8 @@ export interface PopulateOptions {
   readonly concurrency?: number;
   /** How long the source may stay unreachable before the populate gives up (default 10 minutes). */
   readonly unreachableMs?: number;
-  /** CA certificate(s) to trust for an https source. */
-  readonly ca?: string;
+  /** The source's certificate (PEM), pinned: the only one trusted. */
+  readonly ca: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: PopulateProgress) => void;
 }
@@ -61,24 +64,64 @@ interface Reply {
   readonly length: number;
 }
 
+/** What OpenSSL and node call a server certificate the client does not trust for the address it dialled. */
+const untrusted = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_NOT_YET_VALID",
+  "CERT_HAS_EXPIRED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "INVALID_CA",
+  "HOSTNAME_MISMATCH",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 class Source {
   readonly #base: URL;
   readonly #token: string;
-  readonly #agent: http.Agent;
-  readonly #get: typeof http.get;
+  readonly #agent: https.Agent;
+  /** The pinned certificate's fingerprint, for messages. */
+  readonly #pinned: string;
   readonly #unreachableMs: number;
   readonly #signal: AbortSignal | undefined;
 
   constructor(opts: PopulateOptions, sockets: number) {
     this.#base = new URL(opts.source);
+    if (this.#base.protocol !== "https:")
+      throw new PopulateError(
+        `the source ${opts.source} is not an https:// URL: the data path is served over TLS`,
+        true,
+      );
+    try {
+      this.#pinned = certFingerprint(opts.ca);
+    } catch (e: unknown) {
+      throw new PopulateError(`the source's certificate to pin is not a PEM certificate: ${String(e)}`, true);
+    }
     this.#token = opts.token;
     this.#unreachableMs = opts.unreachableMs ?? 10 * 60_000;
     this.#signal = opts.signal;
-    const secure = this.#base.protocol === "https:";
-    this.#agent = secure
-      ? new https.Agent({ keepAlive: true, maxSockets: sockets, ...(opts.ca === undefined ? {} : { ca: opts.ca }) })
-      : new http.Agent({ keepAlive: true, maxSockets: sockets });
-    this.#get = secure ? https.get : http.get;
+    this.#agent = new https.Agent({ keepAlive: true, maxSockets: sockets, ca: opts.ca, minVersion: "TLSv1.3" });
+  }
+
+  /** A TLS failure that means this is not the population's server: final, and nothing is sent or written. */
+  #refusal(e: unknown): PopulateError | undefined {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code ?? "";
+    const message = e instanceof Error ? e.message : String(e);
+    if (untrusted.has(code))
+      return new PopulateError(
+        `the source ${this.#base.origin} is not the server this population was given: it does not hold the ` +
+          `pinned certificate (${this.#pinned}) for that address (${code}: ${message})`,
+        true,
+      );
+    // OpenSSL's answer to a first record that is not TLS (a plain HTTP server); node gives it no code of its own.
+    if (code === "EPROTO" && /wrong version number|packet length too long/.test(message))
+      return new PopulateError(`the source ${this.#base.origin} does not speak TLS (${code}: ${message})`, true);
+    return undefined;
   }
 
   close(): void {
@@ -96,6 +139,8 @@ class Source {
         throw new Error(`the source answered ${r.status}: ${into.subarray(0, r.length).toString("utf8").trim()}`);
       } catch (e: unknown) {
         if (e instanceof PopulateError) throw e;
+        const refused = this.#refusal(e);
+        if (refused !== undefined) throw refused;
         if (Date.now() - lastOk > this.#unreachableMs)
           throw new PopulateError(
             `the source ${this.#base.origin} was unreachable for ${Math.round(this.#unreachableMs / 1000)} s: ` +
@@ -110,7 +155,7 @@ class Source {
 
   #once(path: string, headers: Record<string, string>, into: Buffer): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const req = this.#get(
+      const req = https.get(
         new URL(path, this.#base),
         {
           agent: this.#agent,

@@ -1,8 +1,10 @@
 // The source side of the data path (protocol.ts): the operator offers a copy's bytes to the one populator that
 // holds the population's token. A grant reads through the engine's volume API, chunk by chunk, so memory stays at
-// one chunk per request in flight whatever the copy's size.
+// one chunk per request in flight whatever the copy's size. It is served over TLS only (1.3), with the certificate
+// this process made at start: populator pods pin it (--ca-file), so the bytes and the token are never in clear.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import {
   chunkPath,
@@ -123,13 +125,20 @@ function reply(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { "content-type": "text/plain" }).end(`${message}\n`);
 }
 
-/** A server of its own for the data path (the operator's is on its own port, apart from /metrics). */
+/** The data path's certificate and key (PEM): kube/self-signed.ts makes them at start. */
+export interface ServerIdentity {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A server of its own for the data path (the operator's is on its own port, apart from /metrics), HTTPS only. */
 export async function startPopulationServer(
   port: number,
   grants: PopulationGrants,
+  identity: ServerIdentity,
   host?: string,
 ): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
+  const server = createServer({ cert: identity.cert, key: identity.key, minVersion: "TLSv1.3" }, (req, res) => {
     if (!grants.handle(req, res)) reply(res, 404, "not found");
   });
   server.keepAliveTimeout = 30_000;

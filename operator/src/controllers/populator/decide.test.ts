@@ -5,7 +5,10 @@ import { decide, quantityBytes, retryAtAnnotation, retryDelayMs, type Gathered }
 import { allowedOverrides, type CloneView } from "./strategy.ts";
 
 const uid = "6b1e2c3d-0000-4000-8000-000000000001";
-const address = "http://10.0.0.5:8081";
+const fingerprint = `sha256:${"ab".repeat(32)}`;
+const source = { address: "https://10.0.0.5:8081", caCert: "PEM", caFingerprint: fingerprint };
+/** The pod's arraycopy.io/populate-source as this replica writes it: its address and its certificate. */
+const address = `https://10.0.0.5:8081 ${fingerprint}`;
 
 function gathered(
   mods: Partial<Gathered> = {},
@@ -30,7 +33,7 @@ function gathered(
     claim,
     ref: { namespace: "app", name: "restored", uid },
     now: Date.parse("2026-12-02T12:00:00Z"),
-    settings: { image: "img", namespace: "arraycopy-system", address },
+    settings: { image: "img", namespace: "arraycopy-system", source },
     source: { kind: "VirtualCopy", name: "snap" },
     copy: {
       kind: "VirtualCopy",
@@ -102,7 +105,7 @@ describe("populator decide", () => {
       "CrossNamespaceCopy",
     ],
     ["a copy not Ready", { copy: { ...copyOf(), ready: false } }, "CopyNotReady"],
-    ["no populator image", { settings: { image: undefined, namespace: "n", address } }, "PopulatorDisabled"],
+    ["no populator image", { settings: { image: undefined, namespace: "n", source } }, "PopulatorDisabled"],
     [
       "an engine that can neither read nor make volumes its CSI driver imports",
       { engine: { ok: true, className: "w", readsVolumes: false, csiImport: false, csiDriver: "csi.hpe.com" } },
@@ -122,12 +125,20 @@ describe("populator decide", () => {
     expect(decide(g).kind).toBe("start");
   });
 
-  it("replaces a pod of an earlier leader at once, and a failed one with its reason and a count", () => {
-    expect(decide(gathered({ pod: pod("Running", "http://10.0.0.9:8081"), prime: prime() }, started))).toEqual({
+  it.each([
+    ["an earlier leader's address", `https://10.0.0.9:8081 ${fingerprint}`],
+    ["this address with an earlier certificate (this replica before it restarted)", `${source.address} sha256:00`],
+    ["an address of an operator from before TLS (no certificate)", "http://10.0.0.5:8081"],
+  ])("replaces at once a pod that pins %s", (_why, pinned) => {
+    expect(decide(gathered({ pod: pod("Running", pinned), prime: prime() }, started))).toEqual({
       kind: "replacePod",
       failure: undefined,
       attempts: 0,
     });
+  });
+
+  it("leaves a running pod that pins this replica, and replaces a failed one with its reason and a count", () => {
+    expect(decide(gathered({ pod: pod("Running"), prime: prime() }, started))).toMatchObject({ kind: "wait" });
     const failed = pod("Failed", address, { exitCode: 2, message: "target is smaller than the copy" });
     expect(decide(gathered({ pod: failed, prime: prime({ "arraycopy.io/populate-attempts": "2" }) }, started))).toEqual(
       { kind: "replacePod", failure: "target is smaller than the copy", attempts: 3 },
@@ -222,7 +233,7 @@ describe("populator decide: the array clone", () => {
     },
     {
       why: "no populator image is needed: no pod runs",
-      mods: { settings: { image: undefined, namespace: "arraycopy-system", address } },
+      mods: { settings: { image: undefined, namespace: "arraycopy-system", source } },
       kind: "startClone",
     },
   ])("chooses by capability: $why", ({ mods, kind }) => {

@@ -14,7 +14,8 @@
 // - Nothing is made before the claim's finalizer is on it, so a claim deleted midway still gets its PVC′, pod and
 //   Secret cleaned up; the copy carries its own finalizer for as long as a claim is being populated from it.
 // - A failed populator pod is replaced after a growing backoff, never in a hot loop; a pod that points at a source
-//   address that is no longer ours (an earlier leader's) is replaced at once, and resumes by comparing chunks.
+//   that is no longer ours — another address (an earlier leader's) or another certificate (this replica before it
+//   restarted) — is replaced at once, and resumes by comparing chunks.
 // - An array clone of ours counts as something made for the claim: a claim deleted midway has it removed, unless
 //   a PV holds it already (then the CSI driver owns it and deletes it with that PV).
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
@@ -25,8 +26,10 @@ import {
   populatedFromAnnotation,
   selectedNodeAnnotation,
   sourceAnnotation,
+  sourceIdentity,
   type ClaimRef,
   type CopyKind,
+  type DataPathSource,
 } from "./objects.ts";
 import type { VolumeResolution } from "../shared/sources.ts";
 import { cloneStep, isOwnClone, strategyOf, type CloneView } from "./strategy.ts";
@@ -77,8 +80,8 @@ export interface Settings {
   /** The image of the populator pod; undefined when this operator was started without one. */
   readonly image: string | undefined;
   readonly namespace: string;
-  /** The URL populator pods reach this replica's data path at. */
-  readonly address: string;
+  /** Where populator pods reach this replica's data path, and the certificate they pin. */
+  readonly source: DataPathSource;
 }
 
 export interface Gathered {
@@ -221,7 +224,7 @@ export function decide(g: Gathered): Plan {
       return { kind: "wait", message: `retrying the populator after attempt ${attempts}`, ms: retryAt - g.now };
     return { kind: "start", node: g.prime?.metadata?.annotations?.[selectedNodeAnnotation] ?? node, copy };
   }
-  if (g.pod.metadata?.annotations?.[sourceAnnotation] !== g.settings.address)
+  if (g.pod.metadata?.annotations?.[sourceAnnotation] !== sourceIdentity(g.settings.source))
     return { kind: "replacePod", failure: undefined, attempts };
   const phase = g.pod.status?.phase;
   if (phase === "Failed") return { kind: "replacePod", failure: terminationMessage(g.pod), attempts: attempts + 1 };

@@ -3,7 +3,8 @@
 // finds the same objects; each carries the claim's UID in a label, and nothing is deleted unless that label (and
 // our managed-by label) says it belongs to the claim meant — never on the word of a list filter alone.
 //
-//   Secret   populate-<uid>  the population's bearer token (the operator keeps only its hash in memory)
+//   Secret   populate-<uid>  the population's bearer token (the operator keeps only its hash in memory) and the
+//                            data path's certificate (ca.crt), which the pod pins
 //   PVC′     prime-<uid>     the volume the populator pod writes, from the claim's StorageClass and size, in Block mode
 //   Pod      populate-<uid>  the operator's own image running dist/populator/cli.js against PVC′'s device
 //
@@ -21,8 +22,14 @@ export const claimUidLabel = "arraycopy.io/claim-uid";
 export const managedBy = { "app.kubernetes.io/managed-by": "arraycopy" } as const;
 /** The claim namespace/name an object serves (also how PVC′ and pod events map back to the claim's key). */
 export const claimAnnotation = "arraycopy.io/claim";
-/** On the pod: the source URL it was given (a pod of an earlier leader points at an address that is gone). */
+/**
+ * On the pod: the source it was given, its URL and its certificate's fingerprint (sourceIdentity): a pod of an
+ * earlier leader, or of this replica before it restarted, pins a server that is gone.
+ */
 export const sourceAnnotation = "arraycopy.io/populate-source";
+/** The Secret's keys: the bearer token and the data path's certificate, mounted as files of these names. */
+export const tokenKey = "token";
+export const caKey = "ca.crt";
 /** On PVC′: how many populator pods have failed (the backoff before the next one grows with it). */
 export const attemptsAnnotation = "arraycopy.io/populate-attempts";
 /** On the claim: the copy it was populated from, once it is (kind/name/uid); on the PV too. */
@@ -76,13 +83,26 @@ export function isOurs(obj: { metadata?: { labels?: Record<string, string> } } |
   );
 }
 
-export function tokenSecret(namespace: string, claim: ClaimRef, token: string): Json {
+/** What a populator pod is given to reach and trust this replica's data path. */
+export interface DataPathSource {
+  /** https://host:port */
+  readonly address: string;
+  /** The data path's certificate (PEM), pinned by the pod. */
+  readonly caCert: string;
+  /** Its SHA-256 fingerprint (sha256:<hex>), kube/self-signed.ts certFingerprint. */
+  readonly caFingerprint: string;
+}
+
+/** The pod's sourceAnnotation: the server it trusts, by address and certificate. */
+export const sourceIdentity = (s: DataPathSource): string => `${s.address} ${s.caFingerprint}`;
+
+export function tokenSecret(namespace: string, claim: ClaimRef, token: string, caCert: string): Json {
   return {
     apiVersion: "v1",
     kind: "Secret",
     metadata: meta(secretName(claim.uid), namespace, claim),
     type: "Opaque",
-    data: { token: Buffer.from(token).toString("base64") },
+    data: { [tokenKey]: Buffer.from(token).toString("base64"), [caKey]: Buffer.from(caCert).toString("base64") },
   };
 }
 
@@ -118,7 +138,7 @@ export function primeClaim(
 export interface PodParams {
   readonly namespace: string;
   readonly image: string;
-  readonly source: string;
+  readonly source: DataPathSource;
   readonly node: string | undefined;
 }
 
@@ -131,7 +151,7 @@ export function populatorPod(p: PodParams, ref: ClaimRef): Json {
   return {
     apiVersion: "v1",
     kind: "Pod",
-    metadata: meta(podName(ref.uid), p.namespace, ref, { [sourceAnnotation]: p.source }),
+    metadata: meta(podName(ref.uid), p.namespace, ref, { [sourceAnnotation]: sourceIdentity(p.source) }),
     spec: {
       restartPolicy: "Never",
       automountServiceAccountToken: false,
@@ -147,9 +167,11 @@ export function populatorPod(p: PodParams, ref: ClaimRef): Json {
           args: [
             "dist/populator/cli.js",
             "--source",
-            p.source,
+            p.source.address,
             "--token-file",
-            `${tokenDir}/token`,
+            `${tokenDir}/${tokenKey}`,
+            "--ca-file",
+            `${tokenDir}/${caKey}`,
             "--target",
             devicePath,
           ],

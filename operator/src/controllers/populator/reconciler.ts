@@ -7,7 +7,9 @@
 // Filesystem PV of a Filesystem claim; the finalizers arraycopy.io/populate-target (claims) and
 // arraycopy.io/populate-source (copies); the claim's annotation arraycopy.io/populated-from; status.volumeClaims of
 // copies (field manager arraycopy-populator); the data path's grants (in memory, re-made from the Secret after a
-// restart). The array clone's volume on the array and its steps are clone.ts's.
+// restart). The Secret also holds this replica's data-path certificate (ca.crt), which the pod pins: a Secret
+// written by an earlier leader (or by this replica before it restarted) is rewritten with the current one before a
+// pod is started. The array clone's volume on the array and its steps are clone.ts's.
 import { randomBytes } from "node:crypto";
 import {
   V1PersistentVolume,
@@ -57,6 +59,7 @@ import { allowedOverrides } from "./strategy.ts";
 import {
   arrayVolumeAnnotation,
   attemptsAnnotation,
+  caKey,
   claimAnnotation,
   claimFinalizer,
   filesystemPv,
@@ -68,6 +71,7 @@ import {
   primeName,
   secretName,
   sourceFinalizer,
+  tokenKey,
   tokenSecret,
   type ClaimRef,
   type CopyKind,
@@ -282,7 +286,7 @@ async function act(deps: PopulatorDeps, gathering: Gathering, plan: Plan, log: L
     case "replacePod": {
       await deletePod(deps, g);
       if (plan.failure === undefined) {
-        log.info("Replacing a populator pod that points at another replica's address");
+        log.info("Replacing a populator pod that pins another replica's address or certificate");
         return after(0);
       }
       const delay = retryDelayMs(plan.attempts);
@@ -335,15 +339,18 @@ async function start(
   const ns = settings.namespace;
   // 1. The claim's finalizer, then the copy's: from here on a deletion of either waits for cleanup.
   if ((await hold(deps, g.claim.metadata ?? {}, g.ref, copy)) === undefined) return after(1_000);
-  // 2. The token (kept in a Secret so the next leader can grant it again), and the grant.
+  // 2. The token (kept in a Secret so the next leader can grant it again) with the certificate the pod is to pin,
+  // and the grant. A Secret of an earlier leader holds its certificate: it is rewritten before any pod starts.
   let token: string;
-  if (secret !== undefined) token = tokenOf(secret);
-  else {
+  if (secret !== undefined) {
+    token = tokenOf(secret);
+    await pinCertificate(deps, secret, log);
+  } else {
     token = randomBytes(32).toString("base64url");
     try {
       await core.createNamespacedSecret({
         namespace: ns,
-        body: fromJson(V1Secret, tokenSecret(ns, g.ref, token)),
+        body: fromJson(V1Secret, tokenSecret(ns, g.ref, token, settings.source.caCert)),
       });
     } catch (e: unknown) {
       if (!isAlreadyExists(e)) throw e;
@@ -363,7 +370,7 @@ async function start(
     }
   }
   const image = settings.image ?? "";
-  const pod: Json = populatorPod({ namespace: ns, image, source: settings.address, node }, g.ref);
+  const pod: Json = populatorPod({ namespace: ns, image, source: settings.source, node }, g.ref);
   try {
     await core.createNamespacedPod({ namespace: ns, body: fromJson(V1Pod, pod) });
     const attempts = Number(g.prime?.metadata?.annotations?.[attemptsAnnotation] ?? "0");
@@ -381,7 +388,25 @@ async function start(
 }
 
 function tokenOf(secret: V1Secret): string {
-  return Buffer.from(secret.data?.["token"] ?? "", "base64").toString("utf8");
+  return Buffer.from(secret.data?.[tokenKey] ?? "", "base64").toString("utf8");
+}
+
+/** Makes the claim's Secret (ours: gather checked its labels) hold this replica's certificate, if it does not yet. */
+async function pinCertificate(deps: PopulatorDeps, secret: V1Secret, log: Logger): Promise<void> {
+  const pem = deps.settings.source.caCert;
+  const held = Buffer.from(secret.data?.[caKey] ?? "", "base64").toString("utf8");
+  const uid = secret.metadata?.uid;
+  if (held === pem) return;
+  if (uid === undefined) throw new Error("the population's Secret has no uid");
+  await deps.core.patchNamespacedSecret({
+    namespace: deps.settings.namespace,
+    name: secret.metadata?.name ?? "",
+    body: [
+      { op: "test", path: "/metadata/uid", value: uid },
+      { op: "add", path: `/data/${caKey}`, value: Buffer.from(pem).toString("base64") },
+    ],
+  });
+  log.info({ secret: secret.metadata?.name }, "Rewrote a population's Secret with this replica's certificate");
 }
 
 function grant(deps: PopulatorDeps, g: Gathered, copy: CopyView, token: string): void {

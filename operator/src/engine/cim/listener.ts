@@ -16,7 +16,7 @@ export interface ListenerOptions {
   readonly port: number;
   /** Default: all interfaces. */
   readonly host?: string;
-  /** PEM certificate chain and key (listener-cert.ts makes a self-signed pair when none is given). */
+  /** PEM certificate chain and key (kube/self-signed.ts makes a self-signed pair when none is given). */
   readonly cert: string;
   readonly key: string;
   /** Largest request body accepted; default 1 MiB (an indication with an embedded job is a few KiB). */

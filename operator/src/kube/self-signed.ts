@@ -1,8 +1,13 @@
-// A self-signed certificate for the indication listener, made at start when no certificate is configured (the
-// operator's image has no openssl): an ECDSA P-256 key from node:crypto and an X.509 v3 certificate (RFC 5280)
-// written in DER by the few encoders below, with the host names and addresses the array may use as
-// subjectAltName. Arrays that verify the listener need a configured certificate they trust (docs/cim.md).
-import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
+// Self-signed certificates for the servers the operator runs, made at start (the image has no openssl): the CIM
+// indication listener when no certificate is configured, and the populator's data path always. An ECDSA P-256 key
+// from node:crypto and an X.509 v3 certificate (RFC 5280) written in DER by the few encoders below, with the host
+// names and addresses clients use as subjectAltName. Its readers check it with OpenSSL (node's X509Certificate and
+// TLS), so the encoders only have to write; self-signed.test.ts proves what they write parses and verifies.
+//
+// Why not a library: @peculiar/x509 (the well-kept one in the npm registry) needs a global Reflect polyfill
+// (reflect-metadata) and brings 21 packages; loading it costs about 130 ms and 6 MB of heap in an operator whose
+// memory is measured (docs/benchmarks.md), for the one certificate shape these 80 lines make.
+import { generateKeyPairSync, randomBytes, sign, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 
 const tlv = (tag: number, body: Buffer): Buffer => {
@@ -39,8 +44,15 @@ function ipBytes(ip: string): Buffer {
 }
 
 export interface SelfSigned {
+  /** PEM */
   readonly cert: string;
+  /** PEM, PKCS #8 */
   readonly key: string;
+}
+
+/** A certificate's SHA-256 fingerprint as `sha256:<64 hex digits>`; throws when `pem` holds no certificate. */
+export function certFingerprint(pem: string): string {
+  return `sha256:${new X509Certificate(pem).fingerprint256.replaceAll(":", "").toLowerCase()}`;
 }
 
 /** A certificate for `names` (DNS names or IP addresses; the first is the subject's CN), valid for `days`. */
