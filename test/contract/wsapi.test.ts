@@ -86,6 +86,41 @@ for (const mode of modes) {
   });
 }
 
+describe("wsapi: a physical copy another client just made", () => {
+  it("is not read as complete from a task list that predates it", async () => {
+    // No copy ever starts: the copy's task stays active.
+    const s = await setUp({}, 0);
+    const observer = openWsapiEngine({
+      endpoint: s.array.url,
+      user: s.array.user,
+      password: s.array.password,
+      caBundle: s.array.ca,
+      cpg: "FC_r6",
+      pollIntervalMs: 20,
+      // Long enough that the list read below, before the copy existed, would serve the observation.
+      tasksTtlMs: 60_000,
+    });
+    try {
+      await volumesOf(s.engine).createVolume("src", MiB);
+      expect(await observer.observeCopy("oc")).toBeUndefined();
+      const { job } = await s.engine.createPhysicalCopy({
+        name: "oc",
+        source: "src",
+        online: true,
+        saveSnapshot: false,
+        owner: owner(),
+      });
+      const seen = await observer.observeCopy("oc");
+      expect(seen?.contentComplete).toBe(false);
+      expect(seen?.activeJob).toBe(job.id);
+      expect(seen?.synchronization?.syncState).toBe("Initialized");
+    } finally {
+      await observer.close();
+      await s.dispose();
+    }
+  });
+});
+
 describe("wsapi: stopping an online copy deletes what it made and nothing else", () => {
   for (const mode of [
     ...modes,

@@ -40,7 +40,8 @@ export interface ArrayApiOptions {
 export class ArrayApi {
   readonly #client: WsapiClient;
   readonly #opts: ArrayApiOptions;
-  #tasks: { readonly at: number; readonly list: Promise<unknown[]> } | undefined;
+  /** The shared task list: when it was asked for, and when it was last known current (its answer's time). */
+  #tasks: { readonly at: number; readonly asked: number; readonly list: Promise<unknown[]> } | undefined;
   #writes = 0;
 
   constructor(client: WsapiClient, opts: ArrayApiOptions = {}) {
@@ -103,17 +104,21 @@ export class ArrayApi {
     return t !== undefined && copyTaskTypes.has(t.type) ? t : undefined;
   }
 
-  /** The copy tasks, from one shared GET /tasks; `about` names the volume whose tasks the caller needs. */
-  async tasks(signal: Signal, about?: string): Promise<Task[]> {
-    return this.#members(await this.#sharedTasks(signal), "tasks", "task", task, about).filter((t) =>
+  /**
+   * The copy tasks, from one shared GET /tasks; `about` names the volume whose tasks the caller needs. With
+   * `askedSince`, only a list the array was asked for at or after that time (Date.now()) serves: a caller that
+   * read a volume first and must not see tasks older than it.
+   */
+  async tasks(signal: Signal, about?: string, askedSince?: number): Promise<Task[]> {
+    return this.#members(await this.#sharedTasks(signal, askedSince), "tasks", "task", task, about).filter((t) =>
       copyTaskTypes.has(t.type),
     );
   }
 
-  #sharedTasks(signal: Signal): Promise<unknown[]> {
+  #sharedTasks(signal: Signal, askedSince = -Infinity): Promise<unknown[]> {
     const now = Date.now();
     const held = this.#tasks;
-    if (held !== undefined && now - held.at <= (this.#opts.tasksTtlMs ?? 250))
+    if (held !== undefined && now - held.at <= (this.#opts.tasksTtlMs ?? 250) && held.asked >= askedSince)
       return signal === undefined ? held.list : raceAbort(held.list, signal);
     // Not tied to one caller's signal: others share the answer. A failed read is not kept.
     const list = this.#read({
@@ -123,11 +128,11 @@ export class ArrayApi {
       idempotent: true,
       signal: undefined,
     }).then((l) => l?.members ?? []);
-    const entry = { at: now, list };
+    const entry = { at: now, asked: now, list };
     this.#tasks = entry;
     list.then(
       () => {
-        if (this.#tasks === entry) this.#tasks = { at: Date.now(), list };
+        if (this.#tasks === entry) this.#tasks = { at: Date.now(), asked: now, list };
       },
       () => {
         if (this.#tasks === entry) this.#tasks = undefined;

@@ -139,4 +139,17 @@ describe("ArrayApi", () => {
     await api.tasks(undefined);
     expect(count("GET /api/v1/tasks")).toBe(2);
   });
+
+  it("serves a caller asking for tasks asked for since a time only from a list asked for since then", async () => {
+    const api = new ArrayApi(client(), { tasksTtlMs: 60_000 });
+    await api.tasks(undefined);
+    const after = Date.now() + 1;
+    await new Promise((r) => setTimeout(r, 5));
+    await api.tasks(undefined, "v", after);
+    expect(count("GET /api/v1/tasks")).toBe(2);
+    // That newer list now serves both kinds of caller.
+    await api.tasks(undefined, "v", after);
+    await api.tasks(undefined);
+    expect(count("GET /api/v1/tasks")).toBe(2);
+  });
 });

@@ -46,7 +46,7 @@ import { WsapiClient, type WsapiClientOptions } from "./client.ts";
 import { named, unnamed } from "./diagnose.ts";
 import { TaskPoller } from "../task-poller.ts";
 import { KeyedQueue } from "./limiter.ts";
-import { observeTask, observeVolumeCopy, tasksOn, wsapiPriority } from "./observe.ts";
+import { isCopyTask, observeTask, observeVolumeCopy, tasksOn, wsapiPriority } from "./observe.ts";
 import { observe as observeVolume } from "./volumes.ts";
 import { parseTag, withTag, type CopyTag } from "../owner-tag.ts";
 import { copyTypes, taskStatus, taskTypes, type Task, type Volume } from "./schemas.ts";
@@ -61,6 +61,8 @@ export interface WsapiEngineOptions extends WsapiClientOptions {
   readonly volumes?: (api: ArrayApi) => VolumeOps;
   /** Called once per malformed list member the driver skipped (for a metric). */
   readonly onMalformed?: (kind: RecordKind) => void;
+  /** How long one GET /tasks answer serves later reads (ArrayApi; default 250 ms). */
+  readonly tasksTtlMs?: number;
 }
 
 type Signal = AbortSignal | undefined;
@@ -93,7 +95,11 @@ export class WsapiEngine implements Engine {
   constructor(opts: WsapiEngineOptions) {
     this.#opts = opts;
     this.#client = new WsapiClient(opts);
-    this.#api = new ArrayApi(this.#client, { logger: opts.logger, onMalformed: opts.onMalformed });
+    this.#api = new ArrayApi(this.#client, {
+      logger: opts.logger,
+      onMalformed: opts.onMalformed,
+      tasksTtlMs: opts.tasksTtlMs,
+    });
     this.volumes = opts.volumes?.(this.#api);
     this.#poller = new TaskPoller(async () => {
       const all = await this.#api.tasks(undefined);
@@ -392,11 +398,16 @@ export class WsapiEngine implements Engine {
       held === undefined ? this.#api.volume(name, signal) : undefined,
       this.#api.tasks(signal, name),
     ]);
-    const tasks = tasksOn(name, all);
+    const readAt = Date.now();
+    let tasks = tasksOn(name, all);
     const state = tasks.map((t) => `${t.id}:${t.status}`).join(",");
     const reuse =
       held !== undefined && held.tasks === state && held.writes === writes && Date.now() - held.at < quietMaxAgeMs;
     const v = fresh ?? (reuse ? held.volume : await this.#api.volume(name, signal));
+    // A physical copy without a copy task in a list that may predate it (shared for up to tasksTtlMs, or answered
+    // while another client created the copy) would read as complete: ask the array again, after the volume.
+    if (v?.copyType === copyTypes.physicalCopy && !tasks.some(isCopyTask))
+      tasks = tasksOn(name, await this.#api.tasks(signal, name, readAt));
     if (v !== undefined && tasks.some((t) => t.status === taskStatus.active)) {
       if (!reuse) this.#quiet.set(name, { volume: v, tasks: state, writes, at: Date.now() });
     } else {
