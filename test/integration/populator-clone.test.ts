@@ -100,8 +100,14 @@ const importedName = (prime: Obj) => `pvc-${prime.metadata.uid}`.slice(0, 31);
  */
 async function provision(prime: Obj, storageClassName: string, reclaimPolicy: string, imports = true): Promise<string> {
   const from = prime.metadata.annotations?.["csi.hpe.com/importVolumeName"] ?? "";
-  const seen = await backing.observeCopy(from);
-  if (seen === undefined) throw new Error(`nothing to import: ${from} is not on the array`);
+  // An online copy's volume serves all of its bytes on the array at once; the test array's engine holds them once
+  // the copy's task ends, so the import reads it then.
+  const seen = await eventually(async () => {
+    const c = await backing.observeCopy(from);
+    if (c === undefined) throw new Error(`nothing to import: ${from} is not on the array`);
+    expect(c.activeJob).toBeUndefined();
+    return c;
+  });
   const to = importedName(prime);
   await backing.createVolume(to, seen.sizeBytes);
   // A driver that ignored the annotation makes a blank volume and leaves the clone where it was.
@@ -208,6 +214,7 @@ describe("populator: the array clone (HPE CSI import)", () => {
       const seen = await observer.observeCopy(volume);
       expect(seen).toBeDefined();
       expect(seen?.activeJob).toBeUndefined();
+      expect(seen?.contentComplete).toBe(true);
       return seen;
     });
     expect(made?.owner).toEqual({ namespace: ns, name: "restored", uid });
@@ -351,7 +358,15 @@ describe("populator: the array clone (HPE CSI import)", () => {
       });
       return p?.metadata.uid ?? "";
     });
-    expect(await observer.observeCopy(cloneName(uid))).toMatchObject({ source: "db-full", kind: "Physical" });
+    // An online copy: its volume exists at once and holds all of the bytes once its task ends.
+    await eventually(async () => {
+      expect(await observer.observeCopy(cloneName(uid))).toMatchObject({
+        source: "db-full",
+        kind: "Physical",
+        activeJob: undefined,
+        contentComplete: true,
+      });
+    });
     expect((await backing.readVolume(cloneName(uid), 0, size)).equals(full)).toBe(true);
     kubectlOk(["delete", "pvc", "from-full", "-n", ns, "--wait=false"]);
     await eventually(async () => {
