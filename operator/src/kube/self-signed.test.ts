@@ -6,7 +6,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { connect, createServer } from "node:tls";
 import { describe, expect, it } from "vitest";
-import { certFingerprint, selfSignedCert } from "./self-signed.ts";
+import { certFingerprint, selfSignedCert, serialFrom } from "./self-signed.ts";
 
 describe("selfSignedCert", () => {
   it("makes a certificate OpenSSL parses, signed by its own key, naming every address and name given", () => {
@@ -29,6 +29,17 @@ describe("selfSignedCert", () => {
   it("writes dates past 2049 as GeneralizedTime", () => {
     const x = new X509Certificate(selfSignedCert(["127.0.0.1"], 365, new Date("2049-06-01T00:00:00Z")).cert);
     expect(new Date(x.validTo).toISOString()).toBe("2050-06-01T00:00:00.000Z");
+  });
+
+  it("writes a serial OpenSSL reads whatever the random bytes: no leading zero, never negative", () => {
+    // All zeros once came out as a padded INTEGER (00 00 …) that X509Certificate refuses ("illegal padding").
+    for (const first of [0x00, 0x01, 0x7f, 0x80, 0xff]) {
+      const random = Buffer.alloc(16, first === 0xff ? 0xff : 0);
+      random[0] = first;
+      const x = new X509Certificate(selfSignedCert(["127.0.0.1"], 365, new Date(), random).cert);
+      expect(x.serialNumber).toMatch(/^[4-7][0-9A-F]{31}$/);
+    }
+    expect(serialFrom(Buffer.alloc(16))[0]).toBe(0x40);
   });
 
   it("makes a new key and serial every time: two certificates for the same address differ", () => {

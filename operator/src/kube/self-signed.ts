@@ -55,14 +55,32 @@ export function certFingerprint(pem: string): string {
   return `sha256:${new X509Certificate(pem).fingerprint256.replaceAll(":", "").toLowerCase()}`;
 }
 
-/** A certificate for `names` (DNS names or IP addresses; the first is the subject's CN), valid for `days`. */
-export function selfSignedCert(names: readonly string[], days = 365, now = new Date()): SelfSigned {
+/**
+ * A certificate serial from random bytes, as DER's INTEGER wants it (RFC 5280 §4.1.2.2: positive, at most 20
+ * bytes): the top bit clear (not negative) and the next set, so the first byte is never a zero that DER would call
+ * padding (OpenSSL refuses such a certificate: "illegal padding"; 1 random serial in 256 had it).
+ */
+export function serialFrom(random: Buffer): Buffer {
+  const serial = Buffer.from(random.subarray(0, 20));
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
+  return serial;
+}
+
+/**
+ * A certificate for `names` (DNS names or IP addresses; the first is the subject's CN), valid for `days`;
+ * `random` makes the serial (tests pass their own).
+ */
+export function selfSignedCert(
+  names: readonly string[],
+  days = 365,
+  now = new Date(),
+  random: Buffer = randomBytes(16),
+): SelfSigned {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const cn = seq(tlv(0x31, seq(oid("2.5.4.3"), tlv(0x0c, Buffer.from(names[0] ?? "arraycopy")))));
   const ecdsaSha256 = seq(oid("1.2.840.10045.4.3.2"));
   const san = seq(...names.map((n) => (isIP(n) === 0 ? tlv(0x82, Buffer.from(n, "ascii")) : tlv(0x87, ipBytes(n)))));
-  const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  const serial = serialFrom(random);
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))),
     tlv(0x02, serial),
