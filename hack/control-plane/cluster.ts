@@ -58,18 +58,29 @@ export interface StartOptions {
 export const pidsFile = (dir: string) => join(dir, "pids.json");
 const infoFile = (dir: string) => join(dir, "cluster.json");
 
+/**
+ * A port free now on 127.0.0.1 for a component to listen on, picked below the kernel's ephemeral range (32768 and
+ * up by default): a port the kernel handed out (listen on port 0) can be taken as the source port of any outgoing
+ * connection between this probe and the component's bind, which failed a CI run with "address already in use".
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => {
-        resolve(port);
+  const probe = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => {
+        resolve(false);
+      });
+      srv.listen(port, "127.0.0.1", () => {
+        srv.close(() => {
+          resolve(true);
+        });
       });
     });
-  });
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await probe(port)) return port;
+  }
+  throw new Error("no free port between 20000 and 32000 on 127.0.0.1");
 }
 
 function writePki(pki: string, users: readonly TokenUser[], extraSans: readonly string[] = []): { caFile: string } {
