@@ -82,7 +82,9 @@ async function randomScenario(engine: Engine, v: VolumeOps): Promise<void> {
 async function main(): Promise<void> {
   const [dir, scenario] = process.argv.slice(2);
   if (dir === undefined || scenario === undefined) throw new Error("usage: crash-child <dir> <scenario>");
-  const engine = await openEmbeddedEngine({ dataDir: dir, flushBytes: checkpointBytes });
+  // The catalog's journal is folded into a new image whenever it outgrows the image, so kills land around
+  // compactions too (the parent checks that some happened).
+  const engine = await openEmbeddedEngine({ dataDir: dir, flushBytes: checkpointBytes, compactBytes: 1024 });
   const v = volumesOf(engine);
   switch (scenario) {
     case "random":

@@ -9,7 +9,7 @@ import { TestClock } from "./helpers.ts";
 engineContract("embedded", async () => {
   const dir = await mkdtemp(join(tmpdir(), "arraycopy-contract-"));
   const clock = new TestClock();
-  const engine = await openEmbeddedEngine({ dataDir: dir, clock, expiryIntervalMs: 0 });
+  const engine = await openEmbeddedEngine({ dataDir: dir, clock, expiryIntervalMs: 0, verifyCatalog: true });
   return {
     engine,
     clock,

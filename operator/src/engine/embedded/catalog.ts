@@ -94,6 +94,8 @@ export interface Catalog {
   jobs: JobRecord[];
   /** Absent in catalogs written before volume sets existed. */
   volumeSets?: VolumeSetRecord[];
+  /** The generation of the journal that follows this image (core.ts); absent (0) before the journal existed. */
+  journal?: number;
 }
 
 export function emptyCatalog(): Catalog {

@@ -141,7 +141,7 @@ export class Copies {
     });
     // Creation is one metadata change, so ResyncInProgress is never observable: the copy is Idle when it exists.
     move("Virtual", "none", "ResyncInProgress");
-    const record: CopyRecord = {
+    this.core.catalog.put("copies", {
       name: request.name,
       kind: "Virtual",
       owner: { ...request.owner },
@@ -159,8 +159,7 @@ export class Copies {
         savedSnapshot: undefined,
       },
       activeJob: undefined,
-    };
-    this.core.catalog.copies.push(record);
+    });
     return this.observe(node.record.name);
   }
 
@@ -183,7 +182,8 @@ export class Copies {
     this.checkSourceReady(source);
     const target = request.online ? this.createOnlineTarget(request, source) : this.checkOfflineTarget(request, source);
     target.record.contentComplete = false;
-    const record: CopyRecord = {
+    // The record of an earlier, finished copy onto this target is replaced by the new one.
+    const record = this.core.catalog.put("copies", {
       name: request.name,
       kind: "Physical",
       owner: { ...request.owner },
@@ -201,10 +201,7 @@ export class Copies {
         savedSnapshot: undefined,
       },
       activeJob: undefined,
-    };
-    // The record of an earlier, finished copy onto this target is replaced by the new one.
-    this.core.catalog.copies = this.core.catalog.copies.filter((c) => c.name !== request.name);
-    this.core.catalog.copies.push(record);
+    });
     const job = this.submit(record, "Copy", priority, this.pointInTime(source), undefined);
     await this.core.save();
     await this.jobs.startDue();
@@ -324,19 +321,23 @@ export class Copies {
   /** Deletes virtual copies whose expiration time has passed; one that cannot go yet (children) waits. */
   async expireDue(): Promise<void> {
     const now = this.core.now();
-    const due = this.core.catalog.nodes.filter((n) => n.expiresAt !== undefined && n.expiresAt <= now && !n.internal);
-    for (const n of due) {
-      await this.remove(n.name, true).catch(() => undefined);
+    const catalog = this.core.catalog;
+    if (catalog.expiryHint <= now) {
+      const due = [...catalog.nodes()].filter((n) => n.expiresAt !== undefined && n.expiresAt <= now && !n.internal);
+      for (const n of due) {
+        await this.remove(n.name, true).catch(() => undefined);
+      }
+      // One that cannot go yet is tried again at most once a second, not at every call.
+      let next = Number.POSITIVE_INFINITY;
+      for (const n of catalog.nodes()) if (!n.internal && n.expiresAt !== undefined) next = Math.min(next, n.expiresAt);
+      catalog.expiryHint = Math.max(next, now + 1000);
     }
     // Finished jobs go after a day, like the array's tasks, except each copy's last one (an idempotent create returns
     // it).
     const horizon = now - 24 * hourMs;
     const old = (j: JobRecord): boolean => isFinished(j) && (j.endTime ?? now) <= horizon;
-    if (!this.core.catalog.jobs.some(old)) return;
-    const last = new Set(this.core.catalog.copies.map((c) => this.core.lastJobId(c.name)));
-    const before = this.core.catalog.jobs.length;
-    this.core.catalog.jobs = this.core.catalog.jobs.filter((j) => !old(j) || last.has(j.id));
-    if (this.core.catalog.jobs.length !== before) await this.core.save();
+    if (![...catalog.jobs()].some(old)) return;
+    if (catalog.dropJobs(old) > 0) await this.core.save();
   }
 
   observe(name: string): CopyObservation {
@@ -460,9 +461,9 @@ export class Copies {
       pointInTime,
       previousSnapshot: previous,
     };
-    this.core.catalog.jobs.push(job);
-    record.activeJob = job.id;
-    return job;
+    const stored = this.core.catalog.put("jobs", job);
+    record.activeJob = stored.id;
+    return stored;
   }
 
   private async detach(record: CopyRecord): Promise<JobObservation> {

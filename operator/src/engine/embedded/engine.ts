@@ -28,10 +28,20 @@ import type {
 import { emptyCatalog, parseCatalog, type Catalog } from "./catalog.ts";
 import { defaultFlushBytes } from "./copier.ts";
 import { Copies } from "./copies.ts";
-import { Core, metaFile, observeJob } from "./core.ts";
+import { CatalogState } from "./catalog-state.ts";
+import {
+  Core,
+  defaultCompactBytes,
+  deltaRecord,
+  journalFile,
+  metaFile,
+  observeJob,
+  type CatalogFiles,
+} from "./core.ts";
 import { Jobs } from "./jobs.ts";
 import { lockDirectory } from "./lock.ts";
 import { Mutex } from "./mutex.ts";
+import { RecordLog } from "./record-log.ts";
 import { maxNameLength } from "./rules.ts";
 import { BlockStore } from "./store.ts";
 import { Volumes } from "./volumes.ts";
@@ -45,30 +55,63 @@ export interface EmbeddedEngineOptions {
   readonly expiryIntervalMs?: number;
   /** A running copy flushes its target and records a resume point every this many bytes (256 MiB). */
   readonly flushBytes?: number;
+  /** The catalog's journal is folded into a new image once it holds this much (4 MiB) and more than the image. */
+  readonly compactBytes?: number;
+  /** Tests: every catalog delta is checked against a replica it is replayed onto (costs a full image each). */
+  readonly verifyCatalog?: boolean;
 }
 
-async function readCatalog(dir: string): Promise<Catalog> {
+/** The image, then its journal's deltas in order; journals of other generations (a crash's leftovers) go. */
+async function loadCatalog(
+  dir: string,
+  options: EmbeddedEngineOptions,
+): Promise<{ catalog: CatalogState; files: CatalogFiles }> {
+  let image: Catalog;
+  let imageBytes = 0;
   try {
-    return parseCatalog(await readFile(join(dir, metaFile), "utf8"));
+    const text = await readFile(join(dir, metaFile), "utf8");
+    image = parseCatalog(text);
+    imageBytes = text.length;
   } catch (e: unknown) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return emptyCatalog();
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    image = emptyCatalog();
+  }
+  const generation = image.journal ?? 0;
+  const catalog = CatalogState.from(image);
+  const { log, records } = await RecordLog.open(join(dir, journalFile(generation)), (t) => t === deltaRecord);
+  let verify: CatalogState | undefined;
+  try {
+    for (const r of records) if (r.type === deltaRecord && r.payload !== undefined) catalog.apply(r.payload.toString());
+    verify = options.verifyCatalog === true ? CatalogState.from(parseCatalog(catalog.image(0))) : undefined;
+    for (const file of await readdir(dir)) {
+      if (/^meta\.\d+\.log$/.test(file) && file !== journalFile(generation)) await unlink(join(dir, file));
+    }
+  } catch (e: unknown) {
+    await log.close().catch(() => undefined);
     throw e;
   }
+  const compactBytes = options.compactBytes ?? defaultCompactBytes;
+  return { catalog, files: { journal: log, generation, imageBytes, compactBytes, verify } };
 }
 
 export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promise<EmbeddedEngine> {
   const dir = options.dataDir;
   await mkdir(join(dir, "vols"), { recursive: true });
   const unlock = await lockDirectory(dir);
+  // What was opened before a failure is closed again, so a failed open leaks no file handle.
+  let journal: RecordLog | undefined;
+  let opened: BlockStore | undefined;
   try {
-    const catalog = await readCatalog(dir);
-    const store = await BlockStore.open(dir, catalog.nodes);
+    const { catalog, files } = await loadCatalog(dir, options);
+    journal = files.journal;
+    const store = await BlockStore.open(dir, [...catalog.nodes()]);
+    opened = store;
     const owned = store.fileIds();
     for (const file of await readdir(join(dir, "vols"))) {
       const id = Number.parseInt(file, 10);
       if (!owned.has(id)) await unlink(join(dir, "vols", file));
     }
-    const core = new Core(dir, catalog, store, options.clock ?? { now: () => Date.now() }, {
+    const core = new Core(dir, catalog, files, store, options.clock ?? { now: () => Date.now() }, {
       maxConcurrentCopies: options.maxConcurrentCopies ?? 2,
       flushBytes: options.flushBytes ?? defaultFlushBytes,
     });
@@ -76,6 +119,8 @@ export async function openEmbeddedEngine(options: EmbeddedEngineOptions): Promis
     await engine.start();
     return engine;
   } catch (e: unknown) {
+    await opened?.close().catch(() => undefined);
+    await journal?.close().catch(() => undefined);
     await unlock();
     throw withContext(`cannot open embedded engine in ${dir}`, e);
   }
@@ -210,7 +255,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
 
   listCopies(options?: CallOptions): Promise<readonly CopyObservation[]> {
     return this.call("cannot list copies", options, () =>
-      Promise.resolve(this.core.catalog.copies.flatMap((c) => this.core.observeCopy(c) ?? [])),
+      Promise.resolve([...this.core.catalog.copies()].flatMap((c) => this.core.observeCopy(c) ?? [])),
     );
   }
 
@@ -254,6 +299,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
     await this.core.movers.close();
     await this.mutex.run(() => this.core.store.close());
     await this.core.writesDone();
+    await this.core.closeJournal();
     await this.unlock();
   }
 

@@ -42,7 +42,7 @@ export class Jobs {
   /** Starts what may start. Call under the mutex. */
   async startDue(): Promise<void> {
     if (this.closing) return;
-    const jobs = this.core.catalog.jobs;
+    const jobs = [...this.core.catalog.jobs()];
     for (const job of jobs) if (job.operation === "Restore" && job.jobState === "New") await this.start(job);
     const busy = () =>
       jobs.filter((j) => isCopyJob(j) && (j.jobState === "Starting" || j.jobState === "Running")).length;
@@ -57,7 +57,7 @@ export class Jobs {
 
   /** Starts again what a dead process (or a closed engine) left running. Call once at open, before anything starts. */
   async recover(): Promise<void> {
-    for (const job of this.core.catalog.jobs) {
+    for (const job of this.core.catalog.jobs()) {
       if (job.jobState === "Starting" || job.jobState === "Running") {
         job.jobState = "Running";
         this.launch(job, true);
@@ -71,14 +71,16 @@ export class Jobs {
    * mutex.
    */
   async collectSnapshots(): Promise<void> {
+    const internal = this.core.catalog.internalNodes();
+    if (internal.length === 0) return;
     const keep = new Set<string>();
-    for (const c of this.core.catalog.copies) if (c.sync?.savedSnapshot !== undefined) keep.add(c.sync.savedSnapshot);
-    for (const j of this.core.catalog.jobs) {
+    for (const c of this.core.catalog.copies()) if (c.sync?.savedSnapshot !== undefined) keep.add(c.sync.savedSnapshot);
+    for (const j of this.core.catalog.jobs()) {
       if (isFinished(j) && !this.core.workers.has(j.id)) continue;
       if (j.pointInTime !== undefined) keep.add(j.pointInTime);
       if (j.previousSnapshot !== undefined) keep.add(j.previousSnapshot);
     }
-    const unused = this.core.catalog.nodes.filter((n) => n.internal && !keep.has(n.name)).sort((a, b) => b.seq - a.seq);
+    const unused = internal.filter((n) => !keep.has(n.name)).sort((a, b) => b.seq - a.seq);
     for (const n of unused) if (this.core.children(n.name).length === 0) await this.core.removeNode(n.name);
   }
 

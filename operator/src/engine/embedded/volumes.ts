@@ -53,7 +53,7 @@ export class Volumes {
   }
 
   async remove(name: string): Promise<void> {
-    const set = this.core.catalog.volumeSets?.find((v) => v.members.includes(name));
+    const set = [...this.core.catalog.volumeSets()].find((v) => v.members.includes(name));
     if (set !== undefined) throw arrayError("IN_USE", `volume ${name} is a member of volume set ${set.name}`);
     await this.copies.remove(name, true);
   }
@@ -64,14 +64,14 @@ export class Volumes {
     if (new Set(members).size !== members.length) throw arrayError("INV_INPUT", "a volume is named twice in the set");
     for (const m of members) this.core.requireNode(m);
     const record = { name, members: [...members] };
-    (this.core.catalog.volumeSets ??= []).push(record);
+    this.core.catalog.put("volumeSets", record);
     await this.core.save();
     return { name, members: [...members] };
   }
 
   async removeSet(name: string): Promise<void> {
     if (this.core.volumeSet(name) === undefined) return;
-    this.core.catalog.volumeSets = (this.core.catalog.volumeSets ?? []).filter((v) => v.name !== name);
+    this.core.catalog.remove("volumeSets", name);
     await this.core.save();
   }
 
