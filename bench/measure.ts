@@ -138,8 +138,8 @@ export interface LoadSpec {
   readonly volume?: string;
   /** Object names are prefix0 … prefix(n-1); the client's default "c-" if absent. */
   readonly prefix?: string;
-  /** One status write on each VirtualCopy after its create (the floor). */
-  readonly status?: boolean;
+  /** One status write on each VirtualCopy after its create (the floor): a merge patch, or server-side apply. */
+  readonly status?: "merge" | "apply";
 }
 
 /** Runs the load client in namespace `ns`. */
@@ -149,7 +149,8 @@ export function runLoad(load: Load, ns: string, spec: LoadSpec): Promise<LoadRep
     .concat(["-kind", spec.kind ?? "virtualcopy"])
     .concat(spec.volume === undefined ? [] : ["-volume", spec.volume])
     .concat(spec.prefix === undefined ? [] : ["-prefix", spec.prefix])
-    .concat(spec.status === true ? ["-status"] : []);
+    .concat(spec.status === undefined ? [] : ["-status"])
+    .concat(spec.status === "apply" ? ["-status-apply"] : []);
   return new Promise((resolve, reject) => {
     execFile(load.bin, args, { encoding: "utf8", maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`loadclient failed: ${stderr.trim() || err.message}`));

@@ -4,8 +4,9 @@
 // The operator runs as the image runs it (dist/main.js, built first, with the image's node flags). On a control
 // plane of its own, for each N (each measurement run --repeat times, medians shown, every run listed):
 //   floor     the API server's own floor: the compiled load client (bench/loadclient, Go over net/http, built from
-//             the module proxy and cached) creating N VirtualCopies and writing one status patch on each (no
-//             operator), with the same request concurrency the load uses;
+//             the module proxy and cached) creating N VirtualCopies and writing one status merge patch on each
+//             (no operator), with the same request concurrency the load uses; and the same floor writing that
+//             status by server-side apply, as the operator does (the two alternate, run by run);
 //   operator  the operator (its own process, embedded engine) taking N VirtualCopies applied at once to Ready;
 //             ratio = operator / floor, and copies per second;
 //   writes    API writes per copy on the way to Ready, from the apiserver's own apiserver_request_total (what the
@@ -103,17 +104,21 @@ function vc(ns: string, name: string, cls: string) {
   };
 }
 
-/** The floor: the load client creates N objects and writes one status patch on each, `concurrency` in flight. */
+/**
+ * The floor: the load client creates N objects and writes one status on each, `concurrency` in flight: a merge
+ * patch (the cheapest status write), or server-side apply (the operator's kind of status write).
+ */
 async function floor(
   load: Load,
   kc: KubeConfig,
   n: number,
   pids: ReadonlyMap<string, number>,
   ns: string,
+  status: "merge" | "apply",
 ): Promise<{ ms: number; cpu: Map<string, number> }> {
   await createNamespace(kc, ns);
   const start = performance.now();
-  const { result, cpu } = await cpuDuring(pids, () => runLoad(load, ns, { n, cls: "floor", status: true }));
+  const { result, cpu } = await cpuDuring(pids, () => runLoad(load, ns, { n, cls: "floor", status }));
   if (result.statusWrites !== n) throw new Error(`the floor wrote ${String(result.statusWrites)} statuses of ${n}`);
   cpu.set("client", result.cpuSeconds);
   return { ms: performance.now() - start, cpu };
@@ -333,15 +338,24 @@ async function main(): Promise<void> {
   }
   await engine.close();
   // Floors first, with no operator running, and their objects gone before it starts (it would reconcile them).
+  // Each run measures both floors, alternately, so that a noisy moment falls on both.
   const floors = new Map<number, { ms: number; cpu: Map<string, number> }[]>();
+  const applyFloors = new Map<number, { ms: number; cpu: Map<string, number> }[]>();
   for (const n of sizes) {
     const runs: { ms: number; cpu: Map<string, number> }[] = [];
+    const applyRuns: { ms: number; cpu: Map<string, number> }[] = [];
     for (let k = 0; k < repeat; k++) {
-      const ns = `floor-${String(n)}-${String(k)}`;
-      runs.push(await floor(load, kc, n, pids, ns));
-      await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: ns, plural });
+      for (const [status, into] of [
+        ["merge", runs],
+        ["apply", applyRuns],
+      ] as const) {
+        const ns = `floor-${status}-${String(n)}-${String(k)}`;
+        into.push(await floor(load, kc, n, pids, ns, status));
+        await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: ns, plural });
+      }
     }
     floors.set(n, runs);
+    applyFloors.set(n, applyRuns);
   }
   const op = await startOperatorProcess({
     kubeconfig: cluster.kubeconfig,
@@ -373,12 +387,14 @@ async function main(): Promise<void> {
   try {
     const cpuRows: string[] = [];
     say(
-      `\n| N | floor (compiled client: create + 1 status write) | operator: all Ready | ratio | copies/s | ` +
-        `operator writes per copy | writes/min at rest (Lease apart) | operator RSS |`,
+      `\n| N | floor (compiled client: create + 1 status merge patch) | floor, status by server-side apply | ` +
+        `operator: all Ready | ratio | copies/s | operator writes per copy | writes/min at rest (Lease apart) | ` +
+        `operator RSS |`,
     );
-    say("|---|---|---|---|---|---|---|---|");
+    say("|---|---|---|---|---|---|---|---|---|");
     for (const n of sizes) {
       const fls = floors.get(n) ?? [];
+      const afls = applyFloors.get(n) ?? [];
       const ops: Awaited<ReturnType<typeof operatorRun>>[] = [];
       // The rest period follows the last run only.
       for (let k = 0; k < repeat; k++)
@@ -398,9 +414,15 @@ async function main(): Promise<void> {
       const o = ops[ops.length - 1];
       if (o === undefined) continue;
       const f = median(fls.map((x) => x.ms));
+      const fa = median(afls.map((x) => x.ms));
       const oMs = median(ops.map((x) => x.ms));
       fls.forEach((fl, k) =>
         cpuRows.push(`| ${String(n)} | floor ${String(k + 1)} | ${(fl.ms / 1000).toFixed(2)} s | ${showCpu(fl.cpu)} |`),
+      );
+      afls.forEach((fl, k) =>
+        cpuRows.push(
+          `| ${String(n)} | floor, apply ${String(k + 1)} | ${(fl.ms / 1000).toFixed(2)} s | ${showCpu(fl.cpu)} |`,
+        ),
       );
       ops.forEach((x, k) =>
         cpuRows.push(
@@ -408,7 +430,7 @@ async function main(): Promise<void> {
         ),
       );
       say(
-        `| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(oMs / 1000).toFixed(2)} s | ` +
+        `| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(fa / 1000).toFixed(2)} s | ${(oMs / 1000).toFixed(2)} s | ` +
           `${(oMs / f).toFixed(2)}× | ${(n / (oMs / 1000)).toFixed(1)} | ` +
           `${median(ops.map((x) => x.perCopy)).toFixed(2)} | ` +
           `${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`,
@@ -418,6 +440,7 @@ async function main(): Promise<void> {
       perSize.push({
         n,
         floorSeconds: f / 1000,
+        floorApplySeconds: fa / 1000,
         operatorSeconds: oMs / 1000,
         ratio: oMs / f,
         copiesPerSecond: n / (oMs / 1000),
@@ -426,13 +449,15 @@ async function main(): Promise<void> {
         leaseWritesPerMinute: o.leasePerMinute,
         operatorRssMiB: o.rss,
         floorRuns: fls.map((x) => ({ seconds: x.ms / 1000, cpuSeconds: cpuOf(x.cpu) })),
+        floorApplyRuns: afls.map((x) => ({ seconds: x.ms / 1000, cpuSeconds: cpuOf(x.cpu) })),
         operatorRuns: ops.map((x) => ({ seconds: x.ms / 1000, cpuSeconds: cpuOf(x.cpu) })),
         writesOfLastRun: Object.fromEntries(o.writes),
         writesAtRest: Object.fromEntries(o.rest),
       });
       say(
         `<!-- N=${String(n)}, medians of ${String(repeat)}: floor runs ` +
-          `${fls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; operator runs ` +
+          `${fls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; apply floor runs ` +
+          `${afls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; operator runs ` +
           `${ops.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; ` +
           `writes of the last: ${JSON.stringify(Object.fromEntries(o.writes))}; ` +
           `at rest: ${JSON.stringify(Object.fromEntries(o.rest))} -->`,

@@ -1,10 +1,11 @@
 // loadclient is the operator benchmark's load: it creates N VirtualCopies (or, for the peer, N VolumeSnapshots of
-// one PVC) and, for the floor, writes one status merge patch on each VirtualCopy, `-concurrency` requests in flight, over HTTP/2 with a bearer token — the requests a client
+// one PVC) and, for the floor, writes one status on each VirtualCopy (a merge patch, or with -status-apply a
+// server-side apply as the operator writes it), `-concurrency` requests in flight, over HTTP/2 with a bearer token — the requests a client
 // library makes, without a client library's weight (no caches, no informers, no rate limiter), so the floor is the
 // API server's own and the operator's runs share the two cores with as little as possible. It reports its own CPU
 // seconds (getrusage), so anyone can see that it is negligible.
 //
-//	loadclient -server https://127.0.0.1:PORT -token T -ca ca.crt -namespace NS -n 1000 -class bench [-status]
+//	loadclient -server https://127.0.0.1:PORT -token T -ca ca.crt -namespace NS -n 1000 -class bench [-status [-status-apply]]
 //	loadclient ... -kind volumesnapshot -class SNAPSHOT_CLASS -volume PVC
 //
 // Prints one JSON object: {"created","statusWrites","seconds","cpuSeconds","maxRssKiB"}. Exits 1 on the first
@@ -80,12 +81,26 @@ func volumeSnapshot(namespace, name, class, pvc string) []byte {
 	return b
 }
 
-func readyStatus(now time.Time) []byte {
-	b, _ := json.Marshal(map[string]any{"status": map[string]any{"conditions": []any{map[string]any{
+func readyStatus(now time.Time) map[string]any {
+	return map[string]any{"status": map[string]any{"conditions": []any{map[string]any{
 		"type": "Ready", "status": "True", "reason": "Idle", "message": "ready",
 		"lastTransitionTime": now.UTC().Format(time.RFC3339), "observedGeneration": 1,
-	}}}})
-	return b
+	}}}}
+}
+
+// statusWrite is the floor's status write: a merge patch, or a server-side apply of the same status (a JSON body,
+// which is YAML, under the apply content type, forced, with a field manager of its own: what the operator sends).
+func statusWrite(apply bool, namespace, name string, now time.Time) (query, contentType string, body []byte) {
+	patch := readyStatus(now)
+	if !apply {
+		b, _ := json.Marshal(patch)
+		return "", "application/merge-patch+json", b
+	}
+	patch["apiVersion"] = "arraycopy.io/v1alpha1"
+	patch["kind"] = "VirtualCopy"
+	patch["metadata"] = map[string]any{"name": name, "namespace": namespace}
+	b, _ := json.Marshal(patch)
+	return "?fieldManager=loadclient&force=true", "application/apply-patch+yaml", b
 }
 
 func main() {
@@ -100,6 +115,7 @@ func main() {
 		"spec.source.volumeName (a VolumeSnapshot's spec.source.persistentVolumeClaimName)")
 	prefix := flag.String("prefix", "c-", "object names are PREFIX0 … PREFIX(n-1)")
 	status := flag.Bool("status", false, "write one status patch on each object after creating it (the floor)")
+	statusApply := flag.Bool("status-apply", false, "with -status: write it by server-side apply, not a merge patch")
 	concurrency := flag.Int("concurrency", 32, "requests in flight")
 	flag.Parse()
 	if *server == "" || *token == "" || *caFile == "" || *namespace == "" || *n <= 0 {
@@ -152,8 +168,8 @@ func main() {
 				if err == nil {
 					created.Add(1)
 					if *status {
-						err = c.send("PATCH", collection+"/"+name+"/status", "application/merge-patch+json",
-							readyStatus(time.Now()))
+						query, contentType, patch := statusWrite(*statusApply, *namespace, name, time.Now())
+						err = c.send("PATCH", collection+"/"+name+"/status"+query, contentType, patch)
 						if err == nil {
 							written.Add(1)
 						}
