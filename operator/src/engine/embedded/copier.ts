@@ -1,8 +1,9 @@
 // The physical-copy data mover: copies a set of blocks from a point-in-time view onto a target. Only blocks that
 // may hold data are visited (the set comes from block maps, so a 64 GiB volume holding 1 GiB costs about 1 GiB
-// of I/O). The bytes are moved by a thread of the data mover (mover.ts) with synchronous I/O in pieces of up to
-// 256 KiB, as cp does: small buffers stay in the CPU cache, and the copy neither waits on the operator's event loop
-// nor queues in libuv's pool. This thread only resolves locations, checks them and keeps the books.
+// of I/O). The bytes are moved by a thread of the data mover (mover.ts) with synchronous I/O: pieces of up to
+// 256 KiB, which the thread joins into direct (O_DIRECT) writes of up to 4 MiB where they follow each other on the
+// target, so the copy neither waits on the operator's event loop nor queues in libuv's pool, and its bytes do not
+// pass through the page cache. This thread only resolves locations, checks them and keeps the books.
 //
 // Reads run without the engine mutex, optimistically, and are checked after: a batch of blocks is resolved
 // under the mutex, its pieces are copied, then the batch is resolved again under the mutex and any block whose
