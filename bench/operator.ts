@@ -20,7 +20,8 @@
 // Then, with --cache C: C VirtualCopies created while the operator is down (of a class that does not exist, so the
 // engine is not the bottleneck), and the operator's time from start to /readyz, and RSS with all C in cache (settled,
 // and the peak during the burst of status writes). With --physical P: P PhysicalCopies through the array's
-// two-at-a-time queue against cp of the same bytes onto P files and one sync. With --peer, once the operator has
+// two-at-a-time queue against cp of the same bytes onto P files and one sync, --repeat pairs of the two, each
+// operator round onto targets of its own. With --peer, once the operator has
 // stopped: the upstream snapshot-controller and csi-snapshotter over our CSI driver's fixture mode (bench/peer.ts),
 // N VolumeSnapshots to readyToUse from the same load client, with default flags (--peer-default-n of them), tuned
 // and with limits lifted (the largest N), against the operator's copies per second of this run.
@@ -167,16 +168,21 @@ async function operatorRun(
   };
 }
 
-/** N PhysicalCopies of one volume through the array's two-at-a-time queue, against cp of the same data N times. */
+/**
+ * N PhysicalCopies of one volume through the array's two-at-a-time queue, against cp of the same data onto N files
+ * plus one sync; `rounds` pairs, each an operator round (its own namespace and targets) then a cp run, so a noisy
+ * moment of the disk falls on both halves of a pair.
+ */
 async function physicalRun(
   api: CustomObjectsApi,
   kc: KubeConfig,
   n: number,
+  rounds: number,
   srcFile: string,
   dir: string,
   pids: ReadonlyMap<string, number>,
   counts: () => Promise<Map<string, number>>,
-): Promise<Record<string, number>> {
+): Promise<Record<string, unknown>> {
   const { spawnSync } = await import("node:child_process");
   // The same work as the operator's: n distinct targets, all durable at the end (one sync). Copying onto one file n
   // times would let each copy's truncation drop the previous one's dirty pages, so only the last would reach disk.
@@ -192,69 +198,119 @@ async function physicalRun(
     for (let i = 0; i < n; i++) rmSync(join(dir, `cp-dst-${String(i)}.bin`));
     return ms;
   };
-  const ns = "physical";
-  await createNamespace(kc, ns);
-  const writesBefore = await counts();
-  const start = performance.now();
-  const allReady = await readyWatch(api, kc, { group, version, plural: "physicalcopies", namespace: ns }, n);
-  const { cpu } = await cpuDuring(pids, async () => {
-    await pool(n, async (i) => {
-      const body = {
-        apiVersion: `${group}/${version}`,
-        kind: "PhysicalCopy",
-        metadata: { name: `p-${String(i)}`, namespace: ns },
-        spec: {
-          copyClassName: "bench",
-          source: { volumeName: "pc-src" },
-          target: { volumeName: `pc-dst-${String(i)}` },
-        },
-      };
-      await api.createNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies", body });
-    });
-    await allReady.done;
-  });
-  const operatorMs = performance.now() - start;
-  const writesBy = writesSince(writesBefore, await counts());
-  const writes = sum(writesBy);
-  // The array tasks' timeline, from the CopyJobs' CIM times (whole seconds): when the operator submitted each, when
-  // the array started and finished it. Printed as a comment, for reading where the time went.
-  const jobs = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural: "copyjobs" })) as {
-    items: {
-      metadata: { name: string };
-      status?: { timeSubmitted?: string; startTime?: string; completionTime?: string };
-    }[];
+  // The disk's own limit, for reference: the same bytes onto n files by dd with direct 4 MiB writes, each file
+  // fdatasync'd (one stream, no page cache: what the engine's copier does, without the engine).
+  const ddDirect = () => {
+    spawnSync("sync");
+    const start = performance.now();
+    for (let i = 0; i < n; i++) {
+      const out = join(dir, `dd-dst-${String(i)}.bin`);
+      const args = [`if=${srcFile}`, `of=${out}`, "bs=4M", "oflag=direct", "conv=fdatasync", "status=none"];
+      const res = spawnSync("dd", args);
+      if (res.status !== 0) throw new Error(`dd failed: ${res.stderr.toString()}`);
+    }
+    const ms = performance.now() - start;
+    for (let i = 0; i < n; i++) rmSync(join(dir, `dd-dst-${String(i)}.bin`));
+    return ms;
   };
-  const t0 = Date.now() - operatorMs;
-  const at = (t: string | undefined) => (t === undefined ? "-" : ((Date.parse(t) - t0) / 1000).toFixed(0));
-  const rows = jobs.items
-    .map(
-      (j) =>
-        `${j.metadata.name}: ${at(j.status?.timeSubmitted)}/${at(j.status?.startTime)}/${at(j.status?.completionTime)}`,
-    )
-    .sort();
-  say(`<!-- copy jobs, seconds from the first apply, submitted/started/finished: ${rows.join(", ")} -->`);
-  const cpMs = [cp(), cp(), cp()].sort((a, b) => a - b)[1] ?? 0;
+  const round = async (r: number) => {
+    const ns = `physical-${String(r)}`;
+    await createNamespace(kc, ns);
+    spawnSync("sync");
+    const writesBefore = await counts();
+    const start = performance.now();
+    const allReady = await readyWatch(api, kc, { group, version, plural: "physicalcopies", namespace: ns }, n);
+    const { cpu } = await cpuDuring(pids, async () => {
+      await pool(n, async (i) => {
+        const body = {
+          apiVersion: `${group}/${version}`,
+          kind: "PhysicalCopy",
+          metadata: { name: `p-${String(i)}`, namespace: ns },
+          spec: {
+            copyClassName: "bench",
+            source: { volumeName: "pc-src" },
+            target: { volumeName: physicalTarget(r, i) },
+          },
+        };
+        await api.createNamespacedCustomObject({ group, version, namespace: ns, plural: "physicalcopies", body });
+      });
+      await allReady.done;
+    });
+    const ms = performance.now() - start;
+    const writesBy = writesSince(writesBefore, await counts());
+    // The array tasks' timeline, from the CopyJobs' CIM times (whole seconds): when the operator submitted each,
+    // when the array started and finished it. Printed as a comment, for reading where the time went.
+    const jobs = (await api.listNamespacedCustomObject({ group, version, namespace: ns, plural: "copyjobs" })) as {
+      items: {
+        metadata: { name: string };
+        status?: { timeSubmitted?: string; startTime?: string; completionTime?: string };
+      }[];
+    };
+    const t0 = Date.now() - ms;
+    const at = (t: string | undefined) => (t === undefined ? "-" : ((Date.parse(t) - t0) / 1000).toFixed(0));
+    const rows = jobs.items
+      .map((j) => {
+        const t = j.status;
+        return `${j.metadata.name}: ${at(t?.timeSubmitted)}/${at(t?.startTime)}/${at(t?.completionTime)}`;
+      })
+      .sort();
+    const title = `round ${String(r + 1)}, copy jobs, seconds from the first apply, submitted/started/finished`;
+    say(`<!-- ${title}: ${rows.join(", ")} -->`);
+    return { ms, cpu, writesBy };
+  };
   const mib = (n * physicalBytes) / 1048576;
+  const pairs: { operatorMs: number; cpMs: number; ddMs: number; cpu: Map<string, number>; writes: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const o = await round(r);
+    const cpMs = cp();
+    const ddMs = ddDirect();
+    pairs.push({ operatorMs: o.ms, cpMs, ddMs, cpu: o.cpu, writes: sum(o.writesBy) });
+    if (r === rounds - 1) say(`<!-- writes of the last round: ${JSON.stringify(Object.fromEntries(o.writesBy))} -->`);
+  }
+  const ratios = pairs.map((p) => p.operatorMs / p.cpMs);
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   say(
-    `\n| ${String(n)} PhysicalCopies of ${String(physicalBytes / 1048576)} MiB | operator, all Ready (2 at ` +
-      `a time) | cp --sparse=always to ${String(n)} files + sync (median of 3) | ratio |`,
+    `\n| ${String(n)} PhysicalCopies of ${String(physicalBytes / 1048576)} MiB, pair | operator, all Ready (2 at ` +
+      `a time) | cp --sparse=always to ${String(n)} files + sync | operator ÷ cp | dd, direct 4 MiB writes, ` +
+      `fdatasync each | operator ÷ dd | operator CPU | API writes |`,
   );
-  say("|---|---|---|---|");
+  say("|---|---|---|---|---|---|---|---|");
+  const at = (ms: number) => `${(ms / 1000).toFixed(2)} s (${(mib / (ms / 1000)).toFixed(0)} MiB/s)`;
+  pairs.forEach((p, i) => {
+    say(
+      `| ${String(i + 1)} (${mib.toFixed(0)} MiB) | ${at(p.operatorMs)} | ${at(p.cpMs)} | ` +
+        `${(p.operatorMs / p.cpMs).toFixed(2)}× | ${at(p.ddMs)} | ${(p.operatorMs / p.ddMs).toFixed(2)}× | ` +
+        `${(p.cpu.get("operator") ?? 0).toFixed(1)} CPU-s | ${String(p.writes)} |`,
+    );
+  });
+  const ddRatio = med(pairs.map((p) => p.operatorMs / p.ddMs));
   say(
-    `| ${mib.toFixed(0)} MiB in all | ${(operatorMs / 1000).toFixed(2)} s ` +
-      `(${(mib / (operatorMs / 1000)).toFixed(0)} MiB/s) | ${(cpMs / 1000).toFixed(2)} s ` +
-      `(${(mib / (cpMs / 1000)).toFixed(0)} MiB/s) | ${(operatorMs / cpMs).toFixed(2)}× |`,
+    `| median | ${at(med(pairs.map((p) => p.operatorMs)))} | ${at(med(pairs.map((p) => p.cpMs)))} | ` +
+      `**${med(ratios).toFixed(2)}×** (${(1 / med(ratios)).toFixed(2)}× cp + sync's speed) | ` +
+      `${at(med(pairs.map((p) => p.ddMs)))} | **${ddRatio.toFixed(2)}×** | | |`,
   );
-  say(`\nWhile the operator copied: CPU seconds ${showCpu(cpu)}; ${String(writes)} API writes (creates included).`);
-  say(`<!-- writes: ${JSON.stringify(Object.fromEntries(writesBy))} -->`);
+  say(`\nCPU seconds while the operator copied, by round: ${pairs.map((p) => showCpu(p.cpu)).join("; ")}.`);
   return {
     copies: n,
     mibEach: physicalBytes / 1048576,
-    operatorSeconds: operatorMs / 1000,
-    cpSeconds: cpMs / 1000,
-    apiWrites: writes,
-    ...Object.fromEntries([...cpu].map(([k, v]) => [`cpuSeconds.${k}`, v])),
+    operatorSeconds: med(pairs.map((p) => p.operatorMs)) / 1000,
+    cpSeconds: med(pairs.map((p) => p.cpMs)) / 1000,
+    ddDirectSeconds: med(pairs.map((p) => p.ddMs)) / 1000,
+    ratio: med(ratios),
+    ddDirectRatio: ddRatio,
+    pairs: pairs.map((p) => ({
+      operatorSeconds: p.operatorMs / 1000,
+      cpSeconds: p.cpMs / 1000,
+      ddDirectSeconds: p.ddMs / 1000,
+      apiWrites: p.writes,
+      cpuSeconds: Object.fromEntries(p.cpu),
+    })),
   };
+}
+
+/** The target volume of copy i in physical round r. */
+function physicalTarget(r: number, i: number): string {
+  return `pc-dst-${String(r)}-${String(i)}`;
 }
 
 async function main(): Promise<void> {
@@ -334,7 +390,8 @@ async function main(): Promise<void> {
       writeSync(fd, chunk);
     }
     closeSync(fd);
-    for (let i = 0; i < physicalN; i++) await engine.createVolume(`pc-dst-${String(i)}`, physicalBytes);
+    for (let r = 0; r < repeat; r++)
+      for (let i = 0; i < physicalN; i++) await engine.createVolume(physicalTarget(r, i), physicalBytes);
   }
   await engine.close();
   // Floors first, with no operator running, and their objects gone before it starts (it would reconcile them).
@@ -471,6 +528,7 @@ async function main(): Promise<void> {
         api,
         kc,
         physicalN,
+        repeat,
         srcFile,
         dir,
         new Map([...pids, ["operator", op.pid]]),
