@@ -170,8 +170,8 @@ async function operatorRun(
 
 /**
  * N PhysicalCopies of one volume through the array's two-at-a-time queue, against cp of the same data onto N files
- * plus one sync; `rounds` pairs, each an operator round (its own namespace and targets) then a cp run, so a noisy
- * moment of the disk falls on both halves of a pair.
+ * plus one sync, and dd with direct writes (the disk's limit); `rounds` pairs, each an operator round (its own
+ * namespace and targets) then the two baselines, so a noisy moment of the disk falls on both halves of a pair.
  */
 async function physicalRun(
   api: CustomObjectsApi,
@@ -184,35 +184,31 @@ async function physicalRun(
   counts: () => Promise<Map<string, number>>,
 ): Promise<Record<string, unknown>> {
   const { spawnSync } = await import("node:child_process");
+  /** Copies srcFile onto n distinct files with `command` (its arguments for one target), timed to all durable. */
+  const copies = (command: string, args: (out: string) => string[], syncAfter: boolean): number => {
+    spawnSync("sync");
+    const outs = Array.from({ length: n }, (_, i) => join(dir, `${command}-dst-${String(i)}.bin`));
+    const start = performance.now();
+    for (const out of outs) {
+      const res = spawnSync(command, args(out));
+      if (res.status !== 0) throw new Error(`${command} failed: ${res.stderr.toString()}`);
+    }
+    if (syncAfter) spawnSync("sync");
+    const ms = performance.now() - start;
+    for (const out of outs) rmSync(out);
+    return ms;
+  };
   // The same work as the operator's: n distinct targets, all durable at the end (one sync). Copying onto one file n
   // times would let each copy's truncation drop the previous one's dirty pages, so only the last would reach disk.
-  const cp = () => {
-    spawnSync("sync");
-    const start = performance.now();
-    for (let i = 0; i < n; i++) {
-      const res = spawnSync("cp", ["--sparse=always", srcFile, join(dir, `cp-dst-${String(i)}.bin`)]);
-      if (res.status !== 0) throw new Error(`cp failed: ${res.stderr.toString()}`);
-    }
-    spawnSync("sync");
-    const ms = performance.now() - start;
-    for (let i = 0; i < n; i++) rmSync(join(dir, `cp-dst-${String(i)}.bin`));
-    return ms;
-  };
+  const cp = () => copies("cp", (out) => ["--sparse=always", srcFile, out], true);
   // The disk's own limit, for reference: the same bytes onto n files by dd with direct 4 MiB writes, each file
   // fdatasync'd (one stream, no page cache: what the engine's copier does, without the engine).
-  const ddDirect = () => {
-    spawnSync("sync");
-    const start = performance.now();
-    for (let i = 0; i < n; i++) {
-      const out = join(dir, `dd-dst-${String(i)}.bin`);
-      const args = [`if=${srcFile}`, `of=${out}`, "bs=4M", "oflag=direct", "conv=fdatasync", "status=none"];
-      const res = spawnSync("dd", args);
-      if (res.status !== 0) throw new Error(`dd failed: ${res.stderr.toString()}`);
-    }
-    const ms = performance.now() - start;
-    for (let i = 0; i < n; i++) rmSync(join(dir, `dd-dst-${String(i)}.bin`));
-    return ms;
-  };
+  const ddDirect = () =>
+    copies(
+      "dd",
+      (out) => [`if=${srcFile}`, `of=${out}`, "bs=4M", "oflag=direct", "conv=fdatasync", "status=none"],
+      false,
+    );
   const round = async (r: number) => {
     const ns = `physical-${String(r)}`;
     await createNamespace(kc, ns);
@@ -268,7 +264,6 @@ async function physicalRun(
     if (r === rounds - 1) say(`<!-- writes of the last round: ${JSON.stringify(Object.fromEntries(o.writesBy))} -->`);
   }
   const ratios = pairs.map((p) => p.operatorMs / p.cpMs);
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   say(
     `\n| ${String(n)} PhysicalCopies of ${String(physicalBytes / 1048576)} MiB, pair | operator, all Ready (2 at ` +
       `a time) | cp --sparse=always to ${String(n)} files + sync | operator ÷ cp | dd, direct 4 MiB writes, ` +
@@ -283,20 +278,20 @@ async function physicalRun(
         `${(p.cpu.get("operator") ?? 0).toFixed(1)} CPU-s | ${String(p.writes)} |`,
     );
   });
-  const ddRatio = med(pairs.map((p) => p.operatorMs / p.ddMs));
+  const ddRatio = median(pairs.map((p) => p.operatorMs / p.ddMs));
   say(
-    `| median | ${at(med(pairs.map((p) => p.operatorMs)))} | ${at(med(pairs.map((p) => p.cpMs)))} | ` +
-      `**${med(ratios).toFixed(2)}×** (${(1 / med(ratios)).toFixed(2)}× cp + sync's speed) | ` +
-      `${at(med(pairs.map((p) => p.ddMs)))} | **${ddRatio.toFixed(2)}×** | | |`,
+    `| median | ${at(median(pairs.map((p) => p.operatorMs)))} | ${at(median(pairs.map((p) => p.cpMs)))} | ` +
+      `**${median(ratios).toFixed(2)}×** (${(1 / median(ratios)).toFixed(2)}× cp + sync's speed) | ` +
+      `${at(median(pairs.map((p) => p.ddMs)))} | **${ddRatio.toFixed(2)}×** | | |`,
   );
   say(`\nCPU seconds while the operator copied, by round: ${pairs.map((p) => showCpu(p.cpu)).join("; ")}.`);
   return {
     copies: n,
     mibEach: physicalBytes / 1048576,
-    operatorSeconds: med(pairs.map((p) => p.operatorMs)) / 1000,
-    cpSeconds: med(pairs.map((p) => p.cpMs)) / 1000,
-    ddDirectSeconds: med(pairs.map((p) => p.ddMs)) / 1000,
-    ratio: med(ratios),
+    operatorSeconds: median(pairs.map((p) => p.operatorMs)) / 1000,
+    cpSeconds: median(pairs.map((p) => p.cpMs)) / 1000,
+    ddDirectSeconds: median(pairs.map((p) => p.ddMs)) / 1000,
+    ratio: median(ratios),
     ddDirectRatio: ddRatio,
     pairs: pairs.map((p) => ({
       operatorSeconds: p.operatorMs / 1000,
@@ -473,19 +468,16 @@ async function main(): Promise<void> {
       const f = median(fls.map((x) => x.ms));
       const fa = median(afls.map((x) => x.ms));
       const oMs = median(ops.map((x) => x.ms));
-      fls.forEach((fl, k) =>
-        cpuRows.push(`| ${String(n)} | floor ${String(k + 1)} | ${(fl.ms / 1000).toFixed(2)} s | ${showCpu(fl.cpu)} |`),
-      );
-      afls.forEach((fl, k) =>
-        cpuRows.push(
-          `| ${String(n)} | floor, apply ${String(k + 1)} | ${(fl.ms / 1000).toFixed(2)} s | ${showCpu(fl.cpu)} |`,
-        ),
-      );
-      ops.forEach((x, k) =>
-        cpuRows.push(
-          `| ${String(n)} | operator ${String(k + 1)} | ${(x.ms / 1000).toFixed(2)} s | ${showCpu(x.cpu)} |`,
-        ),
-      );
+      for (const [label, runs] of [
+        ["floor", fls],
+        ["floor, apply", afls],
+        ["operator", ops],
+      ] as const)
+        runs.forEach((x, k) =>
+          cpuRows.push(
+            `| ${String(n)} | ${label} ${String(k + 1)} | ${(x.ms / 1000).toFixed(2)} s | ${showCpu(x.cpu)} |`,
+          ),
+        );
       say(
         `| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(fa / 1000).toFixed(2)} s | ${(oMs / 1000).toFixed(2)} s | ` +
           `${(oMs / f).toFixed(2)}× | ${(n / (oMs / 1000)).toFixed(1)} | ` +
