@@ -26,6 +26,7 @@
 // N VolumeSnapshots to readyToUse from the same load client, with default flags (--peer-default-n of them), tuned
 // and with limits lifted (the largest N), against the operator's copies per second of this run.
 // Figures are medians where runs repeat; the machine is shared: compare ratios.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,6 +34,7 @@ import { parseArgs } from "node:util";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
 import { startCluster, stopCluster } from "../hack/control-plane/cluster.ts";
 import { operatorNodeFlags, startOperatorProcess, type OperatorProcess } from "../hack/demo/operator-process.ts";
+import { copyFinalizer } from "../operator/src/controllers/shared/objects.ts";
 import { openEmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
 import {
   buildLoadClient,
@@ -59,6 +61,7 @@ const version = "v1alpha1";
 const plural = "virtualcopies";
 
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     sizes: { type: "string", default: "100,1000" },
     cache: { type: "string", default: "0" },
@@ -75,6 +78,9 @@ const { values } = parseArgs({
     // Snapshots of the peer's default-flags mode (about 0.55/s: 100 take about 3 minutes); the other modes make as
     // many as the largest --sizes.
     "peer-default-n": { type: "string", default: "100" },
+    // The chart's finalizer policy (deploy/admission/finalizer-policy.yaml) on the bench's API server, as the chart
+    // installs it: the API server puts the copy finalizer on at create. --no-finalizer-policy measures without it.
+    "finalizer-policy": { type: "boolean", default: true },
   },
 });
 // The operator runs as the image runs it: compiled (dist/main.js, built below) with the image's node flags, plus an
@@ -95,6 +101,27 @@ const peerDefaultN = Number(values["peer-default-n"]);
 const say = (s: string) => {
   process.stdout.write(`${s}\n`);
 };
+
+/** Applies the finalizer policy and waits until the API server admits creates through it (a server dry run). */
+async function installFinalizerPolicy(kubectl: string, kubeconfig: string): Promise<void> {
+  const policy = join(import.meta.dirname, "..", "deploy", "admission", "finalizer-policy.yaml");
+  const applied = spawnSync(kubectl, [`--kubeconfig=${kubeconfig}`, "apply", "-f", policy], { encoding: "utf8" });
+  if (applied.status !== 0) throw new Error(`cannot install the finalizer policy: ${applied.stderr}`);
+  const probe = JSON.stringify(vc("default", "policy-probe", "bench"));
+  for (let i = 0; i < 100; i++) {
+    const res = spawnSync(
+      kubectl,
+      [`--kubeconfig=${kubeconfig}`, "create", "--dry-run=server", "-o", "json", "-f", "-"],
+      {
+        input: probe,
+        encoding: "utf8",
+      },
+    );
+    if (res.status === 0 && res.stdout.includes(copyFinalizer)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the finalizer policy did not take effect within 10 s");
+}
 
 function vc(ns: string, name: string, cls: string) {
   return {
@@ -183,7 +210,6 @@ async function physicalRun(
   pids: ReadonlyMap<string, number>,
   counts: () => Promise<Map<string, number>>,
 ): Promise<Record<string, unknown>> {
-  const { spawnSync } = await import("node:child_process");
   /** Copies srcFile onto n distinct files with `command` (its arguments for one target), timed to all durable. */
   const copies = (command: string, args: (out: string) => string[], syncAfter: boolean): number => {
     spawnSync("sync");
@@ -324,7 +350,6 @@ async function main(): Promise<void> {
       `cores, sizes ${sizes.join(",")} (medians of ${String(repeat)}), cache ${String(cacheN)}, ` +
       `operator: node ${nodeFlags.join(" ")} dist/main.js`,
   );
-  const { spawnSync } = await import("node:child_process");
   const built = spawnSync(
     process.execPath,
     [
@@ -361,6 +386,7 @@ async function main(): Promise<void> {
     "crd",
     "--all",
   ]);
+  if (values["finalizer-policy"]) await installFinalizerPolicy(cluster.kubectl, cluster.kubeconfig);
   spawnSync(cluster.kubectl, [`--kubeconfig=${cluster.kubeconfig}`, "apply", "-f", "-"], {
     input: JSON.stringify({
       apiVersion: `${group}/${version}`,
@@ -429,6 +455,7 @@ async function main(): Promise<void> {
       nodeFlags,
       peer: values.peer,
       peerDefaultN,
+      finalizerPolicy: values["finalizer-policy"],
     },
     concurrency,
   };

@@ -2,12 +2,15 @@
 // committed files differ from what the schemas generate (`npm run crds:check`, part of `npm test`). The Helm chart
 // ships the same files in charts/arraycopy/crds/ (helm installs that directory before the templates), written and
 // checked here too so the chart can never install an older API than the operator speaks. deploy/argocd/argocd-cm.yaml
-// (Argo CD's health checks, one key per kind: hack/gen-argocd.ts) is written and checked with them.
+// (Argo CD's health checks, one key per kind: hack/gen-argocd.ts) is written and checked with them, and so is
+// deploy/admission/finalizer-policy.yaml (the copy finalizer put on at create by the API server; the chart's
+// templates/finalizer-policy.yaml is its templated twin, compared with it by test/integration/chart.test.ts).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { crds } from "../operator/src/api/crds.ts";
+import { finalizerPolicy } from "../operator/src/controllers/shared/finalizer-policy.ts";
 import { argoCdConfigFile, argoCdDir, renderArgoCdConfig } from "./gen-argocd.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -46,9 +49,26 @@ function syncArgoCd(check: boolean): string[] {
   return check && (!existsSync(file) || readFileSync(file, "utf8") !== text) ? [relative(root, file)] : [];
 }
 
+export const finalizerPolicyFile = join(root, "deploy", "admission", "finalizer-policy.yaml");
+
+/** The finalizer policy and its binding, for kubectl apply on clusters installed without the chart. */
+function syncFinalizerPolicy(check: boolean): string[] {
+  const text =
+    "# Generated from operator/src/controllers/shared/finalizer-policy.ts by `npm run crds`. Do not edit.\n" +
+    finalizerPolicy()
+      .map((o) => stringify(o, { lineWidth: 0 }))
+      .join("---\n");
+  if (!check) {
+    mkdirSync(dirname(finalizerPolicyFile), { recursive: true });
+    writeFileSync(finalizerPolicyFile, text);
+  }
+  const stale = check && (!existsSync(finalizerPolicyFile) || readFileSync(finalizerPolicyFile, "utf8") !== text);
+  return stale ? [relative(root, finalizerPolicyFile)] : [];
+}
+
 function main(check: boolean): number {
   const want = renderCrds();
-  const drifted = [...dirs.flatMap((d) => sync(d, want, check)), ...syncArgoCd(check)];
+  const drifted = [...dirs.flatMap((d) => sync(d, want, check)), ...syncArgoCd(check), ...syncFinalizerPolicy(check)];
   if (check) {
     if (drifted.length === 0) return 0;
     console.error(
@@ -58,7 +78,7 @@ function main(check: boolean): number {
   }
   console.log(
     `wrote ${want.size} CRDs to ${dirs.map((d) => relative(root, d)).join(" and ")}, ` +
-      `and ${relative(root, join(root, ...argoCdDir, argoCdConfigFile))}`,
+      `${relative(root, join(root, ...argoCdDir, argoCdConfigFile))} and ${relative(root, finalizerPolicyFile)}`,
   );
   return 0;
 }

@@ -21,7 +21,7 @@ import {
   type ExampleObject,
 } from "../../hack/demo/examples.ts";
 import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
-import { createIntentAnnotation } from "../../operator/src/controllers/shared/objects.ts";
+import { copyFinalizer } from "../../operator/src/controllers/shared/objects.ts";
 import { lastAppliedAnnotation } from "../../operator/src/kube/compact.ts";
 import { logTail, startOperatorProcess, type OperatorProcess } from "../../hack/demo/operator-process.ts";
 import { cluster, installCrds, kubectlAsync, kubectlAsyncOk, kubectlOk } from "../support/cluster.ts";
@@ -129,19 +129,16 @@ describe("examples/ with the operator as its own process", () => {
       "default",
       "--timeout=60s",
     ]);
-    // The operator's caches drop kubectl's last-applied annotation (kube/compact.ts), and its intent annotation is
-    // added by JSON patch: the object must keep both, or the next `kubectl apply` would diff against nothing.
-    const meta = JSON.parse(
-      await kubectlAsyncOk([
-        "get",
-        "virtualcopy/postgres-before-upgrade",
-        "-n",
-        "default",
-        "-o",
-        "jsonpath={.metadata.annotations}",
-      ]),
-    ) as Record<string, string>;
-    expect(Object.keys(meta).sort()).toEqual([createIntentAnnotation, lastAppliedAnnotation]);
+    // The operator's caches drop kubectl's last-applied annotation (kube/compact.ts), and its finalizer is added by
+    // JSON patch: the object must keep the annotation, or the next `kubectl apply` would diff against nothing. (No
+    // create intent on the embedded engine: its creates cannot land late.)
+    const { annotations: meta, finalizers } = (
+      JSON.parse(
+        await kubectlAsyncOk(["get", "virtualcopy/postgres-before-upgrade", "-n", "default", "-o", "json"]),
+      ) as { metadata: { annotations: Record<string, string>; finalizers?: string[] } }
+    ).metadata;
+    expect(finalizers).toEqual([copyFinalizer]);
+    expect(Object.keys(meta).sort()).toEqual([lastAppliedAnnotation]);
     expect((JSON.parse(meta[lastAppliedAnnotation] ?? "{}") as { kind?: string }).kind).toBe("VirtualCopy");
   });
 

@@ -12,6 +12,7 @@ import { parseAllDocuments, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureBinaries } from "../../hack/control-plane/binaries.ts";
 import { loadConfig } from "../../operator/src/config.ts";
+import { finalizerPolicy } from "../../operator/src/controllers/shared/finalizer-policy.ts";
 import {
   cluster,
   eventually,
@@ -196,6 +197,8 @@ describe("the chart", () => {
       "copyClasses.wsapi.credentials.username=u",
       "--set",
       "copyClasses.wsapi.credentials.password=p",
+      "--api-versions",
+      "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy",
     ]);
     const objects = rendered(out);
     expect(objects.map((o) => o.kind).sort()).toEqual([
@@ -210,6 +213,8 @@ describe("the chart", () => {
       "CustomResourceDefinition",
       "CustomResourceDefinition",
       "Deployment",
+      "MutatingAdmissionPolicy",
+      "MutatingAdmissionPolicyBinding",
       "PersistentVolumeClaim",
       "PodDisruptionBudget",
       "Role",
@@ -229,6 +234,33 @@ describe("the chart", () => {
         .split("\n")
         .filter((l) => l.endsWith("(server dry run)")),
     ).toHaveLength(objects.length);
+  });
+
+  it("renders the finalizer policy where the API server serves it: the generated policy, named for the release", () => {
+    const policyApi = ["--api-versions", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"];
+    const policies = (out: string) => rendered(out).filter((o) => o.kind.startsWith("MutatingAdmissionPolicy"));
+    expect(policies(helmOk(["template", "x", chart]))).toEqual([]);
+    expect(policies(helmOk(["template", "x", chart, ...policyApi, "--set", "finalizerPolicy.enabled=false"]))).toEqual(
+      [],
+    );
+    const [policy, binding] = policies(
+      helmOk([
+        "template",
+        "x",
+        chart,
+        ...policyApi,
+        "--set-json",
+        'finalizerPolicy.namespaceSelector={"matchLabels":{"team":"db"}}',
+      ]),
+    );
+    const [want, wantBinding] = finalizerPolicy();
+    expect(policy?.metadata.name).toBe("x-arraycopy-finalizer");
+    expect(policy?.spec).toEqual(want?.spec);
+    expect(binding?.spec).toEqual({
+      ...(wantBinding?.spec as object),
+      policyName: "x-arraycopy-finalizer",
+      matchResources: { namespaceSelector: { matchLabels: { team: "db" } } },
+    });
   });
 
   it("renders the optional pieces: emptyDir without persistence, a ServiceMonitor, a digest-pinned image", () => {
@@ -302,7 +334,10 @@ describe("the chart", () => {
 
 describe("helm install into the real apiserver", () => {
   it("creates every object; the Deployment is hardened and runs two replicas with leader election", () => {
-    helmOk(["install", release, chart, "-n", ns, ...installValues]);
+    // The finalizer policy is cluster-wide by default: here it is bound to this file's namespace alone, so the
+    // other test files sharing the cluster do not get finalizers from it.
+    const scoped = `finalizerPolicy.namespaceSelector={"matchLabels":{"kubernetes.io/metadata.name":"${ns}"}}`;
+    helmOk(["install", release, chart, "-n", ns, ...installValues, "--set-json", scoped]);
     expect(helmOk(["status", release, "-n", ns, "-o", "json"])).toContain('"status":"deployed"');
     const namespaced: [string, string][] = [
       ["serviceaccount", fullname],
@@ -318,6 +353,8 @@ describe("helm install into the real apiserver", () => {
       ["clusterrole", fullname],
       ["clusterrolebinding", fullname],
       ["copyclass", cls],
+      ["mutatingadmissionpolicy", `${fullname}-finalizer`],
+      ["mutatingadmissionpolicybinding", `${fullname}-finalizer`],
     ];
     for (const [kind, name] of clusterScoped) expect(getObject(kind, undefined, name), `${kind}/${name}`).toBeDefined();
     const d = getObject<{
@@ -448,6 +485,12 @@ describe("helm install into the real apiserver", () => {
     );
     const snap = await waitFor("virtualcopy", "snap", "Ready");
     expect(snap.status).toMatchObject({ syncState: "Idle", sourceVolume: "prod" });
+    // The chart's finalizer policy put the finalizer on at create: the operator wrote only the status.
+    const shown = kubectlOk(["get", "virtualcopy", "snap", "-n", ns, "-o", "json", "--show-managed-fields"]);
+    const writers = (JSON.parse(shown) as { metadata: { managedFields?: { manager: string; subresource?: string }[] } })
+      .metadata.managedFields;
+    const metadataWriters = writers?.filter((f) => f.subresource !== "status").map((f) => f.manager);
+    expect(metadataWriters).toEqual(["kubectl-client-side-apply"]);
     // Deletion runs the finalizer (a patch) and removes the array copy.
     await kubectlAsyncOk(["delete", "virtualcopy", "snap", "-n", ns, "--timeout=60s"]);
     expect(await engine.observeCopy(String(snap.status?.arrayName))).toBeUndefined();
@@ -619,6 +662,7 @@ describe("helm install into the real apiserver", () => {
     await eventually(() => {
       expect(getObject("clusterrole", undefined, fullname)).toBeUndefined();
       expect(getObject("copyclass", undefined, cls)).toBeUndefined();
+      expect(getObject("mutatingadmissionpolicy", undefined, `${fullname}-finalizer`)).toBeUndefined();
       expect(getObject("deployment", ns, fullname)).toBeUndefined();
     });
     expect(getObject("persistentvolumeclaim", ns, `${fullname}-data`)).toBeDefined();

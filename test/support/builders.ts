@@ -112,6 +112,7 @@ export const allCapabilities: Capabilities = {
   groupVirtualCopies: true,
   csiImport: true,
   csiVolumeHandle: "ArrayVolumeName",
+  createsMayLandLate: true,
 };
 
 /** A link to the embedded class's engine that observed `observed`; `caps` takes capabilities away. */

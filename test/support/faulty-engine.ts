@@ -47,7 +47,9 @@ export class FaultyEngine {
       async (...args: A): Promise<R> =>
         this.#call(method, () => f(...args), partial === undefined ? undefined : () => partial(...args));
     return {
-      capabilities: () => inner.capabilities(),
+      // Its timeouts after the apply and its stalls make creates that land after the caller gave up: a remote
+      // array's behaviour, whatever the inner engine's.
+      capabilities: () => ({ ...inner.capabilities(), createsMayLandLate: true }),
       createVirtualCopy: wrap("createVirtualCopy", (r: Parameters<Engine["createVirtualCopy"]>[0], o?: CallOptions) =>
         inner.createVirtualCopy(r, o),
       ),

@@ -140,6 +140,14 @@ export interface Capabilities {
    * checked on the array before use (docs/sources.md).
    */
   readonly csiVolumeHandle: CsiVolumeHandle;
+  /**
+   * A create whose call failed, timed out or was cut off may still take effect later: the request was on its way
+   * to a remote array. The controllers then record when they asked (the create-intent annotation) before the call,
+   * and on deletion wait out the uncertainty window before they let go of an object the array may yet hold. False
+   * for an engine whose calls are linearizable in the operator's process (the embedded engine: each call runs
+   * under one mutex, so a create that was started is seen by every later observe), which needs no record.
+   */
+  readonly createsMayLandLate: boolean;
 }
 
 export type CsiVolumeHandle = "ArrayVolumeName" | "HPE3PARCSP";

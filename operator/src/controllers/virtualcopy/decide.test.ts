@@ -38,6 +38,15 @@ describe("VirtualCopy decide", () => {
     });
   });
 
+  it("on an engine whose creates cannot land late, no intent: a copy born with the finalizer needs no patch", () => {
+    const embeddedLike = linked(undefined, { createsMayLandLate: false });
+    const plan = decide(gathered({ vc: virtualCopy("snap", withFinalizer()), link: embeddedLike, source }));
+    expect(plan).toMatchObject({ kind: "create", addFinalizer: false, recordIntent: false });
+    // and its deletion, with nothing on the array and no intent, lets go at once: there is nothing to wait for
+    const gone = decide(gathered({ vc: virtualCopy("snap", withFinalizer(), deleting()), link: embeddedLike }));
+    expect(gone).toEqual({ kind: "release", why: "Absent" });
+  });
+
   it.each([
     {
       why: "a missing source: the finalizer goes on, nothing is created, no intent is recorded",

@@ -2,7 +2,8 @@
 // the finalizer patches around it.
 //
 // Invariants:
-// - Nothing is created on the array before the finalizer and the create intent are on the object.
+// - Nothing is created on the array before the finalizer and (on an engine whose creates may land late) the create
+//   intent are on the object.
 // - A copy that existed (status.creationTime) and is gone is never created again: a new snapshot would be a
 //   different point in time. It is reported Expired or Lost instead.
 // - On deletion with policy Delete the finalizer goes only once the array object is gone, and not while a
@@ -101,7 +102,10 @@ function decideCreation(g: Gathered): Plan {
   // gather resolves the source whenever the copy is still to be made; its absence here is a bug, not a state.
   if (source === undefined) throw new Error(`VirtualCopy ${vc.metadata.name}: source was not resolved`);
   if (!source.ok) return { kind: "waitForSource", reason: source.reason, message: source.message, addFinalizer };
-  const recordIntent = vc.metadata.annotations?.[createIntentAnnotation] === undefined;
+  // The intent bounds how long a deletion waits for a create that may still land; an engine whose creates cannot
+  // land late (the embedded one) needs none, and the copy goes Ready without a metadata write.
+  const recordIntent =
+    link.capabilities.createsMayLandLate && vc.metadata.annotations?.[createIntentAnnotation] === undefined;
   const request: CreateVirtualCopyRequest = {
     name: arrayNameOf(vc),
     source: source.volume,

@@ -41,6 +41,11 @@ describe("VirtualCopyGroup decide", () => {
     });
   });
 
+  it("on an engine whose creates cannot land late, the group is made with no intent recorded", () => {
+    const plan = decide(gathered({ members, link: linked([], { createsMayLandLate: false }) }));
+    expect(plan).toMatchObject({ kind: "create", recordIntent: false });
+  });
+
   it.each([
     {
       why: "an engine without group copies is not asked",

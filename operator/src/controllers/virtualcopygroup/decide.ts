@@ -3,7 +3,8 @@
 // patches around them.
 //
 // Invariants:
-// - Nothing is created on the array before the finalizer and the create intent are on the object.
+// - Nothing is created on the array before the finalizer and (on an engine whose creates may land late) the create
+//   intent are on the object.
 // - The member copies are named from the UID (groupNamePrefix + index), so a retry, a crash or a second replica asks
 //   for the same copies and the engine returns them instead of making a second set.
 // - A member copy is deleted only when its owner tag names this group (namespace, name and UID), checked here on
@@ -136,7 +137,10 @@ function decideCreation(g: Gathered): Plan {
     ...(spec.expirationHours === undefined ? {} : { expirationHours: spec.expirationHours }),
     ...(spec.retentionHours === undefined ? {} : { retentionHours: spec.retentionHours }),
   };
-  const recordIntent = group.metadata.annotations?.[createIntentAnnotation] === undefined;
+  // The intent bounds how long a deletion waits for a create that may still land; an engine whose creates cannot
+  // land late (the embedded one) needs none, and the copy goes Ready without a metadata write.
+  const recordIntent =
+    link.capabilities.createsMayLandLate && group.metadata.annotations?.[createIntentAnnotation] === undefined;
   return { kind: "create", request, members: members.members, addFinalizer, recordIntent };
 }
 

@@ -155,6 +155,7 @@ class CimEngine implements Engine {
       csiImport: false,
       // The same arrays behind the same CSI driver and CSP: a PV names its volume as over WSAPI (docs/sources.md).
       csiVolumeHandle: "HPE3PARCSP",
+      createsMayLandLate: true,
     };
   }
 

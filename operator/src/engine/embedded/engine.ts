@@ -180,6 +180,7 @@ export class EmbeddedEngine implements Engine, VolumeOps {
       groupVirtualCopies: true,
       csiImport: false,
       csiVolumeHandle: "ArrayVolumeName",
+      createsMayLandLate: false,
     };
   }
 

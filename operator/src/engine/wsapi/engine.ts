@@ -125,6 +125,7 @@ export class WsapiEngine implements Engine {
       csiImport: true,
       // The HPE CSI driver's CSP for these arrays names a PV's volume pvc-<uid>, cut to 31 (docs/sources.md).
       csiVolumeHandle: "HPE3PARCSP",
+      createsMayLandLate: true,
     };
   }
 

@@ -1,0 +1,53 @@
+// The copy finalizer, put on by the API server itself as a copy is created: a MutatingAdmissionPolicy
+// (admissionregistration.k8s.io/v1, Kubernetes 1.36+) and its binding. The controllers add the finalizer when it is
+// missing, so the policy changes no behaviour; it saves the metadata patch each copy would otherwise need on its way
+// to Ready, and the watch event and the reconcile that patch sets off. On an API server without the policy's API,
+// or with the policy not installed, everything works as before. failurePolicy Ignore: a policy that cannot run
+// never refuses a create, and the controller adds the finalizer itself.
+//
+// Written to deploy/admission/ and to the chart's templates by `npm run crds` (hack/gen-crds.ts).
+import { group } from "../../api/common.ts";
+import { copyFinalizer } from "./objects.ts";
+
+export const finalizerPolicyName = "arraycopy-finalizer";
+
+/** The kinds whose controllers put the copy finalizer on before they create anything on the array. */
+export const finalizedResources = ["virtualcopies", "virtualcopygroups", "physicalcopies"] as const;
+
+/** The policy and its binding, as Kubernetes objects. */
+export function finalizerPolicy(): readonly Record<string, unknown>[] {
+  const lacksFinalizer =
+    `!has(object.metadata.finalizers) || ` + `!object.metadata.finalizers.exists(f, f == '${copyFinalizer}')`;
+  return [
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "MutatingAdmissionPolicy",
+      metadata: { name: finalizerPolicyName },
+      spec: {
+        failurePolicy: "Ignore",
+        reinvocationPolicy: "Never",
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [group], apiVersions: ["*"], operations: ["CREATE"], resources: [...finalizedResources] },
+          ],
+        },
+        matchConditions: [{ name: "lacks-copy-finalizer", expression: lacksFinalizer }],
+        mutations: [
+          {
+            patchType: "ApplyConfiguration",
+            applyConfiguration: {
+              // finalizers is a set: the apply merges ours in beside any the creator gave.
+              expression: `Object{metadata: Object.metadata{finalizers: ['${copyFinalizer}']}}`,
+            },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "MutatingAdmissionPolicyBinding",
+      metadata: { name: finalizerPolicyName },
+      spec: { policyName: finalizerPolicyName },
+    },
+  ];
+}
