@@ -159,9 +159,10 @@ export function runLoad(load: Load, ns: string, spec: LoadSpec): Promise<LoadRep
   });
 }
 
-export async function createNamespace(kc: KubeConfig, ns: string): Promise<void> {
+export async function createNamespace(kc: KubeConfig, ns: string, labels?: Record<string, string>): Promise<void> {
   const { CoreV1Api, V1Namespace, V1ObjectMeta } = await import("@kubernetes/client-node");
-  const body = Object.assign(new V1Namespace(), { metadata: Object.assign(new V1ObjectMeta(), { name: ns }) });
+  const metadata = Object.assign(new V1ObjectMeta(), { name: ns, ...(labels === undefined ? {} : { labels }) });
+  const body = Object.assign(new V1Namespace(), { metadata });
   await kc.makeApiClient(CoreV1Api).createNamespace({ body });
 }
 
