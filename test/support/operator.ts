@@ -1,7 +1,7 @@
 // Runs the operator in this process against the test cluster, with an engine registry the test shares, so a
 // test can put data into the embedded engine's volumes and verify copies byte for byte. Also: objects by kubectl,
 // conditions, and events for assertions on what the cluster ends up holding.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DestinationStream } from "pino";
@@ -44,11 +44,22 @@ export interface StartOptions {
   readonly scheduleClock?: Clock;
 }
 
+/** The data directory of each registry startOperator made: removed when the registry is closed. */
+const registryDirs = new WeakMap<EngineRegistry, string>();
+
+function ownRegistry(dataDir: string): EngineRegistry {
+  const registry = new EngineRegistry({
+    dataDir,
+    readSecret: (namespace, name) => Promise.resolve(readSecret(namespace, name)),
+  });
+  registryDirs.set(registry, dataDir);
+  return registry;
+}
+
 export function startOperator(extraArgs: readonly string[] = [], opts: StartOptions = {}): RunningOperator {
   const dataDir = mkdtempSync(join(tmpdir(), "arraycopy-data-"));
-  const registry =
-    opts.registry ??
-    new EngineRegistry({ dataDir, readSecret: (namespace, name) => Promise.resolve(readSecret(namespace, name)) });
+  const registry = opts.registry ?? ownRegistry(dataDir);
+  const ownDir = opts.registry === undefined;
   const wrapped = new Map<Engine, Engine>();
   const engines = {
     engineFor: async (cls: Parameters<EngineRegistry["engineFor"]>[0]) => {
@@ -101,10 +112,17 @@ export function startOperator(extraArgs: readonly string[] = [], opts: StartOpti
       if (engine.volumes === undefined) throw new Error("embedded engine without volumes");
       return engine as Engine & { volumes: VolumeOps };
     },
+    // The engines' volumes live in their registry's directory: it goes with the registry (kept for the next
+    // operator when keepEngines); a directory of this operator's that holds no registry goes at once.
     async stop(keepEngines = false) {
       stop.abort();
       const code = await exited;
-      if (!keepEngines) await registry.close();
+      if (!keepEngines) {
+        await registry.close();
+        const dir = registryDirs.get(registry);
+        if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      }
+      if (!ownDir) rmSync(dataDir, { recursive: true, force: true });
       return code;
     },
   };
