@@ -4,7 +4,8 @@
 # module), containerd 2.x with its runc shim and ctr (from the Go module proxy), and the pod sandbox's pause binary
 # (hack/node/pause.go). Installs the Debian packages it needs when missing: runc, the CNI plugins, nftables, iproute2.
 #
-# Output: the cache directory on the last line of stdout.
+# Output: the cache directory on the last line of stdout. With the argument `packages`, installs the Debian packages
+# only (as root; nothing is printed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.sh
@@ -26,7 +27,8 @@ source "$here/build-lib.sh"
 debian_packages() {
   local missing=() p
   for p in runc:/usr/sbin/runc containernetworking-plugins:/usr/lib/cni/bridge nftables:/usr/sbin/nft \
-    iproute2:/usr/sbin/ip busybox-static:/bin/busybox; do
+    iproute2:/usr/sbin/ip busybox-static:/bin/busybox util-linux:/usr/bin/nsenter util-linux:/usr/sbin/losetup \
+    e2fsprogs:/usr/sbin/mkfs.ext4; do
     [ -x "${p#*:}" ] || missing+=("${p%%:*}")
   done
   ((${#missing[@]} == 0)) && return 0
@@ -147,6 +149,12 @@ build_local_path() {
     test "${PIPESTATUS[0]}" -eq 0 )
   mv "$bin/local-path-provisioner.tmp" "$bin/local-path-provisioner"
 }
+
+# `build-node.sh packages`: the Debian packages alone (callers install them before they check the host).
+if [ "${1:-}" = packages ]; then
+  debian_packages
+  exit 0
+fi
 
 start=$SECONDS
 debian_packages

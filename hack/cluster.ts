@@ -8,6 +8,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { readCluster, startCluster, stopCluster } from "./control-plane/cluster.ts";
+import { ensureNodePackages } from "./control-plane/binaries.ts";
 import { missingForNode } from "./control-plane/node-host.ts";
 import { startNodeCluster } from "./control-plane/node.ts";
 
@@ -20,6 +21,7 @@ async function main(cmd: string | undefined, flags: readonly string[]): Promise<
   switch (cmd ?? "") {
     case "up": {
       if (flags.includes("--node")) {
+        ensureNodePackages();
         const missing = missingForNode();
         if (missing.length > 0) {
           console.error(`cannot run a node on this machine; missing:\n  ${missing.join("\n  ")}`);

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { startCluster, stopCluster, type ClusterInfo } from "./control-plane/cluster.ts";
+import { ensureNodePackages } from "./control-plane/binaries.ts";
 import { missingForNode } from "./control-plane/node-host.ts";
 import { startNodeCluster } from "./control-plane/node.ts";
 import { killRecorded } from "./control-plane/processes.ts";
@@ -210,6 +211,7 @@ async function main(): Promise<number> {
     return 2;
   }
   if (opts.node) {
+    ensureNodePackages();
     const missing = missingForNode();
     if (missing.length > 0) {
       console.error(`demo --node needs a machine that can run containers; this one lacks:\n  ${missing.join("\n  ")}`);

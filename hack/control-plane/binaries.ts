@@ -31,6 +31,18 @@ export function ensureNodeBinaries(opts: { log?: (line: string) => void } = {}):
   return dir;
 }
 
+/**
+ * The Debian packages the node needs (runc, the CNI plugins, nftables, iproute2, busybox, util-linux, e2fsprogs),
+ * installed when missing — as root only: elsewhere missingForNode says what to install. Callers run it before they
+ * check the host, so a fresh machine gets them instead of a refusal.
+ */
+export function ensureNodePackages(): void {
+  if (process.getuid?.() !== 0) return;
+  const res = spawnSync("bash", [nodeScript, "packages"], { stdio: ["ignore", "inherit", "inherit"] });
+  if (res.status !== 0)
+    throw new Error(`installing the node's packages failed (exit ${res.status ?? res.signal ?? "?"})`);
+}
+
 const csiScript = join(dirname(fileURLToPath(import.meta.url)), "..", "build-csi.sh");
 
 export interface CsiBinaries {

@@ -1,12 +1,13 @@
-// Global setup of `npm run test:node`: says what is missing on a machine that cannot run containers (and fails),
-// else starts a one-node cluster in a directory of the run's own (hack/control-plane/run-dir.ts; a watchdog tears it
-// down if this process dies), builds the operator's image from the Dockerfile and
-// imports it into the node, and builds helm. Test files reach all of it through `inject`.
+// Global setup of `npm run test:node`: installs the Debian packages the node needs (as root), says what is still
+// missing on a machine that cannot run containers (and fails), else starts a one-node cluster in a directory of the
+// run's own (hack/control-plane/run-dir.ts; a watchdog tears it down if this process dies), builds the operator's
+// image from the Dockerfile and imports it into the node, and builds helm. Test files reach all of it through
+// `inject`.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { endRun, runDir } from "../../hack/control-plane/run-dir.ts";
-import { ensureBinaries } from "../../hack/control-plane/binaries.ts";
+import { ensureBinaries, ensureNodePackages } from "../../hack/control-plane/binaries.ts";
 import type { ClusterInfo } from "../../hack/control-plane/cluster.ts";
 import { missingForNode } from "../../hack/control-plane/node-host.ts";
 import { startNodeCluster, type NodeClusterInfo } from "../../hack/control-plane/node.ts";
@@ -25,6 +26,7 @@ const image = { repository: "localhost/arraycopy/operator", tag: "node-test" };
 
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = await runDir("node-test-clusters", process.env.ARRAYCOPY_NODE_TEST_CLUSTER_DIR);
+  ensureNodePackages();
   const missing = missingForNode();
   if (missing.length > 0) {
     throw new Error(`test:node needs a machine that can run containers; this one lacks:\n  ${missing.join("\n  ")}`);
