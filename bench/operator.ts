@@ -17,7 +17,7 @@
 //             script (which only watches for Ready) over each run (the two cores are shared by all: where the time
 //             goes).
 // The operator's N creates come from the same load client. The API server runs the chart's finalizer policy
-// (deploy/admission/finalizer-policy.yaml; --no-finalizer-policy leaves it out), bound to every namespace but the
+// (finalizer-policy.ts, as in deploy/admission/; --no-finalizer-policy leaves it out), bound to every namespace but the
 // floor's: the floor's copies are deleted after each run, with no operator to take a finalizer off. Figures also go
 // to bench/results/operator.json.
 // Then, with --cache C: C VirtualCopies created while the operator is down (of a class that does not exist, so the
@@ -35,9 +35,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
-import { parseAllDocuments } from "yaml";
 import { startCluster, stopCluster } from "../hack/control-plane/cluster.ts";
 import { operatorNodeFlags, startOperatorProcess, type OperatorProcess } from "../hack/demo/operator-process.ts";
+import { finalizerPolicy } from "../operator/src/controllers/shared/finalizer-policy.ts";
 import { copyFinalizer } from "../operator/src/controllers/shared/objects.ts";
 import { openEmbeddedEngine } from "../operator/src/engine/embedded/engine.ts";
 import {
@@ -117,23 +117,9 @@ const floorLabel = "bench.arraycopy.io/floor";
  * creates through it (a server dry run).
  */
 async function installFinalizerPolicy(kubectl: string, kubeconfig: string): Promise<void> {
-  const file = join(import.meta.dirname, "..", "deploy", "admission", "finalizer-policy.yaml");
-  const docs = parseAllDocuments(readFileSync(file, "utf8")).map((d) => d.toJS() as Record<string, unknown>);
-  const objects = docs.map((d) =>
-    d["kind"] === "MutatingAdmissionPolicyBinding"
-      ? {
-          ...d,
-          spec: {
-            ...(d["spec"] as object),
-            matchResources: {
-              namespaceSelector: { matchExpressions: [{ key: floorLabel, operator: "DoesNotExist" }] },
-            },
-          },
-        }
-      : d,
-  );
+  const namespaceSelector = { matchExpressions: [{ key: floorLabel, operator: "DoesNotExist" }] };
   const applied = spawnSync(kubectl, [`--kubeconfig=${kubeconfig}`, "apply", "-f", "-"], {
-    input: JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }),
+    input: JSON.stringify({ apiVersion: "v1", kind: "List", items: finalizerPolicy({ namespaceSelector }) }),
     encoding: "utf8",
   });
   if (applied.status !== 0) throw new Error(`cannot install the finalizer policy: ${applied.stderr}`);

@@ -253,14 +253,13 @@ describe("the chart", () => {
         'finalizerPolicy.namespaceSelector={"matchLabels":{"team":"db"}}',
       ]),
     );
-    const [want, wantBinding] = finalizerPolicy();
-    expect(policy?.metadata.name).toBe("x-arraycopy-finalizer");
-    expect(policy?.spec).toEqual(want?.spec);
-    expect(binding?.spec).toEqual({
-      ...(wantBinding?.spec as object),
-      policyName: "x-arraycopy-finalizer",
-      matchResources: { namespaceSelector: { matchLabels: { team: "db" } } },
+    const [want, wantBinding] = finalizerPolicy({
+      name: "x-arraycopy-finalizer",
+      namespaceSelector: { matchLabels: { team: "db" } },
     });
+    expect(policy?.metadata.name).toBe("x-arraycopy-finalizer");
+    expect(policy?.spec).toEqual(want?.["spec"]);
+    expect(binding?.spec).toEqual(wantBinding?.["spec"]);
   });
 
   it("renders the optional pieces: emptyDir without persistence, a ServiceMonitor, a digest-pinned image", () => {

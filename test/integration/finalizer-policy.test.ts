@@ -1,23 +1,13 @@
-// The finalizer policy (deploy/admission/finalizer-policy.yaml, a MutatingAdmissionPolicy) on the real apiserver:
-// the API server puts the copy finalizer on each VirtualCopy, VirtualCopyGroup and PhysicalCopy as it is created,
-// and a VirtualCopy on the embedded engine then goes Ready with no write of the operator's to its metadata — only
-// its status — and is still deleted from the array with its resource. Copies in namespaces the binding does not
-// select are untouched by it, and the operator adds the finalizer itself as before. The policy is bound here to
+// The finalizer policy (finalizer-policy.ts, the MutatingAdmissionPolicy deploy/admission/ ships) on the real
+// apiserver: the API server puts the copy finalizer on each VirtualCopy, VirtualCopyGroup and PhysicalCopy as it is
+// created, and a VirtualCopy on the embedded engine then goes Ready with no write of the operator's to its metadata
+// — only its status — and is still deleted from the array with its resource. Copies in namespaces the binding does
+// not select are untouched by it, and the operator adds the finalizer itself as before. The policy is bound here to
 // this file's namespace alone (by its name label), so the other test files sharing the cluster never see it.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { finalizerPolicy } from "../../operator/src/controllers/shared/finalizer-policy.ts";
 import { copyFinalizer } from "../../operator/src/controllers/shared/objects.ts";
-import {
-  eventually,
-  freshNamespace,
-  installCrds,
-  kubectl,
-  kubectlAsyncOk,
-  kubectlOk,
-  repoRoot,
-} from "../support/cluster.ts";
+import { eventually, freshNamespace, installCrds, kubectl, kubectlAsyncOk, kubectlOk } from "../support/cluster.ts";
 import { applyYaml, embeddedClass, startOperator, type RunningOperator } from "../support/operator.ts";
 
 const suffix = Math.random().toString(36).slice(2, 7);
@@ -38,27 +28,12 @@ interface Obj {
   status?: { arrayName?: string; conditions?: { type: string; status: string }[] };
 }
 
-interface Doc {
-  kind: string;
-  metadata: { name: string };
-  spec: Record<string, unknown>;
-}
-
-/** The generated policy and binding, renamed for this file and bound to namespaces with the given name. */
-function scopedPolicy(namespace: string): Doc[] {
-  const text = readFileSync(join(repoRoot, "deploy", "admission", "finalizer-policy.yaml"), "utf8");
-  const docs = parseAllDocuments(text).map((d) => d.toJS() as Doc);
-  expect(docs.map((d) => d.kind)).toEqual(["MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"]);
-  const [policy, binding] = docs as [Doc, Doc];
-  policy.metadata.name = policyName;
-  binding.metadata.name = policyName;
-  binding.spec = {
-    ...binding.spec,
-    policyName,
-    matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } },
-  };
-  return [policy, binding];
-}
+/** The policy and binding, named for this file and bound to the namespace with the given name. */
+const scopedPolicy = (namespace: string) =>
+  finalizerPolicy({
+    name: policyName,
+    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } },
+  });
 
 const vc = (namespace: string, name: string) => ({
   apiVersion: "arraycopy.io/v1alpha1",

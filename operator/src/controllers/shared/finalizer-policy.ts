@@ -14,15 +14,21 @@ export const finalizerPolicyName = "arraycopy-finalizer";
 /** The kinds whose controllers put the copy finalizer on before they create anything on the array. */
 export const finalizedResources = ["virtualcopies", "virtualcopygroups", "physicalcopies"] as const;
 
-/** The policy and its binding, as Kubernetes objects. */
-export function finalizerPolicy(): readonly Record<string, unknown>[] {
+/**
+ * The policy and its binding, as Kubernetes objects: named `name`, and bound to the namespaces a label selector
+ * picks (every namespace when none is given) — the chart's finalizerPolicy.namespaceSelector.
+ */
+export function finalizerPolicy(
+  opts: { readonly name?: string; readonly namespaceSelector?: Record<string, unknown> } = {},
+): readonly Record<string, unknown>[] {
+  const name = opts.name ?? finalizerPolicyName;
   const lacksFinalizer =
     `!has(object.metadata.finalizers) || ` + `!object.metadata.finalizers.exists(f, f == '${copyFinalizer}')`;
   return [
     {
       apiVersion: "admissionregistration.k8s.io/v1",
       kind: "MutatingAdmissionPolicy",
-      metadata: { name: finalizerPolicyName },
+      metadata: { name },
       spec: {
         failurePolicy: "Ignore",
         reinvocationPolicy: "Never",
@@ -46,8 +52,13 @@ export function finalizerPolicy(): readonly Record<string, unknown>[] {
     {
       apiVersion: "admissionregistration.k8s.io/v1",
       kind: "MutatingAdmissionPolicyBinding",
-      metadata: { name: finalizerPolicyName },
-      spec: { policyName: finalizerPolicyName },
+      metadata: { name },
+      spec: {
+        policyName: name,
+        ...(opts.namespaceSelector === undefined
+          ? {}
+          : { matchResources: { namespaceSelector: opts.namespaceSelector } }),
+      },
     },
   ];
 }
