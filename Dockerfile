@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The operator's image: TypeScript compiled to dist/ in a build stage, production dependencies only, on distroless
+# The operator's image: TypeScript bundled with its dependencies into dist/ in a build stage, on distroless
 # Node 24 (no shell, no package manager), as a non-root user. Build from the repository root:
 #
 #   docker build -t arraycopy:dev .
@@ -9,28 +9,25 @@
 
 ARG NODE_VERSION=24
 
-# Build: compile with the dev dependencies (typescript). --omit=optional skips the node-linux-<arch> packages that
-# bring Node 24 to machines without it: the image already has Node 24.
+# Build: bundle operator/src with its dependencies into dist/ (hack/build.ts, esbuild). Optional dependencies are
+# installed here because esbuild's binary for this platform is one (@esbuild/linux-<arch>); --ignore-scripts leaves
+# every install script unrun. Nothing of this stage but dist/ reaches the image.
 FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=optional --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY hack/build.ts ./hack/build.ts
 COPY operator/src ./operator/src
 RUN npm run build
-
-# Production dependencies only, in their own stage so the build's dev dependencies never reach the image.
-FROM node:${NODE_VERSION}-slim AS deps
-WORKDIR /src
-COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 # Runtime: distroless Node 24; its entrypoint is node itself. The nonroot tag runs as uid/gid 65532, which the
 # chart's securityContext also sets.
 FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=deps /src/node_modules ./node_modules
+# dist/ holds the operator, its data-mover thread and the populator, each one script with its dependencies inside:
+# no node_modules. package.json tells node those scripts are ES modules ("type": "module").
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 # The embedded engine's data directory (the chart mounts a volume here); a metrics, health and readiness port.

@@ -35,6 +35,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { buildDist, distDir } from "../hack/build.ts";
 import { startCluster, stopCluster } from "../hack/control-plane/cluster.ts";
 import { operatorNodeFlags, startOperatorProcess, type OperatorProcess } from "../hack/demo/operator-process.ts";
 import { finalizerPolicy } from "../operator/src/controllers/shared/finalizer-policy.ts";
@@ -87,13 +88,13 @@ const { values } = parseArgs({
     "finalizer-policy": { type: "boolean", default: true },
   },
 });
-// The operator runs as the image runs it: compiled (dist/main.js, built below) with the image's node flags, plus an
-// optional V8 heap cap as a container memory limit might impose.
+// The operator runs as the image runs it: bundled (dist/main.js, built below by hack/build.ts) with the image's node
+// flags, plus an optional V8 heap cap as a container memory limit might impose.
 const nodeFlags = [
   ...(values["node-flags"] === undefined ? operatorNodeFlags : values["node-flags"].split(" ").filter((f) => f !== "")),
   ...(values["heap-mib"] === undefined ? [] : [`--max-old-space-size=${values["heap-mib"]}`]),
 ];
-const entry = join(import.meta.dirname, "..", "dist", "main.js");
+const entry = join(distDir, "main.js");
 const sizes = values.sizes.split(",").map(Number);
 const cacheN = Number(values.cache);
 const repeat = Math.max(1, Number(values.repeat));
@@ -366,16 +367,7 @@ async function main(): Promise<void> {
       `cores, sizes ${sizes.join(",")} (medians of ${String(repeat)}), cache ${String(cacheN)}, ` +
       `operator: node ${nodeFlags.join(" ")} dist/main.js`,
   );
-  const built = spawnSync(
-    process.execPath,
-    [
-      join(import.meta.dirname, "..", "node_modules", "typescript", "bin", "tsc"),
-      "-p",
-      join(import.meta.dirname, "..", "tsconfig.build.json"),
-    ],
-    { stdio: "inherit" },
-  );
-  if (built.status !== 0) throw new Error("tsc -p tsconfig.build.json failed");
+  await buildDist();
   const cluster = await startCluster({ dir: join(dir, "cluster"), ownerPid: process.pid, log: () => undefined });
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);

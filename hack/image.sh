@@ -133,14 +133,15 @@ EOF
   echo "$base_key" >"$work/distroless.key"
 fi
 
-# The npm cache the build's `npm ci` reads offline: filled once per lockfile by an npm ci on this machine.
+# The npm cache the build's `npm ci` reads offline: filled once per lockfile by the same npm ci on this machine
+# (optional dependencies included: esbuild's platform binary is one).
 lock_sum=$(sha256sum "$repo/package-lock.json" | cut -c1-16)
 npm_cache="$work/npm-cache-$lock_sum"
 if [ ! -d "$npm_cache" ]; then
   log "filling the npm cache for the lockfile ($lock_sum)"
   d=$(mktemp -d "$work/npm.XXXXXX")
   cp "$repo/package.json" "$repo/package-lock.json" "$d/"
-  (cd "$d" && npm ci --cache "$d/cache" --omit=optional --ignore-scripts --no-audit --no-fund >&2)
+  (cd "$d" && npm ci --cache "$d/cache" --ignore-scripts --no-audit --no-fund >&2)
   mv "$d/cache" "$npm_cache"; rm -rf "$d"
 fi
 

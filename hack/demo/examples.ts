@@ -88,7 +88,7 @@ export async function createExampleVolumes(classDir: string): Promise<void> {
 }
 
 /** The CLI's fill pattern (an LCG writing little-endian 32-bit words), continued across chunks. */
-function lcgPattern(seed: number): { next(length: number): Buffer } {
+export function lcgPattern(seed: number): { next(length: number): Buffer } {
   let x = seed >>> 0 || 1;
   return {
     next(length) {

@@ -48,7 +48,7 @@ import { rootLogger } from "./observability/logger.ts";
 import { Metrics } from "./observability/metrics.ts";
 import { startServer } from "./observability/server.ts";
 import { countStates } from "./observability/states.ts";
-import { populateCommand } from "./populator/cli.ts";
+import { populateCommand } from "./populator/command.ts";
 import { PopulationGrants, startPopulationServer } from "./populator/source.ts";
 import { populatorSetup } from "./controllers/populator/setup.ts";
 import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";

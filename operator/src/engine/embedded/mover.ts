@@ -13,7 +13,8 @@ export interface Mover {
   move(moves: readonly Move[]): Promise<ReadonlySet<number>>;
 }
 
-// From source (tests, `node file.ts`) the thread runs mover-thread.ts, compiled (dist) mover-thread.js.
+// From source (tests, `node file.ts`) the thread runs mover-thread.ts beside this file; built, this code is inside
+// the bundle dist/main.js and the thread runs the bundle dist/mover-thread.js beside it (hack/build.ts).
 const threadUrl = new URL(import.meta.url.endsWith(".ts") ? "./mover-thread.ts" : "./mover-thread.js", import.meta.url);
 
 class MoverThread implements Mover {

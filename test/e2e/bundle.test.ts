@@ -1,0 +1,153 @@
+// The operator as the image ships it: `npm run build`'s bundles (hack/build.ts), copied with package.json alone into
+// a directory that no node_modules can be found from, run as their own processes. The operator bundle makes a
+// VirtualCopy Ready and a PhysicalCopy's full copy (its data-mover thread is the bundle dist/mover-thread.js) byte
+// for byte; the populator's bundle answers as the pod's command does. What this adds to the in-process integration
+// tests and e2e/examples (both from the TypeScript source): the bundles carry every dependency, find their thread,
+// and run one entry each (the populator's command, inside main.js, must not start at load).
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDist } from "../../hack/build.ts";
+import { lcgPattern, repoRoot } from "../../hack/demo/examples.ts";
+import { logTail, startOperatorProcess, type OperatorProcess } from "../../hack/demo/operator-process.ts";
+import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
+import { cluster, freshNamespace, installCrds, kubectlAsync, kubectlAsyncOk, kubectlOk } from "../support/cluster.ts";
+
+const MiB = 1024 * 1024;
+const workDir = mkdtempSync(join(tmpdir(), "arraycopy-bundle-"));
+const appDir = join(workDir, "app");
+const dataDir = join(workDir, "data");
+const className = `bundle-${randomBytes(4).toString("hex")}`;
+let ns = "";
+let op: OperatorProcess | undefined;
+let failed = false;
+
+/** Every directory from `dir` up to the root: where node would look for node_modules. */
+function ancestors(dir: string): string[] {
+  const all = [dir];
+  while (dirname(all.at(-1) ?? "/") !== all.at(-1)) all.push(dirname(all.at(-1) ?? "/"));
+  return all;
+}
+
+/** The volume's bytes: the CLI's fill pattern (`npm run volume -- fill`), as the examples' volumes hold. */
+const source = (seed: number, length: number): Buffer => lcgPattern(seed).next(length);
+
+beforeAll(async () => {
+  installCrds();
+  await buildDist(join(appDir, "dist"));
+  copyFileSync(join(repoRoot, "package.json"), join(appDir, "package.json"));
+  const engine = await openEmbeddedEngine({ dataDir: join(dataDir, className), expiryIntervalMs: 0 });
+  try {
+    await engine.createVolume("bundle-src", 8 * MiB);
+    await engine.writeVolume("bundle-src", 0, source(7, 8 * MiB));
+    await engine.createVolume("bundle-dst", 8 * MiB);
+  } finally {
+    await engine.close();
+  }
+  kubectlOk(["apply", "-f", "-"], {
+    input: JSON.stringify({
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "CopyClass",
+      metadata: { name: className },
+      spec: { driver: "embedded", deletionPolicy: "Delete" },
+    }),
+  });
+  ns = freshNamespace("bundle");
+  op = await startOperatorProcess({
+    kubeconfig: cluster().kubeconfig,
+    dataDir,
+    logFile: join(workDir, "operator.log"),
+    pidsFile: join(workDir, "pids.json"),
+    ownerPid: process.pid,
+    entry: join(appDir, "dist", "main.js"),
+  });
+});
+
+afterAll(async () => {
+  await op?.stop();
+  // What a failed test left: the operator is gone, so its finalizers go with the objects.
+  for (const kind of ["virtualcopies", "physicalcopies", "copyjobs"]) {
+    if (ns === "") break;
+    const names = (await kubectlAsync(["get", kind, "-n", ns, "-o", "name"])).stdout.split("\n").filter(Boolean);
+    for (const name of names) {
+      await kubectlAsync(["patch", name, "-n", ns, "--type=merge", "-p", '{"metadata":{"finalizers":null}}']);
+    }
+  }
+  if (ns !== "") await kubectlAsync(["delete", "namespace", ns, "--wait=false"]);
+  await kubectlAsync(["delete", "copyclass", className, "--ignore-not-found"]);
+  if (failed) console.error(`operator log kept in ${workDir}:\n${logTail(join(workDir, "operator.log"))}`);
+  else rmSync(workDir, { recursive: true, force: true });
+});
+
+describe("the built bundles, run with no node_modules in reach", () => {
+  it("are three scripts in a directory from which no node_modules is found", ({ onTestFailed }) => {
+    onTestFailed(() => void (failed = true));
+    for (const script of ["main.js", "mover-thread.js", "populator/cli.js"]) {
+      expect(existsSync(join(appDir, "dist", script))).toBe(true);
+    }
+    expect(ancestors(appDir).filter((d) => existsSync(join(d, "node_modules")))).toEqual([]);
+  });
+
+  it("main.js --help prints the operator's flags and nothing of the populator's", () => {
+    const r = spawnSync(process.execPath, [join(appDir, "dist", "main.js"), "--help"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("--data-dir");
+    expect(r.stdout + r.stderr).not.toContain("populator/cli.js");
+  });
+
+  it("populator/cli.js without its flags exits 2 with its usage, as the pod's command", () => {
+    const r = spawnSync(process.execPath, [join(appDir, "dist", "populator", "cli.js")], { encoding: "utf8" });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("--source, --token-file, --ca-file and --target are required");
+  });
+
+  it("makes a VirtualCopy Ready and a PhysicalCopy's full copy byte for byte", async ({ onTestFailed }) => {
+    onTestFailed(() => void (failed = true));
+    const copies = [
+      {
+        apiVersion: "arraycopy.io/v1alpha1",
+        kind: "VirtualCopy",
+        metadata: { name: "snap", namespace: ns },
+        spec: { copyClassName: className, source: { volumeName: "bundle-src" }, deletionPolicy: "Delete" },
+      },
+      {
+        apiVersion: "arraycopy.io/v1alpha1",
+        kind: "PhysicalCopy",
+        metadata: { name: "full", namespace: ns },
+        spec: {
+          copyClassName: className,
+          source: { volumeName: "bundle-src" },
+          target: { volumeName: "bundle-dst" },
+          deletionPolicy: "Retain",
+        },
+      },
+    ];
+    writeFileSync(join(workDir, "copies.json"), JSON.stringify({ apiVersion: "v1", kind: "List", items: copies }));
+    await kubectlAsyncOk(["apply", "-f", join(workDir, "copies.json")]);
+    await kubectlAsyncOk([
+      "wait",
+      "--for=condition=Ready",
+      "virtualcopy/snap",
+      "physicalcopy/full",
+      "-n",
+      ns,
+      "--timeout=60s",
+    ]);
+    // Deleted while the operator runs: the VirtualCopy's array copy with it, the PhysicalCopy's target kept (Retain).
+    await kubectlAsyncOk(["delete", "virtualcopy/snap", "physicalcopy/full", "-n", ns, "--timeout=60s"]);
+    await op?.stop();
+    op = undefined;
+    expect(logTail(join(workDir, "operator.log"), 1000)).not.toContain("populator/cli.js");
+    const engine = await openEmbeddedEngine({ dataDir: join(dataDir, className), expiryIntervalMs: 0 });
+    try {
+      expect((await engine.readVolume("bundle-dst", 0, 8 * MiB)).equals(source(7, 8 * MiB))).toBe(true);
+      // The VirtualCopy's snapshot went with it (Delete); the PhysicalCopy's target is kept (Retain).
+      expect((await engine.listCopies()).map((c) => c.name)).toEqual(["bundle-dst"]);
+    } finally {
+      await engine.close();
+    }
+  });
+});
