@@ -3,9 +3,10 @@
 //   dist/main.js              the operator (the chart's and the Dockerfile's command)
 //   dist/mover-thread.js      the embedded engine's data-mover thread, beside main.js where mover.ts looks for it
 //   dist/populator/cli.js     the populator pod's command (controllers/populator/objects.ts)
-// Whitespace and syntax are minified, names are not: stack traces keep our function names. V8 keeps each loaded
-// script's source in the heap, and client-node's generated sources are most of what the operator loads: bundled this
-// way the operator starts with about 20 MiB less RSS than from tsc's per-file output (docs/benchmarks.md).
+// Whitespace and syntax are minified, names are not (keepNames, below): stack traces keep our function names.
+// V8 keeps each loaded script's source in the heap, and client-node's generated sources are most of what the
+// operator loads: bundled this way the operator starts with about 20 MiB less RSS than from tsc's per-file output
+// (docs/benchmarks.md).
 // Type checking is `npm run typecheck`; esbuild only strips the types.
 import { rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -33,6 +34,10 @@ export async function buildDist(outDir = distDir): Promise<Map<string, number>> 
     target: "node24",
     minifyWhitespace: true,
     minifySyntax: true,
+    // A bundle renames a class whose name another module also binds (client-node's V1Secret became _V1Secret), and
+    // code reads constructors' names: kube/models.ts asks client-node's serializer for the type by its name, and
+    // pino logs an error's class. Keep every function's and class's own name.
+    keepNames: true,
     // The CommonJS packages inside (client-node, pino, …) call require() for Node's own modules: an ES module has
     // none, so each script makes one first.
     banner: {
