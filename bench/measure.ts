@@ -116,6 +116,8 @@ export interface Load {
 export interface LoadReport {
   readonly created: number;
   readonly statusWrites: number;
+  /** Events posted (with status "apply+event"). */
+  readonly events: number;
   readonly seconds: number;
   readonly cpuSeconds: number;
   readonly maxRssKiB: number;
@@ -138,9 +140,14 @@ export interface LoadSpec {
   readonly volume?: string;
   /** Object names are prefix0 … prefix(n-1); the client's default "c-" if absent. */
   readonly prefix?: string;
-  /** One status write on each VirtualCopy after its create (the floor): a merge patch, or server-side apply. */
-  readonly status?: "merge" | "apply";
+  /**
+   * One status write on each VirtualCopy after its create (the floor): a merge patch, or server-side apply; with
+   * "apply+event", then one Event like the operator's Ready Event (the operator's own writes, without the operator).
+   */
+  readonly status?: FloorWrites;
 }
+
+export type FloorWrites = "merge" | "apply" | "apply+event";
 
 /** Runs the load client in namespace `ns`. */
 export function runLoad(load: Load, ns: string, spec: LoadSpec): Promise<LoadReport> {
@@ -150,7 +157,8 @@ export function runLoad(load: Load, ns: string, spec: LoadSpec): Promise<LoadRep
     .concat(spec.volume === undefined ? [] : ["-volume", spec.volume])
     .concat(spec.prefix === undefined ? [] : ["-prefix", spec.prefix])
     .concat(spec.status === undefined ? [] : ["-status"])
-    .concat(spec.status === "apply" ? ["-status-apply"] : []);
+    .concat(spec.status === "apply" || spec.status === "apply+event" ? ["-status-apply"] : [])
+    .concat(spec.status === "apply+event" ? ["-event"] : []);
   return new Promise((resolve, reject) => {
     execFile(load.bin, args, { encoding: "utf8", maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`loadclient failed: ${stderr.trim() || err.message}`));

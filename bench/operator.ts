@@ -1,14 +1,15 @@
 // Operator benchmarks (not tests): `npm run bench:operator [-- --sizes 100,1000 --repeat 3 --cache 10000 --physical
 // 20 --peer]`.
 //
-// The operator runs as the image runs it (dist/main.js, built first, with the image's node flags). On a control
+// The operator runs as the image runs it (dist/main.js, bundled first, with the image's node flags). On a control
 // plane of its own, for each N (each measurement run --repeat times, medians shown, every run listed):
 //   floor     the API server's own floor: the compiled load client (bench/loadclient, Go over net/http, built from
 //             the module proxy and cached) creating N VirtualCopies and writing one status merge patch on each
-//             (no operator), with the same request concurrency the load uses; and the same floor writing that
-//             status by server-side apply, as the operator does (the two alternate, run by run);
+//             (no operator), with the same request concurrency the load uses; the same floor writing that
+//             status by server-side apply, as the operator does; and the operator's writes without the operator
+//             (that apply, then one Event like its Ready Event): the three alternate, run by run;
 //   operator  the operator (its own process, embedded engine) taking N VirtualCopies applied at once to Ready;
-//             ratio = operator / floor, and copies per second;
+//             ratio = operator / floor (and / the operator's-writes floor), and copies per second;
 //   writes    API writes per copy on the way to Ready, from the apiserver's own apiserver_request_total (what the
 //             operator wrote: patches, status, events — not the client's creates), and writes per minute at rest
 //             with the N copies Ready (Lease renewals shown apart: leader election writes by design);
@@ -56,6 +57,7 @@ import {
   showCpu,
   sum,
   writesSince,
+  type FloorWrites,
   type Load,
 } from "./measure.ts";
 import { peerModes, peerRuns, startPeer } from "./peer.ts";
@@ -151,7 +153,8 @@ function vc(ns: string, name: string, cls: string) {
 
 /**
  * The floor: the load client creates N objects and writes one status on each, `concurrency` in flight: a merge
- * patch (the cheapest status write), or server-side apply (the operator's kind of status write).
+ * patch (the cheapest status write), or server-side apply (the operator's kind of status write); "apply+event"
+ * then posts one Event on each as the operator's Ready Event: the operator's own writes, with no operator.
  */
 async function floor(
   load: Load,
@@ -159,12 +162,14 @@ async function floor(
   n: number,
   pids: ReadonlyMap<string, number>,
   ns: string,
-  status: "merge" | "apply",
+  status: FloorWrites,
 ): Promise<{ ms: number; cpu: Map<string, number> }> {
   await createNamespace(kc, ns, { [floorLabel]: "true" });
   const start = performance.now();
   const { result, cpu } = await cpuDuring(pids, () => runLoad(load, ns, { n, cls: "floor", status }));
   if (result.statusWrites !== n) throw new Error(`the floor wrote ${String(result.statusWrites)} statuses of ${n}`);
+  if (status === "apply+event" && result.events !== n)
+    throw new Error(`the floor posted ${String(result.events)} Events of ${n}`);
   cpu.set("client", result.cpuSeconds);
   return { ms: performance.now() - start, cpu };
 }
@@ -191,7 +196,17 @@ async function operatorRun(
   });
   cpu.set("client", result.cpuSeconds);
   const ms = performance.now() - start;
-  const writes = writesSince(before, await counts());
+  // The copies are Ready when their statuses land; their Ready Events follow. The writes are read once the
+  // operator has stopped writing (no write but the Lease's for half a second), so that the last Events count among
+  // the way to Ready and not as writes at rest.
+  let last = await counts();
+  for (let quiet = false, tries = 0; !quiet && tries < 40; tries++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await counts();
+    quiet = sum(writesSince(last, now), (k) => !k.includes("leases")) === 0;
+    last = now;
+  }
+  const writes = writesSince(before, last);
   const operatorWrites = sum(
     writes,
     (k) => !k.startsWith("POST virtualcopies") && !k.includes("leases") && !k.startsWith("POST namespaces"),
@@ -427,21 +442,25 @@ async function main(): Promise<void> {
   // Each run measures both floors, alternately, so that a noisy moment falls on both.
   const floors = new Map<number, { ms: number; cpu: Map<string, number> }[]>();
   const applyFloors = new Map<number, { ms: number; cpu: Map<string, number> }[]>();
+  const writesFloors = new Map<number, { ms: number; cpu: Map<string, number> }[]>();
   for (const n of sizes) {
     const runs: { ms: number; cpu: Map<string, number> }[] = [];
     const applyRuns: { ms: number; cpu: Map<string, number> }[] = [];
+    const writesRuns: { ms: number; cpu: Map<string, number> }[] = [];
     for (let k = 0; k < repeat; k++) {
       for (const [status, into] of [
         ["merge", runs],
         ["apply", applyRuns],
+        ["apply+event", writesRuns],
       ] as const) {
-        const ns = `floor-${status}-${String(n)}-${String(k)}`;
+        const ns = `floor-${status.replace("+", "-")}-${String(n)}-${String(k)}`;
         into.push(await floor(load, kc, n, pids, ns, status));
         await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: ns, plural });
       }
     }
     floors.set(n, runs);
     applyFloors.set(n, applyRuns);
+    writesFloors.set(n, writesRuns);
   }
   const op = await startOperatorProcess({
     kubeconfig: cluster.kubeconfig,
@@ -475,13 +494,14 @@ async function main(): Promise<void> {
     const cpuRows: string[] = [];
     say(
       `\n| N | floor (compiled client: create + 1 status merge patch) | floor, status by server-side apply | ` +
-        `operator: all Ready | ratio | copies/s | operator writes per copy | writes/min at rest (Lease apart) | ` +
-        `operator RSS |`,
+        `floor, the operator's writes (apply + Ready Event) | operator: all Ready | ratio | ratio to the writes ` +
+        `floor | copies/s | operator writes per copy | writes/min at rest (Lease apart) | operator RSS |`,
     );
-    say("|---|---|---|---|---|---|---|---|---|");
+    say("|---|---|---|---|---|---|---|---|---|---|---|");
     for (const n of sizes) {
       const fls = floors.get(n) ?? [];
       const afls = applyFloors.get(n) ?? [];
+      const wfls = writesFloors.get(n) ?? [];
       const ops: Awaited<ReturnType<typeof operatorRun>>[] = [];
       // The rest period follows the last run only.
       for (let k = 0; k < repeat; k++)
@@ -502,10 +522,12 @@ async function main(): Promise<void> {
       if (o === undefined) continue;
       const f = median(fls.map((x) => x.ms));
       const fa = median(afls.map((x) => x.ms));
+      const fw = median(wfls.map((x) => x.ms));
       const oMs = median(ops.map((x) => x.ms));
       for (const [label, runs] of [
         ["floor", fls],
         ["floor, apply", afls],
+        ["floor, apply + Event", wfls],
         ["operator", ops],
       ] as const)
         runs.forEach((x, k) =>
@@ -514,8 +536,9 @@ async function main(): Promise<void> {
           ),
         );
       say(
-        `| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(fa / 1000).toFixed(2)} s | ${(oMs / 1000).toFixed(2)} s | ` +
-          `${(oMs / f).toFixed(2)}× | ${(n / (oMs / 1000)).toFixed(1)} | ` +
+        `| ${String(n)} | ${(f / 1000).toFixed(2)} s | ${(fa / 1000).toFixed(2)} s | ${(fw / 1000).toFixed(2)} s | ` +
+          `${(oMs / 1000).toFixed(2)} s | ${(oMs / f).toFixed(2)}× | ${(oMs / fw).toFixed(2)}× | ` +
+          `${(n / (oMs / 1000)).toFixed(1)} | ` +
           `${median(ops.map((x) => x.perCopy)).toFixed(2)} | ` +
           `${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`,
       );
@@ -525,8 +548,10 @@ async function main(): Promise<void> {
         n,
         floorSeconds: f / 1000,
         floorApplySeconds: fa / 1000,
+        floorOperatorWritesSeconds: fw / 1000,
         operatorSeconds: oMs / 1000,
         ratio: oMs / f,
+        ratioToOperatorWritesFloor: oMs / fw,
         copiesPerSecond: n / (oMs / 1000),
         operatorWritesPerCopy: median(ops.map((x) => x.perCopy)),
         writesPerMinuteAtRest: o.restPerMinute,
@@ -534,6 +559,7 @@ async function main(): Promise<void> {
         operatorRssMiB: o.rss,
         floorRuns: fls.map((x) => ({ seconds: x.ms / 1000, cpuSeconds: cpuOf(x.cpu) })),
         floorApplyRuns: afls.map((x) => ({ seconds: x.ms / 1000, cpuSeconds: cpuOf(x.cpu) })),
+        floorOperatorWritesRuns: wfls.map((x) => ({ seconds: x.ms / 1000, cpuSeconds: cpuOf(x.cpu) })),
         operatorRuns: ops.map((x) => ({
           seconds: x.ms / 1000,
           cpuSeconds: cpuOf(x.cpu),
@@ -546,7 +572,8 @@ async function main(): Promise<void> {
       say(
         `<!-- N=${String(n)}, medians of ${String(repeat)}: floor runs ` +
           `${fls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; apply floor runs ` +
-          `${afls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; operator runs ` +
+          `${afls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; apply + Event floor runs ` +
+          `${wfls.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; operator runs ` +
           `${ops.map((x) => (x.ms / 1000).toFixed(2)).join(", ")} s; ` +
           `writes of the last: ${JSON.stringify(Object.fromEntries(o.writes))}; ` +
           `at rest: ${JSON.stringify(Object.fromEntries(o.rest))} -->`,

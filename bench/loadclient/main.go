@@ -1,14 +1,16 @@
 // loadclient is the operator benchmark's load: it creates N VirtualCopies (or, for the peer, N VolumeSnapshots of
 // one PVC) and, for the floor, writes one status on each VirtualCopy (a merge patch, or with -status-apply a
-// server-side apply as the operator writes it), `-concurrency` requests in flight, over HTTP/2 with a bearer token — the requests a client
-// library makes, without a client library's weight (no caches, no informers, no rate limiter), so the floor is the
+// server-side apply as the operator writes it) and, with -event, posts one events.k8s.io/v1 Event on each, as the
+// operator's Ready Event (the floor of the operator's own writes), `-concurrency` requests in flight, over HTTP/2
+// with a bearer token — the requests a client library makes, without a client library's weight (no caches, no informers, no rate limiter), so the floor is the
 // API server's own and the operator's runs share the two cores with as little as possible. It reports its own CPU
 // seconds (getrusage), so anyone can see that it is negligible.
 //
-//	loadclient -server https://127.0.0.1:PORT -token T -ca ca.crt -namespace NS -n 1000 -class bench [-status [-status-apply]]
+//	loadclient -server https://127.0.0.1:PORT -token T -ca ca.crt -namespace NS -n 1000 -class bench \
+//	  [-status [-status-apply] [-event]]
 //	loadclient ... -kind volumesnapshot -class SNAPSHOT_CLASS -volume PVC
 //
-// Prints one JSON object: {"created","statusWrites","seconds","cpuSeconds","maxRssKiB"}. Exits 1 on the first
+// Prints one JSON object: {"created","statusWrites","events","seconds","cpuSeconds","maxRssKiB"}. Exits 1 on the first
 // request the API server refuses.
 package main
 
@@ -103,6 +105,23 @@ func statusWrite(apply bool, namespace, name string, now time.Time) (query, cont
 	return "?fieldManager=loadclient&force=true", "application/apply-patch+yaml", b
 }
 
+// readyEvent is an events.k8s.io/v1 Event like the operator's Ready Event on a VirtualCopy: named as client-go
+// names Events ("<object>.<hex nanoseconds>"), with a reporting controller and instance, regarding the copy.
+func readyEvent(namespace, name string, now time.Time) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"apiVersion":          "events.k8s.io/v1",
+		"kind":                "Event",
+		"metadata":            map[string]any{"name": fmt.Sprintf("%s.%x", name, now.UnixNano()), "namespace": namespace},
+		"eventTime":           now.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
+		"reportingController": "arraycopy.io/loadclient",
+		"reportingInstance":   "loadclient",
+		"regarding": map[string]any{"apiVersion": "arraycopy.io/v1alpha1", "kind": "VirtualCopy",
+			"namespace": namespace, "name": name},
+		"type": "Normal", "reason": "Ready", "action": "Reconcile", "note": "virtual copy is ready",
+	})
+	return b
+}
+
 func main() {
 	server := flag.String("server", "", "API server URL")
 	token := flag.String("token", "", "bearer token")
@@ -116,6 +135,7 @@ func main() {
 	prefix := flag.String("prefix", "c-", "object names are PREFIX0 … PREFIX(n-1)")
 	status := flag.Bool("status", false, "write one status patch on each object after creating it (the floor)")
 	statusApply := flag.Bool("status-apply", false, "with -status: write it by server-side apply, not a merge patch")
+	event := flag.Bool("event", false, "with -status: then post one Event on each (as the operator's Ready Event)")
 	concurrency := flag.Int("concurrency", 32, "requests in flight")
 	flag.Parse()
 	if *server == "" || *token == "" || *caFile == "" || *namespace == "" || *n <= 0 {
@@ -123,8 +143,9 @@ func main() {
 		os.Exit(2)
 	}
 	resource, known := resources[*kind]
-	if !known || (*status && *kind != "virtualcopy") {
-		fmt.Fprintln(os.Stderr, "loadclient: -kind is virtualcopy or volumesnapshot; -status is for virtualcopy only")
+	if !known || (*status && *kind != "virtualcopy") || (*event && !*status) {
+		fmt.Fprintln(os.Stderr, "loadclient: -kind is virtualcopy or volumesnapshot; -status is for virtualcopy only; "+
+			"-event needs -status")
 		os.Exit(2)
 	}
 	body := virtualCopy
@@ -148,7 +169,8 @@ func main() {
 		},
 	}}
 	collection := fmt.Sprintf(resource, *namespace)
-	var next, created, written atomic.Int64
+	events := fmt.Sprintf("/apis/events.k8s.io/v1/namespaces/%s/events", *namespace)
+	var next, created, written, posted atomic.Int64
 	var failed atomic.Bool
 	var firstErr error
 	var once sync.Once
@@ -173,6 +195,12 @@ func main() {
 						if err == nil {
 							written.Add(1)
 						}
+						if err == nil && *event {
+							err = c.send("POST", events, "application/json", readyEvent(*namespace, name, time.Now()))
+							if err == nil {
+								posted.Add(1)
+							}
+						}
 					}
 				}
 				if err != nil {
@@ -191,7 +219,7 @@ func main() {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	out, _ := json.Marshal(map[string]any{
-		"created": created.Load(), "statusWrites": written.Load(), "seconds": elapsed.Seconds(),
+		"created": created.Load(), "statusWrites": written.Load(), "events": posted.Load(), "seconds": elapsed.Seconds(),
 		"cpuSeconds": cpu.Seconds(), "maxRssKiB": ru.Maxrss,
 	})
 	fmt.Println(string(out))
