@@ -16,7 +16,7 @@ const root = join(import.meta.dirname, "..");
 export const distDir = join(root, "dist");
 const src = join(root, "operator", "src");
 
-export const entries: Readonly<Record<string, string>> = {
+const entries: Readonly<Record<string, string>> = {
   main: join(src, "main.ts"),
   "mover-thread": join(src, "engine", "embedded", "mover-thread.ts"),
   "populator/cli": join(src, "populator", "cli.ts"),
