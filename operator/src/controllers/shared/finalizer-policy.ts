@@ -40,10 +40,15 @@ export function finalizerPolicy(
         matchConditions: [{ name: "lacks-copy-finalizer", expression: lacksFinalizer }],
         mutations: [
           {
-            patchType: "ApplyConfiguration",
-            applyConfiguration: {
-              // finalizers is a set: the apply merges ours in beside any the creator gave.
-              expression: `Object{metadata: Object.metadata{finalizers: ['${copyFinalizer}']}}`,
+            // A JSON patch that appends ours beside any finalizers the creator gave (the match condition has
+            // already found ours missing). An ApplyConfiguration would merge the same list by server-side apply's
+            // rules, at a higher cost to the API server on every create.
+            patchType: "JSONPatch",
+            jsonPatch: {
+              expression:
+                `has(object.metadata.finalizers) ? ` +
+                `[JSONPatch{op: 'add', path: '/metadata/finalizers/-', value: '${copyFinalizer}'}] : ` +
+                `[JSONPatch{op: 'add', path: '/metadata/finalizers', value: ['${copyFinalizer}']}]`,
             },
           },
         ],
