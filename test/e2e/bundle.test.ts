@@ -16,6 +16,7 @@ import { buildDist } from "../../hack/build.ts";
 import { lcgPattern, repoRoot } from "../../hack/demo/examples.ts";
 import { logTail, startOperatorProcess, type OperatorProcess } from "../../hack/demo/operator-process.ts";
 import { openEmbeddedEngine } from "../../operator/src/engine/embedded/engine.ts";
+import { applyYaml, embeddedClass, readSecret } from "../support/operator.ts";
 import {
   cluster,
   eventually,
@@ -60,32 +61,19 @@ beforeAll(async () => {
   } finally {
     await engine.close();
   }
-  kubectlOk(["apply", "-f", "-"], {
-    input: JSON.stringify({
-      apiVersion: "arraycopy.io/v1alpha1",
-      kind: "CopyClass",
-      metadata: { name: className },
-      spec: { driver: "embedded", deletionPolicy: "Delete" },
-    }),
-  });
   ns = freshNamespace("bundle");
   popNs = freshNamespace("bundle-pop");
-  kubectlOk(["apply", "-f", "-"], {
-    input: JSON.stringify({
-      apiVersion: "v1",
-      kind: "List",
-      items: [
-        { apiVersion: "storage.k8s.io/v1", kind: "CSIDriver", metadata: { name: csiDriver }, spec: {} },
-        {
-          apiVersion: "storage.k8s.io/v1",
-          kind: "StorageClass",
-          metadata: { name: storageClass },
-          provisioner: csiDriver,
-          volumeBindingMode: "Immediate",
-        },
-      ],
-    }),
-  });
+  applyYaml(
+    embeddedClass(className),
+    { apiVersion: "storage.k8s.io/v1", kind: "CSIDriver", metadata: { name: csiDriver }, spec: {} },
+    {
+      apiVersion: "storage.k8s.io/v1",
+      kind: "StorageClass",
+      metadata: { name: storageClass },
+      provisioner: csiDriver,
+      volumeBindingMode: "Immediate",
+    },
+  );
   op = await startOperatorProcess({
     kubeconfig: cluster().kubeconfig,
     dataDir,
@@ -100,15 +88,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await op?.stop();
   // What a failed test left: the operator is gone, so its finalizers go with the objects.
-  for (const kind of ["virtualcopies", "physicalcopies", "copyjobs"]) {
-    if (ns === "") break;
-    const names = (await kubectlAsync(["get", kind, "-n", ns, "-o", "name"])).stdout.split("\n").filter(Boolean);
-    for (const name of names) {
-      await kubectlAsync(["patch", name, "-n", ns, "--type=merge", "-p", '{"metadata":{"finalizers":null}}']);
-    }
-  }
   for (const n of [ns, popNs].filter((x) => x !== "")) {
-    for (const name of (await kubectlAsync(["get", "pvc", "-n", n, "-o", "name"])).stdout.split("\n").filter(Boolean))
+    const left = await kubectlAsync(["get", "virtualcopies,physicalcopies,copyjobs,pvc", "-n", n, "-o", "name"]);
+    for (const name of left.stdout.split("\n").filter(Boolean))
       await kubectlAsync(["patch", name, "-n", n, "--type=merge", "-p", '{"metadata":{"finalizers":null}}']);
     await kubectlAsync(["delete", "namespace", n, "--wait=false"]);
   }
@@ -164,8 +146,7 @@ describe("the built bundles, run with no node_modules in reach", () => {
         },
       },
     ];
-    writeFileSync(join(workDir, "copies.json"), JSON.stringify({ apiVersion: "v1", kind: "List", items: copies }));
-    await kubectlAsyncOk(["apply", "-f", join(workDir, "copies.json")]);
+    applyYaml(...copies);
     await kubectlAsyncOk([
       "wait",
       "--for=condition=Ready",
@@ -177,19 +158,17 @@ describe("the built bundles, run with no node_modules in reach", () => {
     ]);
     // A PVC from the VirtualCopy: the operator makes PVC′, the pod and its Secret (no node runs them here), and the
     // populator's bundle, run with the pod's arguments, token and pinned certificate, writes the copy's bytes.
-    kubectlOk(["apply", "-f", "-"], {
-      input: JSON.stringify({
-        apiVersion: "v1",
-        kind: "PersistentVolumeClaim",
-        metadata: { name: "restored", namespace: ns },
-        spec: {
-          storageClassName: storageClass,
-          accessModes: ["ReadWriteOnce"],
-          volumeMode: "Block",
-          resources: { requests: { storage: "8Mi" } },
-          dataSourceRef: { apiGroup: "arraycopy.io", kind: "VirtualCopy", name: "snap" },
-        },
-      }),
+    applyYaml({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "restored", namespace: ns },
+      spec: {
+        storageClassName: storageClass,
+        accessModes: ["ReadWriteOnce"],
+        volumeMode: "Block",
+        resources: { requests: { storage: "8Mi" } },
+        dataSourceRef: { apiGroup: "arraycopy.io", kind: "VirtualCopy", name: "snap" },
+      },
     });
     const uid = kubectlOk(["get", "pvc", "restored", "-n", ns, "-o", "jsonpath={.metadata.uid}"]);
     // (kubectl wait --for=create answers NotFound at once for a named object not there yet: poll instead.)
@@ -206,21 +185,9 @@ describe("the built bundles, run with no node_modules in reach", () => {
       spec: { containers: { args: string[] }[] };
     };
     const args = pod.spec.containers[0]?.args ?? [];
-    const secretData = (key: string): Buffer =>
-      Buffer.from(
-        kubectlOk([
-          "get",
-          "secret",
-          `populate-${uid}`,
-          "-n",
-          popNs,
-          "-o",
-          `jsonpath={.data.${key.replace(".", "\\.")}}`,
-        ]),
-        "base64",
-      );
-    writeFileSync(join(workDir, "token"), secretData("token"));
-    writeFileSync(join(workDir, "ca.crt"), secretData("ca.crt"));
+    const secret = readSecret(popNs, `populate-${uid}`);
+    writeFileSync(join(workDir, "token"), secret["token"] ?? "");
+    writeFileSync(join(workDir, "ca.crt"), secret["ca.crt"] ?? "");
     const device = join(workDir, "device");
     writeFileSync(device, Buffer.alloc(8 * MiB));
     const populated = spawnSync(
