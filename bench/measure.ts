@@ -145,6 +145,11 @@ export interface LoadSpec {
    * "apply+event", then one Event like the operator's Ready Event (the operator's own writes, without the operator).
    */
   readonly status?: FloorWrites;
+  /**
+   * With "apply+event": JSON files of the operator's own status ({"status": …}) and Ready Event, written and posted
+   * in place of the client's one-condition status and its own Event (see `probeOperatorWrites` in operator.ts).
+   */
+  readonly bodies?: { readonly status: string; readonly event: string };
 }
 
 export type FloorWrites = "merge" | "apply" | "apply+event";
@@ -158,7 +163,12 @@ export function runLoad(load: Load, ns: string, spec: LoadSpec): Promise<LoadRep
     .concat(spec.prefix === undefined ? [] : ["-prefix", spec.prefix])
     .concat(spec.status === undefined ? [] : ["-status"])
     .concat(spec.status === "apply" || spec.status === "apply+event" ? ["-status-apply"] : [])
-    .concat(spec.status === "apply+event" ? ["-event"] : []);
+    .concat(spec.status === "apply+event" ? ["-event"] : [])
+    .concat(
+      spec.status === "apply+event" && spec.bodies !== undefined
+        ? ["-status-body", spec.bodies.status, "-event-body", spec.bodies.event]
+        : [],
+    );
   return new Promise((resolve, reject) => {
     execFile(load.bin, args, { encoding: "utf8", maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`loadclient failed: ${stderr.trim() || err.message}`));

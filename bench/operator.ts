@@ -7,7 +7,8 @@
 //             the module proxy and cached) creating N VirtualCopies and writing one status merge patch on each
 //             (no operator), with the same request concurrency the load uses; the same floor writing that
 //             status by server-side apply, as the operator does; and the operator's writes without the operator
-//             (that apply, then one Event like its Ready Event): the three alternate, run by run;
+//             (its whole status by that apply, then its Ready Event, both as the operator wrote them for one probe
+//             copy made Ready before the floors): the three alternate, run by run;
 //   operator  the operator (its own process, embedded engine) taking N VirtualCopies applied at once to Ready;
 //             ratio = operator / floor (and / the operator's-writes floor), and copies per second;
 //   writes    API writes per copy on the way to Ready, from the apiserver's own apiserver_request_total (what the
@@ -31,11 +32,11 @@
 // and with limits lifted (the largest N), against the operator's copies per second of this run.
 // Figures are medians where runs repeat; the machine is shared: compare ratios.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { CustomObjectsApi, EventsV1Api, KubeConfig, type EventsV1Event } from "@kubernetes/client-node";
 import { buildDist, distDir } from "../hack/build.ts";
 import { startCluster, stopCluster } from "../hack/control-plane/cluster.ts";
 import { operatorNodeFlags, startOperatorProcess, type OperatorProcess } from "../hack/demo/operator-process.ts";
@@ -156,6 +157,72 @@ function vc(ns: string, name: string, cls: string) {
  * patch (the cheapest status write), or server-side apply (the operator's kind of status write); "apply+event"
  * then posts one Event on each as the operator's Ready Event: the operator's own writes, with no operator.
  */
+/** The Event fields the operator chooses; the rest (metadata, the server's deprecated* copies) are not copied. */
+const eventFields = [
+  "reportingController",
+  "reportingInstance",
+  "action",
+  "reason",
+  "regarding",
+  "related",
+  "note",
+  "type",
+] as const;
+
+/**
+ * What the operator writes for one copy on its way to Ready, as it wrote it: the operator (already started) makes
+ * one VirtualCopy Ready in a namespace of its own; its status and its Ready Event are saved in `dir` as the bodies
+ * the floor of the operator's writes sends, so that floor writes the operator's whole status (every CIM field, all
+ * its conditions) and Event, not a one-condition stand-in. The copy is deleted (the operator takes its finalizer
+ * off) before this returns.
+ */
+async function probeOperatorWrites(
+  api: CustomObjectsApi,
+  load: Load,
+  kc: KubeConfig,
+  dir: string,
+): Promise<{ status: string; event: string }> {
+  const namespace = "probe-writes";
+  const name = "probe-0";
+  await createNamespace(kc, namespace);
+  const ready = await readyWatch(api, kc, { group, version, plural, namespace }, 1);
+  await runLoad(load, namespace, { n: 1, cls: "bench", prefix: "probe-" });
+  await ready.done;
+  const vc = (await api.getNamespacedCustomObject({ group, version, namespace, plural, name })) as {
+    status?: Record<string, unknown>;
+  };
+  const events = kc.makeApiClient(EventsV1Api);
+  let event: EventsV1Event | undefined;
+  for (let i = 0; event === undefined; i++) {
+    if (i === 300) throw new Error(`the operator posted no Ready Event for ${namespace}/${name} within 30 s`);
+    const list = await events.listNamespacedEvent({ namespace });
+    event = list.items.find((e) => e.reason === "Ready" && e.regarding?.name === name);
+    if (event === undefined) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (vc.status === undefined) throw new Error(`${namespace}/${name} is Ready with no status`);
+  // These fields' names in the model are their names on the wire (regarding is a plain object reference).
+  const wire = event as unknown as Record<string, unknown>;
+  const status = join(dir, "operator-status.json");
+  const eventFile = join(dir, "operator-event.json");
+  writeFileSync(status, JSON.stringify({ status: vc.status }));
+  writeFileSync(
+    eventFile,
+    JSON.stringify(Object.fromEntries(eventFields.flatMap((k) => (k in wire ? [[k, wire[k]]] : [])))),
+  );
+  await api.deleteNamespacedCustomObject({ group, version, namespace, plural, name });
+  for (let i = 0; ; i++) {
+    try {
+      await api.getNamespacedCustomObject({ group, version, namespace, plural, name });
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) break;
+      throw e;
+    }
+    if (i === 300) throw new Error(`the operator did not finish deleting ${namespace}/${name} within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { status, event: eventFile };
+}
+
 async function floor(
   load: Load,
   kc: KubeConfig,
@@ -163,10 +230,11 @@ async function floor(
   pids: ReadonlyMap<string, number>,
   ns: string,
   status: FloorWrites,
+  bodies: { status: string; event: string },
 ): Promise<{ ms: number; cpu: Map<string, number> }> {
   await createNamespace(kc, ns, { [floorLabel]: "true" });
   const start = performance.now();
-  const { result, cpu } = await cpuDuring(pids, () => runLoad(load, ns, { n, cls: "floor", status }));
+  const { result, cpu } = await cpuDuring(pids, () => runLoad(load, ns, { n, cls: "floor", status, bodies }));
   if (result.statusWrites !== n) throw new Error(`the floor wrote ${String(result.statusWrites)} statuses of ${n}`);
   if (status === "apply+event" && result.events !== n)
     throw new Error(`the floor posted ${String(result.events)} Events of ${n}`);
@@ -438,6 +506,20 @@ async function main(): Promise<void> {
       for (let i = 0; i < physicalN; i++) await engine.createVolume(physicalTarget(r, i), physicalBytes);
   }
   await engine.close();
+  const startOperator = (log: string) =>
+    startOperatorProcess({
+      kubeconfig: cluster.kubeconfig,
+      dataDir,
+      logFile: join(dir, log),
+      pidsFile: join(dir, "operator-pids.json"),
+      ownerPid: process.pid,
+      entry,
+      nodeFlags,
+      extraArgs: ["--leader-elect", "true", "--lease-namespace", "default", "--log-level", "info"],
+    });
+  // The operator's own status and Ready Event, for the floor of its writes; then it stops until the floors are done.
+  const probe = await startOperator("operator-probe.log");
+  const bodies = await probeOperatorWrites(api, load, kc, dir).finally(() => probe.stop());
   // Floors first, with no operator running, and their objects gone before it starts (it would reconcile them).
   // Each run measures both floors, alternately, so that a noisy moment falls on both.
   const floors = new Map<number, { ms: number; cpu: Map<string, number> }[]>();
@@ -454,7 +536,7 @@ async function main(): Promise<void> {
         ["apply+event", writesRuns],
       ] as const) {
         const ns = `floor-${status.replace("+", "-")}-${String(n)}-${String(k)}`;
-        into.push(await floor(load, kc, n, pids, ns, status));
+        into.push(await floor(load, kc, n, pids, ns, status, bodies));
         await api.deleteCollectionNamespacedCustomObject({ group, version, namespace: ns, plural });
       }
     }
@@ -462,16 +544,7 @@ async function main(): Promise<void> {
     applyFloors.set(n, applyRuns);
     writesFloors.set(n, writesRuns);
   }
-  const op = await startOperatorProcess({
-    kubeconfig: cluster.kubeconfig,
-    dataDir,
-    logFile: join(dir, "operator.log"),
-    pidsFile: join(dir, "operator-pids.json"),
-    ownerPid: process.pid,
-    entry,
-    nodeFlags,
-    extraArgs: ["--leader-elect", "true", "--lease-namespace", "default", "--log-level", "info"],
-  });
+  const op = await startOperator("operator.log");
   const figures: Record<string, unknown> = {
     args: {
       sizes,

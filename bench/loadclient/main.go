@@ -7,7 +7,7 @@
 // seconds (getrusage), so anyone can see that it is negligible.
 //
 //	loadclient -server https://127.0.0.1:PORT -token T -ca ca.crt -namespace NS -n 1000 -class bench \
-//	  [-status [-status-apply] [-event]]
+//	  [-status [-status-apply] [-status-body FILE] [-event [-event-body FILE]]]
 //	loadclient ... -kind volumesnapshot -class SNAPSHOT_CLASS -volume PVC
 //
 // Prints one JSON object: {"created","statusWrites","events","seconds","cpuSeconds","maxRssKiB"}. Exits 1 on the first
@@ -92,8 +92,14 @@ func readyStatus(now time.Time) map[string]any {
 
 // statusWrite is the floor's status write: a merge patch, or a server-side apply of the same status (a JSON body,
 // which is YAML, under the apply content type, forced, with a field manager of its own: what the operator sends).
-func statusWrite(apply bool, namespace, name string, now time.Time) (query, contentType string, body []byte) {
+// The status is `template` (a copy of what -status-body gave) or, without one, readyStatus.
+func statusWrite(apply bool, template map[string]any, namespace, name string, now time.Time) (
+	query, contentType string, body []byte,
+) {
 	patch := readyStatus(now)
+	if template != nil {
+		patch = map[string]any{"status": template["status"]}
+	}
 	if !apply {
 		b, _ := json.Marshal(patch)
 		return "", "application/merge-patch+json", b
@@ -106,20 +112,54 @@ func statusWrite(apply bool, namespace, name string, now time.Time) (query, cont
 }
 
 // readyEvent is an events.k8s.io/v1 Event like the operator's Ready Event on a VirtualCopy: named as client-go
-// names Events ("<object>.<hex nanoseconds>"), with a reporting controller and instance, regarding the copy.
-func readyEvent(namespace, name string, now time.Time) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"apiVersion":          "events.k8s.io/v1",
-		"kind":                "Event",
-		"metadata":            map[string]any{"name": fmt.Sprintf("%s.%x", name, now.UnixNano()), "namespace": namespace},
-		"eventTime":           now.UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
+// names Events ("<object>.<hex nanoseconds>"), with a reporting controller and instance, regarding the copy. With
+// a template (-event-body: an Event the operator posted), the Event is the template's fields with this object's
+// name, namespace and time.
+func readyEvent(template map[string]any, namespace, name string, now time.Time) []byte {
+	e := map[string]any{
 		"reportingController": "arraycopy.io/loadclient",
 		"reportingInstance":   "loadclient",
-		"regarding": map[string]any{"apiVersion": "arraycopy.io/v1alpha1", "kind": "VirtualCopy",
-			"namespace": namespace, "name": name},
-		"type": "Normal", "reason": "Ready", "action": "Reconcile", "note": "virtual copy is ready",
-	})
+		"regarding":           map[string]any{"apiVersion": "arraycopy.io/v1alpha1", "kind": "VirtualCopy"},
+		"type":                "Normal", "reason": "Ready", "action": "Reconcile", "note": "virtual copy is ready",
+	}
+	if template != nil {
+		e = map[string]any{}
+		for k, v := range template {
+			e[k] = v
+		}
+		regarding := map[string]any{}
+		if r, ok := template["regarding"].(map[string]any); ok {
+			for k, v := range r {
+				regarding[k] = v
+			}
+		}
+		e["regarding"] = regarding
+	}
+	e["apiVersion"] = "events.k8s.io/v1"
+	e["kind"] = "Event"
+	e["metadata"] = map[string]any{"name": fmt.Sprintf("%s.%x", name, now.UnixNano()), "namespace": namespace}
+	e["eventTime"] = now.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	regarding, _ := e["regarding"].(map[string]any)
+	regarding["namespace"] = namespace
+	regarding["name"] = name
+	b, _ := json.Marshal(e)
 	return b
+}
+
+// jsonFile is the JSON object in path ("" gives nil).
+func jsonFile(path string) map[string]any {
+	if path == "" {
+		return nil
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		fail(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(text, &m); err != nil {
+		fail(fmt.Errorf("%s: %w", path, err))
+	}
+	return m
 }
 
 func main() {
@@ -136,6 +176,10 @@ func main() {
 	status := flag.Bool("status", false, "write one status patch on each object after creating it (the floor)")
 	statusApply := flag.Bool("status-apply", false, "with -status: write it by server-side apply, not a merge patch")
 	event := flag.Bool("event", false, "with -status: then post one Event on each (as the operator's Ready Event)")
+	statusBody := flag.String("status-body", "",
+		`with -status: a JSON file {"status": …} to write instead of one Ready condition (the operator's own status)`)
+	eventBody := flag.String("event-body", "",
+		"with -event: a JSON file of an Event the operator posted, whose fields the Events copy")
 	concurrency := flag.Int("concurrency", 32, "requests in flight")
 	flag.Parse()
 	if *server == "" || *token == "" || *caFile == "" || *namespace == "" || *n <= 0 {
@@ -143,10 +187,17 @@ func main() {
 		os.Exit(2)
 	}
 	resource, known := resources[*kind]
-	if !known || (*status && *kind != "virtualcopy") || (*event && !*status) {
+	if !known || (*status && *kind != "virtualcopy") || (*event && !*status) || (*statusBody != "" && !*status) ||
+		(*eventBody != "" && !*event) {
 		fmt.Fprintln(os.Stderr, "loadclient: -kind is virtualcopy or volumesnapshot; -status is for virtualcopy only; "+
-			"-event needs -status")
+			"-event and -status-body need -status; -event-body needs -event")
 		os.Exit(2)
+	}
+	statusTemplate, eventTemplate := jsonFile(*statusBody), jsonFile(*eventBody)
+	if statusTemplate != nil {
+		if _, ok := statusTemplate["status"].(map[string]any); !ok {
+			fail(fmt.Errorf(`%s: want {"status": {…}}`, *statusBody))
+		}
 	}
 	body := virtualCopy
 	if *kind == "volumesnapshot" {
@@ -190,13 +241,13 @@ func main() {
 				if err == nil {
 					created.Add(1)
 					if *status {
-						query, contentType, patch := statusWrite(*statusApply, *namespace, name, time.Now())
+						query, contentType, patch := statusWrite(*statusApply, statusTemplate, *namespace, name, time.Now())
 						err = c.send("PATCH", collection+"/"+name+"/status"+query, contentType, patch)
 						if err == nil {
 							written.Add(1)
 						}
 						if err == nil && *event {
-							err = c.send("POST", events, "application/json", readyEvent(*namespace, name, time.Now()))
+							err = c.send("POST", events, "application/json", readyEvent(eventTemplate, *namespace, name, time.Now()))
 							if err == nil {
 								posted.Add(1)
 							}
