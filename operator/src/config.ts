@@ -137,8 +137,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
   return c;
 }
 
-/** `--help`: every flag with its environment variable, default and meaning, from the schema. */
-export function usage(): string {
+/**
+ * `--help`: every flag with its environment variable, default and meaning, from the schema. `script` is how the
+ * operator was started (operator/src/main.ts from the source, dist/main.js from the bundle, as in the image).
+ */
+export function usage(script = "operator/src/main.ts"): string {
   const shape = configSchema.shape as Record<string, { description?: string }>;
   const rows = (Object.entries(flags) as [keyof typeof flags, string][]).map(([flag, envName]) => {
     const d = defaults[flag];
@@ -146,7 +149,7 @@ export function usage(): string {
     return `  --${flag.padEnd(19)} ${envName.padEnd(24)} ${(d === undefined ? "" : `[${d}]`).padEnd(22)} ${about}`;
   });
   return [
-    "usage: node operator/src/main.ts [flags]   (flags override environment variables, which override defaults)",
+    `usage: node ${script} [flags]   (flags override environment variables, which override defaults)`,
     "",
     ...rows,
     "",

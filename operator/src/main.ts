@@ -4,6 +4,7 @@
 // Lifecycle: caches start at once (a standby stays warm and ready to take over); controllers run only while this
 // replica holds the Lease. SIGTERM/SIGINT stop taking work, let in-flight reconciles finish, release the Lease,
 // stop the caches, close the engines, and exit 0. A lost Lease exits 1 so the replica restarts clean.
+import { relative } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { group, version } from "./api/common.ts";
@@ -428,7 +429,8 @@ async function main(): Promise<void> {
     return;
   }
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
-    process.stdout.write(usage());
+    const script = process.argv[1];
+    process.stdout.write(usage(script === undefined ? undefined : relative(process.cwd(), script) || script));
     return;
   }
   let config: Config;

@@ -111,8 +111,9 @@ describe("the built bundles, run with no node_modules in reach", () => {
   });
 
   it("main.js --help prints the operator's flags and nothing of the populator's", () => {
-    const r = spawnSync(process.execPath, [join(appDir, "dist", "main.js"), "--help"], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["dist/main.js", "--help"], { cwd: appDir, encoding: "utf8" });
     expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: node dist\/main\.js \[flags\]/);
     expect(r.stdout).toContain("--data-dir");
     expect(r.stdout + r.stderr).not.toContain("populator/cli.js");
   });
