@@ -558,6 +558,11 @@ async function main(): Promise<void> {
       finalizerPolicy: values["finalizer-policy"],
     },
     concurrency,
+    // What the floor of the operator's writes sent on each copy: the probe copy's status and Ready Event.
+    operatorWrites: {
+      status: (JSON.parse(readFileSync(bodies.status, "utf8")) as { status: unknown }).status,
+      event: JSON.parse(readFileSync(bodies.event, "utf8")) as unknown,
+    },
   };
   const perSize: Record<string, unknown>[] = [];
   figures.sizes = perSize;
