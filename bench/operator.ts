@@ -152,11 +152,6 @@ function vc(ns: string, name: string, cls: string) {
   };
 }
 
-/**
- * The floor: the load client creates N objects and writes one status on each, `concurrency` in flight: a merge
- * patch (the cheapest status write), or server-side apply (the operator's kind of status write); "apply+event"
- * then posts one Event on each as the operator's Ready Event: the operator's own writes, with no operator.
- */
 /** The Event fields the operator chooses; the rest (metadata, the server's deprecated* copies) are not copied. */
 const eventFields = [
   "reportingController",
@@ -207,7 +202,7 @@ async function probeOperatorWrites(
   writeFileSync(status, JSON.stringify({ status: vc.status }));
   writeFileSync(
     eventFile,
-    JSON.stringify(Object.fromEntries(eventFields.flatMap((k) => (k in wire ? [[k, wire[k]]] : [])))),
+    JSON.stringify(Object.fromEntries(eventFields.flatMap((k) => (wire[k] === undefined ? [] : [[k, wire[k]]])))),
   );
   await api.deleteNamespacedCustomObject({ group, version, namespace, plural, name });
   for (let i = 0; ; i++) {
@@ -223,6 +218,12 @@ async function probeOperatorWrites(
   return { status, event: eventFile };
 }
 
+/**
+ * The floor: the load client creates N objects and writes one status on each, `concurrency` in flight: a merge
+ * patch (the cheapest status write), or server-side apply (the operator's kind of status write); "apply+event"
+ * then posts one Event on each as the operator's Ready Event: the operator's own writes, with no operator (its
+ * status and Event from `bodies`, the probe's).
+ */
 async function floor(
   load: Load,
   kc: KubeConfig,
