@@ -3,6 +3,9 @@
 import { describe, expect, it } from "vitest";
 import {
   blockedAt,
+  copyJob,
+  copyVolumes,
+  jobSubmitted,
   linked,
   pcDeleting,
   pcResolved,
@@ -78,6 +81,16 @@ const cases: readonly Case[] = [
     conditions: ["True", "False", "False"],
     next: "done",
     fields: { copyType: "UnSyncUnAssoc", percentSynced: 100 },
+  },
+  {
+    name: "a target with no copy task yet, while its initial job runs, is Pending: not Ready before the copy ran",
+    g: {
+      ...live(undefined),
+      initialJob: copyJob("copy-copy", "Copy", copyVolumes(), jobSubmitted()),
+    },
+    reason: "Pending",
+    conditions: ["False", "True", "False"],
+    next: "after 1000",
   },
   {
     name: "a copy that ended before completing is Incomplete, Stalled",

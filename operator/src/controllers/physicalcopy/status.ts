@@ -114,8 +114,20 @@ function lifeState(g: PcGathered, plan: PcPlan): State {
       return { reason: "NotSupported", message: plan.message, mood: "stalled" };
     case "waitForVolumes":
       return { reason: plan.reason, message: plan.message, mood: "stalled" };
-    case "exists":
+    case "exists": {
+      // The offline target is tagged before its copy starts, so for a moment it reads as a complete unassociated
+      // copy with no task (the array's task list shown a moment late): while the initial job has not finished,
+      // no target with no synchronization is a copy yet.
+      const job = g.initialJob;
+      if (plan.copy.synchronization === undefined && job !== undefined && !jobFinished(job)) {
+        return {
+          reason: "Pending",
+          message: `waiting for CopyJob ${job.metadata.name} to copy onto ${plan.copy.name}`,
+          mood: "working",
+        };
+      }
       return copyState(plan.copy);
+    }
     case "gone":
       return {
         reason: "Lost",
