@@ -165,4 +165,62 @@ describe("Informer (fake clock, hand-driven watch)", () => {
     expect(t.watch.opened).toHaveLength(2);
     await t.informer.stop();
   });
+
+  it("a status-blind listener hears every change but one of status alone; resyncs reach it", async () => {
+    const t = setup(() => Promise.resolve({ items: [], metadata: { resourceVersion: "10" } }));
+    const blind: string[] = [];
+    const off = t.informer.ignoringStatus().onChange((k) => blind.push(k));
+    t.informer.start();
+    await settle();
+    const base = { metadata: { name: "a", namespace: "ns", generation: 1 }, spec: { size: 1 } };
+    const version = (rv: string, change: Record<string, unknown> = {}, metadata: Record<string, unknown> = {}) => ({
+      ...base,
+      ...change,
+      metadata: { ...base.metadata, resourceVersion: rv, ...metadata },
+    });
+    const w = t.watch.last();
+    w.onEvent("ADDED", version("11"));
+    const managed = [{ manager: "m", operation: "Apply", time: "2026-12-07T14:00:00Z" }];
+    w.onEvent("MODIFIED", version("12", { status: { ready: true } }, { managedFields: managed }));
+    w.onEvent("MODIFIED", version("13", { status: { ready: false } }));
+    expect(blind).toEqual(["ns/a"]);
+    w.onEvent("MODIFIED", version("14", { status: { ready: false } }, { labels: { x: "y" } }));
+    w.onEvent("MODIFIED", version("15", { spec: { size: 2 }, status: { ready: false } }, { labels: { x: "y" } }));
+    w.onEvent("MODIFIED", version("16", { spec: { size: 2 } }, { labels: { x: "y" }, deletionTimestamp: "now" }));
+    w.onEvent("DELETED", version("17", { spec: { size: 2 } }, { labels: { x: "y" }, deletionTimestamp: "now" }));
+    expect(blind).toEqual(["ns/a", "ns/a", "ns/a", "ns/a", "ns/a"]);
+    expect(t.changed).toEqual(["ns/a", "ns/a", "ns/a", "ns/a", "ns/a", "ns/a", "ns/a"]);
+    off();
+    w.onEvent("ADDED", version("18"));
+    expect(blind).toHaveLength(5);
+    await t.informer.stop();
+  });
+
+  it("resyncs and relists notify status-blind listeners too", async () => {
+    const clock = new FakeClock();
+    const watch = new HandWatch();
+    let items = [obj("a", "5")];
+    const informer = new Informer<UntypedObject>({
+      name: "test",
+      path: "/x",
+      list: () => Promise.resolve({ items, metadata: { resourceVersion: "10" } }),
+      watch,
+      clock,
+      decode: decodeUntyped,
+      resyncMs: 60_000,
+    });
+    const blind: string[] = [];
+    informer.ignoringStatus().onChange((k) => blind.push(k));
+    informer.start();
+    await settle();
+    expect(blind).toEqual(["ns/a"]);
+    await clock.advanceAsync(60_000);
+    expect(blind).toEqual(["ns/a", "ns/a"]);
+    items = [{ ...obj("a", "20"), status: { ready: true } } as ReturnType<typeof obj>];
+    watch.last().onEvent("ERROR", { kind: "Status", code: 410, reason: "Expired", message: "too old" });
+    watch.last().onDone(null);
+    await settle();
+    expect(blind).toEqual(["ns/a", "ns/a", "ns/a"]);
+    await informer.stop();
+  });
 });

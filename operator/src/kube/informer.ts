@@ -13,6 +13,10 @@
 // - Listeners get keys, never objects: a reconcile re-reads the cache (STYLE principle 1). A key is notified
 //   when its object appears, changes resourceVersion or disappears — including disappearances found by a relist —
 //   and every key is notified again each resync period.
+// - A listener subscribed through `ignoringStatus()` is not told of a change that touched only the object's status
+//   (and its resourceVersion and managedFields): a controller's own status write does not wake it again. It is
+//   told of everything else, resyncs and relists included (controller-runtime's GenerationChangedPredicate, widened
+//   to labels, annotations, finalizers, owners and deletion, which do not move the generation).
 // - A watch that ends cleanly (server timeout, client-node's 30 s inactivity abort) resumes from the last
 //   resourceVersion; 410 Gone relists at once; anything else relists after an exponential backoff.
 // - `hasSynced()` turns true after the first complete list and stays true.
@@ -21,6 +25,7 @@
 import { Watch } from "@kubernetes/client-node";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Clock, Timer } from "./clock.ts";
+import type { KeySource } from "./controller.ts";
 import { summarise } from "./errors.ts";
 
 export interface ObjectMetaLike {
@@ -156,7 +161,9 @@ const minHealthyWatchMs = 1_000;
 export class Informer<T extends KubeObject> {
   readonly #o: InformerOptions<T>;
   readonly #cache = new Map<string, T>();
-  readonly #listeners = new Set<(key: string) => void>();
+  /** Each listener, and whether it is told of changes of status alone. */
+  readonly #listeners = new Map<(key: string) => void, boolean>();
+  #statusBlind = 0;
   /** undefined: the next round must list. */
   #resourceVersion: string | undefined;
   #synced = false;
@@ -175,8 +182,35 @@ export class Informer<T extends KubeObject> {
 
   /** Subscribes to changed keys; returns the unsubscribe function. */
   onChange(listener: (key: string) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#subscribe(listener, true);
+  }
+
+  /** This informer as a key source that is not told of changes of status alone (see the invariants). */
+  ignoringStatus(): KeySource {
+    return {
+      name: this.name,
+      onChange: (listener) => this.#subscribe(listener, false),
+      keys: () => this.keys(),
+      waitForSync: (signal) => this.waitForSync(signal),
+    };
+  }
+
+  #subscribe(listener: (key: string) => void, statusToo: boolean): () => void {
+    // One function subscribed twice keeps its first subscription, as a Set would.
+    if (!this.#listeners.has(listener)) {
+      this.#listeners.set(listener, statusToo);
+      if (!statusToo) this.#statusBlind++;
+    }
+    return () => {
+      this.#unsubscribe(listener);
+    };
+  }
+
+  #unsubscribe(listener: (key: string) => void): void {
+    const statusToo = this.#listeners.get(listener);
+    if (statusToo === undefined) return;
+    this.#listeners.delete(listener);
+    if (!statusToo) this.#statusBlind--;
   }
 
   get(key: string): T | undefined {
@@ -348,7 +382,9 @@ export class Informer<T extends KubeObject> {
     }
     const previous = this.#cache.get(key);
     this.#cache.set(key, obj);
-    if (previous === undefined || rv(previous) !== rv(obj)) this.#notify(key);
+    if (previous !== undefined && rv(previous) === rv(obj)) return;
+    const statusOnly = previous !== undefined && this.#statusBlind > 0 && sameButStatus(previous, obj);
+    this.#notify(key, statusOnly);
   }
 
   #decode(raw: unknown): T | undefined {
@@ -361,9 +397,9 @@ export class Informer<T extends KubeObject> {
     return obj;
   }
 
-  #notify(key: string): void {
+  #notify(key: string, statusOnly = false): void {
     if (this.#stop?.signal.aborted === true) return;
-    for (const l of this.#listeners) l(key);
+    for (const [l, statusToo] of this.#listeners) if (statusToo || !statusOnly) l(key);
   }
 
   #markSynced(): void {
@@ -390,6 +426,17 @@ function stopped(signal: AbortSignal): boolean {
 
 function rv(obj: KubeObject | undefined): string | undefined {
   return obj?.metadata?.resourceVersion;
+}
+
+/** True when two versions of an object differ at most in status, resourceVersion and managedFields. */
+export function sameButStatus(a: KubeObject, b: KubeObject): boolean {
+  return allButStatus(a) === allButStatus(b);
+}
+
+function allButStatus(obj: KubeObject): string {
+  const { status: _status, metadata, ...rest } = obj as KubeObject & Record<string, unknown>;
+  const { resourceVersion: _rv, managedFields: _mf, ...meta } = (metadata ?? {}) as Record<string, unknown>;
+  return JSON.stringify([meta, rest]);
 }
 
 function keyOf(obj: KubeObject): string | undefined {

@@ -5,7 +5,7 @@ import { contextFor, statusWriter, type ControllerSetup, type SetupDeps } from "
 export function copyClassSetup(deps: SetupDeps): ControllerSetup {
   return {
     name: "copyclass",
-    watches: [{ source: deps.ctx.caches.classes }],
+    watches: [{ source: deps.ctx.caches.classes.ignoringStatus() }],
     reconcile: copyClassReconciler({
       ctx: contextFor(deps, "copyclass"),
       status: statusWriter(deps, "CopyClass", "arraycopy-copyclass"),

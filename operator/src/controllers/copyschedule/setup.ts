@@ -40,7 +40,7 @@ export function copyScheduleSetup(deps: SetupDeps): ControllerSetup {
     name: "copyschedule",
     clock,
     watches: [
-      { source: caches.schedules },
+      { source: caches.schedules.ignoringStatus() },
       { source: caches.virtualCopies, map: scheduleOf(caches.virtualCopies) },
       { source: caches.groups, map: scheduleOf(caches.groups) },
       { source: caches.jobs, map: scheduleOf(caches.jobs) },

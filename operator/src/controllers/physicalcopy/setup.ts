@@ -18,8 +18,8 @@ export function physicalCopySetup(deps: SetupDeps): ControllerSetup {
   return {
     name: "physicalcopy",
     watches: [
-      { source: caches.physicalCopies },
-      { source: caches.classes, map: () => caches.physicalCopies.keys() },
+      { source: caches.physicalCopies.ignoringStatus() },
+      { source: caches.classes.ignoringStatus(), map: () => caches.physicalCopies.keys() },
       { source: caches.jobs, map: copyOfJob(caches, "PhysicalCopy") },
       { source: deps.indications, map: physicalCopiesOfIndication(caches.physicalCopies) },
     ],

@@ -1,6 +1,11 @@
 // What a controller's setup.ts gives main.ts — its name, the watches that wake its keys and its reconciler — and
 // the pieces each setup builds them from: the kinds' plurals, a status writer per field manager, a metadata
 // patcher, and the secondary-watch maps between jobs and the copies they act on. main.ts only loops over setups.
+// A controller watches its own kind, and the classes, through `ignoringStatus()`: its own status write does not
+// wake it a second time, and nothing it decides reads a class's status. Watches of another kind whose status it
+// does read (a job waiting for its copy to be Ready, a schedule counting its Ready copies) hear every change, and
+// so does the CopyJob controller's watch of its jobs: it acts on what its last write recorded (a group job starts
+// its next member once the last one's task is in the status; a finished job's TTL counts from its completion).
 import { apiVersion, group, version } from "../../api/common.ts";
 import type { Clients } from "../../kube/client.ts";
 import type { Clock } from "../../kube/clock.ts";

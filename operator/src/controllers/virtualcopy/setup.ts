@@ -16,8 +16,8 @@ export function virtualCopySetup(deps: SetupDeps): ControllerSetup {
   return {
     name: "virtualcopy",
     watches: [
-      { source: caches.virtualCopies },
-      { source: caches.classes, map: () => caches.virtualCopies.keys() },
+      { source: caches.virtualCopies.ignoringStatus() },
+      { source: caches.classes.ignoringStatus(), map: () => caches.virtualCopies.keys() },
       { source: caches.jobs, map: copyOfJob(caches, "VirtualCopy") },
       { source: deps.indications, map: virtualCopiesOfIndication(caches.virtualCopies) },
     ],

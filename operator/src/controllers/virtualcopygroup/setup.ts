@@ -19,8 +19,8 @@ export function virtualCopyGroupSetup(deps: SetupDeps): ControllerSetup {
   return {
     name: "virtualcopygroup",
     watches: [
-      { source: caches.groups },
-      { source: caches.classes, map: () => caches.groups.keys() },
+      { source: caches.groups.ignoringStatus() },
+      { source: caches.classes.ignoringStatus(), map: () => caches.groups.keys() },
       { source: caches.jobs, map: groupOfJob(caches.jobs) },
     ],
     reconcile: virtualCopyGroupReconciler({
