@@ -36,6 +36,23 @@ export function parseRequestCounts(text: string): Map<string, number> {
   return counts;
 }
 
+/** The operator's arraycopy_reconcile_total of one controller, over its outcomes, from its /metrics text. */
+export function reconcileCount(text: string, controller: string): number {
+  let total = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("arraycopy_reconcile_total{") && line.includes(`controller="${controller}"`))
+      total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return total;
+}
+
+/** The operator's reconciles of one controller so far (reconcileCount of its /metrics). */
+export async function operatorReconciles(url: string, controller: string): Promise<number> {
+  const res = await fetch(`${url}/metrics`);
+  if (!res.ok) throw new Error(`operator /metrics: HTTP ${String(res.status)}`);
+  return reconcileCount(await res.text(), controller);
+}
+
 /** apiserver_request_total from the apiserver's /metrics (parseRequestCounts). */
 export async function requestCounts(server: string, token: string, ca: string): Promise<Map<string, number>> {
   const { request } = await import("node:https");

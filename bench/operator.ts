@@ -50,6 +50,7 @@ import {
   createNamespace,
   hwmMiB,
   median,
+  operatorReconciles,
   pool,
   readyWatch,
   requestCounts,
@@ -256,6 +257,7 @@ async function operatorRun(
 ) {
   await createNamespace(kc, ns);
   const before = await counts();
+  const reconcilesBefore = await operatorReconciles(op.url, "virtualcopy");
   const start = performance.now();
   const allReady = await readyWatch(api, kc, { group, version, plural, namespace: ns }, n);
   const { result, cpu } = await cpuDuring(new Map([...pids, ["operator", op.pid]]), async () => {
@@ -276,6 +278,7 @@ async function operatorRun(
     last = now;
   }
   const writes = writesSince(before, last);
+  const reconciles = (await operatorReconciles(op.url, "virtualcopy")) - reconcilesBefore;
   const operatorWrites = sum(
     writes,
     (k) => !k.startsWith("POST virtualcopies") && !k.includes("leases") && !k.startsWith("POST namespaces"),
@@ -290,6 +293,7 @@ async function operatorRun(
     writes,
     rest,
     perCopy: operatorWrites / n,
+    reconcilesPerCopy: reconciles / n,
     restPerMinute: perMinute(sum(rest, (k) => !k.includes("leases"))),
     leasePerMinute: perMinute(sum(rest, (k) => k.includes("leases"))),
     rss: rssMiB(op.pid),
@@ -574,9 +578,10 @@ async function main(): Promise<void> {
     say(
       `\n| N | floor (compiled client: create + 1 status merge patch) | floor, status by server-side apply | ` +
         `floor, the operator's writes (apply + Ready Event) | operator: all Ready | ratio | ratio to the writes ` +
-        `floor | copies/s | operator writes per copy | writes/min at rest (Lease apart) | operator RSS |`,
+        `floor | copies/s | operator writes per copy | reconciles per copy | writes/min at rest (Lease apart) | ` +
+        `operator RSS |`,
     );
-    say("|---|---|---|---|---|---|---|---|---|---|---|");
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (const n of sizes) {
       const fls = floors.get(n) ?? [];
       const afls = applyFloors.get(n) ?? [];
@@ -619,6 +624,7 @@ async function main(): Promise<void> {
           `${(oMs / 1000).toFixed(2)} s | ${(oMs / f).toFixed(2)}× | ${(oMs / fw).toFixed(2)}× | ` +
           `${(n / (oMs / 1000)).toFixed(1)} | ` +
           `${median(ops.map((x) => x.perCopy)).toFixed(2)} | ` +
+          `${median(ops.map((x) => x.reconcilesPerCopy)).toFixed(2)} | ` +
           `${o.restPerMinute.toFixed(1)} (Lease ${o.leasePerMinute.toFixed(0)}) | ${o.rss.toFixed(0)} MiB |`,
       );
       const cpuOf = (m: ReadonlyMap<string, number>) => Object.fromEntries(m);
@@ -633,6 +639,7 @@ async function main(): Promise<void> {
         ratioToOperatorWritesFloor: oMs / fw,
         copiesPerSecond: n / (oMs / 1000),
         operatorWritesPerCopy: median(ops.map((x) => x.perCopy)),
+        reconcilesPerCopy: median(ops.map((x) => x.reconcilesPerCopy)),
         writesPerMinuteAtRest: o.restPerMinute,
         leaseWritesPerMinute: o.leasePerMinute,
         operatorRssMiB: o.rss,
@@ -643,6 +650,7 @@ async function main(): Promise<void> {
           seconds: x.ms / 1000,
           cpuSeconds: cpuOf(x.cpu),
           writesPerCopy: x.perCopy,
+          reconcilesPerCopy: x.reconcilesPerCopy,
           writes: Object.fromEntries(x.writes),
         })),
         writesOfLastRun: Object.fromEntries(o.writes),

@@ -1,7 +1,7 @@
 // The operator benchmark's pure helpers: reading apiserver_request_total, counting writes between two readings,
 // the peer's writes and modes, and which of the operator's runs a peer run is compared with.
 import { describe, expect, it } from "vitest";
-import { parseRequestCounts, sum, writesSince } from "../../bench/measure.ts";
+import { parseRequestCounts, reconcileCount, sum, writesSince } from "../../bench/measure.ts";
 import { operatorThroughputFor, peerModes, peerWrites } from "../../bench/peer.ts";
 
 // A piece of a real kube-apiserver's /metrics (v1.36), with the other series and comments around it.
@@ -36,6 +36,20 @@ describe("parseRequestCounts", () => {
 
   it("reads nothing from a text without the series", () => {
     expect(parseRequestCounts("# nothing here\nprocess_cpu_seconds_total 3\n").size).toBe(0);
+  });
+});
+
+describe("reconcileCount", () => {
+  it("sums one controller's arraycopy_reconcile_total over its outcomes", () => {
+    const text = [
+      "# TYPE arraycopy_reconcile_total counter",
+      'arraycopy_reconcile_total{controller="virtualcopy",outcome="done"} 1000',
+      'arraycopy_reconcile_total{controller="virtualcopy",outcome="error"} 3',
+      'arraycopy_reconcile_total{controller="virtualcopygroup",outcome="done"} 7',
+      'arraycopy_reconcile_duration_seconds_count{controller="virtualcopy"} 1003',
+    ].join("\n");
+    expect(reconcileCount(text, "virtualcopy")).toBe(1003);
+    expect(reconcileCount(text, "copyjob")).toBe(0);
   });
 });
 
