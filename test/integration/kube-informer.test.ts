@@ -1,6 +1,7 @@
 // The informer against the real apiserver: it sees creates, updates and deletes of a custom resource; after its
 // watch fails it relists and converges (a delete that happened while it was blind is noticed); a watch from a
-// resourceVersion the apiserver no longer has is answered 410 Gone and relisted; every key is resynced.
+// resourceVersion the apiserver no longer has is answered 410 Gone and relisted; every key is resynced; a
+// status-blind listener hears a label change and not the status writes.
 // Failures are injected through the WatchPort (our own port wrapped around the real client-node Watch): the
 // requests themselves go to the real apiserver, including the one that gets the real 410.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -171,6 +172,42 @@ describe("Informer on the real apiserver", () => {
     expect(h.changed).toContain(`${ns}/a`);
     expect(h.changed).toContain(`${ns}/b`);
     expect(h.informer.list(ns)).toHaveLength(2);
+  });
+
+  it("tells a status-blind listener of a label, not of status writes", async () => {
+    const ns = freshNamespace("inf");
+    createCopies(ns, "s");
+    const h = start(ns);
+    const blind: string[] = [];
+    h.informer.ignoringStatus().onChange((key) => blind.push(key));
+    await eventually(() => {
+      expect(h.informer.keys()).toEqual([`${ns}/s`]);
+    });
+    blind.length = 0;
+    h.changed.length = 0;
+    const statusOf = (): unknown => h.informer.getByName(ns, "s")?.["status"];
+    for (const syncState of ["Idle", "Broken"]) {
+      kubectlOk([
+        "patch",
+        "-n",
+        ns,
+        "virtualcopy",
+        "s",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ status: { syncState } }),
+      ]);
+      await eventually(() => {
+        expect(statusOf()).toMatchObject({ syncState });
+      });
+    }
+    kubectlOk(["label", "-n", ns, "virtualcopy", "s", "tier=gold"]);
+    await eventually(() => {
+      expect(labelsOf(h.informer.getByName(ns, "s"))).toEqual({ tier: "gold" });
+    });
+    expect(h.changed).toEqual([`${ns}/s`, `${ns}/s`, `${ns}/s`]);
+    expect(blind).toEqual([`${ns}/s`]);
   });
 
   it("after its watch fails, backs off, relists and notices what changed while it was blind", async () => {
