@@ -223,4 +223,34 @@ describe("Informer (fake clock, hand-driven watch)", () => {
     expect(blind).toEqual(["ns/a", "ns/a", "ns/a"]);
     await informer.stop();
   });
+
+  it("lists one namespace from its own index, through adds, updates, deletes and relists", async () => {
+    let items: ReturnType<typeof obj>[] = [obj("a", "1", "x"), obj("b", "2", "y")];
+    const t = setup(() => Promise.resolve({ items, metadata: { resourceVersion: "10" } }));
+    t.informer.start();
+    await settle();
+    const names = (ns?: string) =>
+      t.informer
+        .list(ns)
+        .map((o) => o.metadata?.name)
+        .sort();
+    expect(names("x")).toEqual(["a"]);
+    const w = t.watch.last();
+    w.onEvent("ADDED", obj("c", "11", "x"));
+    w.onEvent("MODIFIED", obj("a", "12", "x"));
+    w.onEvent("ADDED", { metadata: { name: "cluster-wide", resourceVersion: "13" } });
+    expect(names("x")).toEqual(["a", "c"]);
+    expect(t.informer.list("x").find((o) => o.metadata?.name === "a")?.metadata?.resourceVersion).toBe("12");
+    w.onEvent("DELETED", obj("b", "14", "y"));
+    expect(names("y")).toEqual([]);
+    expect(names()).toEqual(["a", "c", "cluster-wide"]);
+    items = [obj("c", "20", "x"), obj("d", "21", "z")];
+    w.onEvent("ERROR", { kind: "Status", code: 410, reason: "Expired", message: "too old" });
+    w.onDone(null);
+    await settle();
+    expect(names("x")).toEqual(["c"]);
+    expect(names("z")).toEqual(["d"]);
+    expect(names()).toEqual(["c", "d"]);
+    await t.informer.stop();
+  });
 });

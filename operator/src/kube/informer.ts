@@ -20,6 +20,8 @@
 // - A watch that ends cleanly (server timeout, client-node's 30 s inactivity abort) resumes from the last
 //   resourceVersion; 410 Gone relists at once; anything else relists after an exponential backoff.
 // - `hasSynced()` turns true after the first complete list and stays true.
+// - `list(namespace)` reads an index of that namespace's objects, kept with the cache, so the secondary-watch maps
+//   that run on every change of a copy (the jobs or claims of its namespace) do not walk the whole cluster's.
 // - After `stop()` resolves no listener is called and no request is in flight.
 
 import { Watch } from "@kubernetes/client-node";
@@ -161,6 +163,8 @@ const minHealthyWatchMs = 1_000;
 export class Informer<T extends KubeObject> {
   readonly #o: InformerOptions<T>;
   readonly #cache = new Map<string, T>();
+  /** The cache's namespaced objects by namespace, so that list(namespace) reads only that namespace. */
+  readonly #byNamespace = new Map<string, Map<string, T>>();
   /** Each listener, and whether it is told of changes of status alone. */
   readonly #listeners = new Map<(key: string) => void, boolean>();
   #statusBlind = 0;
@@ -223,8 +227,8 @@ export class Informer<T extends KubeObject> {
 
   /** Cached objects, of one namespace when given. */
   list(namespace?: string): T[] {
-    const all = [...this.#cache.values()];
-    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+    if (namespace === undefined) return [...this.#cache.values()];
+    return [...(this.#byNamespace.get(namespace)?.values() ?? [])];
   }
 
   keys(): string[] {
@@ -316,7 +320,8 @@ export class Informer<T extends KubeObject> {
       if (rv(this.#cache.get(key)) !== rv(obj) || !this.#cache.has(key)) changed.push(key);
     }
     this.#cache.clear();
-    for (const [key, obj] of fresh) this.#cache.set(key, obj);
+    this.#byNamespace.clear();
+    for (const [key, obj] of fresh) this.#put(key, obj);
     this.#resourceVersion = list.metadata?.resourceVersion ?? "";
     this.#markSynced();
     for (const key of changed) this.#notify(key);
@@ -377,14 +382,33 @@ export class Informer<T extends KubeObject> {
     if (version !== undefined) this.#resourceVersion = version;
     if (obj === undefined || key === undefined) return;
     if (type === "DELETED") {
-      if (this.#cache.delete(key)) this.#notify(key);
+      if (this.#remove(key)) this.#notify(key);
       return;
     }
     const previous = this.#cache.get(key);
-    this.#cache.set(key, obj);
+    this.#put(key, obj);
     if (previous !== undefined && rv(previous) === rv(obj)) return;
     const statusOnly = previous !== undefined && this.#statusBlind > 0 && sameButStatus(previous, obj);
     this.#notify(key, statusOnly);
+  }
+
+  #put(key: string, obj: T): void {
+    this.#cache.set(key, obj);
+    const ns = obj.metadata?.namespace;
+    if (ns === undefined) return;
+    const inNs = this.#byNamespace.get(ns) ?? new Map<string, T>();
+    if (inNs.size === 0) this.#byNamespace.set(ns, inNs);
+    inNs.set(key, obj);
+  }
+
+  #remove(key: string): boolean {
+    const ns = this.#cache.get(key)?.metadata?.namespace;
+    if (!this.#cache.delete(key)) return false;
+    if (ns === undefined) return true;
+    const inNs = this.#byNamespace.get(ns);
+    inNs?.delete(key);
+    if (inNs?.size === 0) this.#byNamespace.delete(ns);
+    return true;
   }
 
   #decode(raw: unknown): T | undefined {
