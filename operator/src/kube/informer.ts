@@ -167,7 +167,6 @@ export class Informer<T extends KubeObject> {
   readonly #byNamespace = new Map<string, Map<string, T>>();
   /** Each listener, and whether it is told of changes of status alone. */
   readonly #listeners = new Map<(key: string) => void, boolean>();
-  #statusBlind = 0;
   /** undefined: the next round must list. */
   #resourceVersion: string | undefined;
   #synced = false;
@@ -201,20 +200,10 @@ export class Informer<T extends KubeObject> {
 
   #subscribe(listener: (key: string) => void, statusToo: boolean): () => void {
     // One function subscribed twice keeps its first subscription, as a Set would.
-    if (!this.#listeners.has(listener)) {
-      this.#listeners.set(listener, statusToo);
-      if (!statusToo) this.#statusBlind++;
-    }
+    if (!this.#listeners.has(listener)) this.#listeners.set(listener, statusToo);
     return () => {
-      this.#unsubscribe(listener);
+      this.#listeners.delete(listener);
     };
-  }
-
-  #unsubscribe(listener: (key: string) => void): void {
-    const statusToo = this.#listeners.get(listener);
-    if (statusToo === undefined) return;
-    this.#listeners.delete(listener);
-    if (!statusToo) this.#statusBlind--;
   }
 
   get(key: string): T | undefined {
@@ -387,17 +376,19 @@ export class Informer<T extends KubeObject> {
     }
     const previous = this.#cache.get(key);
     this.#put(key, obj);
-    if (previous !== undefined && rv(previous) === rv(obj)) return;
-    const statusOnly = previous !== undefined && this.#statusBlind > 0 && sameButStatus(previous, obj);
-    this.#notify(key, statusOnly);
+    if (previous === undefined) this.#notify(key);
+    else if (rv(previous) !== rv(obj)) this.#notify(key, () => sameButStatus(previous, obj));
   }
 
   #put(key: string, obj: T): void {
     this.#cache.set(key, obj);
     const ns = obj.metadata?.namespace;
     if (ns === undefined) return;
-    const inNs = this.#byNamespace.get(ns) ?? new Map<string, T>();
-    if (inNs.size === 0) this.#byNamespace.set(ns, inNs);
+    let inNs = this.#byNamespace.get(ns);
+    if (inNs === undefined) {
+      inNs = new Map<string, T>();
+      this.#byNamespace.set(ns, inNs);
+    }
     inNs.set(key, obj);
   }
 
@@ -421,9 +412,12 @@ export class Informer<T extends KubeObject> {
     return obj;
   }
 
-  #notify(key: string, statusOnly = false): void {
+  /** Tells the listeners; `statusOnly` (asked once, and only if a status-blind listener is subscribed) says
+   * whether the change touched status alone. */
+  #notify(key: string, statusOnly: () => boolean = () => false): void {
     if (this.#stop?.signal.aborted === true) return;
-    for (const [l, statusToo] of this.#listeners) if (statusToo || !statusOnly) l(key);
+    let only: boolean | undefined;
+    for (const [l, statusToo] of this.#listeners) if (statusToo || !(only ??= statusOnly())) l(key);
   }
 
   #markSynced(): void {
@@ -453,7 +447,7 @@ function rv(obj: KubeObject | undefined): string | undefined {
 }
 
 /** True when two versions of an object differ at most in status, resourceVersion and managedFields. */
-export function sameButStatus(a: KubeObject, b: KubeObject): boolean {
+function sameButStatus(a: KubeObject, b: KubeObject): boolean {
   return allButStatus(a) === allButStatus(b);
 }
 
