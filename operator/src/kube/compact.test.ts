@@ -92,6 +92,24 @@ describe("compactObject", () => {
     expect(ownedBefore.conditionTypes).toEqual(new Set(["Ready", "Stalled"]));
   });
 
+  it("judges each entry by manager, operation and subresource, before its field tree is copied", () => {
+    const judged: unknown[] = [];
+    const opts: CompactOptions = {
+      interner: new StringInterner(),
+      keepManagedFields: (e) => {
+        judged.push(e);
+        return e.manager === ours;
+      },
+    };
+    const obj = apiObject("vc-judged");
+    const entries = (obj.metadata["managedFields"] as unknown[]).length;
+    const compacted = compactObject(obj, opts) as typeof obj;
+    expect(judged).toHaveLength(entries);
+    for (const e of judged) expect(Object.keys(e as object).sort()).toEqual(["manager", "operation", "subresource"]);
+    const kept = compacted.metadata["managedFields"] as { manager: string; fieldsV1: object }[];
+    expect(kept.map((e) => [e.manager, Object.keys(e.fieldsV1)])).toEqual([[ours, ["f:status"]]]);
+  });
+
   it("drops managedFields entirely when no entry is ours", () => {
     const obj = apiObject("a");
     (obj.metadata["managedFields"] as unknown[]).splice(1, 1);

@@ -47,7 +47,7 @@ export class StringInterner {
 
 export interface CompactOptions {
   readonly interner: StringInterner;
-  /** Which managedFields entries to keep; the rest are dropped. */
+  /** Which managedFields entries to keep, by manager, operation and subresource (it is not given fieldsV1). */
   readonly keepManagedFields: (entry: ManagedFieldsEntry) => boolean;
 }
 
@@ -99,9 +99,11 @@ function compactManagedFields(
       manager: typeof e["manager"] === "string" ? interner.intern(e["manager"]) : undefined,
       operation: typeof e["operation"] === "string" ? interner.intern(e["operation"]) : undefined,
       subresource: typeof e["subresource"] === "string" ? interner.intern(e["subresource"]) : undefined,
-      fieldsV1: pruneFields(e["fieldsV1"], fieldsDepth),
     };
-    if (keep(entry)) out.push(entry);
+    // Decided on the entry's identity before its field tree is copied: most entries are dropped (the creating
+    // client's, the finalizer policy's), and copying their trees only to drop them showed in the operator's
+    // allocation profile.
+    if (keep(entry)) out.push({ ...entry, fieldsV1: pruneFields(e["fieldsV1"], fieldsDepth) });
   }
   return out;
 }
