@@ -47,8 +47,8 @@ export class StringInterner {
 
 export interface CompactOptions {
   readonly interner: StringInterner;
-  /** Which managedFields entries to keep, by manager, operation and subresource (it is not given fieldsV1). */
-  readonly keepManagedFields: (entry: ManagedFieldsEntry) => boolean;
+  /** Which managedFields entries to keep, by manager, operation and subresource: it is not given fieldsV1. */
+  readonly keepManagedFields: (entry: Omit<ManagedFieldsEntry, "fieldsV1">) => boolean;
 }
 
 /** Metadata values unique to one object: interning them would only fill the table. */
@@ -95,7 +95,7 @@ function compactManagedFields(
   const out: ManagedFieldsEntry[] = [];
   for (const e of entries) {
     if (!isRecord(e)) continue;
-    const entry: ManagedFieldsEntry = {
+    const entry: Omit<ManagedFieldsEntry, "fieldsV1"> = {
       manager: typeof e["manager"] === "string" ? interner.intern(e["manager"]) : undefined,
       operation: typeof e["operation"] === "string" ? interner.intern(e["operation"]) : undefined,
       subresource: typeof e["subresource"] === "string" ? interner.intern(e["subresource"]) : undefined,
