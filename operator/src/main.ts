@@ -37,7 +37,7 @@ import { makeClients, type Clients } from "./kube/client.ts";
 import { realClock, type Clock } from "./kube/clock.ts";
 import { Controller } from "./kube/controller.ts";
 import { summarise } from "./kube/errors.ts";
-import { EventRecorder, eventsApiSink } from "./kube/events.ts";
+import { EventRecorder, eventsApiSink, restEventSink } from "./kube/events.ts";
 import { StringInterner, compactObject, type CompactOptions } from "./kube/compact.ts";
 import { Informer, clientNodeWatch, decodeUntyped, pagedList, type KubeObject } from "./kube/informer.ts";
 import { LeaderElector, leaseStore } from "./kube/leader.ts";
@@ -238,7 +238,7 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
     },
   );
   const events = new EventRecorder({
-    sink: eventsApiSink(clients.events),
+    sink: clients.rest === undefined ? eventsApiSink(clients.events) : restEventSink(clients.rest),
     clock,
     reporter: { controller: "arraycopy.io/operator", instance: config.identity },
     onError: (e, input) => {
@@ -318,6 +318,8 @@ export async function run(config: Config, log: Logger, stop: AbortSignal, opts: 
   // Engines first: each removes its indication subscription from its array before the listener goes.
   await registry.close();
   await cimListener?.close();
+  // Its pooled keep-alive connections would otherwise hold the event loop open.
+  await clients.rest?.close();
   for (const s of population === undefined ? [server] : [server, population.server]) {
     s.closeAllConnections();
     await new Promise<void>((resolve) => {

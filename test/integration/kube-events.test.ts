@@ -1,11 +1,18 @@
 // The event recorder on the real apiserver: an events.k8s.io/v1 Event is accepted as built (MicroTime eventTime,
 // reporting controller and instance, regarding a VirtualCopy), a repeat is folded into `series` by a JSON patch
-// the apiserver accepts, and a different note is a new Event.
+// the apiserver accepts, and a different note is a new Event. Over both sinks: client-node's EventsV1Api and the
+// RestWriter the operator uses.
 import { beforeAll, describe, expect, it } from "vitest";
 import { realClock } from "../../operator/src/kube/clock.ts";
 import { makeClients, type Clients } from "../../operator/src/kube/client.ts";
 import { summarise } from "../../operator/src/kube/errors.ts";
-import { EventRecorder, eventsApiSink, type EventInput } from "../../operator/src/kube/events.ts";
+import {
+  EventRecorder,
+  eventsApiSink,
+  restEventSink,
+  type EventInput,
+  type EventSink,
+} from "../../operator/src/kube/events.ts";
 import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
 import { freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
 
@@ -47,62 +54,73 @@ function events(ns: string): EventView[] {
   });
 }
 
-describe("EventRecorder on the real apiserver", () => {
-  it("creates an events.k8s.io/v1 Event and folds a repeat into its series", async () => {
-    const ns = freshNamespace("ev");
-    kubectlOk(["create", "-n", ns, "-f", "-"], {
-      input: JSON.stringify({
-        apiVersion: "arraycopy.io/v1alpha1",
-        kind: "VirtualCopy",
-        metadata: { name: "a" },
-        spec: { source: { volumeName: "vol1" } },
-      }),
-    });
-    const uid = kubectlOk(["get", "-n", ns, "virtualcopy", "a", "-o", "jsonpath={.metadata.uid}"]);
-    const errors: string[] = [];
-    const recorder = new EventRecorder({
-      sink: eventsApiSink(clients.events),
-      clock: realClock,
-      reporter: { controller: "arraycopy.io/operator", instance: "test-0" },
-      onError: (e) => errors.push(summarise(e)),
-    });
-    const failed: EventInput = {
-      regarding: { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", namespace: ns, name: "a", uid },
-      type: "Warning",
-      reason: "CreateFailed",
-      action: "Create",
-      note: "cannot create virtual copy: array busy (53)",
-    };
+const sinks = {
+  "client-node": (): EventSink => eventsApiSink(clients.events),
+  rest: (): EventSink => {
+    if (clients.rest === undefined) throw new Error("no RestWriter for the test cluster");
+    return restEventSink(clients.rest);
+  },
+};
 
-    await recorder.record(failed);
-    expect(errors).toEqual([]);
-    let seen = events(ns);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({
-      reason: "CreateFailed",
-      regardingName: "a",
-      reportingController: "arraycopy.io/operator",
-      seriesCount: undefined,
+describe.each(Object.keys(sinks) as (keyof typeof sinks)[])(
+  "EventRecorder on the real apiserver over %s",
+  (sinkName) => {
+    it("creates an events.k8s.io/v1 Event and folds a repeat into its series", async () => {
+      const ns = freshNamespace("ev");
+      kubectlOk(["create", "-n", ns, "-f", "-"], {
+        input: JSON.stringify({
+          apiVersion: "arraycopy.io/v1alpha1",
+          kind: "VirtualCopy",
+          metadata: { name: "a" },
+          spec: { source: { volumeName: "vol1" } },
+        }),
+      });
+      const uid = kubectlOk(["get", "-n", ns, "virtualcopy", "a", "-o", "jsonpath={.metadata.uid}"]);
+      const errors: string[] = [];
+      const recorder = new EventRecorder({
+        sink: sinks[sinkName](),
+        clock: realClock,
+        reporter: { controller: "arraycopy.io/operator", instance: "test-0" },
+        onError: (e) => errors.push(summarise(e)),
+      });
+      const failed: EventInput = {
+        regarding: { apiVersion: "arraycopy.io/v1alpha1", kind: "VirtualCopy", namespace: ns, name: "a", uid },
+        type: "Warning",
+        reason: "CreateFailed",
+        action: "Create",
+        note: "cannot create virtual copy: array busy (53)",
+      };
+
+      await recorder.record(failed);
+      expect(errors).toEqual([]);
+      let seen = events(ns);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({
+        reason: "CreateFailed",
+        regardingName: "a",
+        reportingController: "arraycopy.io/operator",
+        seriesCount: undefined,
+      });
+      // MicroTime: six fractional digits on the wire.
+      expect(seen[0]?.eventTime).toMatch(/\.\d{6}Z$/);
+
+      await recorder.record(failed);
+      await recorder.record(failed);
+      expect(errors).toEqual([]);
+      seen = events(ns);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]?.seriesCount).toBe(3);
+
+      await recorder.record({ ...failed, note: "cannot create virtual copy: volume vol1 not found (23)" });
+      expect(errors).toEqual([]);
+      expect(
+        events(ns)
+          .map((e) => e.note)
+          .sort(),
+      ).toEqual([
+        "cannot create virtual copy: array busy (53)",
+        "cannot create virtual copy: volume vol1 not found (23)",
+      ]);
     });
-    // MicroTime: six fractional digits on the wire.
-    expect(seen[0]?.eventTime).toMatch(/\.\d{6}Z$/);
-
-    await recorder.record(failed);
-    await recorder.record(failed);
-    expect(errors).toEqual([]);
-    seen = events(ns);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]?.seriesCount).toBe(3);
-
-    await recorder.record({ ...failed, note: "cannot create virtual copy: volume vol1 not found (23)" });
-    expect(errors).toEqual([]);
-    expect(
-      events(ns)
-        .map((e) => e.note)
-        .sort(),
-    ).toEqual([
-      "cannot create virtual copy: array busy (53)",
-      "cannot create virtual copy: volume vol1 not found (23)",
-    ]);
-  });
-});
+  },
+);

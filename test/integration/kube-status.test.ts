@@ -1,14 +1,21 @@
 // The status writer on the real apiserver: server-side apply to /status with one field manager per controller.
 // Two managers each own a condition type and a field; neither write removes the other's; a field a manager stops
 // applying is removed; the transition time survives a message change; an unchanged write sends no request
-// (requests counted by a middleware on the writer's own clients, i.e. on the wire, not by the writer).
+// (requests counted on the writer's own clients as they go on the wire, not by the writer). Each case runs over
+// both transports: client-node's CustomObjectsApi, and the RestWriter the operator uses.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Middleware } from "@kubernetes/client-node";
 import { realClock } from "../../operator/src/kube/clock.ts";
 import { makeClients, type Clients } from "../../operator/src/kube/client.ts";
 import { decodeUntyped, type UntypedObject } from "../../operator/src/kube/informer.ts";
 import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
-import { StatusWriter, customObjectStatusApplier, type StatusTarget } from "../../operator/src/kube/status.ts";
+import {
+  StatusWriter,
+  customObjectStatusApplier,
+  restStatusApplier,
+  type ApplyStatus,
+  type StatusTarget,
+} from "../../operator/src/kube/status.ts";
 import { freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
 
 const target: StatusTarget = {
@@ -25,6 +32,10 @@ beforeAll(() => {
   reader = makeClients(kubeConfig(), { throttle: new RequestThrottle(realClock) });
 });
 
+type Transport = "client-node" | "rest";
+/** The transport of the describe block running now. */
+let transport: Transport = "client-node";
+
 /** A writer with its own clients, counting every request they send. */
 function writer(fieldManager: string): { w: StatusWriter; requests: () => number } {
   let n = 0;
@@ -35,13 +46,19 @@ function writer(fieldManager: string): { w: StatusWriter; requests: () => number
     },
     post: (ctx) => Promise.resolve(ctx),
   };
-  const clients = makeClients(kubeConfig(), { throttle: new RequestThrottle(realClock), middleware: [counter] });
-  const w = new StatusWriter({
-    target,
-    fieldManager,
-    clock: realClock,
-    apply: customObjectStatusApplier(clients.customObjects, target, fieldManager),
+  const clients = makeClients(kubeConfig(), {
+    throttle: new RequestThrottle(realClock),
+    middleware: [counter],
+    onRestRequest: () => n++,
   });
+  let apply: ApplyStatus;
+  if (transport === "client-node") {
+    apply = customObjectStatusApplier(clients.customObjects, target, fieldManager);
+  } else {
+    if (clients.rest === undefined) throw new Error("no RestWriter for the test cluster");
+    apply = restStatusApplier(clients.rest, target, fieldManager);
+  }
+  const w = new StatusWriter({ target, fieldManager, clock: realClock, apply });
   return { w, requests: () => n };
 }
 
@@ -79,7 +96,11 @@ function condition(obj: UntypedObject, type: string): Record<string, unknown> | 
   return typeof found === "object" && found !== null ? { ...found } : undefined;
 }
 
-describe("StatusWriter on the real apiserver", () => {
+describe.each(["client-node", "rest"] as const)("StatusWriter on the real apiserver over %s", (t) => {
+  beforeAll(() => {
+    transport = t;
+  });
+
   it("two managers keep each other's conditions; unchanged writes send nothing", async () => {
     const ns = freshNamespace("status");
     kubectlOk(["create", "-n", ns, "-f", "-"], {

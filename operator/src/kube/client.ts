@@ -6,8 +6,9 @@
 // and add the throttle as a promise middleware. Watches do not go through these clients (client-node's Watch uses
 // fetch directly) and are therefore not throttled, which matches client-go, where a watch is one long request.
 //
-// Invariant: one Configuration is shared by all clients made here, so they share one token bucket and the qps /
-// burst configured is the operator's total, not a per-API figure.
+// Invariant: one Configuration is shared by all clients made here, and the RestWriter takes its tokens from the same
+// RequestThrottle, so they share one token bucket and the qps / burst configured is the operator's total, not a
+// per-API figure.
 
 import {
   CoordinationV1Api,
@@ -27,6 +28,7 @@ import type {
   SecurityAuthentication,
 } from "@kubernetes/client-node";
 import type { RequestThrottle } from "./ratelimit.ts";
+import { restWriter, type RestRequest, type RestWriter } from "./rest.ts";
 
 export interface Clients {
   readonly customObjects: CustomObjectsApi;
@@ -34,6 +36,11 @@ export interface Clients {
   readonly events: EventsV1Api;
   readonly coordination: CoordinationV1Api;
   readonly storage: StorageV1Api;
+  /**
+   * The hot path's writes (status applies, Events, metadata patches) without fetch and without reading the
+   * response (rest.ts); undefined where it cannot reach the cluster (a proxy), and then client-node's clients do it.
+   */
+  readonly rest: RestWriter | undefined;
 }
 
 export interface ClientOptions {
@@ -43,6 +50,8 @@ export interface ClientOptions {
   readonly userAgent?: string;
   /** Extra promise middleware after the throttle (tests count requests with one). */
   readonly middleware?: readonly Middleware[];
+  /** Called as each request of `rest` goes on the wire, after the throttle (tests count requests with it). */
+  readonly onRestRequest?: (req: RestRequest) => void;
 }
 
 /**
@@ -87,5 +96,6 @@ export function makeClients(kc: KubeConfig, opts: ClientOptions): Clients {
     events: new EventsV1Api(config),
     coordination: new CoordinationV1Api(config),
     storage: new StorageV1Api(config),
+    rest: restWriter(kc, { throttle: opts.throttle, userAgent: opts.userAgent, onRequest: opts.onRestRequest }),
   };
 }

@@ -1,8 +1,10 @@
-import { ApiException } from "@kubernetes/client-node";
-import type { EventsV1Event, EventsV1EventSeries } from "@kubernetes/client-node";
+import { ApiException, V1MicroTime } from "@kubernetes/client-node";
+import { EventsV1EventSeries } from "@kubernetes/client-node";
+import type { EventsV1Event } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "./clock.ts";
 import { buildEvent, EventRecorder, fold, foldKey, truncateNote } from "./events.ts";
+import { make, toJson } from "./models.ts";
 import type { EventInput, EventSink } from "./events.ts";
 
 const reporter = { controller: "arraycopy.io/operator", instance: "operator-0" };
@@ -93,6 +95,24 @@ describe("buildEvent", () => {
       note: "volume vol1 not found (23)",
     });
     expect(event.metadata?.name).toMatch(/^a\.[0-9a-f]+$/);
+  });
+
+  it("its JSON.stringify, which restEventSink sends, is what client-node's own serializer sends", () => {
+    const event = buildEvent(
+      failed(undefined, { related: { kind: "CopyJob", namespace: "ns", name: "j", uid: "uid-j" } }),
+      reporter,
+      Date.UTC(2025, 0, 1, 12, 0, 0, 123),
+      7,
+    );
+    const series = make(EventsV1EventSeries, {
+      count: 3,
+      lastObservedTime: new V1MicroTime(Date.UTC(2025, 0, 1, 12, 1)),
+    });
+    event.series = series;
+    expect(JSON.parse(JSON.stringify(event))).toEqual(JSON.parse(JSON.stringify(toJson("EventsV1Event", event))));
+    expect(JSON.parse(JSON.stringify(series))).toEqual(
+      JSON.parse(JSON.stringify(toJson("EventsV1EventSeries", series))),
+    );
   });
 
   it("puts a cluster-scoped object's events in default", () => {

@@ -13,6 +13,7 @@
 import {
   EventsV1Event,
   EventsV1EventSeries,
+  PatchStrategy,
   V1MicroTime,
   V1ObjectMeta,
   V1ObjectReference,
@@ -21,6 +22,7 @@ import type { EventsV1Api } from "@kubernetes/client-node";
 import type { Clock } from "./clock.ts";
 import { isNotFound } from "./errors.ts";
 import { make } from "./models.ts";
+import { resourcePath, type RestWriter } from "./rest.ts";
 
 export type EventType = "Normal" | "Warning";
 
@@ -141,6 +143,32 @@ export function eventsApiSink(api: EventsV1Api): EventSink {
       // JSON Patch (the generated default): `add` sets /series whether or not the Event has one yet.
       await api.patchNamespacedEvent({ namespace, name, body: [{ op: "add", path: "/series", value: series }] });
     },
+  };
+}
+
+const eventsResource = { group: "events.k8s.io", version: "v1", plural: "events" };
+
+/**
+ * The same writes as eventsApiSink, sent by the RestWriter. The body is the model's JSON.stringify: client-node's
+ * Event models name their properties as the wire does, and V1MicroTime prints microseconds (events.test.ts pins
+ * that this equals client-node's own serialization).
+ */
+export function restEventSink(rest: RestWriter): EventSink {
+  return {
+    create: (namespace, body) =>
+      rest.send({
+        method: "POST",
+        path: resourcePath(eventsResource, namespace),
+        contentType: "application/json",
+        body: JSON.stringify(body),
+      }),
+    patchSeries: (namespace, name, series) =>
+      rest.send({
+        method: "PATCH",
+        path: resourcePath(eventsResource, namespace, name),
+        contentType: PatchStrategy.JsonPatch,
+        body: JSON.stringify([{ op: "add", path: "/series", value: series }]),
+      }),
   };
 }
 

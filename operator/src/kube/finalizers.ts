@@ -11,7 +11,8 @@
 // concurrently is never dropped: the guard fails (422) and the caller re-reads and retries. Only our name is ever
 // added or removed; the order of the others is kept.
 
-import type { CustomObjectsApi } from "@kubernetes/client-node";
+import { PatchStrategy, type CustomObjectsApi } from "@kubernetes/client-node";
+import { resourcePath, type RestWriter } from "./rest.ts";
 
 export interface FinalizerMeta {
   readonly finalizers?: readonly string[] | undefined;
@@ -95,6 +96,12 @@ export function customObjectPatcher(api: CustomObjectsApi, ref: CustomObjectRef)
       await api.patchNamespacedCustomObject({ group, version, plural, namespace: ref.namespace, name, body });
     }
   };
+}
+
+/** The same JSON Patch as customObjectPatcher, sent by the RestWriter. */
+export function restObjectPatcher(rest: RestWriter, ref: CustomObjectRef): PatchObject {
+  const path = resourcePath(ref, ref.namespace, ref.name);
+  return (ops) => rest.send({ method: "PATCH", path, contentType: PatchStrategy.JsonPatch, body: JSON.stringify(ops) });
 }
 
 /** Cleanup says whether every external resource is gone; until then the finalizer stays. */

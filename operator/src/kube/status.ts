@@ -19,6 +19,7 @@ import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Clock } from "./clock.ts";
 import { setCondition, type Condition, type ConditionInput } from "./conditions.ts";
+import { resourcePath, type RestWriter } from "./rest.ts";
 
 export interface ManagedFieldsEntry {
   readonly manager?: string | undefined;
@@ -78,6 +79,19 @@ export function customObjectStatusApplier(
       );
     }
   };
+}
+
+/** The same apply as customObjectStatusApplier, sent by the RestWriter: the response is not read. */
+export function restStatusApplier(rest: RestWriter, target: StatusTarget, fieldManager: string): ApplyStatus {
+  const query = { fieldManager, force: "true" };
+  return (namespace, name, body) =>
+    rest.send({
+      method: "PATCH",
+      path: resourcePath(target, namespace, name, "status"),
+      query,
+      contentType: PatchStrategy.ServerSideApply,
+      body: JSON.stringify(body),
+    });
 }
 
 export interface StatusWriterOptions {

@@ -10,8 +10,8 @@ import { apiVersion, group, version } from "../../api/common.ts";
 import type { Clients } from "../../kube/client.ts";
 import type { Clock } from "../../kube/clock.ts";
 import type { Reconcile, Watched } from "../../kube/controller.ts";
-import { customObjectPatcher, type JsonPatchOp } from "../../kube/finalizers.ts";
-import { StatusWriter, customObjectStatusApplier } from "../../kube/status.ts";
+import { customObjectPatcher, restObjectPatcher, type JsonPatchOp } from "../../kube/finalizers.ts";
+import { StatusWriter, customObjectStatusApplier, restStatusApplier } from "../../kube/status.ts";
 import type { Caches, ControllerContext } from "./context.ts";
 import type { EngineIndications } from "./indications.ts";
 
@@ -63,7 +63,10 @@ export function statusWriter(deps: SetupDeps, kind: Kind, fieldManager: string):
   return new StatusWriter({
     target: target(kind),
     fieldManager,
-    apply: customObjectStatusApplier(deps.clients.customObjects, target(kind), fieldManager),
+    apply:
+      deps.clients.rest === undefined
+        ? customObjectStatusApplier(deps.clients.customObjects, target(kind), fieldManager)
+        : restStatusApplier(deps.clients.rest, target(kind), fieldManager),
     clock: deps.clock,
   });
 }
@@ -73,14 +76,19 @@ export function metadataPatcher(
   deps: SetupDeps,
   kind: Kind,
 ): (obj: { metadata: { namespace?: string; name: string } }, ops: readonly JsonPatchOp[]) => Promise<void> {
-  return (obj, ops) =>
-    customObjectPatcher(deps.clients.customObjects, {
+  const rest = deps.clients.rest;
+  return (obj, ops) => {
+    const ref = {
       group,
       version,
       plural: plurals[kind],
       namespace: obj.metadata.namespace ?? "",
       name: obj.metadata.name,
-    })(ops);
+    };
+    return (rest === undefined ? customObjectPatcher(deps.clients.customObjects, ref) : restObjectPatcher(rest, ref))(
+      ops,
+    );
+  };
 }
 
 /** A job's change wakes the copy of `kind` it acts on. */
