@@ -14,7 +14,7 @@ import {
   type EventSink,
 } from "../../operator/src/kube/events.ts";
 import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
-import { freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
+import { createVirtualCopy, freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
 
 let clients: Clients;
 beforeAll(() => {
@@ -67,15 +67,7 @@ describe.each(Object.keys(sinks) as (keyof typeof sinks)[])(
   (sinkName) => {
     it("creates an events.k8s.io/v1 Event and folds a repeat into its series", async () => {
       const ns = freshNamespace("ev");
-      kubectlOk(["create", "-n", ns, "-f", "-"], {
-        input: JSON.stringify({
-          apiVersion: "arraycopy.io/v1alpha1",
-          kind: "VirtualCopy",
-          metadata: { name: "a" },
-          spec: { source: { volumeName: "vol1" } },
-        }),
-      });
-      const uid = kubectlOk(["get", "-n", ns, "virtualcopy", "a", "-o", "jsonpath={.metadata.uid}"]);
+      const uid = createVirtualCopy(ns, "a");
       const errors: string[] = [];
       const recorder = new EventRecorder({
         sink: sinks[sinkName](),

@@ -19,7 +19,14 @@ import {
 } from "../../operator/src/kube/errors.ts";
 import { RequestThrottle } from "../../operator/src/kube/ratelimit.ts";
 import { restWriter, type RestRequest, type RestWriter } from "../../operator/src/kube/rest.ts";
-import { eventually, freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
+import {
+  createVirtualCopy,
+  eventually,
+  freshNamespace,
+  installCrds,
+  kubeConfig,
+  kubectlOk,
+} from "../support/cluster.ts";
 
 function writerFor(kc: KubeConfig, throttle = new RequestThrottle(realClock)): RestWriter {
   const w = restWriter(kc, { throttle });
@@ -95,14 +102,7 @@ describe("RestWriter on the real apiserver", () => {
   it("a status the schema refuses is 422 Invalid with the apiserver's message", async () => {
     installCrds();
     const ns = freshNamespace("rest");
-    kubectlOk(["create", "-n", ns, "-f", "-"], {
-      input: JSON.stringify({
-        apiVersion: "arraycopy.io/v1alpha1",
-        kind: "VirtualCopy",
-        metadata: { name: "a" },
-        spec: { source: { volumeName: "vol1" } },
-      }),
-    });
+    createVirtualCopy(ns, "a");
     const w = writerFor(kubeConfig());
     try {
       const err = await failure(

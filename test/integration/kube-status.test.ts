@@ -16,7 +16,7 @@ import {
   type ApplyStatus,
   type StatusTarget,
 } from "../../operator/src/kube/status.ts";
-import { freshNamespace, installCrds, kubeConfig, kubectlOk } from "../support/cluster.ts";
+import { createVirtualCopy, freshNamespace, installCrds, kubeConfig } from "../support/cluster.ts";
 
 const target: StatusTarget = {
   apiVersion: "arraycopy.io/v1alpha1",
@@ -103,14 +103,7 @@ describe.each(["client-node", "rest"] as const)("StatusWriter on the real apiser
 
   it("two managers keep each other's conditions; unchanged writes send nothing", async () => {
     const ns = freshNamespace("status");
-    kubectlOk(["create", "-n", ns, "-f", "-"], {
-      input: JSON.stringify({
-        apiVersion: target.apiVersion,
-        kind: target.kind,
-        metadata: { name: "a" },
-        spec: { source: { volumeName: "vol1" } },
-      }),
-    });
+    createVirtualCopy(ns, "a");
     const copy = writer("arraycopy-virtualcopy");
     const health = writer("arraycopy-health");
 

@@ -96,6 +96,19 @@ export function freshNamespace(prefix = "t"): string {
   return ns;
 }
 
+/** Creates a VirtualCopy of `volumeName` with kubectl, as a user would, and returns its uid. */
+export function createVirtualCopy(ns: string, name: string, volumeName = "vol1"): string {
+  kubectlOk(["create", "-n", ns, "-f", "-"], {
+    input: JSON.stringify({
+      apiVersion: "arraycopy.io/v1alpha1",
+      kind: "VirtualCopy",
+      metadata: { name },
+      spec: { source: { volumeName } },
+    }),
+  });
+  return kubectlOk(["get", "-n", ns, "virtualcopy", name, "-o", "jsonpath={.metadata.uid}"]);
+}
+
 /** Polls `check` until it returns without throwing, or rethrows its last error after `timeoutMs`. */
 export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;

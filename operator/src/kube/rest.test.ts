@@ -2,8 +2,11 @@
 // insecure-skip-tls-verify, as client-node allows): the server URL's path prefix, the query, the headers (bearer
 // token or basic auth, impersonation, content type, user agent), the body; a 2xx answer's body is not parsed, an
 // error's is the ApiException's body. The kube-apiserver side is test/integration/kube-rest.test.ts.
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ApiException, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiStatus } from "./errors.ts";
@@ -108,6 +111,40 @@ describe("RestWriter", () => {
       w.send({ method: "POST", path: "/api/v1/namespaces/ns/configmaps", contentType: "application/json", body: "{}" }),
     );
     expect(seen[0]?.headers["authorization"]).toBe(`Basic ${Buffer.from("ann:s3cret").toString("base64")}`);
+  });
+
+  it("a first credential lookup that fails leaves nothing behind: the next write gets through", async () => {
+    // A real exec plugin that is not ready on its first call (as an SSO helper before login) and is on its second.
+    const dir = await mkdtemp(join(tmpdir(), "rest-exec-"));
+    const ready = join(dir, "ready");
+    const credential = JSON.stringify({
+      apiVersion: "client.authentication.k8s.io/v1",
+      kind: "ExecCredential",
+      status: { token: "from-exec" },
+    });
+    const script =
+      `if [ -e '${ready}' ]; then echo '${credential}'; ` + `else touch '${ready}'; echo 'not ready' >&2; exit 1; fi`;
+    const kc = kubeconfig(base, {
+      exec: { apiVersion: "client.authentication.k8s.io/v1", command: "/bin/sh", args: ["-c", script] },
+    });
+    seen.length = 0;
+    answer = { status: 201, body: "{}" };
+    const req = {
+      method: "POST",
+      path: "/api/v1/namespaces/ns/configmaps",
+      contentType: "application/json",
+      body: "{}",
+    } as const;
+    try {
+      await withWriter(kc, async (w) => {
+        await expect(w.send(req)).rejects.toThrow("not ready");
+        expect(seen).toHaveLength(0);
+        await w.send(req);
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(seen.map((s) => s.headers["authorization"])).toEqual(["Bearer from-exec"]);
   });
 
   it("a non-2xx answer is an ApiException with the Status as its body and the headers", async () => {

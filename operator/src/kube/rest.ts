@@ -9,9 +9,10 @@
 //
 // What it keeps from client-node's path:
 // - TLS and credentials come from the KubeConfig, through its public `applyToHTTPSOptions`: the CA, the client
-//   certificate and key, skip-verify and the TLS server name once, when the first request is made; the headers
-//   (bearer token, whatever an exec, OIDC or token-file authenticator gives, impersonation) on every request, so a
-//   token that is refreshed or rotated is used as soon as the authenticator has it.
+//   certificate and key, skip-verify and the TLS server name from the first request whose credentials resolved
+//   (one that failed leaves nothing behind); the headers (bearer token, whatever an exec, OIDC or token-file
+//   authenticator gives, impersonation) on every request, so a token that is refreshed or rotated is used as soon
+//   as the authenticator has it.
 // - Errors: a non-2xx answer throws client-node's `ApiException(code, message, body, headers)` with the response
 //   text as its body, so errors.ts reads it exactly as it reads the generated clients' errors. Socket errors are
 //   undici's own (`code` UND_ERR_SOCKET, ECONNREFUSED, …), which errors.ts already classifies as retryable.
@@ -89,21 +90,19 @@ export function restWriter(kc: KubeConfig, opts: RestWriterOptions = {}): RestWr
   // A server URL may carry a path (a cluster behind a proxying gateway): requests go below it.
   const prefix = server.pathname.replace(/\/+$/, "");
   const userAgent = opts.userAgent ?? "arraycopy-operator";
-  let pool: Promise<Pool> | undefined;
-  const poolFor = (): Promise<Pool> =>
-    (pool ??= applied(kc).then(
-      (o) =>
-        new Pool(server.origin, {
-          // keepAlive probes as client-go's (30 s), shorter than a cloud load balancer's idle timeout.
-          connect: { ...tlsOf(o), keepAlive: true, keepAliveInitialDelay: 30_000 },
-        }),
-    ));
+  // Built from the first request's credentials, synchronously after they resolved: a first lookup that fails (an
+  // exec plugin that is not ready yet) leaves no pool behind, so the next request tries again.
+  let pool: Pool | undefined;
 
   return {
     async send(req) {
-      const p = await poolFor();
-      const headers: Record<string, string> = {};
       const auth = await applied(kc);
+      pool ??= new Pool(server.origin, {
+        // keepAlive probes as client-go's (30 s), shorter than a cloud load balancer's idle timeout.
+        connect: { ...tlsOf(auth), keepAlive: true, keepAliveInitialDelay: 30_000 },
+      });
+      const p = pool;
+      const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(auth.headers ?? {})) {
         if (v !== undefined) headers[k.toLowerCase()] = typeof v === "object" ? v.join(", ") : String(v);
       }
@@ -134,7 +133,7 @@ export function restWriter(kc: KubeConfig, opts: RestWriterOptions = {}): RestWr
       );
     },
     async close() {
-      if (pool !== undefined) await (await pool).close();
+      await pool?.close();
     },
   };
 }
