@@ -98,7 +98,7 @@ export function freshNamespace(prefix = "t"): string {
 
 /** Creates a VirtualCopy of `volumeName` with kubectl, as a user would, and returns its uid. */
 export function createVirtualCopy(ns: string, name: string, volumeName = "vol1"): string {
-  kubectlOk(["create", "-n", ns, "-f", "-"], {
+  return kubectlOk(["create", "-n", ns, "-f", "-", "-o", "jsonpath={.metadata.uid}"], {
     input: JSON.stringify({
       apiVersion: "arraycopy.io/v1alpha1",
       kind: "VirtualCopy",
@@ -106,7 +106,6 @@ export function createVirtualCopy(ns: string, name: string, volumeName = "vol1")
       spec: { source: { volumeName } },
     }),
   });
-  return kubectlOk(["get", "-n", ns, "virtualcopy", name, "-o", "jsonpath={.metadata.uid}"]);
 }
 
 /** Polls `check` until it returns without throwing, or rethrows its last error after `timeoutMs`. */

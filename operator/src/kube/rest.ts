@@ -97,11 +97,10 @@ export function restWriter(kc: KubeConfig, opts: RestWriterOptions = {}): RestWr
   return {
     async send(req) {
       const auth = await applied(kc);
-      pool ??= new Pool(server.origin, {
+      const p = (pool ??= new Pool(server.origin, {
         // keepAlive probes as client-go's (30 s), shorter than a cloud load balancer's idle timeout.
         connect: { ...tlsOf(auth), keepAlive: true, keepAliveInitialDelay: 30_000 },
-      });
-      const p = pool;
+      }));
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(auth.headers ?? {})) {
         if (v !== undefined) headers[k.toLowerCase()] = typeof v === "object" ? v.join(", ") : String(v);
