@@ -148,8 +148,12 @@ describe.each(["client-node", "rest"] as const)("StatusWriter on the real apiser
     expect(again.written).toBe(false);
     expect(copy.requests()).toBe(before);
 
-    // The other manager drops its condition: only its own goes.
-    await health.w.write(obj, { fields: {}, conditions: [] });
+    // The other manager's Reconciling turns False: written only while True, so its apply drops it and only its own
+    // condition goes.
+    await health.w.write(obj, {
+      fields: {},
+      conditions: [{ type: "Reconciling", status: "False", reason: "Idle", message: "", observedGeneration: 1 }],
+    });
     obj = await read(ns, "a");
     expect(conditionTypes(obj)).toEqual(["Ready"]);
     expect(statusOf(obj)["syncState"]).toBe("ResyncInProgress");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findCondition, isFalse, isTrue, metaTime, removeCondition, setCondition } from "./conditions.ts";
+import { findCondition, isFalse, isTrue, metaTime, removeCondition, reported, setCondition } from "./conditions.ts";
 import type { Condition, ConditionInput } from "./conditions.ts";
 
 const t0 = new Date("2025-01-01T00:00:00.000Z");
@@ -97,6 +97,24 @@ describe("queries", () => {
   it("removeCondition drops one type and says whether anything changed", () => {
     expect(removeCondition(existing(), "Synced").conditions.map((c) => c.type)).toEqual(["Ready"]);
     expect(removeCondition(existing(), "Missing").changed).toBe(false);
+  });
+
+  it("reported keeps Reconciling and Stalled only while True, and every other type whatever its status", () => {
+    const c = (type: string, status: Condition["status"]): ConditionInput => ({
+      type,
+      status,
+      reason: "R",
+      message: "",
+    });
+    const said = [c("Ready", "False"), c("Reconciling", "False"), c("Stalled", "True"), c("Indications", "False")];
+    expect(reported(said).map((x) => `${x.type}=${x.status}`)).toEqual([
+      "Ready=False",
+      "Stalled=True",
+      "Indications=False",
+    ]);
+    expect(reported([c("Succeeded", "Unknown"), c("Reconciling", "Unknown")]).map((x) => x.type)).toEqual([
+      "Succeeded",
+    ]);
   });
 
   it("metaTime drops the milliseconds metav1.Time does not carry", () => {

@@ -77,6 +77,18 @@ export function setCondition(list: readonly Condition[] | undefined, input: Cond
   return { conditions: current.map((c, i) => (i === index ? next : c)), changed: true };
 }
 
+/**
+ * kstatus's abnormal-true conditions: a controller reports them only while True. kstatus and Argo CD read an absent
+ * one as False, so a settled object carries just its Ready (or Succeeded) condition, as Flux's objects and
+ * cert-manager's Issuing do, and its status write is a third of the size.
+ */
+export const abnormalTrueTypes: ReadonlySet<string> = new Set(["Reconciling", "Stalled"]);
+
+/** The conditions to write: all but the abnormal-true ones that are not True. */
+export function reported(list: readonly ConditionInput[]): ConditionInput[] {
+  return list.filter((c) => c.status === "True" || !abnormalTrueTypes.has(c.type));
+}
+
 /** Removes a condition type, e.g. one a newer version no longer reports. */
 export function removeCondition(list: readonly Condition[] | undefined, type: string): SetResult {
   const current = list ?? [];

@@ -159,4 +159,59 @@ describe("StatusWriter", () => {
       }
     });
   }
+
+  describe("Reconciling and Stalled are written only while True", () => {
+    const health = (reconciling: Condition["status"], stalled: Condition["status"]) => [
+      { type: "Ready", status: "False" as const, reason: "Creating", message: "", observedGeneration: 1 },
+      { type: "Reconciling", status: reconciling, reason: "Creating", message: "", observedGeneration: 1 },
+      { type: "Stalled", status: stalled, reason: "Creating", message: "", observedGeneration: 1 },
+    ];
+    const typesOf = (v: unknown): string[] => (Array.isArray(v) ? v.map((c: Condition) => c.type) : []);
+
+    it("a False one is left out of the apply", async () => {
+      const bodies: Record<string, unknown>[] = [];
+      const res = await writer(new FakeClock(Date.parse(t0)), bodies).write(object({}, []), {
+        fields: { syncState: "Initialized" },
+        conditions: health("True", "False"),
+      });
+      expect(res.written).toBe(true);
+      expect(typesOf(res.applied["conditions"])).toEqual(["Ready", "Reconciling"]);
+      expect(typesOf((bodies[0]?.["status"] as Record<string, unknown>)["conditions"])).toEqual([
+        "Ready",
+        "Reconciling",
+      ]);
+    });
+
+    it("one that turns False is removed by an apply without it, and then nothing is written", async () => {
+      const clock = new FakeClock(Date.parse("2025-01-01T01:00:00Z"));
+      const was = (type: string, status: Condition["status"]): Condition => ({
+        type,
+        status,
+        reason: "Creating",
+        message: "",
+        observedGeneration: 1,
+        lastTransitionTime: t0,
+      });
+      const working = object(
+        { syncState: "Initialized", conditions: [was("Ready", "False"), was("Reconciling", "True")] },
+        [applied(manager, ["syncState"], ["Ready", "Reconciling"])],
+      );
+      const bodies: Record<string, unknown>[] = [];
+      const w = writer(clock, bodies);
+      const res = await w.write(working, { fields: { syncState: "Initialized" }, conditions: health("False", "True") });
+      expect(res.written).toBe(true);
+      expect(typesOf(res.applied["conditions"])).toEqual(["Ready", "Stalled"]);
+
+      const stalled = object(
+        { syncState: "Initialized", conditions: [was("Ready", "False"), was("Stalled", "True")] },
+        [applied(manager, ["syncState"], ["Ready", "Stalled"])],
+      );
+      const again = await w.write(stalled, {
+        fields: { syncState: "Initialized" },
+        conditions: health("False", "True"),
+      });
+      expect(again.written).toBe(false);
+      expect(bodies).toHaveLength(1);
+    });
+  });
 });

@@ -14,11 +14,13 @@
 //   the desired value AND this manager already owns exactly those fields and condition types (read from
 //   managedFields), so dropping a field is never mistaken for "unchanged".
 // - `force: true`: a controller is the sole writer of its fields; a user who edits them is overridden.
+// - Reconciling and Stalled are written only while True (conditions.ts `reported`): a controller says False, the
+//   object shows nothing, which kstatus reads the same way.
 
 import { PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { CustomObjectsApi } from "@kubernetes/client-node";
 import type { Clock } from "./clock.ts";
-import { setCondition, type Condition, type ConditionInput } from "./conditions.ts";
+import { reported, setCondition, type Condition, type ConditionInput } from "./conditions.ts";
 import { resourcePath, type RestWriter } from "./rest.ts";
 
 export interface ManagedFieldsEntry {
@@ -43,7 +45,7 @@ export interface StatusObject {
 export interface DesiredStatus {
   /** Top-level status fields this controller owns, e.g. observedGeneration, syncState (not conditions). */
   readonly fields: Readonly<Record<string, unknown>>;
-  /** The condition types this controller owns; transition times are computed here. */
+  /** The condition types this controller owns (Reconciling and Stalled only while True); transition times here. */
   readonly conditions: readonly ConditionInput[];
 }
 
@@ -233,7 +235,7 @@ export class StatusWriter {
     if (name === undefined || name === "") throw new Error("cannot write status: the object has no name");
     const namespace = obj.metadata?.namespace;
     const now = new Date(this.#o.clock.now());
-    const conditions = withTransitionTimes(currentConditionsOf(obj), desired.conditions, now);
+    const conditions = withTransitionTimes(currentConditionsOf(obj), reported(desired.conditions), now);
     const applied: Record<string, unknown> = { ...desired.fields };
     if (conditions.length > 0) applied["conditions"] = conditions;
     if (unchanged(obj, this.#o.fieldManager, desired.fields, conditions)) return { written: false, applied };

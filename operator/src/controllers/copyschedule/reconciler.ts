@@ -13,13 +13,12 @@
 // written once per reconcile, after the Kubernetes calls.
 import type { Logger } from "pino";
 import { apiVersion } from "../../api/common.ts";
-import { metaTime } from "../../kube/conditions.ts";
+import { findCondition, metaTime } from "../../kube/conditions.ts";
 import type { Reconcile, Result } from "../../kube/controller.ts";
 import { apiStatus, isAlreadyExists, isNotFound, summarise } from "../../kube/errors.ts";
 import { addFinalizerPatch, removeFinalizerPatch, type JsonPatchOp } from "../../kube/finalizers.ts";
 import type { Clock } from "../../kube/clock.ts";
 import type { StatusWriter } from "../../kube/status.ts";
-import { findCondition } from "../../kube/conditions.ts";
 import type { ControllerContext } from "../shared/context.ts";
 import type {
   CopyJobObject,
@@ -80,9 +79,10 @@ function stateOf(kind: MadeKind, o: MadeObject): CopyState {
     const s = findCondition(conds, "Succeeded")?.status;
     return s === "True" ? "ready" : s === "False" ? "failed" : "running";
   }
-  if (findCondition(conds, "Ready")?.status === "True") return "ready";
-  const working = findCondition(conds, "Reconciling");
-  return working === undefined || working.status === "True" ? "running" : "failed";
+  const ready = findCondition(conds, "Ready");
+  if (ready?.status === "True") return "ready";
+  // Not yet reported, or on its way (Reconciling is written only while True); else stalled or resting: failed.
+  return ready === undefined || findCondition(conds, "Reconciling")?.status === "True" ? "running" : "failed";
 }
 
 function madeOf(kind: MadeKind, o: MadeObject): Made {
