@@ -80,9 +80,9 @@ export function setCondition(list: readonly Condition[] | undefined, input: Cond
 /**
  * kstatus's abnormal-true conditions: a controller reports them only while True. kstatus and Argo CD read an absent
  * one as False, so a settled object carries just its Ready (or Succeeded) condition, as Flux's objects and
- * cert-manager's Issuing do, and its status write is a third of the size.
+ * cert-manager's Issuing do (a Ready copy's status is about 40 % smaller).
  */
-export const abnormalTrueTypes: ReadonlySet<string> = new Set(["Reconciling", "Stalled"]);
+const abnormalTrueTypes: ReadonlySet<string> = new Set(["Reconciling", "Stalled"]);
 
 /** The conditions to write: all but the abnormal-true ones that are not True. */
 export function reported(list: readonly ConditionInput[]): ConditionInput[] {
