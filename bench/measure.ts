@@ -135,9 +135,6 @@ export interface LoadReport {
   readonly statusWrites: number;
   /** Events posted (with status "apply+event"). */
   readonly events: number;
-  /** With `waitReady`: the objects it saw ready, and the watch events it read on the way. */
-  readonly ready: number;
-  readonly watchEvents: number;
   readonly seconds: number;
   readonly cpuSeconds: number;
   readonly maxRssKiB: number;
@@ -170,14 +167,6 @@ export interface LoadSpec {
    * in place of the client's one-condition status and its own Event (see `probeOperatorWrites` in operator.ts).
    */
   readonly bodies?: { readonly status: string; readonly event: string };
-  /**
-   * Then watch until every object created is ready (a Ready condition True; a VolumeSnapshot's readyToUse): the
-   * client lists the collection before its first create and watches from there, so the run it reports ends when the
-   * last object is ready, observed by the same light client that made the load (not by this Node process).
-   */
-  readonly waitReady?: boolean;
-  /** With `waitReady`: fail if they are not all ready in this long (the client's default: 10 minutes). */
-  readonly waitTimeoutSeconds?: number;
 }
 
 export type FloorWrites = "merge" | "apply" | "apply+event";
@@ -196,9 +185,7 @@ export function runLoad(load: Load, ns: string, spec: LoadSpec): Promise<LoadRep
       spec.status === "apply+event" && spec.bodies !== undefined
         ? ["-status-body", spec.bodies.status, "-event-body", spec.bodies.event]
         : [],
-    )
-    .concat(spec.waitReady === true ? ["-wait-ready"] : [])
-    .concat(spec.waitTimeoutSeconds === undefined ? [] : ["-wait-timeout", `${String(spec.waitTimeoutSeconds)}s`]);
+    );
   return new Promise((resolve, reject) => {
     execFile(load.bin, args, { encoding: "utf8", maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err !== null) reject(new Error(`loadclient failed: ${stderr.trim() || err.message}`));
@@ -238,27 +225,29 @@ export interface Collection {
   readonly namespace: string;
 }
 
-interface Watched {
+export interface Watched {
   metadata: { name: string; resourceVersion?: string };
-  status?: { conditions?: { type: string; status: string }[] };
+  status?: { conditions?: { type: string; status: string }[]; readyToUse?: boolean };
 }
 
 /** Ready as our kinds say it: a Ready condition with status True. */
-const conditionReady = (o: Watched) =>
+export const conditionReady = (o: Watched) =>
   o.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
 
+/** Ready as a VolumeSnapshot says it: status.readyToUse. */
+export const snapshotReady = (o: Watched) => o.status?.readyToUse === true;
+
 /**
- * Waits until `n` objects of the collection are Ready, from a watch: polling with lists would cost the apiserver
+ * Waits until `n` objects of the collection are ready, from a watch: polling with lists would cost the apiserver
  * (and this client) a full serialization of every object several times a second, CPU taken from the controllers on
  * a 2-core machine that the floor never pays. Call before creating the objects; await the returned promise after.
- * For objects that the load client creates, its own watch (`LoadSpec.waitReady`) is lighter; this one is for the
- * PhysicalCopies, which the benchmark creates itself.
  */
 export async function readyWatch(
   api: CustomObjectsApi,
   kc: KubeConfig,
   c: Collection,
   n: number,
+  isReady: (o: Watched) => boolean = conditionReady,
 ): Promise<{ readonly done: Promise<void> }> {
   const { Watch } = await import("@kubernetes/client-node");
   const ready = new Set<string>();
@@ -268,7 +257,7 @@ export async function readyWatch(
       items: Watched[];
     };
     ready.clear();
-    for (const o of l.items) if (conditionReady(o)) ready.add(o.metadata.name);
+    for (const o of l.items) if (isReady(o)) ready.add(o.metadata.name);
     return l.metadata?.resourceVersion ?? "";
   };
   let rv = await list();
@@ -284,7 +273,7 @@ export async function readyWatch(
             { resourceVersion: rv, allowWatchBookmarks: true },
             (type: string, obj: Watched) => {
               rv = obj.metadata.resourceVersion ?? rv;
-              if (type === "DELETED" || !conditionReady(obj)) ready.delete(obj.metadata.name);
+              if (type === "DELETED" || !isReady(obj)) ready.delete(obj.metadata.name);
               else ready.add(obj.metadata.name);
               if (ready.size >= n) resolve();
             },

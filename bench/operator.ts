@@ -9,15 +9,14 @@
 //             status by server-side apply, as the operator does; and the operator's writes without the operator
 //             (its whole status by that apply, then its Ready Event, both as the operator wrote them for one probe
 //             copy made Ready before the floors): the three alternate, run by run;
-//   operator  the operator (its own process, embedded engine) taking N VirtualCopies applied at once to Ready, as
-//             the load client that creates them sees it on its own watch (begun before its first create);
+//   operator  the operator (its own process, embedded engine) taking N VirtualCopies applied at once to Ready;
 //             ratio = operator / floor (and / the operator's-writes floor), and copies per second;
 //   writes    API writes per copy on the way to Ready, from the apiserver's own apiserver_request_total (what the
 //             operator wrote: patches, status, events — not the client's creates), and writes per minute at rest
 //             with the N copies Ready (Lease renewals shown apart: leader election writes by design);
 //   memory    the operator's RSS with the N copies in its caches;
 //   CPU       CPU seconds of etcd, kube-apiserver, the operator, the load client (its own getrusage) and this
-//             script (which only reads the figures) over each run (the two cores are shared by all: where the time
+//             script (which only watches for Ready) over each run (the two cores are shared by all: where the time
 //             goes).
 // The operator's N creates come from the same load client. The API server runs the chart's finalizer policy
 // (finalizer-policy.ts, as in deploy/admission/; --no-finalizer-policy leaves it out), bound to every namespace but the
@@ -182,7 +181,9 @@ async function probeOperatorWrites(
   const namespace = "probe-writes";
   const name = "probe-0";
   await createNamespace(kc, namespace);
-  await runLoad(load, namespace, { n: 1, cls: "bench", prefix: "probe-", waitReady: true });
+  const ready = await readyWatch(api, kc, { group, version, plural, namespace }, 1);
+  await runLoad(load, namespace, { n: 1, cls: "bench", prefix: "probe-" });
+  await ready.done;
   const vc = (await api.getNamespacedCustomObject({ group, version, namespace, plural, name })) as {
     status?: Record<string, unknown>;
   };
@@ -258,12 +259,12 @@ async function operatorRun(
   const before = await counts();
   const reconcilesBefore = await operatorReconciles(op.url, "virtualcopy");
   const start = performance.now();
-  // The load client creates the copies and watches them to Ready itself (its list and watch begin before its first
-  // create), so this Node process, which only reads figures, is not the one decoding 2n watch events.
-  const { result, cpu } = await cpuDuring(new Map([...pids, ["operator", op.pid]]), () =>
-    runLoad(load, ns, { n, cls: "bench", waitReady: true }),
-  );
-  if (result.ready !== n) throw new Error(`the load client saw ${String(result.ready)} copies Ready of ${String(n)}`);
+  const allReady = await readyWatch(api, kc, { group, version, plural, namespace: ns }, n);
+  const { result, cpu } = await cpuDuring(new Map([...pids, ["operator", op.pid]]), async () => {
+    const created = await runLoad(load, ns, { n, cls: "bench" });
+    await allReady.done;
+    return created;
+  });
   cpu.set("client", result.cpuSeconds);
   const ms = performance.now() - start;
   // The copies are Ready when their statuses land; their Ready Events follow. The writes are read once the

@@ -27,12 +27,15 @@ import {
   createNamespace,
   hwmMiB,
   pool,
+  readyWatch,
   requestCounts,
   retried,
   rssMiB,
   runLoad,
+  snapshotReady,
   writesSince,
   type Load,
+  type Watched,
 } from "./measure.ts";
 
 const snapshotClass = "bench-peer";
@@ -229,6 +232,7 @@ export async function startPeer(cluster: ClusterInfo, kc: KubeConfig, load: Load
   await retried(() => api.listNamespacedCustomObject(snapshots));
   await retried(() => api.listClusterCustomObject({ group, version, plural: "volumesnapshotcontents" }));
 
+  const readyWith = (prefix: string) => (o: Watched) => o.metadata.name.startsWith(prefix) && snapshotReady(o);
   const run = async (mode: PeerMode): Promise<PeerRun> => {
     const modeDir = join(dir, mode.name);
     // Logging as the binaries default it (klog -v 0), to a file each.
@@ -238,17 +242,20 @@ export async function startPeer(cluster: ClusterInfo, kc: KubeConfig, load: Load
     try {
       // One snapshot through the whole stack first: both processes have synced their caches and reached the driver
       // (and the PVC carries the controller's finalizer) before the clock starts.
+      const warm = await readyWatch(api, kc, snapshots, 1, readyWith(`${mode.name}-warm-`));
       await runLoad(load, namespace, {
         kind: "volumesnapshot",
         n: 1,
         cls: snapshotClass,
         volume: pvc,
         prefix: `${mode.name}-warm-`,
-        waitReady: true,
-        waitTimeoutSeconds: 120,
-      }).catch((e: unknown) => {
-        throw new Error(`the peer (${mode.name}) made no snapshot ready: ${String(e)}; logs in ${modeDir}`);
       });
+      await Promise.race([
+        warm.done,
+        sleep(120_000).then(() => {
+          throw new Error(`the peer (${mode.name}) made no snapshot ready in 120 s; logs in ${modeDir}`);
+        }),
+      ]);
       const pids = new Map<string, number>([
         ...controlPlane.map((r) => [r.name, r.pid] as [string, number]),
         ["snapshot-controller", controller.pid],
@@ -257,19 +264,19 @@ export async function startPeer(cluster: ClusterInfo, kc: KubeConfig, load: Load
       ]);
       const before = await counts();
       const t0 = performance.now();
-      const { result, cpu } = await cpuDuring(pids, () =>
-        runLoad(load, namespace, {
+      const allReady = await readyWatch(api, kc, snapshots, mode.n, readyWith(`${mode.name}-s-`));
+      const { result, cpu } = await cpuDuring(pids, async () => {
+        const created = await runLoad(load, namespace, {
           kind: "volumesnapshot",
           n: mode.n,
           cls: snapshotClass,
           volume: pvc,
           prefix: `${mode.name}-s-`,
-          waitReady: true,
-        }),
-      );
+        });
+        await allReady.done;
+        return created;
+      });
       const seconds = (performance.now() - t0) / 1000;
-      if (result.ready !== mode.n)
-        throw new Error(`the load client saw ${String(result.ready)} snapshots ready of ${String(mode.n)}`);
       cpu.set("client", result.cpuSeconds);
       const writes = writesSince(before, await counts());
       const rss: Record<string, number> = Object.fromEntries([...pids].map(([k, pid]) => [k, rssMiB(pid)]));

@@ -3,18 +3,15 @@
 // server-side apply as the operator writes it) and, with -event, posts one events.k8s.io/v1 Event on each, as the
 // operator's Ready Event (the floor of the operator's own writes), `-concurrency` requests in flight, over HTTP/2
 // with a bearer token — the requests a client library makes, without a client library's weight (no caches, no informers, no rate limiter), so the floor is the
-// API server's own and the operator's runs share the two cores with as little as possible. With -wait-ready it
-// also watches the collection (from a list taken before the first create) until every object it created is ready —
-// a Ready condition True, or a VolumeSnapshot's status.readyToUse — so that the operator's and the peer's runs are
-// observed by the same light client, not by the benchmark's Node process. It reports its own CPU seconds
-// (getrusage), so anyone can see that it is negligible.
+// API server's own and the operator's runs share the two cores with as little as possible. It reports its own CPU
+// seconds (getrusage), so anyone can see that it is negligible.
 //
 //	loadclient -server https://127.0.0.1:PORT -token T -ca ca.crt -namespace NS -n 1000 -class bench \
-//	  [-status [-status-apply] [-status-body FILE] [-event [-event-body FILE]]] [-wait-ready [-wait-timeout 10m]]
-//	loadclient ... -kind volumesnapshot -class SNAPSHOT_CLASS -volume PVC [-wait-ready]
+//	  [-status [-status-apply] [-status-body FILE] [-event [-event-body FILE]]]
+//	loadclient ... -kind volumesnapshot -class SNAPSHOT_CLASS -volume PVC
 //
-// Prints one JSON object: {"created","statusWrites","events","ready","watchEvents","seconds","cpuSeconds",
-// "maxRssKiB"}. Exits 1 on the first request the API server refuses, or when -wait-timeout passes first.
+// Prints one JSON object: {"created","statusWrites","events","seconds","cpuSeconds","maxRssKiB"}. Exits 1 on the first
+// request the API server refuses.
 package main
 
 import (
@@ -27,7 +24,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -64,164 +60,6 @@ func (c *client) send(method, path, contentType string, body []byte) error {
 		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, bytes.TrimSpace(text))
 	}
 	return nil
-}
-
-// watched is what the readiness watch decodes of an object; encoding/json skips the rest.
-type watched struct {
-	Metadata struct {
-		Name            string `json:"name"`
-		ResourceVersion string `json:"resourceVersion"`
-	} `json:"metadata"`
-	Status struct {
-		Conditions []struct {
-			Type   string `json:"type"`
-			Status string `json:"status"`
-		} `json:"conditions"`
-		ReadyToUse *bool `json:"readyToUse"`
-	} `json:"status"`
-}
-
-// ready is readiness as the kind says it: a VolumeSnapshot's status.readyToUse, our kinds' Ready condition.
-func (o *watched) ready(kind string) bool {
-	if kind == "volumesnapshot" {
-		return o.Status.ReadyToUse != nil && *o.Status.ReadyToUse
-	}
-	for _, c := range o.Status.Conditions {
-		if c.Type == "Ready" {
-			return c.Status == "True"
-		}
-	}
-	return false
-}
-
-// readiness follows which of the objects named PREFIX… are ready, from a list and then a watch that resumes from
-// the last resourceVersion it saw (after a fresh list if the API server has compacted past it: 410 Gone).
-type readiness struct {
-	c          *client
-	watchHTTP  *http.Client
-	collection string
-	kind       string
-	prefix     string
-	want       int
-	rv         string
-	ready      map[string]bool
-	events     int64
-	done       chan struct{}
-}
-
-func (r *readiness) apply(o *watched, deleted bool) {
-	if !strings.HasPrefix(o.Metadata.Name, r.prefix) {
-		return
-	}
-	if !deleted && o.ready(r.kind) {
-		r.ready[o.Metadata.Name] = true
-	} else {
-		delete(r.ready, o.Metadata.Name)
-	}
-}
-
-// list takes the collection afresh: the ready set and the resourceVersion to watch from.
-func (r *readiness) list() error {
-	req, err := http.NewRequest("GET", r.c.server+r.collection, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+r.c.token)
-	req.Header.Set("Accept", "application/json")
-	res, err := r.c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		text, _ := io.ReadAll(res.Body)
-		return fmt.Errorf("GET %s: %d %s", r.collection, res.StatusCode, bytes.TrimSpace(text))
-	}
-	var l struct {
-		Metadata struct {
-			ResourceVersion string `json:"resourceVersion"`
-		} `json:"metadata"`
-		Items []watched `json:"items"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&l); err != nil {
-		return err
-	}
-	r.ready = map[string]bool{}
-	for i := range l.Items {
-		r.apply(&l.Items[i], false)
-	}
-	r.rv = l.Metadata.ResourceVersion
-	return nil
-}
-
-// watchOnce reads one watch until it ends or every object is ready; gone says the resourceVersion was compacted.
-func (r *readiness) watchOnce() (gone bool, err error) {
-	path := fmt.Sprintf("%s?watch=true&allowWatchBookmarks=true&timeoutSeconds=300&resourceVersion=%s", r.collection, r.rv)
-	req, err := http.NewRequest("GET", r.c.server+path, nil)
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Authorization", "Bearer "+r.c.token)
-	req.Header.Set("Accept", "application/json")
-	res, err := r.watchHTTP.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode == http.StatusGone {
-		return true, nil
-	}
-	if res.StatusCode != http.StatusOK {
-		text, _ := io.ReadAll(res.Body)
-		return false, fmt.Errorf("watch %s: %d %s", r.collection, res.StatusCode, bytes.TrimSpace(text))
-	}
-	dec := json.NewDecoder(res.Body)
-	for len(r.ready) < r.want {
-		var e struct {
-			Type   string          `json:"type"`
-			Object json.RawMessage `json:"object"`
-		}
-		if err := dec.Decode(&e); err != nil {
-			return false, nil // the watch ended (its timeout, a dropped stream): resume from r.rv
-		}
-		r.events++
-		if e.Type == "ERROR" {
-			var st struct {
-				Code int `json:"code"`
-			}
-			_ = json.Unmarshal(e.Object, &st)
-			if st.Code == http.StatusGone {
-				return true, nil
-			}
-			return false, fmt.Errorf("watch %s: %s", r.collection, bytes.TrimSpace(e.Object))
-		}
-		var o watched
-		if err := json.Unmarshal(e.Object, &o); err != nil {
-			return false, err
-		}
-		if o.Metadata.ResourceVersion != "" {
-			r.rv = o.Metadata.ResourceVersion
-		}
-		if e.Type != "BOOKMARK" {
-			r.apply(&o, e.Type == "DELETED")
-		}
-	}
-	return false, nil
-}
-
-// run watches until every object is ready; it closes done then, and reports a failure on errs.
-func (r *readiness) run(errs chan<- error) {
-	for len(r.ready) < r.want {
-		gone, err := r.watchOnce()
-		if err == nil && gone {
-			err = r.list()
-		}
-		if err != nil {
-			errs <- err
-			return
-		}
-	}
-	close(r.done)
 }
 
 func virtualCopy(namespace, name, class, volume string) []byte {
@@ -343,9 +181,6 @@ func main() {
 	eventBody := flag.String("event-body", "",
 		"with -event: a JSON file of an Event the operator posted, whose fields the Events copy")
 	concurrency := flag.Int("concurrency", 32, "requests in flight")
-	waitReady := flag.Bool("wait-ready", false,
-		"then wait, watching, until every object created is ready (Ready True; a VolumeSnapshot's readyToUse)")
-	waitTimeout := flag.Duration("wait-timeout", 10*time.Minute, "with -wait-ready: fail if they are not all ready by then")
 	flag.Parse()
 	if *server == "" || *token == "" || *caFile == "" || *namespace == "" || *n <= 0 {
 		fmt.Fprintln(os.Stderr, "loadclient: -server, -token, -ca, -namespace and -n are required")
@@ -376,32 +211,22 @@ func main() {
 	if !pool.AppendCertsFromPEM(ca) {
 		fail(fmt.Errorf("no certificate in %s", *caFile))
 	}
-	transport := &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: pool},
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: *concurrency,
-	}
-	c := &client{server: *server, token: *token, http: &http.Client{Timeout: 60 * time.Second, Transport: transport}}
+	c := &client{server: *server, token: *token, http: &http.Client{
+		Timeout: 60 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{RootCAs: pool},
+			ForceAttemptHTTP2:   true,
+			MaxIdleConnsPerHost: *concurrency,
+		},
+	}}
 	collection := fmt.Sprintf(resource, *namespace)
-	start := time.Now()
-	// The list and the watch come first, so no object's transition to ready can be missed; the watch has no client
-	// timeout of its own (the server ends it after timeoutSeconds, and it resumes).
-	var watch *readiness
-	watchErrs := make(chan error, 1)
-	if *waitReady {
-		watch = &readiness{c: c, watchHTTP: &http.Client{Transport: transport}, collection: collection, kind: *kind,
-			prefix: *prefix, want: *n, done: make(chan struct{})}
-		if err := watch.list(); err != nil {
-			fail(err)
-		}
-		go watch.run(watchErrs)
-	}
 	events := fmt.Sprintf("/apis/events.k8s.io/v1/namespaces/%s/events", *namespace)
 	var next, created, written, posted atomic.Int64
 	var failed atomic.Bool
 	var firstErr error
 	var once sync.Once
 	var wg sync.WaitGroup
+	start := time.Now()
 	for w := 0; w < *concurrency; w++ {
 		wg.Add(1)
 		go func() {
@@ -440,24 +265,12 @@ func main() {
 	if firstErr != nil {
 		fail(firstErr)
 	}
-	readyCount, watchEvents := 0, int64(0)
-	if watch != nil {
-		select {
-		case <-watch.done:
-		case err := <-watchErrs:
-			fail(err)
-		case <-time.After(time.Until(start.Add(*waitTimeout))):
-			fail(fmt.Errorf("not all %d objects ready after %s", *n, *waitTimeout))
-		}
-		readyCount, watchEvents = len(watch.ready), watch.events
-	}
 	elapsed := time.Since(start)
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	out, _ := json.Marshal(map[string]any{
-		"created": created.Load(), "statusWrites": written.Load(), "events": posted.Load(), "ready": readyCount,
-		"watchEvents": watchEvents, "seconds": elapsed.Seconds(),
+		"created": created.Load(), "statusWrites": written.Load(), "events": posted.Load(), "seconds": elapsed.Seconds(),
 		"cpuSeconds": cpu.Seconds(), "maxRssKiB": ru.Maxrss,
 	})
 	fmt.Println(string(out))
